@@ -1,0 +1,3 @@
+"""genesys-oauth-audit: policy-as-code compliance checks for Genesys Cloud OAuth clients."""
+
+__version__ = "0.1.0"

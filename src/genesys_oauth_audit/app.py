@@ -1,0 +1,252 @@
+"""Each command's pipeline as one short function: load policies -> inventory -> evaluate -> report.
+
+Policies are loaded and validated before the network is touched, so a typo
+fails in milliseconds. No report is written unless the run completed: an
+incomplete audit raises (exit 3) before any output file exists.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, TextIO
+
+from genesys_oauth_audit import __version__
+from genesys_oauth_audit.engine.evaluate import evaluate
+from genesys_oauth_audit.engine.findings import Evaluation, Severity
+from genesys_oauth_audit.errors import BadInputError, ExitCode, InputFileError
+from genesys_oauth_audit.inventory import Inventory, load_snapshot, save_snapshot, write_atomically
+from genesys_oauth_audit.policy.loader import load_policies
+from genesys_oauth_audit.policy.model import PolicySet
+from genesys_oauth_audit.report import renderer
+from genesys_oauth_audit.report.base import PolicyRef, RuleInfo, RunInfo, SourceInfo
+
+if TYPE_CHECKING:
+    import httpx
+
+
+@dataclass(frozen=True)
+class ConnectionOptions:
+    region: str | None = None
+    client_id: str | None = None
+    login_url: str | None = None
+    timeout: float = 30.0
+    max_retries: int = 8
+    retry_budget: float = 300.0
+    usage_timeout: float = 600.0
+
+
+@dataclass(frozen=True)
+class CheckOptions:
+    policies: tuple[str, ...]
+    inventory: Path | None = None
+    connection: ConnectionOptions = field(default_factory=ConnectionOptions)
+    format: str = "text"
+    outputs: Mapping[str, Path] = field(default_factory=dict)
+    min_severity: Severity = Severity.INFO
+    fail_on: Severity | None = Severity.LOW
+    usage_days: int | None = None
+    now: datetime | None = None
+
+
+@dataclass
+class Streams:
+    """Where a command writes; tests hand in their own."""
+
+    stdout: TextIO = field(default_factory=lambda: sys.stdout)
+    stderr: TextIO = field(default_factory=lambda: sys.stderr)
+
+
+class Progress:
+    """A single self-overwriting line on stderr, only when stderr is a terminal."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self._stream = stream
+        self._enabled = bool(getattr(stream, "isatty", lambda: False)())
+        self._count = 0
+
+    def __call__(self, what: str) -> None:
+        self._count += 1
+        if self._enabled:
+            self._stream.write(f"\r\x1b[Kfetching: {self._count} requests, now {what}"[:200])
+            self._stream.flush()
+
+    def done(self) -> None:
+        if self._enabled and self._count:
+            self._stream.write("\r\x1b[K")
+            self._stream.flush()
+
+
+def _now(opts_now: datetime | None) -> datetime:
+    now = opts_now or datetime.now(timezone.utc)
+    return now if now.tzinfo is not None else now.replace(tzinfo=timezone.utc)
+
+
+# -- fetching -----------------------------------------------------------------------------------
+
+
+def fetch_live(
+    conn: ConnectionOptions,
+    *,
+    roles: bool,
+    usage_days: int | None,
+    now: datetime,
+    environ: Mapping[str, str],
+    streams: Streams,
+    transport: httpx.BaseTransport | None = None,
+) -> Inventory:
+    """Read the org over the API (the only place the app reaches for HTTP)."""
+    from genesys_oauth_audit.genesys.client import GenesysClient, RetryPolicy
+    from genesys_oauth_audit.genesys.fetch import FetchPlan, fetch_inventory
+    from genesys_oauth_audit.settings import connection_settings
+
+    settings = connection_settings(
+        region=conn.region, client_id=conn.client_id, login_url=conn.login_url, environ=environ
+    )
+    progress = Progress(streams.stderr)
+    retry = RetryPolicy(max_retries=conn.max_retries, budget_seconds=conn.retry_budget)
+    try:
+        with GenesysClient(
+            settings, transport=transport, retry=retry, timeout=conn.timeout, on_request=progress
+        ) as api:
+            plan = FetchPlan(roles=roles, usage_days=usage_days, usage_timeout_seconds=conn.usage_timeout)
+            return fetch_inventory(api, plan, region=settings.endpoint.region, now=now)
+    finally:
+        progress.done()
+
+
+def fetch(
+    conn: ConnectionOptions,
+    output: Path,
+    *,
+    roles: bool = True,
+    usage_days: int | None = 90,
+    now: datetime | None = None,
+    environ: Mapping[str, str],
+    streams: Streams,
+    transport: httpx.BaseTransport | None = None,
+) -> ExitCode:
+    """``fetch``: write a full snapshot of the org (roles and usage included unless turned off)."""
+    inventory = fetch_live(
+        conn, roles=roles, usage_days=usage_days, now=_now(now), environ=environ, streams=streams, transport=transport
+    )
+    save_snapshot(inventory, output)
+    streams.stderr.write(
+        f"wrote {output}: {len(inventory.clients)} clients"
+        + (f", {len(inventory.roles)} roles" if inventory.roles is not None else "")
+        + (f", usage over {inventory.usage.days} days" if inventory.usage is not None else "")
+        + "\n"
+    )
+    return ExitCode.OK
+
+
+# -- checking -----------------------------------------------------------------------------------
+
+
+def run_info(
+    policies: PolicySet, source: SourceInfo, opts: CheckOptions, now: datetime, *, color: bool
+) -> RunInfo:
+    return RunInfo(
+        tool_version=__version__,
+        generated_at=now,
+        policies=tuple(PolicyRef(f.path, f.sha256, f.name) for f in policies.files),
+        rules=tuple(
+            RuleInfo(
+                id=r.id,
+                title=r.title,
+                severity=r.severity,
+                check_type=r.check_type.name,
+                description=r.description,
+                remediation=r.remediation,
+                help_uri=r.help_uri,
+                tags=r.tags,
+                source=str(r.source),
+            )
+            for r in policies.rules
+        ),
+        source=source,
+        fail_on=opts.fail_on,
+        min_severity=opts.min_severity,
+        color=color,
+    )
+
+
+def check(
+    opts: CheckOptions,
+    *,
+    environ: Mapping[str, str],
+    streams: Streams,
+    transport: httpx.BaseTransport | None = None,
+    color: bool = False,
+) -> ExitCode:
+    """``check``: evaluate policies over a snapshot or a live org and report."""
+    now = _now(opts.now)
+    policies = load_policies(opts.policies)
+    needs = policies.needs()
+
+    if opts.inventory is not None:
+        inventory = load_snapshot(opts.inventory)
+        source = SourceInfo(
+            "snapshot", inventory.org.id, inventory.org.name, inventory.region, inventory.fetched_at, str(opts.inventory)
+        )
+    else:
+        usage_days = None
+        if "usage" in needs:
+            usage_days = max(opts.usage_days or 0, policies.usage_days() or 0) or None
+        inventory = fetch_live(
+            opts.connection,
+            roles="roles" in needs,
+            usage_days=usage_days,
+            now=now,
+            environ=environ,
+            streams=streams,
+            transport=transport,
+        )
+        source = SourceInfo("live", inventory.org.id, inventory.org.name, inventory.region, inventory.fetched_at)
+
+    evaluation = evaluate(policies, inventory, today=now.date())
+    info = run_info(policies, source, opts, now, color=color)
+    write_reports(evaluation, info, opts, streams)
+    return ExitCode.FINDINGS if info.verdict(evaluation) else ExitCode.OK
+
+
+def write_reports(evaluation: Evaluation, info: RunInfo, opts: CheckOptions, streams: Streams) -> None:
+    """Render every requested format first, then write: a failing renderer leaves no partial set."""
+    plain = replace(info, color=False)  # colour is for a terminal, never for a file
+    files = {path: renderer(fmt)(evaluation, plain) for fmt, path in opts.outputs.items()}
+    out = renderer(opts.format)(evaluation, info)
+    for path, text in files.items():
+        write_atomically(path, text)
+    streams.stdout.write(out)
+
+
+# -- policies -----------------------------------------------------------------------------------
+
+
+def validate(paths: tuple[str, ...], *, streams: Streams) -> ExitCode:
+    """``validate``: check each policy file (schema and semantics); every error of every file at once."""
+    if not paths:
+        raise BadInputError("validate needs at least one policy file")
+    problems = []
+    for path in paths:
+        try:
+            policies = load_policies((path,))
+        except InputFileError as exc:
+            problems.extend(exc.diagnostics)
+            continue
+        streams.stdout.write(f"{path}: ok ({len(policies.rules)} rules, {len(policies.exceptions)} exceptions)\n")
+    if problems:
+        raise InputFileError(problems)
+    return ExitCode.OK
+
+
+def list_rules(paths: tuple[str, ...], *, streams: Streams) -> ExitCode:
+    """``rules``: one line per rule: id, severity, check type, title, where it is defined."""
+    policies = load_policies(paths or ("builtin:tutorial",))
+    width = max((len(r.id) for r in policies.rules), default=2)
+    for r in policies.rules:
+        streams.stdout.write(f"{r.id:<{width}}  {r.severity.value:<8}  {r.title}  ({r.source})\n")
+    return ExitCode.OK

@@ -1,0 +1,258 @@
+"""The command line: click only here. Flags -> an ``app`` call -> an exit code.
+
+Heavy modules (pydantic, httpx, jsonschema) are imported inside the commands,
+so ``--help`` stays fast. Every expected failure is an ``AuditError`` and
+becomes one line on stderr and its exit code; nothing else prints a traceback
+unless ``--debug`` asks for it.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import click
+
+from genesys_oauth_audit import __version__
+from genesys_oauth_audit.errors import AuditError, ExitCode, exit_code_table
+
+SEVERITY_CHOICES = ("critical", "high", "medium", "low", "info")
+FORMAT_CHOICES = ("text", "json")
+
+EPILOG = "\b\nExit codes:\n" + exit_code_table()  # \b: click must not rewrap the table
+
+
+def _setup_logging(verbose: int) -> None:
+    level = logging.WARNING if verbose <= 0 else logging.INFO if verbose == 1 else logging.DEBUG
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("genesys-oauth-audit: %(message)s"))
+    root = logging.getLogger("genesys_oauth_audit")
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    root.propagate = False
+
+
+def _run(ctx: click.Context, action: Callable[[], Any]) -> None:
+    """Run one command; map expected failures to one stderr line and the exit code."""
+    debug = bool(ctx.find_root().params.get("debug"))
+    try:
+        code = action()
+    except AuditError as exc:
+        label = "error" if exc.exit_code == ExitCode.INCOMPLETE else "invalid input"
+        for line in str(exc).splitlines() or [type(exc).__name__]:
+            click.echo(f"genesys-oauth-audit: {label}: {line}", err=True)
+        if exc.exit_code == ExitCode.INCOMPLETE:
+            click.echo("genesys-oauth-audit: the audit is incomplete; no report was written", err=True)
+        ctx.exit(int(exc.exit_code))
+    except KeyboardInterrupt:
+        click.echo("genesys-oauth-audit: interrupted; no report was written", err=True)
+        ctx.exit(int(ExitCode.INCOMPLETE))
+    except Exception as exc:
+        if debug:
+            raise
+        click.echo(
+            f"genesys-oauth-audit: internal error: {type(exc).__name__}: {exc} "
+            "(this is a bug; re-run with --debug for details and report it)",
+            err=True,
+        )
+        ctx.exit(int(ExitCode.INCOMPLETE))
+    ctx.exit(int(code))
+
+
+def _streams() -> Any:
+    from genesys_oauth_audit.app import Streams
+
+    return Streams()
+
+
+def _parse_now(value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not an ISO-8601 date-time", param_hint="--now") from None
+
+
+def connection_options(fn: Callable[..., Any]) -> Callable[..., Any]:
+    options = [
+        click.option(
+            "--region",
+            help="Region name (us-east-1, eu_west_1), host suffix (mypurecloud.ie) or API base URL. "
+            "[env: GENESYSCLOUD_REGION, GENESYSCLOUD_API_REGION; default: us-east-1]",
+        ),
+        click.option("--client-id", help="Client-credentials client id. [env: GENESYSCLOUD_OAUTHCLIENT_ID]"),
+        click.option(
+            "--login-url",
+            help="Login base URL. [env: GENESYSCLOUD_LOGIN_URL; default: the API URL with api. -> login.]",
+        ),
+        click.option("--timeout", type=click.FloatRange(min=0.1), default=30.0, show_default=True,
+                      help="Seconds to wait for one HTTP response."),
+        click.option("--max-retries", type=click.IntRange(min=0), default=8, show_default=True,
+                     help="Retries of any one request (429, 5xx, resets, timeouts)."),
+        click.option("--retry-budget", type=click.FloatRange(min=0), default=300.0, show_default=True,
+                     help="Seconds the whole run may spend waiting between retries."),
+        click.option("--usage-timeout", type=click.FloatRange(min=0), default=600.0, show_default=True,
+                     help="Seconds to wait for the org-level usage query to complete."),
+    ]
+    for option in reversed(options):
+        fn = option(fn)
+    return fn
+
+
+def _connection(kw: dict[str, Any]) -> Any:
+    from genesys_oauth_audit.app import ConnectionOptions
+
+    return ConnectionOptions(
+        region=kw.pop("region"),
+        client_id=kw.pop("client_id"),
+        login_url=kw.pop("login_url"),
+        timeout=kw.pop("timeout"),
+        max_retries=kw.pop("max_retries"),
+        retry_budget=kw.pop("retry_budget"),
+        usage_timeout=kw.pop("usage_timeout"),
+    )
+
+
+@click.group(epilog=EPILOG, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, prog_name="genesys-oauth-audit")
+@click.option("-v", "--verbose", count=True, help="More detail on stderr (-vv: every request). Never secrets.")
+@click.option("--debug", is_flag=True, hidden=True, help="Show tracebacks of internal errors.")
+def cli(verbose: int, debug: bool) -> None:
+    """Policy-as-code compliance checks for the OAuth clients of a Genesys Cloud org."""
+    _setup_logging(verbose)
+
+
+@cli.command(epilog=EPILOG)
+@connection_options
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="Snapshot file to write.")
+@click.option("--usage-days", type=click.IntRange(min=0), default=90, show_default=True,
+              help="Days of API usage to read (one org-level query); 0 skips usage.")
+@click.option("--no-roles", is_flag=True, help="Do not read roles (the client then needs no authorization:role:view).")
+@click.option("--now", hidden=True, help="Pretend the current time is this (ISO-8601); for reproducible runs.")
+@click.pass_context
+def fetch(ctx: click.Context, output: Path, usage_days: int, no_roles: bool, now: str | None, **kw: Any) -> None:
+    """Read every OAuth client of the org and write a snapshot file."""
+    conn = _connection(kw)
+
+    def action() -> Any:
+        from genesys_oauth_audit import app
+
+        return app.fetch(
+            conn,
+            output,
+            roles=not no_roles,
+            usage_days=usage_days or None,
+            now=_parse_now(now),
+            environ=os.environ,
+            streams=_streams(),
+        )
+
+    _run(ctx, action)
+
+
+def _severity_or_never(value: str) -> Any:
+    from genesys_oauth_audit.engine.findings import Severity
+
+    return None if value == "never" else Severity(value)
+
+
+@cli.command(epilog=EPILOG)
+@click.option("-p", "--policy", "policies", multiple=True, required=True,
+              help="Policy file, or a shipped pack as builtin:NAME (tutorial). Repeatable.")
+@click.option("--inventory", type=click.Path(dir_okay=False, path_type=Path),
+              help="Audit this snapshot file instead of a live org.")
+@connection_options
+@click.option("--format", "fmt", type=click.Choice(FORMAT_CHOICES), default="text", show_default=True,
+              help="What goes to standard output.")
+@click.option("--json-output", type=click.Path(dir_okay=False, path_type=Path), help="Also write the JSON report here.")
+@click.option("--min-severity", type=click.Choice(SEVERITY_CHOICES), default="info", show_default=True,
+              help="Report findings at or above this severity.")
+@click.option("--fail-on", type=click.Choice((*SEVERITY_CHOICES, "never")), default="low", show_default=True,
+              help="Exit 1 when a finding reaches this severity (independent of --min-severity).")
+@click.option("--usage-days", type=click.IntRange(min=1), default=None,
+              help="Days of usage to read when a rule needs usage (default: the longest max-days-unused rule).")
+@click.option("--color/--no-color", default=None, help="Colour the text report (default: only on a terminal, never with NO_COLOR).")
+@click.option("--now", hidden=True, help="Pretend the current time is this (ISO-8601); for reproducible runs.")
+@click.pass_context
+def check(
+    ctx: click.Context,
+    policies: Sequence[str],
+    inventory: Path | None,
+    fmt: str,
+    json_output: Path | None,
+    min_severity: str,
+    fail_on: str,
+    usage_days: int | None,
+    color: bool | None,
+    now: str | None,
+    **kw: Any,
+) -> None:
+    """Evaluate policies over a snapshot or a live org, report, and exit 0/1 for a CI gate."""
+    conn = _connection(kw)
+    outputs = {"json": json_output} if json_output else {}
+    use_color = color if color is not None else (
+        sys.stdout.isatty() and "NO_COLOR" not in os.environ and fmt == "text"
+    )
+
+    def action() -> Any:
+        from genesys_oauth_audit import app
+        from genesys_oauth_audit.engine.findings import Severity
+
+        opts = app.CheckOptions(
+            policies=tuple(policies),
+            inventory=inventory,
+            connection=conn,
+            format=fmt,
+            outputs={k: v for k, v in outputs.items() if v is not None},
+            min_severity=Severity(min_severity),
+            fail_on=_severity_or_never(fail_on),
+            usage_days=usage_days,
+            now=_parse_now(now),
+        )
+        return app.check(opts, environ=os.environ, streams=_streams(), color=bool(use_color))
+
+    _run(ctx, action)
+
+
+@cli.command(epilog=EPILOG)
+@click.argument("paths", nargs=-1, required=True)
+@click.pass_context
+def validate(ctx: click.Context, paths: tuple[str, ...]) -> None:
+    """Check policy files: schema and semantics, every error at once as file:line:column."""
+
+    def action() -> Any:
+        from genesys_oauth_audit import app
+
+        return app.validate(paths, streams=_streams())
+
+    _run(ctx, action)
+
+
+@cli.command(name="rules", epilog=EPILOG)
+@click.option("-p", "--policy", "policies", multiple=True, help="Policy file or builtin:NAME (default: builtin:tutorial).")
+@click.pass_context
+def rules_command(ctx: click.Context, policies: tuple[str, ...]) -> None:
+    """List the rules of policy files: id, severity, title, where defined."""
+
+    def action() -> Any:
+        from genesys_oauth_audit import app
+
+        return app.list_rules(policies, streams=_streams())
+
+    _run(ctx, action)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI and return its exit code (click's own usage errors exit 2, as SPEC §3 wants)."""
+    try:
+        cli.main(args=list(argv) if argv is not None else None, prog_name="genesys-oauth-audit", standalone_mode=True)
+    except SystemExit as exc:
+        return int(exc.code or 0) if not isinstance(exc.code, str) else 2
+    return 0

@@ -1,0 +1,1 @@
+"""Evaluation: check types, the engine that runs rules over an inventory, and its results."""

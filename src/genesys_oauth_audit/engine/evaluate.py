@@ -1,0 +1,157 @@
+"""Run every rule over every client it selects, apply exceptions, and collect an ``Evaluation``."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from genesys_oauth_audit.engine.checks import NEED_REASONS, NEEDS_ROLES, NEEDS_SCOPES, NEEDS_USAGE, Context
+from genesys_oauth_audit.engine.findings import (
+    Evaluation,
+    ExceptionStatus,
+    Finding,
+    Location,
+    NotEvaluated,
+    Waiver,
+    fingerprint,
+)
+from genesys_oauth_audit.inventory import Client, Inventory
+from genesys_oauth_audit.policy.model import PolicyException, PolicySet
+
+EXPIRY_WARNING_DAYS = 14
+
+
+@dataclass(frozen=True)
+class Subject:
+    """A client to evaluate, with where it came from (a proposal's file and line)."""
+
+    client: Client
+    location: Location | None = None
+
+
+def context_for(inventory: Inventory, today: date) -> Context:
+    return Context(
+        today=today,
+        scopes=frozenset(s.id for s in inventory.scopes) if inventory.scopes is not None else None,
+        roles={r.id: r for r in inventory.roles} if inventory.roles is not None else None,
+        usage=inventory.usage,
+    )
+
+
+def _available(ctx: Context) -> set[str]:
+    have = set()
+    if ctx.scopes is not None:
+        have.add(NEEDS_SCOPES)
+    if ctx.roles is not None:
+        have.add(NEEDS_ROLES)
+    if ctx.usage is not None:
+        have.add(NEEDS_USAGE)
+    return have
+
+
+def _status(exc: PolicyException) -> ExceptionStatus:
+    return ExceptionStatus(
+        rule_id=exc.rule_id,
+        clients=exc.clients,
+        reason=exc.reason,
+        expires=exc.expires,
+        ticket=exc.ticket,
+        owner=exc.owner,
+        source=str(exc.source),
+    )
+
+
+def evaluate(
+    policies: PolicySet,
+    inventory: Inventory,
+    *,
+    today: date,
+    subjects: Iterable[Subject] | None = None,
+) -> Evaluation:
+    """Evaluate ``policies`` over the clients of ``inventory`` (or over ``subjects`` if given)."""
+    ctx = context_for(inventory, today)
+    have = _available(ctx)
+    targets = list(subjects) if subjects is not None else [Subject(c) for c in inventory.clients]
+
+    by_rule: dict[str, list[PolicyException]] = defaultdict(list)
+    expired: list[ExceptionStatus] = []
+    expiring: list[ExceptionStatus] = []
+    for exc in policies.exceptions:
+        if exc.expired(today):
+            expired.append(_status(exc))
+            continue
+        by_rule[exc.rule_id].append(exc)
+        if exc.expires is not None and exc.expires - today < timedelta(days=EXPIRY_WARNING_DAYS):
+            expiring.append(_status(exc))
+    used: set[int] = set()
+
+    findings: list[Finding] = []
+    not_evaluated: list[NotEvaluated] = []
+    pairs = 0
+    rules_run = 0
+    evaluated: set[str] = set()
+    for rule in policies.rules:
+        missing = sorted(rule.check_type.needs - have)
+        if missing:
+            not_evaluated.append(NotEvaluated(rule.id, "; ".join(NEED_REASONS[m] for m in missing)))
+            continue
+        if rule.check_type.precondition is not None:
+            reason = rule.check_type.precondition(rule.params, ctx)
+            if reason is not None:
+                not_evaluated.append(NotEvaluated(rule.id, reason))
+                continue
+        rules_run += 1
+        evaluated.add(rule.id)
+        waivers = by_rule.get(rule.id, [])
+        run = rule.check_type.run
+        for target in targets:
+            client = target.client
+            if not rule.where.matches(client):
+                continue
+            pairs += 1
+            seen: set[str | None] = set()
+            for problem in run(client, ctx, rule.params):
+                if problem.subject in seen:
+                    continue
+                seen.add(problem.subject)
+                # A proposed client may have no id yet; its name is then its identity.
+                key = client.id or f"proposed:{client.name}"
+                waiver = None
+                for exc in waivers:
+                    if exc.matches(client.id or None, client.name):
+                        used.add(id(exc))
+                        waiver = Waiver(exc.reason, exc.expires, exc.ticket, exc.owner)
+                        break
+                findings.append(
+                    Finding(
+                        rule_id=rule.id,
+                        severity=rule.severity,
+                        title=rule.title,
+                        client_id=client.id or None,
+                        client_name=client.name,
+                        subject=problem.subject,
+                        message=problem.message,
+                        fingerprint=fingerprint(rule.id, key, problem.subject),
+                        waived=waiver,
+                        location=target.location,
+                    )
+                )
+    unused = [
+        _status(exc)
+        for exc in policies.exceptions
+        # An exception of a rule that was not evaluated is neither used nor unused.
+        if not exc.expired(today) and id(exc) not in used and exc.rule_id in evaluated
+    ]
+    findings.sort(key=lambda f: (-f.severity.rank, f.rule_id, f.client_name.casefold(), f.client_id or "", f.subject or ""))
+    return Evaluation(
+        findings=tuple(findings),
+        not_evaluated=tuple(not_evaluated),
+        expired_exceptions=tuple(expired),
+        expiring_exceptions=tuple(expiring),
+        unused_exceptions=tuple(unused),
+        rules_evaluated=rules_run,
+        clients_evaluated=len(targets),
+        pairs_evaluated=pairs,
+    )

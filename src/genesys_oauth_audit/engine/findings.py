@@ -1,0 +1,135 @@
+"""Immutable results of an evaluation: severities, findings, and what could not be evaluated."""
+
+from __future__ import annotations
+
+import hashlib
+from collections import Counter
+from dataclasses import dataclass
+from datetime import date
+from enum import Enum
+
+
+class Severity(str, Enum):
+    """Ordered from most to least severe; ``rank`` compares them."""
+
+    CRITICAL = "critical"
+    HIGH = "high"
+    MEDIUM = "medium"
+    LOW = "low"
+    INFO = "info"
+
+    @property
+    def rank(self) -> int:
+        return _RANK[self]
+
+    def at_least(self, threshold: Severity) -> bool:
+        return self.rank >= threshold.rank
+
+
+_RANK = {
+    Severity.CRITICAL: 4,
+    Severity.HIGH: 3,
+    Severity.MEDIUM: 2,
+    Severity.LOW: 1,
+    Severity.INFO: 0,
+}
+
+SEVERITIES: tuple[Severity, ...] = tuple(Severity)
+
+
+def fingerprint(rule_id: str, client_key: str, subject: str | None) -> str:
+    """Stable identity of a finding: the same (rule, client id, subject) always gives the same value.
+
+    The client *id* (not its name) is hashed, so renaming a client does not
+    reopen its findings in a baseline.
+    """
+    material = "\x1f".join(("goa-v1", rule_id, client_key, subject if subject is not None else "\x00"))
+    return hashlib.sha256(material.encode("utf-8")).hexdigest()[:32]
+
+
+@dataclass(frozen=True)
+class Waiver:
+    """Why a finding does not count: the exception that waived it."""
+
+    reason: str
+    expires: date | None
+    ticket: str | None = None
+    owner: str | None = None
+
+
+@dataclass(frozen=True)
+class Location:
+    """Where a finding points in a file (a proposal, or the snapshot line of the client)."""
+
+    path: str
+    line: int
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One subject of one client breaking one rule."""
+
+    rule_id: str
+    severity: Severity
+    title: str
+    client_id: str | None
+    client_name: str
+    subject: str | None
+    message: str
+    fingerprint: str
+    waived: Waiver | None = None
+    baseline_state: str | None = None  # None, "new" or "unchanged"
+    location: Location | None = None
+
+    @property
+    def counts(self) -> bool:
+        """Whether this finding counts towards the verdict."""
+        return self.waived is None and self.baseline_state != "unchanged"
+
+
+@dataclass(frozen=True)
+class NotEvaluated:
+    """A rule that could not be evaluated, and why; never a silent pass."""
+
+    rule_id: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class ExceptionStatus:
+    """An exception that a report must mention: expired, expiring soon, or unused."""
+
+    rule_id: str
+    clients: tuple[str, ...]
+    reason: str
+    expires: date | None
+    ticket: str | None
+    owner: str | None
+    source: str
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """Everything one evaluation found; reporters render it, ``fails`` decides the exit code."""
+
+    findings: tuple[Finding, ...]
+    not_evaluated: tuple[NotEvaluated, ...]
+    expired_exceptions: tuple[ExceptionStatus, ...]
+    expiring_exceptions: tuple[ExceptionStatus, ...]
+    unused_exceptions: tuple[ExceptionStatus, ...]
+    rules_evaluated: int
+    clients_evaluated: int
+    pairs_evaluated: int
+
+    def counting(self) -> tuple[Finding, ...]:
+        return tuple(f for f in self.findings if f.counts)
+
+    def counts_by_severity(self) -> dict[str, int]:
+        counter = Counter(f.severity for f in self.counting())
+        return {sev.value: counter.get(sev, 0) for sev in SEVERITIES}
+
+    def fails(self, threshold: Severity | None) -> bool:
+        """True when a counting finding reaches ``threshold`` (``None`` = never fail)."""
+        if threshold is None:
+            return False
+        return any(f.severity.at_least(threshold) for f in self.counting())

@@ -1,0 +1,1 @@
+"""Everything that talks to Genesys Cloud. The only package that imports httpx."""

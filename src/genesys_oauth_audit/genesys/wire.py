@@ -1,0 +1,131 @@
+"""The API's own shapes (shared/genesys/openapi-oauth-subset.json), parsed tolerantly.
+
+Extra fields are ignored and most fields may be missing (the API adds fields
+over time and older regions lag), but a field of the wrong type is an error:
+a body we cannot trust must never shrink the inventory silently. Enums are
+plain strings so an unknown grant type or state does not crash the tool.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+
+class Wire(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+class WireEntityRef(Wire):
+    id: str | None = None
+    name: str | None = None
+
+
+class WireRoleDivision(Wire):
+    """``RoleDivision``: both fields are required by the API."""
+
+    roleId: str
+    divisionId: str
+
+
+class WireClient(Wire):
+    """``OAuthClient``. There is deliberately no ``secret`` field: parsing drops it."""
+
+    id: str
+    name: str | None = None
+    description: str | None = None
+    accessTokenValiditySeconds: int | None = None
+    registeredRedirectUri: list[str] | None = None
+    roleIds: list[str] | None = None
+    dateCreated: datetime | None = None
+    dateModified: datetime | None = None
+    createdBy: WireEntityRef | None = None
+    modifiedBy: WireEntityRef | None = None
+    authorizedGrantType: str | None = None
+    scope: list[str] | None = None
+    roleDivisions: list[WireRoleDivision] | None = None
+    state: str | None = None
+    dateToDelete: datetime | None = None
+
+
+class WireListing(Wire):
+    """The paging envelope shared by ``OAuthClientEntityListing`` and ``OrganizationRoleEntityListing``."""
+
+    entities: list[dict[str, Any]] | None = None
+    pageSize: int | None = None
+    pageNumber: int | None = None
+    total: int | None = None
+    pageCount: int | None = None
+    nextUri: str | None = None
+    selfUri: str | None = None
+
+
+class WireScope(Wire):
+    id: str
+    description: str | None = None
+
+
+class WireScopeListing(Wire):
+    """``OAuthScopeListing``: not paged."""
+
+    entities: list[WireScope]
+    total: int | None = None
+
+
+class WireOrganization(Wire):
+    id: str | None = None
+    name: str | None = None
+
+
+class WirePermissionPolicy(Wire):
+    domain: str | None = None
+    entityName: str | None = None
+    actionSet: list[str] | None = None
+
+
+class WireRole(Wire):
+    """``DomainOrganizationRole``; ``permissionPolicies`` is authoritative (API-NOTES §5)."""
+
+    id: str
+    name: str | None = None
+    description: str | None = None
+    permissionPolicies: list[WirePermissionPolicy] | None = None
+
+
+class WireUsageExecution(Wire):
+    executionId: str
+    resultsUri: str | None = None
+
+
+class WireUsageRow(Wire):
+    clientId: str | None = None
+    requests: int | None = None
+    date: datetime | None = None
+
+
+class WireUsageResult(Wire):
+    results: list[WireUsageRow] | None = None
+    queryStatus: str | None = None
+
+
+class WireToken(Wire):
+    """The login host's answer to a client-credentials grant."""
+
+    access_token: str
+    expires_in: float | None = None
+    token_type: str | None = None
+
+
+class WireError(Wire):
+    """``ErrorBody`` of the API, and the login host's ``{error, description}``."""
+
+    message: str | None = None
+    code: str | None = None
+    status: int | None = None
+    contextId: str | None = None
+    messageParams: dict[str, Any] | None = None
+    error: str | None = None
+    description: str | None = None
+    error_description: str | None = None

@@ -1,0 +1,272 @@
+"""The normalised inventory (SPEC §4): what the policies see, and the snapshot file that stores it.
+
+Everything here is a frozen pydantic model. The API's wire shapes stay in
+``genesys/wire.py``; this module knows nothing about HTTP. JSON names are
+camelCase, as in SPEC §4 and in ``field`` paths of policies.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic.alias_generators import to_camel
+
+from genesys_oauth_audit.errors import Diagnostic, SnapshotError
+
+SNAPSHOT_KIND = "genesys-oauth-audit/inventory"
+SNAPSHOT_VERSION = 1
+# A snapshot of 50,000 clients with roles is ~60 MB; anything far beyond that is not ours.
+MAX_SNAPSHOT_BYTES = 512 * 1024 * 1024
+
+
+class Model(BaseModel):
+    """Frozen, camelCase on the outside, strict about unknown keys (a typo in a snapshot is an error)."""
+
+    model_config = ConfigDict(
+        frozen=True,
+        populate_by_name=True,
+        alias_generator=to_camel,
+        extra="forbid",
+    )
+
+
+class EntityRef(Model):
+    """A reference to a user (``createdBy``/``modifiedBy``)."""
+
+    id: str | None = None
+    name: str | None = None
+
+
+class RoleGrant(Model):
+    """One role a client holds, in one division (``*`` = every division)."""
+
+    role_id: str
+    division_id: str | None = Field(
+        default=None,
+        description="Division id; '*' means every division; null for a grant through the "
+        "deprecated roleIds, which names no division.",
+    )
+    name: str | None = Field(
+        default=None, description="The role's name; null when roles were not fetched or it does not resolve."
+    )
+
+
+class Scope(Model):
+    """One entry of the org's OAuth scope catalog. The id is the name (``users:readonly``)."""
+
+    id: str
+    description: str | None = None
+
+
+class Role(Model):
+    """A role of the org and the permissions its policies grant."""
+
+    id: str
+    name: str
+    description: str | None = None
+    permissions: tuple[str, ...] = Field(
+        default=(),
+        description="Granted permissions as domain:entity:action; any part may be '*'.",
+    )
+
+
+class Org(Model):
+    id: str | None = None
+    name: str | None = None
+
+
+class UsageWindow(Model):
+    """The period the org-level usage query covered; ``lastUsed`` is only meaningful inside it."""
+
+    days: int
+    start: date
+    end: date
+
+
+class Client(Model):
+    """One OAuth client, normalised. ``secret`` has no field here on purpose: it never enters."""
+
+    id: str
+    name: str
+    description: str | None = None
+    grant_type: str = Field(
+        description="authorizedGrantType as the API spells it (CODE, TOKEN, SAML2-BEARER, "
+        "PASSWORD, CLIENT-CREDENTIALS); unknown values are kept, not rejected."
+    )
+    state: str | None = Field(default=None, description="active, disabled, inactive, or as the API says.")
+    scopes: tuple[str, ...] = ()
+    roles: tuple[RoleGrant, ...] = Field(
+        default=(), description="The union of roleDivisions and the deprecated roleIds."
+    )
+    permissions: tuple[str, ...] | None = Field(
+        default=None,
+        description="Effective permissions through the roles; absent when roles were not fetched.",
+    )
+    token_validity_seconds: int | None = None
+    redirect_uris: tuple[str, ...] = ()
+    date_created: datetime | None = None
+    date_modified: datetime | None = None
+    date_to_delete: datetime | None = None
+    created_by: EntityRef | None = None
+    modified_by: EntityRef | None = None
+    last_used: date | None = Field(
+        default=None,
+        description="Latest day with API requests inside the usage window; absent when usage "
+        "was not fetched, null when the client was not used in the window.",
+    )
+
+
+class Inventory(Model):
+    """Every client of one org plus the catalogs the checks compare them against.
+
+    ``scopes``, ``roles`` and ``usage`` are ``None`` when they were not fetched:
+    the checks that need them then report *not evaluated* instead of passing.
+    """
+
+    kind: Literal["genesys-oauth-audit/inventory"] = SNAPSHOT_KIND
+    schema_version: Literal[1] = SNAPSHOT_VERSION
+    org: Org = Org()
+    region: str | None = None
+    fetched_at: datetime | None = None
+    scopes: tuple[Scope, ...] | None = None
+    roles: tuple[Role, ...] | None = None
+    usage: UsageWindow | None = None
+    clients: tuple[Client, ...] = ()
+
+    def to_json(self) -> str:
+        """The snapshot text: stable key order, one field per line (so lines are addressable)."""
+        data = self.model_dump(mode="json", by_alias=True, exclude_none=False)
+        for client in data["clients"]:
+            if self.usage is None:
+                client.pop("lastUsed", None)
+            if client.get("permissions") is None:
+                client.pop("permissions", None)
+        return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """Write through a temporary file and rename, so a reader never sees half a file."""
+    path = Path(path)
+    directory = path.parent if str(path.parent) else Path(".")
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
+            handle.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def save_snapshot(inventory: Inventory, path: Path) -> None:
+    write_atomically(path, inventory.to_json())
+
+
+def load_snapshot(path: Path) -> Inventory:
+    """Read and validate a snapshot; every problem is reported as file:line:column (exit 2)."""
+    shown = str(path)
+    try:
+        size = Path(path).stat().st_size
+        if size > MAX_SNAPSHOT_BYTES:
+            raise SnapshotError(
+                [Diagnostic(shown, None, None, f"file is {size} bytes; the limit is {MAX_SNAPSHOT_BYTES}")]
+            )
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SnapshotError([Diagnostic(shown, None, None, f"cannot read snapshot: {_os_reason(exc)}")]) from None
+    return parse_snapshot(text, shown)
+
+
+def _os_reason(exc: Exception) -> str:
+    if isinstance(exc, OSError):
+        return exc.strerror or str(exc)
+    return str(exc)
+
+
+def parse_snapshot(text: str, shown: str) -> Inventory:
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise SnapshotError([Diagnostic(shown, exc.lineno, exc.colno, f"not valid JSON: {exc.msg}")]) from None
+    if not isinstance(data, dict) or data.get("kind") != SNAPSHOT_KIND:
+        raise SnapshotError(
+            [Diagnostic(shown, 1, 1, f'not a snapshot: expected an object with "kind": "{SNAPSHOT_KIND}"')]
+        )
+    if data.get("schemaVersion") != SNAPSHOT_VERSION:
+        raise SnapshotError(
+            [
+                Diagnostic(
+                    shown,
+                    1,
+                    1,
+                    f"unsupported snapshot schemaVersion {data.get('schemaVersion')!r}; "
+                    f"this version of the tool reads {SNAPSHOT_VERSION}",
+                )
+            ]
+        )
+    try:
+        return Inventory.model_validate(data)
+    except ValidationError as exc:
+        locate = JsonLocator(text)
+        diagnostics = []
+        for err in exc.errors(include_url=False)[:50]:
+            loc = tuple(err["loc"])
+            line, col = locate(loc)
+            where = "/".join(str(p) for p in loc) or "(top level)"
+            diagnostics.append(Diagnostic(shown, line, col, f"{where}: {_describe(err)}"))
+        raise SnapshotError(diagnostics) from None
+
+
+def _describe(err: Any) -> str:
+    msg = str(err["msg"])
+    if err["type"] == "extra_forbidden":
+        return "unknown key"
+    if err["type"] == "missing":
+        return "required key is missing"
+    return f"{msg} (got {json.dumps(err.get('input'), default=str)[:80]})"
+
+
+class JsonLocator:
+    """Maps a JSON path to a (line, column), by re-reading the text with positions.
+
+    Only used on the error path: composing with PyYAML is slow for big files,
+    and a valid snapshot never needs it. JSON is YAML 1.2, and close enough to
+    PyYAML's 1.1 for the documents we write.
+    """
+
+    def __init__(self, text: str) -> None:
+        import yaml
+
+        try:
+            self._root: Any = yaml.compose(text, Loader=yaml.SafeLoader)
+        except yaml.YAMLError:
+            self._root = None
+
+    def __call__(self, path: tuple[Any, ...]) -> tuple[int | None, int | None]:
+        import yaml
+
+        node = self._root
+        if node is None:
+            return None, None
+        best = node
+        for part in path:
+            nxt = None
+            if isinstance(node, yaml.MappingNode):
+                for key, value in node.value:
+                    if key.value == part:
+                        nxt = value
+                        break
+            elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
+                nxt = node.value[part]
+            if nxt is None:
+                break
+            node = best = nxt
+        return best.start_mark.line + 1, best.start_mark.column + 1

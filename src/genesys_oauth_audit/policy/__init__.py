@@ -1,0 +1,1 @@
+"""Policy files: their model, their schema, and the loader that validates them."""

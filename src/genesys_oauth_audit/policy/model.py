@@ -1,0 +1,120 @@
+"""Loaded policies as frozen records: rules, their selectors, and exceptions (SPEC §5)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from fnmatch import fnmatchcase
+
+from genesys_oauth_audit.engine.checks import CheckType, Params
+from genesys_oauth_audit.engine.findings import Severity
+from genesys_oauth_audit.inventory import Client
+
+
+@dataclass(frozen=True)
+class SourceRef:
+    """Where something was written: file and line, for error messages and ``rules``."""
+
+    path: str
+    line: int
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.line}"
+
+
+@dataclass(frozen=True)
+class Where:
+    """Which clients a rule applies to; every key given must match. Globs are case-sensitive."""
+
+    grant_types: tuple[str, ...] | None = None
+    states: tuple[str, ...] | None = None
+    names: tuple[str, ...] | None = None
+    ids: tuple[str, ...] | None = None
+    exclude_names: tuple[str, ...] = ()
+    exclude_ids: tuple[str, ...] = ()
+
+    def matches(self, client: Client) -> bool:
+        if self.grant_types is not None and client.grant_type not in self.grant_types:
+            return False
+        if self.states is not None and (client.state or "") not in self.states:
+            return False
+        if self.names is not None and not any(fnmatchcase(client.name, g) for g in self.names):
+            return False
+        if self.ids is not None and client.id not in self.ids:
+            return False
+        if client.id in self.exclude_ids:
+            return False
+        return not any(fnmatchcase(client.name, g) for g in self.exclude_names)
+
+
+@dataclass(frozen=True)
+class Rule:
+    id: str
+    title: str
+    severity: Severity
+    check_type: CheckType
+    params: Params
+    where: Where
+    source: SourceRef
+    description: str | None = None
+    remediation: str | None = None
+    help_uri: str | None = None
+    tags: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class PolicyException:
+    """A waiver of one rule for some clients, with a reason, until an optional date (UTC)."""
+
+    rule_id: str
+    clients: tuple[str, ...]
+    reason: str
+    source: SourceRef
+    expires: date | None = None
+    ticket: str | None = None
+    owner: str | None = None
+
+    def matches(self, client_id: str | None, client_name: str) -> bool:
+        """Exact id, or a glob on the name; never a substring regex."""
+        for pattern in self.clients:
+            if client_id is not None and pattern == client_id:
+                return True
+            if fnmatchcase(client_name, pattern):
+                return True
+        return False
+
+    def expired(self, today: date) -> bool:
+        """The exception holds through its ``expires`` day (UTC) and lapses at the next midnight."""
+        return self.expires is not None and today > self.expires
+
+
+@dataclass(frozen=True)
+class PolicyFile:
+    """One loaded file, for reports (path and sha256) and ``rules``."""
+
+    path: str
+    sha256: str
+    name: str | None
+    description: str | None
+    builtin: str | None = None
+
+
+@dataclass(frozen=True)
+class PolicySet:
+    """Everything loaded from the files given and their includes, in load order."""
+
+    files: tuple[PolicyFile, ...]
+    rules: tuple[Rule, ...]
+    exceptions: tuple[PolicyException, ...]
+
+    def needs(self) -> frozenset[str]:
+        """The inventory parts the rules need (``scopes``, ``roles``, ``usage``)."""
+        return frozenset(n for rule in self.rules for n in rule.check_type.needs)
+
+    def usage_days(self) -> int | None:
+        """The longest look-back any ``max-days-unused`` rule asks for."""
+        days = [getattr(rule.params, "days", 0) for rule in self.rules if "usage" in rule.check_type.needs]
+        return max(days) if days else None
+
+    def rule(self, rule_id: str) -> Rule | None:
+        return next((r for r in self.rules if r.id == rule_id), None)

@@ -1,0 +1,155 @@
+"""The policy file's JSON Schema, built from the check registry (published as schemas/policy.schema.json).
+
+The loader validates with exactly this schema; a test keeps the published file
+equal to it, so the enum of check types and their parameters can never drift
+from the registry.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+
+from genesys_oauth_audit.engine.checks import CHECKS
+from genesys_oauth_audit.engine.findings import SEVERITIES
+
+API_VERSION = "genesys-oauth-audit/v1"
+KIND = "Policy"
+SCHEMA_ID = "https://raw.githubusercontent.com/genesys-oauth-audit/genesys-oauth-audit/main/schemas/policy.schema.json"
+
+GRANT_TYPES = ("CODE", "TOKEN", "SAML2-BEARER", "PASSWORD", "CLIENT-CREDENTIALS")
+CLIENT_STATES = ("active", "disabled", "inactive")
+RULE_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$"
+
+
+def _strip_titles(node: Any) -> Any:
+    if isinstance(node, dict):
+        return {k: _strip_titles(v) for k, v in node.items() if k != "title"}
+    if isinstance(node, list):
+        return [_strip_titles(v) for v in node]
+    return node
+
+
+def _check_schema() -> dict[str, Any]:
+    branches = []
+    for name, check in CHECKS.items():
+        params = _strip_titles(check.params.model_json_schema(by_alias=True))
+        properties = {"type": {"const": name}, **params.get("properties", {})}
+        then: dict[str, Any] = {
+            "properties": properties,
+            "additionalProperties": False,
+        }
+        if params.get("required"):
+            then["required"] = params["required"]
+        branches.append(
+            {
+                "if": {"properties": {"type": {"const": name}}, "required": ["type"]},
+                "then": then,
+            }
+        )
+    return {
+        "type": "object",
+        "description": "What the rule checks: a check type and its parameters.",
+        "required": ["type"],
+        "properties": {
+            "type": {
+                "description": "The check type.",
+                "enum": list(CHECKS),
+            }
+        },
+        "allOf": branches,
+    }
+
+
+@lru_cache(maxsize=1)
+def policy_schema() -> dict[str, Any]:
+    strings = {"type": "array", "items": {"type": "string", "minLength": 1}}
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": SCHEMA_ID,
+        "title": "genesys-oauth-audit policy",
+        "description": "A policy file of genesys-oauth-audit: rules over the OAuth clients of a "
+        "Genesys Cloud org, and exceptions to them.",
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["apiVersion", "kind"],
+        "properties": {
+            "apiVersion": {"const": API_VERSION},
+            "kind": {"const": KIND},
+            "metadata": {
+                "type": "object",
+                "additionalProperties": False,
+                "properties": {
+                    "name": {"type": "string"},
+                    "description": {"type": "string"},
+                },
+            },
+            "include": {
+                "description": "Other policy files (paths relative to this one) or shipped packs (builtin:NAME).",
+                **strings,
+            },
+            "rules": {"type": "array", "items": {"$ref": "#/$defs/rule"}},
+            "exceptions": {"type": "array", "items": {"$ref": "#/$defs/exception"}},
+        },
+        "$defs": {
+            "severity": {"enum": [s.value for s in SEVERITIES]},
+            "globs": strings,
+            "rule": {
+                "type": "object",
+                "additionalProperties": False,
+                "required": ["id", "title", "check"],
+                "properties": {
+                    "id": {
+                        "type": "string",
+                        "pattern": RULE_ID_PATTERN,
+                        "description": "Unique across everything loaded.",
+                    },
+                    "title": {"type": "string", "minLength": 1},
+                    "severity": {"$ref": "#/$defs/severity", "default": "medium"},
+                    "description": {"type": "string", "description": "Markdown."},
+                    "remediation": {"type": "string", "description": "Markdown."},
+                    "helpUri": {"type": "string", "pattern": "^https?://"},
+                    "tags": strings,
+                    "where": {"$ref": "#/$defs/where"},
+                    "check": {"$ref": "#/$defs/check"},
+                },
+            },
+            "where": {
+                "type": "object",
+                "description": "Which clients the rule applies to; every key given must match.",
+                "additionalProperties": False,
+                "properties": {
+                    "grantTypes": {"type": "array", "items": {"type": "string"}},
+                    "states": {"type": "array", "items": {"type": "string"}},
+                    "names": {"$ref": "#/$defs/globs", "description": "Globs on the client name."},
+                    "ids": {"$ref": "#/$defs/globs", "description": "Exact client ids."},
+                    "excludeNames": {"$ref": "#/$defs/globs"},
+                    "excludeIds": {"$ref": "#/$defs/globs"},
+                },
+            },
+            "check": _check_schema(),
+            "exception": {
+                "type": "object",
+                "additionalProperties": False,
+                "required": ["rule", "clients", "reason"],
+                "properties": {
+                    "rule": {"type": "string", "description": "The id of the rule waived."},
+                    "clients": {
+                        "description": "Client ids (exact) or globs on client names.",
+                        "type": "array",
+                        "minItems": 1,
+                        "items": {"type": "string", "minLength": 1},
+                    },
+                    "reason": {"type": "string", "minLength": 1},
+                    "expires": {
+                        "type": "string",
+                        "format": "date",
+                        "pattern": r"^\d{4}-\d{2}-\d{2}$",
+                        "description": "YYYY-MM-DD; the exception holds through that day (UTC).",
+                    },
+                    "ticket": {"type": "string"},
+                    "owner": {"type": "string"},
+                },
+            },
+        },
+    }

@@ -1,0 +1,26 @@
+"""Reporters: one module per format, each ``render(evaluation, run) -> str``; they never print.
+
+``REPORTERS`` names them for ``--format`` and ``--help`` without importing
+them (start-up time matters for ``--help``); ``renderer()`` loads one.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from genesys_oauth_audit.engine.findings import Evaluation
+    from genesys_oauth_audit.report.base import RunInfo
+
+REPORTERS: dict[str, tuple[str, str]] = {
+    "text": ("genesys_oauth_audit.report.text", "for people: grouped by rule, 80 columns"),
+    "json": ("genesys_oauth_audit.report.json_report", "machine-readable, schemas/report.schema.json"),
+}
+
+
+def renderer(name: str) -> Callable[[Evaluation, RunInfo], str]:
+    module = importlib.import_module(REPORTERS[name][0])
+    render: Callable[[Evaluation, RunInfo], str] = module.render
+    return render

@@ -1,0 +1,63 @@
+"""What every reporter gets besides the evaluation: the run's facts (clock and version come in here,
+so golden files stay deterministic)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from genesys_oauth_audit.engine.findings import Evaluation, Finding, Severity
+
+
+@dataclass(frozen=True)
+class PolicyRef:
+    path: str
+    sha256: str
+    name: str | None
+
+
+@dataclass(frozen=True)
+class RuleInfo:
+    id: str
+    title: str
+    severity: Severity
+    check_type: str
+    description: str | None
+    remediation: str | None
+    help_uri: str | None
+    tags: tuple[str, ...]
+    source: str
+
+
+@dataclass(frozen=True)
+class SourceInfo:
+    """Where the inventory came from: a live org, a snapshot file, and/or proposal files."""
+
+    kind: str  # "live" | "snapshot" | "proposal"
+    org_id: str | None
+    org_name: str | None
+    region: str | None
+    fetched_at: datetime | None
+    path: str | None = None
+    proposals: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    tool_version: str
+    generated_at: datetime
+    policies: tuple[PolicyRef, ...]
+    rules: tuple[RuleInfo, ...]
+    source: SourceInfo
+    fail_on: Severity | None
+    min_severity: Severity
+    color: bool = False
+    tool_name: str = "genesys-oauth-audit"
+
+    def reported(self, evaluation: Evaluation) -> tuple[Finding, ...]:
+        """The findings at or above ``--min-severity``."""
+        return tuple(f for f in evaluation.findings if f.severity.at_least(self.min_severity))
+
+    def verdict(self, evaluation: Evaluation) -> bool:
+        """True when the run fails (exit 1)."""
+        return evaluation.fails(self.fail_on)

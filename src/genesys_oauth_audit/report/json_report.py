@@ -1,0 +1,90 @@
+"""The JSON report (SPEC §7), described by schemas/report.schema.json."""
+
+from __future__ import annotations
+
+import json
+from datetime import date, datetime
+from typing import Any
+
+from genesys_oauth_audit.engine.findings import Evaluation, ExceptionStatus, Finding
+from genesys_oauth_audit.report.base import RunInfo
+
+REPORT_VERSION = 1
+
+
+def _iso(value: datetime | date | None) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        return value.isoformat().replace("+00:00", "Z")
+    return value.isoformat()
+
+
+def finding_dict(f: Finding) -> dict[str, Any]:
+    return {
+        "ruleId": f.rule_id,
+        "severity": f.severity.value,
+        "title": f.title,
+        "clientId": f.client_id,
+        "clientName": f.client_name,
+        "subject": f.subject,
+        "message": f.message,
+        "fingerprint": f.fingerprint,
+        "waived": (
+            {"reason": f.waived.reason, "expires": _iso(f.waived.expires), "ticket": f.waived.ticket, "owner": f.waived.owner}
+            if f.waived
+            else None
+        ),
+        "baselineState": f.baseline_state,
+        "location": {"path": f.location.path, "line": f.location.line} if f.location else None,
+    }
+
+
+def _exception(e: ExceptionStatus) -> dict[str, Any]:
+    return {
+        "ruleId": e.rule_id,
+        "clients": list(e.clients),
+        "reason": e.reason,
+        "expires": _iso(e.expires),
+        "ticket": e.ticket,
+        "owner": e.owner,
+        "source": e.source,
+    }
+
+
+def report_dict(evaluation: Evaluation, run: RunInfo) -> dict[str, Any]:
+    reported = run.reported(evaluation)
+    src = run.source
+    return {
+        "reportVersion": REPORT_VERSION,
+        "tool": {"name": run.tool_name, "version": run.tool_version},
+        "generatedAt": _iso(run.generated_at),
+        "source": {
+            "kind": src.kind,
+            "org": {"id": src.org_id, "name": src.org_name},
+            "region": src.region,
+            "fetchedAt": _iso(src.fetched_at),
+            "path": src.path,
+            "proposals": list(src.proposals),
+        },
+        "policies": [{"path": p.path, "sha256": p.sha256, "name": p.name} for p in run.policies],
+        "summary": {
+            "clients": evaluation.clients_evaluated,
+            "rulesEvaluated": evaluation.rules_evaluated,
+            "counts": evaluation.counts_by_severity(),
+            "findings": len(reported),
+            "waived": sum(1 for f in evaluation.findings if f.waived is not None),
+            "minSeverity": run.min_severity.value,
+            "failOn": run.fail_on.value if run.fail_on else "never",
+            "failed": run.verdict(evaluation),
+        },
+        "findings": [finding_dict(f) for f in reported],
+        "notEvaluated": [{"ruleId": n.rule_id, "reason": n.reason} for n in evaluation.not_evaluated],
+        "expiredExceptions": [_exception(e) for e in evaluation.expired_exceptions],
+        "expiringExceptions": [_exception(e) for e in evaluation.expiring_exceptions],
+        "unusedExceptions": [_exception(e) for e in evaluation.unused_exceptions],
+    }
+
+
+def render(evaluation: Evaluation, run: RunInfo) -> str:
+    return json.dumps(report_dict(evaluation, run), indent=2, ensure_ascii=False) + "\n"

@@ -1,0 +1,115 @@
+"""The text report for people: grouped by rule, readable at 80 columns, colour only when asked."""
+
+from __future__ import annotations
+
+import textwrap
+from collections.abc import Iterable
+
+from genesys_oauth_audit.engine.findings import Evaluation, ExceptionStatus, Finding, Severity
+from genesys_oauth_audit.report.base import RunInfo
+from genesys_oauth_audit.report.escape import terminal
+
+WIDTH = 80
+
+_COLORS = {
+    Severity.CRITICAL: "\x1b[1;35m",
+    Severity.HIGH: "\x1b[1;31m",
+    Severity.MEDIUM: "\x1b[33m",
+    Severity.LOW: "\x1b[36m",
+    Severity.INFO: "\x1b[2m",
+}
+_RESET = "\x1b[0m"
+
+
+def _sev(severity: Severity, color: bool) -> str:
+    label = severity.value.upper()
+    return f"{_COLORS[severity]}{label}{_RESET}" if color else label
+
+
+def _wrap(text: str, indent: str) -> list[str]:
+    return textwrap.wrap(
+        text, width=WIDTH, initial_indent=indent, subsequent_indent=indent, break_on_hyphens=False
+    ) or [indent]
+
+
+def _counts(evaluation: Evaluation) -> str:
+    counts = evaluation.counts_by_severity()
+    parts = [f"{n} {sev}" for sev, n in counts.items() if n]
+    return ", ".join(parts) if parts else "none"
+
+
+def _client(f: Finding) -> str:
+    name = terminal(f.client_name) or "(unnamed)"
+    return f"{name} ({terminal(f.client_id)})" if f.client_id else f"{name} (proposed)"
+
+
+def _exception_lines(title: str, items: Iterable[ExceptionStatus]) -> list[str]:
+    items = list(items)
+    if not items:
+        return []
+    lines = ["", f"{title} ({len(items)}):"]
+    for e in items:
+        expires = f", expires {e.expires.isoformat()}" if e.expires else ""
+        clients = ", ".join(terminal(c) for c in e.clients)
+        lines += _wrap(f"{e.rule_id} for {clients}{expires} ({e.source}): {terminal(e.reason)}", "  ")
+    return lines
+
+
+def render(evaluation: Evaluation, run: RunInfo) -> str:
+    reported = run.reported(evaluation)
+    failed = run.verdict(evaluation)
+    counting = [f for f in reported if f.counts]
+    waived = [f for f in reported if f.waived is not None]
+    src = run.source
+
+    verdict = "FAIL" if failed else "PASS"
+    lines = [
+        f"{run.tool_name} {run.tool_version}: {verdict}",
+        f"Findings: {len(counting)} ({_counts(evaluation)}) over {evaluation.clients_evaluated} clients "
+        f"and {evaluation.rules_evaluated} rules",
+    ]
+    org = terminal(src.org_name or src.org_id or "unknown org")
+    if src.kind == "live":
+        fetched = src.fetched_at.strftime("%Y-%m-%d %H:%M UTC") if src.fetched_at else "now"
+        lines += _wrap(f"Source: org {org}, region {src.region}, fetched {fetched}", "")
+    elif src.kind == "snapshot":
+        fetched = src.fetched_at.strftime("%Y-%m-%d %H:%M UTC") if src.fetched_at else "unknown"
+        lines += _wrap(f"Source: snapshot {src.path} (org {org}, region {src.region}, fetched {fetched})", "")
+    if src.proposals:
+        lines += _wrap(f"Proposals: {', '.join(src.proposals)}", "")
+    lines += _wrap("Policies: " + ", ".join(p.path for p in run.policies), "")
+
+    by_rule: dict[str, list[Finding]] = {}
+    for f in counting:
+        by_rule.setdefault(f.rule_id, []).append(f)
+    for rule_id, items in by_rule.items():
+        first = items[0]
+        lines += ["", f"{_sev(first.severity, run.color)}  {rule_id}  {terminal(first.title)}  [{len(items)}]"]
+        for f in items:
+            # Every check's message names its subject, so the subject is not repeated here.
+            where = f"  [{f.location.path}:{f.location.line}]" if f.location else ""
+            lines += _wrap(f"- {_client(f)}{where}", "  ")
+            lines += _wrap(terminal(f.message), "    ")
+
+    if waived:
+        lines += ["", f"Waived by exceptions ({len(waived)}):"]
+        for f in waived:
+            assert f.waived is not None
+            expires = f" until {f.waived.expires.isoformat()}" if f.waived.expires else ""
+            subject = f" {terminal(f.subject)}" if f.subject is not None else ""
+            lines += _wrap(f"- {f.rule_id} {_client(f)}{subject}{expires}: {terminal(f.waived.reason)}", "  ")
+
+    if evaluation.not_evaluated:
+        lines += ["", f"Not evaluated ({len(evaluation.not_evaluated)}):"]
+        for n in evaluation.not_evaluated:
+            lines += _wrap(f"- {n.rule_id}: {n.reason}", "  ")
+    lines += _exception_lines("Expired exceptions (their findings count again)", evaluation.expired_exceptions)
+    lines += _exception_lines("Exceptions expiring within 14 days", evaluation.expiring_exceptions)
+    lines += _exception_lines("Unused exceptions (they waive nothing)", evaluation.unused_exceptions)
+
+    hidden = len(evaluation.findings) - len(reported)
+    if hidden:
+        lines += ["", f"{hidden} findings below --min-severity {run.min_severity.value} are not shown."]
+    threshold = run.fail_on.value if run.fail_on else "never"
+    lines += ["", f"Result: {verdict} (--fail-on {threshold})"]
+    return "\n".join(line.rstrip() for line in lines) + "\n"

@@ -1,0 +1,168 @@
+"""Connection settings: flag > environment > default, and every accepted form of a region."""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+from pydantic import SecretStr
+
+from genesys_oauth_audit.errors import BadInputError
+
+# Region name (the SDK's enum, AWS style) -> host suffix. Source: Python SDK 269
+# `purecloud_region_hosts.py` (shared/genesys/API-NOTES.md §8).
+REGIONS: dict[str, str] = {
+    "us_east_1": "mypurecloud.com",
+    "eu_west_1": "mypurecloud.ie",
+    "ap_southeast_2": "mypurecloud.com.au",
+    "ap_northeast_1": "mypurecloud.jp",
+    "eu_central_1": "mypurecloud.de",
+    "us_west_2": "usw2.pure.cloud",
+    "ca_central_1": "cac1.pure.cloud",
+    "ap_northeast_2": "apne2.pure.cloud",
+    "eu_west_2": "euw2.pure.cloud",
+    "ap_south_1": "aps1.pure.cloud",
+    "us_east_2": "use2.us-gov-pure.cloud",
+    "sa_east_1": "sae1.pure.cloud",
+    "me_central_1": "mec1.pure.cloud",
+    "ap_northeast_3": "apne3.pure.cloud",
+    "eu_central_2": "euc2.pure.cloud",
+    "mx_central_1": "mxc1.pure.cloud",
+    "ap_southeast_1": "apse1.pure.cloud",
+    "eusc_de_east_1": "edee1.eusc-pure.cloud",
+}
+
+DEFAULT_REGION = "us-east-1"
+
+ENV_REGION = "GENESYSCLOUD_REGION"
+ENV_API_REGION = "GENESYSCLOUD_API_REGION"
+ENV_CLIENT_ID = "GENESYSCLOUD_OAUTHCLIENT_ID"
+ENV_CLIENT_SECRET = "GENESYSCLOUD_OAUTHCLIENT_SECRET"  # noqa: S105 - a variable name, not a secret
+ENV_ACCESS_TOKEN = "GENESYSCLOUD_ACCESS_TOKEN"  # noqa: S105
+ENV_LOGIN_URL = "GENESYSCLOUD_LOGIN_URL"
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """Where the API and the login host are, and what we call the region in reports."""
+
+    api_base: str
+    login_base: str
+    region: str
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def _check_url(url: str, what: str) -> str:
+    """Accept https, or http only for loopback (tests, local emulators); strip a trailing /."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise BadInputError(f"{what} {url!r} is not an http(s) URL")
+    if parts.scheme == "http" and not _is_loopback(parts.hostname):
+        raise BadInputError(
+            f"{what} {url!r} uses plain http; only https is allowed except for loopback addresses"
+        )
+    if parts.query or parts.fragment:
+        raise BadInputError(f"{what} {url!r} must not have a query or fragment")
+    return url.rstrip("/")
+
+
+def login_url_for(api_base: str) -> str:
+    """The SDKs' rule: the login host is the API host with ``api.`` replaced by ``login.``."""
+    parts = urlsplit(api_base)
+    host = parts.netloc
+    if host.startswith("api."):
+        host = "login." + host[len("api.") :]
+    return f"{parts.scheme}://{host}"
+
+
+def resolve_region(value: str) -> Endpoint:
+    """Turn any accepted region form into API and login base URLs.
+
+    Accepted: ``us-east-1`` / ``us_east_1`` (SDK region names), a host suffix
+    (``mypurecloud.ie``, also ``api.mypurecloud.ie``), or a full API base URL.
+    """
+    raw = value.strip()
+    if not raw:
+        raise BadInputError("the region is empty")
+    if "://" in raw:
+        api_base = _check_url(raw, "API URL")
+        host = urlsplit(api_base).hostname or ""
+        region = host[len("api.") :] if host.startswith("api.") else host
+        return Endpoint(api_base, login_url_for(api_base), region)
+    key = raw.lower().replace("-", "_")
+    if key in REGIONS:
+        suffix = REGIONS[key]
+        return Endpoint(f"https://api.{suffix}", f"https://login.{suffix}", key.replace("_", "-"))
+    if "." in raw and "/" not in raw and " " not in raw:
+        suffix = raw.lower()
+        for prefix in ("api.", "login."):
+            if suffix.startswith(prefix):
+                suffix = suffix[len(prefix) :]
+        return Endpoint(f"https://api.{suffix}", f"https://login.{suffix}", suffix)
+    known = ", ".join(sorted(k.replace("_", "-") for k in REGIONS))
+    raise BadInputError(
+        f"unknown region {value!r}: give a region name ({known}), "
+        "a host suffix such as mypurecloud.ie, or a full https://api.… URL"
+    )
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """Client credentials, or a bearer token issued elsewhere. Secrets stay in SecretStr."""
+
+    client_id: str | None = None
+    client_secret: SecretStr | None = field(default=None, repr=False)
+    access_token: SecretStr | None = field(default=None, repr=False)
+
+
+@dataclass(frozen=True)
+class ConnectionSettings:
+    endpoint: Endpoint
+    credentials: Credentials
+
+
+def connection_settings(
+    *,
+    region: str | None,
+    client_id: str | None,
+    login_url: str | None,
+    environ: Mapping[str, str],
+) -> ConnectionSettings:
+    """Combine flags and environment (flags win) into checked connection settings."""
+    region_value = region or environ.get(ENV_REGION) or environ.get(ENV_API_REGION)
+    endpoint = resolve_region(region_value or DEFAULT_REGION)
+    login = login_url or environ.get(ENV_LOGIN_URL)
+    if login:
+        endpoint = Endpoint(endpoint.api_base, _check_url(login, "login URL"), endpoint.region)
+
+    token = environ.get(ENV_ACCESS_TOKEN) or None
+    cid = client_id or environ.get(ENV_CLIENT_ID) or None
+    secret = environ.get(ENV_CLIENT_SECRET) or None
+    if token is None:
+        if not cid:
+            raise BadInputError(
+                f"no credentials: set {ENV_CLIENT_ID} (or --client-id) and {ENV_CLIENT_SECRET}, "
+                f"or {ENV_ACCESS_TOKEN}; or audit a snapshot with --inventory"
+            )
+        if not secret:
+            raise BadInputError(
+                f"{ENV_CLIENT_SECRET} is not set (a secret is never taken on the command line)"
+            )
+    return ConnectionSettings(
+        endpoint=endpoint,
+        credentials=Credentials(
+            client_id=cid,
+            client_secret=SecretStr(secret) if secret else None,
+            access_token=SecretStr(token) if token else None,
+        ),
+    )

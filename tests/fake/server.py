@@ -1,0 +1,447 @@
+"""A stateful fake of Genesys Cloud's Platform API v2 (the OAuth-client audit surface).
+
+Shapes follow shared/genesys/openapi-oauth-subset.json (tests/test_contract.py
+validates every body it serves against that extract). One ``FakeGenesys``
+serves the login host (``POST /oauth/token``) and the API host, reachable
+
+- through ``fake.transport()`` (an ``httpx.MockTransport``), or
+- over a real loopback socket with ``with fake.serve() as base_url:``.
+
+It can inject the faults real orgs show: 429 with ``Retry-After``, 5xx,
+connection resets, timeouts, HTML error pages, truncated and empty bodies,
+wrong JSON types, login throttling, token expiry and broken paging. Every
+request is logged (``fake.log``) so tests assert what the tool *sent*.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import json
+import random
+import re
+import socket
+import struct
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs
+
+import httpx
+
+FAULT_KINDS = ("429", "5xx", "html", "reset", "timeout", "truncated", "empty", "wrongtype", "login-throttle")
+
+
+class FakeDrop(Exception):
+    """The fake drops the connection (``reset``) or never answers (``timeout``)."""
+
+    def __init__(self, kind: str) -> None:
+        super().__init__(kind)
+        self.kind = kind
+
+
+@dataclass
+class Logged:
+    """One request as the fake saw it. Only whether credentials were present is kept."""
+
+    method: str
+    host: str
+    path: str
+    query: dict[str, list[str]]
+    body: Any
+    had_basic: bool
+    had_bearer: bool
+    status: int | None = None
+    fault: str | None = None
+    template: str | None = None
+    response_json: Any = None
+
+
+@dataclass
+class ScriptedFault:
+    path: str  # a regex searched in the request path
+    kind: str
+    times: int = 1
+    method: str | None = None
+
+
+@dataclass
+class FakeGenesys:
+    clients: list[dict[str, Any]] = field(default_factory=list)
+    scopes: list[str] = field(default_factory=list)
+    roles: list[dict[str, Any]] = field(default_factory=list)
+    org: dict[str, Any] = field(default_factory=lambda: {"id": "org-0001", "name": "Fake Org"})
+    # client id -> {"YYYY-MM-DD": requests}
+    usage: dict[str, dict[str, int]] = field(default_factory=dict)
+    credentials: dict[str, str] = field(default_factory=lambda: {"auditor-id": "auditor-secret-value"})
+    permissions: set[str] = field(
+        default_factory=lambda: {"oauth:client:view", "authorization:role:view"}
+    )
+    token_lifetime: int = 86400
+    # paging of GET /api/v2/oauth/clients: None answers everything at once, as the real API does
+    client_page_size: int | None = None
+    paging_bug: str | None = None  # "repeat", "loop", "endless", "short-total", "foreign-next"
+    usage_running_polls: int = 1
+    usage_final_status: str = "Complete"
+    fault_rate: float = 0.0
+    fault_kinds: tuple[str, ...] = ("429", "5xx")
+    retry_after: str = "1"
+    latency: float = 0.0
+    timeout_delay: float = 2.0  # socket mode: how long a "timeout" fault stalls
+    seed: int = 0
+    clock: Callable[[], float] = time.monotonic
+
+    def __post_init__(self) -> None:
+        self.log: list[Logged] = []
+        self.scripted: list[ScriptedFault] = []
+        self.tokens: dict[str, float] = {}
+        self.issued_tokens: list[str] = []
+        self.executions: dict[str, dict[str, Any]] = {}
+        self._rng = random.Random(self.seed)
+        self._lock = threading.Lock()
+
+    # -- configuration helpers -----------------------------------------------------------------
+
+    def fail(self, path: str, kind: str, times: int = 1, method: str | None = None) -> None:
+        """Script ``times`` faults of ``kind`` for requests whose path matches ``path``."""
+        assert kind in FAULT_KINDS, kind
+        self.scripted.append(ScriptedFault(path, kind, times, method))
+
+    def api_requests(self) -> list[Logged]:
+        return [r for r in self.log if r.path.startswith("/api/")]
+
+    def token_requests(self) -> list[Logged]:
+        return [r for r in self.log if r.path == "/oauth/token"]
+
+    def secrets(self) -> list[str]:
+        """Everything that must never appear in any output of the tool."""
+        out = list(self.credentials.values()) + list(self.issued_tokens)
+        out += [c["secret"] for c in self.clients if c.get("secret")]
+        return out
+
+    # -- transports ----------------------------------------------------------------------------
+
+    def transport(self) -> httpx.MockTransport:
+        def handler(request: httpx.Request) -> httpx.Response:
+            request.read()
+            try:
+                response = self.handle(request)
+            except FakeDrop as drop:
+                if drop.kind == "timeout":
+                    raise httpx.ReadTimeout("timed out (fake)", request=request) from None
+                raise httpx.ReadError("connection reset by peer (fake)", request=request) from None
+            cut = response.headers.get("X-Fake-Truncate")
+            if cut is not None:
+                body = response.content[: int(cut)]
+                headers = {k: v for k, v in response.headers.items() if k.lower() not in ("x-fake-truncate", "content-length")}
+                return httpx.Response(response.status_code, headers=headers, content=body)
+            return response
+
+        return httpx.MockTransport(handler)
+
+    @contextlib.contextmanager
+    def serve(self) -> Iterator[str]:
+        """Serve over a real loopback socket; yields the base URL (``http://127.0.0.1:PORT``)."""
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+                return
+
+            def _serve(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else b""
+                request = httpx.Request(
+                    self.command,
+                    f"http://{self.headers.get('Host', 'localhost')}{self.path}",
+                    headers=list(self.headers.items()),
+                    content=body,
+                )
+                try:
+                    response = fake.handle(request)
+                except FakeDrop as drop:
+                    if drop.kind == "timeout":
+                        time.sleep(fake.timeout_delay)
+                    # SO_LINGER 0: close with a TCP reset, as a dropped proxy connection does.
+                    self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                    self.close_connection = True
+                    return
+                content = response.content
+                cut = response.headers.get("X-Fake-Truncate")
+                self.send_response(response.status_code)
+                for key, value in response.headers.items():
+                    if key.lower() in ("content-length", "x-fake-truncate", "content-encoding"):
+                        continue
+                    self.send_header(key, value)
+                self.send_header("Content-Length", str(len(content)))
+                self.end_headers()
+                if cut is not None:
+                    self.wfile.write(content[: int(cut)])
+                    self.wfile.flush()
+                    self.close_connection = True
+                    return
+                self.wfile.write(content)
+
+            do_GET = _serve  # noqa: N815
+            do_POST = _serve  # noqa: N815
+            do_PUT = _serve  # noqa: N815
+            do_DELETE = _serve  # noqa: N815
+
+        server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        server.daemon_threads = True
+        thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+        thread.start()
+        try:
+            yield f"http://127.0.0.1:{server.server_address[1]}"
+        finally:
+            server.shutdown()
+            server.server_close()
+
+    # -- the handler -----------------------------------------------------------------------------
+
+    def handle(self, request: httpx.Request) -> httpx.Response:
+        if self.latency:
+            time.sleep(self.latency)
+        url = request.url
+        body: Any = None
+        raw = request.content
+        if raw:
+            ctype = request.headers.get("Content-Type", "")
+            if "json" in ctype:
+                body = json.loads(raw)
+            elif "x-www-form-urlencoded" in ctype:
+                body = {k: v[0] for k, v in parse_qs(raw.decode()).items()}
+        auth = request.headers.get("Authorization", "")
+        entry = Logged(
+            method=request.method,
+            host=url.host,
+            path=url.path,
+            query=parse_qs(url.query.decode() if isinstance(url.query, bytes) else str(url.query)),
+            body=body,
+            had_basic=auth.startswith("Basic "),
+            had_bearer=auth.startswith("Bearer "),
+        )
+        with self._lock:
+            self.log.append(entry)
+            fault = self._pick_fault(request.method, url.path)
+        entry.fault = fault
+        if fault in ("reset", "timeout"):
+            raise FakeDrop(fault)
+        if fault == "login-throttle" and url.path != "/oauth/token":
+            fault = "429"
+        response = self._fault_response(fault, request, entry) if fault else None
+        if response is None:
+            response = self._route(request, entry, body)
+        entry.status = response.status_code
+        if fault is None and "json" in response.headers.get("Content-Type", ""):
+            with contextlib.suppress(ValueError):
+                entry.response_json = json.loads(response.content)
+        return response
+
+    def _pick_fault(self, method: str, path: str) -> str | None:
+        for scripted in self.scripted:
+            if scripted.times > 0 and re.search(scripted.path, path) and scripted.method in (None, method):
+                scripted.times -= 1
+                return scripted.kind
+        if self.fault_rate and self._rng.random() < self.fault_rate:
+            return self._rng.choice(self.fault_kinds)
+        return None
+
+    def _fault_response(self, kind: str, request: httpx.Request, entry: Logged) -> httpx.Response | None:
+        if kind == "429":
+            return _error(429, "too.many.requests.retry.after", "Rate limit exceeded the maximum. Retry the request in [1] seconds",
+                          headers={"Retry-After": self.retry_after})
+        if kind == "5xx":
+            status = self._rng.choice((500, 502, 503, 504))
+            return _error(status, "internal.server.error" if status == 500 else "service.unavailable", "The service is temporarily unavailable.")
+        if kind == "html":
+            return httpx.Response(502, headers={"Content-Type": "text/html"},
+                                  content=b"<html><head><title>502 Bad Gateway</title></head><body><h1>502 Bad Gateway</h1></body></html>")
+        if kind == "empty":
+            return httpx.Response(200, headers={"Content-Type": "application/json"}, content=b"")
+        if kind == "login-throttle":
+            return httpx.Response(400, json={"error": "invalid_request", "description": "rate limit exceeded; try again later",
+                                             "error_description": "rate limit exceeded; try again later"})
+        real = self._route(request, entry, entry.body)
+        if kind == "truncated":
+            return httpx.Response(real.status_code, headers={**dict(real.headers), "X-Fake-Truncate": str(max(1, len(real.content) // 2))},
+                                  content=real.content)
+        if kind == "wrongtype":
+            data = json.loads(real.content)
+            if isinstance(data, dict) and "entities" in data:
+                data["entities"] = {"unexpected": "object"}
+            elif isinstance(data, dict):
+                data = ["not", "an", "object"]
+            return httpx.Response(real.status_code, json=data)
+        raise AssertionError(kind)
+
+    # -- routing ---------------------------------------------------------------------------------
+
+    def _route(self, request: httpx.Request, entry: Logged, body: Any) -> httpx.Response:
+        path = request.url.path
+        method = request.method
+        if path == "/oauth/token" and method == "POST":
+            return self._token(request, body)
+        if not path.startswith("/api/v2/"):
+            return _error(404, "not.found", "The requested resource was not found.")
+        token = request.headers.get("Authorization", "")[len("Bearer "):]
+        expires = self.tokens.get(token)
+        if expires is None or self.clock() >= expires:
+            return _error(401, "bad.credentials", "Invalid login credentials.")
+        routes: list[tuple[str, str, str, Callable[..., httpx.Response]]] = [
+            ("GET", r"/api/v2/oauth/clients", "/api/v2/oauth/clients", self._clients),
+            ("GET", r"/api/v2/oauth/scopes", "/api/v2/oauth/scopes", self._scopes),
+            ("GET", r"/api/v2/organizations/me", "/api/v2/organizations/me", self._org),
+            ("GET", r"/api/v2/authorization/roles", "/api/v2/authorization/roles", self._roles),
+            ("POST", r"/api/v2/usage/query", "/api/v2/usage/query", self._usage_query),
+            ("GET", r"/api/v2/usage/query/(?P<eid>[^/]+)/results", "/api/v2/usage/query/{executionId}/results", self._usage_results),
+        ]
+        for route_method, pattern, template, fn in routes:
+            match = re.fullmatch(pattern, path)
+            if match and route_method == method:
+                entry.template = template
+                return fn(request, body, **match.groupdict())
+        return _error(404, "not.found", "The requested resource was not found.")
+
+    def _require(self, permission: str) -> httpx.Response | None:
+        if permission in self.permissions:
+            return None
+        return _error(403, "missing.permissions",
+                      f"Unable to perform the requested action. You are missing the following permission(s): [{permission}]",
+                      params={"perms": permission})
+
+    def _token(self, request: httpx.Request, body: Any) -> httpx.Response:
+        auth = request.headers.get("Authorization", "")
+        client_id = secret = None
+        if auth.startswith("Basic "):
+            with contextlib.suppress(ValueError):
+                client_id, _, secret = base64.b64decode(auth[6:]).decode().partition(":")
+        if not body or body.get("grant_type") != "client_credentials":
+            return httpx.Response(400, json={"error": "unsupported_grant_type", "description": "grant type is not supported"})
+        if client_id is None or self.credentials.get(client_id) != secret:
+            return httpx.Response(401, json={"error": "invalid_client", "description": "authentication failed",
+                                             "error_description": "authentication failed"})
+        token = f"fake-token-{uuid.UUID(int=self._rng.getrandbits(128))}"
+        self.tokens[token] = self.clock() + self.token_lifetime
+        self.issued_tokens.append(token)
+        return httpx.Response(200, json={"access_token": token, "token_type": "bearer", "expires_in": self.token_lifetime})
+
+    def _page(self, items: list[dict[str, Any]], page_number: int, page_size: int, base: str, extra: str = "") -> dict[str, Any]:
+        total = len(items)
+        page_count = max(1, -(-total // page_size))
+        start = (page_number - 1) * page_size
+        listing: dict[str, Any] = {
+            "entities": items[start : start + page_size],
+            "pageSize": page_size,
+            "pageNumber": page_number,
+            "total": total,
+            "pageCount": page_count,
+            "firstUri": f"{base}?{extra}pageNumber=1",
+            "lastUri": f"{base}?{extra}pageNumber={page_count}",
+            "selfUri": f"{base}?{extra}pageNumber={page_number}",
+        }
+        if page_number < page_count:
+            listing["nextUri"] = f"{base}?{extra}pageNumber={page_number + 1}"
+        if page_number > 1:
+            listing["previousUri"] = f"{base}?{extra}pageNumber={page_number - 1}"
+        return listing
+
+    def _clients(self, request: httpx.Request, body: Any) -> httpx.Response:
+        denied = self._require("oauth:client:view")
+        if denied:
+            return denied
+        page_number = int(request.url.params.get("pageNumber", "1"))
+        if self.client_page_size is None:
+            n = len(self.clients)
+            listing = {"entities": self.clients, "pageSize": n, "pageNumber": 1, "total": n, "pageCount": 1,
+                       "firstUri": "/api/v2/oauth/clients", "selfUri": "/api/v2/oauth/clients", "lastUri": "/api/v2/oauth/clients"}
+        else:
+            bug = self.paging_bug
+            shown = 1 if bug == "repeat" else page_number
+            if bug == "loop" and page_number > 2:
+                shown = 1
+            listing = self._page(self.clients, shown, self.client_page_size, "/api/v2/oauth/clients")
+            listing["pageNumber"] = page_number
+            if bug == "loop" and "nextUri" not in listing:
+                listing["nextUri"] = "/api/v2/oauth/clients?pageNumber=1"
+            if bug == "repeat":
+                listing["nextUri"] = f"/api/v2/oauth/clients?pageNumber={page_number + 1}"
+            if bug == "endless":
+                fresh = [{**c, "id": f"{c['id']}-p{page_number}"} for c in self.clients[: self.client_page_size]]
+                listing = {"entities": fresh, "pageSize": self.client_page_size, "pageNumber": page_number,
+                           "nextUri": f"/api/v2/oauth/clients?pageNumber={page_number + 1}",
+                           "selfUri": f"/api/v2/oauth/clients?pageNumber={page_number}"}
+            if bug == "short-total":
+                listing["total"] = len(self.clients) + 5
+            if bug == "foreign-next" and "nextUri" in listing:
+                listing["nextUri"] = "https://evil.example.com" + listing["nextUri"]
+        return _json(200, listing)
+
+    def _scopes(self, request: httpx.Request, body: Any) -> httpx.Response:
+        entities = [{"id": s, "description": f"Scope {s}", "selfUri": f"/api/v2/oauth/scopes/{s}"} for s in self.scopes]
+        return _json(200, {"total": len(entities), "entities": entities, "selfUri": "/api/v2/oauth/scopes"})
+
+    def _org(self, request: httpx.Request, body: Any) -> httpx.Response:
+        return _json(200, {"version": 3, "state": "active", "selfUri": "/api/v2/organizations/me", **self.org})
+
+    def _roles(self, request: httpx.Request, body: Any) -> httpx.Response:
+        denied = self._require("authorization:role:view")
+        if denied:
+            return denied
+        params = request.url.params
+        page_size = min(int(params.get("pageSize", "25")), 500)
+        page_number = int(params.get("pageNumber", "1"))
+        with_count = params.get("userCount", "true") != "false"
+        roles = [dict(r, userCount=r.get("userCount", 0)) if with_count else {k: v for k, v in r.items() if k != "userCount"} for r in self.roles]
+        extra = f"pageSize={page_size}&userCount={'true' if with_count else 'false'}&"
+        return _json(200, self._page(roles, page_number, page_size, "/api/v2/authorization/roles", extra))
+
+    def _usage_query(self, request: httpx.Request, body: Any) -> httpx.Response:
+        denied = self._require("oauth:client:view")
+        if denied:
+            return denied
+        if not isinstance(body, dict) or "interval" not in body:
+            return _error(400, "bad.request", "The request could not be understood by the server due to malformed syntax.")
+        execution_id = str(uuid.UUID(int=self._rng.getrandbits(128)))
+        self.executions[execution_id] = {"query": body, "polls": 0}
+        return _json(202, {"executionId": execution_id, "resultsUri": f"/api/v2/usage/query/{execution_id}/results"})
+
+    def _usage_results(self, request: httpx.Request, body: Any, eid: str) -> httpx.Response:
+        execution = self.executions.get(eid)
+        if execution is None:
+            return _error(404, "not.found", "The requested resource was not found.")
+        execution["polls"] += 1
+        if execution["polls"] <= self.usage_running_polls:
+            return _json(200, {"queryStatus": "Running"})
+        if self.usage_final_status != "Complete":
+            return _json(200, {"queryStatus": self.usage_final_status})
+        start, _, end = execution["query"]["interval"].partition("/")
+        rows = []
+        names = {c["id"]: c.get("name", "") for c in self.clients}
+        for client_id, days in sorted(self.usage.items()):
+            for day, requests in sorted(days.items()):
+                stamp = f"{day}T00:00:00.000Z"
+                if start <= stamp < end:
+                    rows.append({"clientId": client_id, "clientName": names.get(client_id, ""),
+                                 "organizationId": self.org["id"], "requests": requests, "date": stamp})
+        return _json(200, {"results": rows, "queryStatus": "Complete"})
+
+
+def _json(status: int, data: Any, headers: dict[str, str] | None = None) -> httpx.Response:
+    return httpx.Response(status, headers={"Content-Type": "application/json", **(headers or {})},
+                          content=json.dumps(data).encode())
+
+
+def _error(status: int, code: str, message: str, *, headers: dict[str, str] | None = None,
+           params: dict[str, str] | None = None) -> httpx.Response:
+    body: dict[str, Any] = {"message": message, "code": code, "status": status,
+                            "contextId": str(uuid.uuid4()), "details": [], "errors": []}
+    if params:
+        body["messageParams"] = params
+    return _json(status, body, headers)
