@@ -33,6 +33,25 @@ from urllib.parse import parse_qs
 
 import httpx
 
+# (method, path regex, OpenAPI path template, handler method)
+ROUTES: list[tuple[str, str, str, str]] = [
+    ("GET", r"/api/v2/oauth/clients", "/api/v2/oauth/clients", "_clients"),
+    ("GET", r"/api/v2/oauth/scopes", "/api/v2/oauth/scopes", "_scopes"),
+    ("GET", r"/api/v2/organizations/me", "/api/v2/organizations/me", "_org"),
+    ("GET", r"/api/v2/authorization/roles", "/api/v2/authorization/roles", "_roles"),
+    ("POST", r"/api/v2/usage/query", "/api/v2/usage/query", "_usage_query"),
+    ("GET", r"/api/v2/usage/query/(?P<eid>[^/]+)/results", "/api/v2/usage/query/{executionId}/results", "_usage_results"),
+]
+
+
+def template_of(method: str, path: str) -> str | None:
+    """The OpenAPI path template a request is for (None: not an API operation we serve)."""
+    for route_method, pattern, template, _ in ROUTES:
+        if route_method == method and re.fullmatch(pattern, path):
+            return template
+    return None
+
+
 FAULT_KINDS = ("429", "5xx", "html", "reset", "timeout", "truncated", "empty", "wrongtype", "login-throttle")
 
 
@@ -239,7 +258,8 @@ class FakeGenesys:
         if response is None:
             response = self._route(request, entry, body)
         entry.status = response.status_code
-        if fault is None and "json" in response.headers.get("Content-Type", ""):
+        entry.template = template_of(request.method, url.path)
+        if fault not in ("truncated", "wrongtype", "empty") and "json" in response.headers.get("Content-Type", ""):
             with contextlib.suppress(ValueError):
                 entry.response_json = json.loads(response.content)
         return response
@@ -294,19 +314,10 @@ class FakeGenesys:
         expires = self.tokens.get(token)
         if expires is None or self.clock() >= expires:
             return _error(401, "bad.credentials", "Invalid login credentials.")
-        routes: list[tuple[str, str, str, Callable[..., httpx.Response]]] = [
-            ("GET", r"/api/v2/oauth/clients", "/api/v2/oauth/clients", self._clients),
-            ("GET", r"/api/v2/oauth/scopes", "/api/v2/oauth/scopes", self._scopes),
-            ("GET", r"/api/v2/organizations/me", "/api/v2/organizations/me", self._org),
-            ("GET", r"/api/v2/authorization/roles", "/api/v2/authorization/roles", self._roles),
-            ("POST", r"/api/v2/usage/query", "/api/v2/usage/query", self._usage_query),
-            ("GET", r"/api/v2/usage/query/(?P<eid>[^/]+)/results", "/api/v2/usage/query/{executionId}/results", self._usage_results),
-        ]
-        for route_method, pattern, template, fn in routes:
+        for route_method, pattern, template, name in ROUTES:
             match = re.fullmatch(pattern, path)
             if match and route_method == method:
-                entry.template = template
-                return fn(request, body, **match.groupdict())
+                return getattr(self, name)(request, body, **match.groupdict())  # type: ignore[no-any-return]
         return _error(404, "not.found", "The requested resource was not found.")
 
     def _require(self, permission: str) -> httpx.Response | None:

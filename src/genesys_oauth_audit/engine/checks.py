@@ -512,9 +512,10 @@ def max_days_unused(client: Client, ctx: Context, p: MaxDaysUnused) -> Iterator[
     A client created within those days is not stale yet. Usage data is up to a
     day old (SPEC §2), so "the last N days" counts back from today.
     """
-    cutoff = ctx.today - timedelta(days=p.days)
+    # The last N days are today and the N-1 days before it (the usage window is the same).
+    cutoff = ctx.today - timedelta(days=p.days - 1)
     created = client.date_created
-    if created is not None and _utc_date(created) > cutoff:
+    if created is not None and _utc_date(created) >= cutoff:
         return
     last = client.last_used
     if last is None or last < cutoff:
@@ -541,19 +542,26 @@ class FieldCheck(Params):
 
 
 def field_value(client: Client, path: str) -> Any:
-    """The value at a dotted camelCase path of a client, or None where any step is missing."""
-    current: Any = client
-    for part in path.split("."):
-        if current is None:
+    """The value at a dotted camelCase path of a client, or None where a step is missing.
+
+    A step through a list maps over it: ``roles.name`` is the tuple of the
+    client's role names.
+    """
+    return _step(client, path.split("."))
+
+
+def _step(current: Any, parts: list[str]) -> Any:
+    if not parts or current is None:
+        return current
+    if isinstance(current, tuple):
+        values = (_step(item, parts) for item in current)
+        return tuple(v for v in values if v is not None)
+    if isinstance(current, BaseModel):
+        name = _python_name(type(current), parts[0])
+        if name is None:
             return None
-        if isinstance(current, BaseModel):
-            name = _python_name(type(current), part)
-            if name is None:
-                return None
-            current = getattr(current, name)
-        else:
-            return None
-    return current
+        return _step(getattr(current, name), parts[1:])
+    return None
 
 
 def _python_name(model: type[BaseModel], alias: str) -> str | None:

@@ -1,0 +1,38 @@
+"""Regenerate the published JSON Schemas under schemas/ from the code that enforces them.
+
+Usage: python scripts/gen_schemas.py [--check]
+- policy.schema.json from the check registry (policy/schema.py);
+- inventory.schema.json from the inventory models (inventory.py).
+With --check, exit 1 if a file differs instead of writing it (tests/test_schemas.py does the same).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "src"))
+
+from genesys_oauth_audit.schemas import generated_schemas  # noqa: E402
+
+
+def main() -> int:
+    check = "--check" in sys.argv[1:]
+    stale = []
+    for name, text in generated_schemas().items():
+        target = ROOT / "schemas" / name
+        if check:
+            if not target.exists() or target.read_text(encoding="utf-8") != text:
+                stale.append(name)
+        else:
+            target.write_text(text, encoding="utf-8")
+            print(f"wrote {target}")
+    if stale:
+        print("out of date: " + ", ".join(stale) + " (run python scripts/gen_schemas.py)")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
