@@ -73,15 +73,24 @@ def _mark(node: yaml.Node) -> tuple[int, int]:
 
 
 _CONSTRUCTOR = yaml.constructor.SafeConstructor()
+_SCALARS = {
+    "tag:yaml.org,2002:null": _CONSTRUCTOR.construct_yaml_null,
+    "tag:yaml.org,2002:bool": _CONSTRUCTOR.construct_yaml_bool,
+    "tag:yaml.org,2002:int": _CONSTRUCTOR.construct_yaml_int,
+    "tag:yaml.org,2002:float": _CONSTRUCTOR.construct_yaml_float,
+}
 
 
 def _scalar(node: yaml.ScalarNode) -> Any:
-    value = _CONSTRUCTOR.construct_object(node)
-    if isinstance(value, date):  # YAML timestamps stay text; the schema checks dates
+    """Plain data from a scalar. Timestamps and unknown tags stay text (the schema checks dates);
+    the specific constructors are called directly because ``construct_object`` caches every node."""
+    construct = _SCALARS.get(node.tag)
+    if construct is None:
         return node.value
-    if isinstance(value, bytes):
+    try:
+        return construct(node)
+    except (ValueError, yaml.YAMLError):
         return node.value
-    return value
 
 
 def _compose(text: str, doc: _Doc, diagnostics: list[Diagnostic]) -> None:
@@ -289,13 +298,13 @@ class _Loader:
             shown = ref
         else:
             path = Path(ref) if base is None else base / ref
-            shown = str(path)
+            shown = _display(path)
         try:
             resolved = path.resolve()
         except OSError:
             resolved = path.absolute()
         if resolved in self.stack:
-            cycle = " -> ".join(str(p) for p in [*self.stack[self.stack.index(resolved):], resolved])
+            cycle = " -> ".join(_display(p) for p in [*self.stack[self.stack.index(resolved):], resolved])
             self._missing(origin, ref, f"include loop: {cycle}")
             return
         if resolved in self.loaded:
@@ -338,9 +347,13 @@ class _Loader:
         if not isinstance(doc.data, dict):
             self.diagnostics.append(doc.at((), f"expected a mapping with apiVersion, kind and rules; got {_type_name(doc.data)}"))
             return
-        bad_paths: list[Path_] = []
-        for error in sorted(self.validator.iter_errors(doc.data), key=lambda e: [str(p) for p in e.absolute_path]):
-            bad_paths.append(tuple(error.absolute_path))
+        errors = list(self.validator.iter_errors(doc.data))
+        bad_paths: list[Path_] = [tuple(e.absolute_path) for e in errors]
+        # A malformed date breaks both its pattern and its format: say it once.
+        has_format = {tuple(e.absolute_path) for e in errors if e.validator == "format"}
+        for error in errors:
+            if error.validator == "pattern" and tuple(error.absolute_path) in has_format:
+                continue
             self.diagnostics.extend(_schema_diagnostics(doc, error))
         data = doc.data
         metadata = data.get("metadata") if isinstance(data.get("metadata"), dict) else {}
@@ -543,12 +556,25 @@ class _Loader:
                     )
                 )
         if self.diagnostics:
-            raise PolicyError(self.diagnostics)
+            order = {d.path: i for i, d in reversed(list(enumerate(self.diagnostics)))}
+            raise PolicyError(
+                sorted(self.diagnostics, key=lambda d: (order[d.path], d.line or 0, d.column or 0))
+            )
         return PolicySet(
             files=tuple(self.files),
             rules=tuple(self.rules),
             exceptions=tuple(e for _, _, e in self.exceptions),
         )
+
+
+def _display(path: Path) -> str:
+    """A path as the user would write it: relative to the working directory when it is below it."""
+    if not path.is_absolute():
+        return str(path)
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
 
 
 def _tuple(value: Any) -> tuple[str, ...] | None:
