@@ -63,11 +63,12 @@ def render(evaluation: Evaluation, run: RunInfo) -> str:
     src = run.source
 
     verdict = "FAIL" if failed else "PASS"
-    lines = [
-        f"{run.tool_name} {run.tool_version}: {verdict}",
+    lines = [f"{run.tool_name} {run.tool_version}: {verdict}"]
+    lines += _wrap(
         f"Findings: {len(counting)} ({_counts(evaluation)}) over {evaluation.clients_evaluated} clients "
         f"and {evaluation.rules_evaluated} rules",
-    ]
+        "",
+    )
     org = terminal(src.org_name or src.org_id or "unknown org")
     if src.kind == "live":
         fetched = src.fetched_at.strftime("%Y-%m-%d %H:%M UTC") if src.fetched_at else "now"
