@@ -17,8 +17,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "src"))
 
-from genesys_oauth_audit import app  # noqa: E402
 from tests.fake.orgdata import sample_fake  # noqa: E402
+
+from genesys_oauth_audit import app  # noqa: E402
 
 NOW = datetime(2026, 11, 20, 6, 0, tzinfo=timezone.utc)
 
@@ -32,7 +33,14 @@ def main() -> int:
         "GENESYSCLOUD_REGION": "eu-west-1",
     }
     streams = app.Streams(stdout=io.StringIO(), stderr=sys.stderr)
-    app.fetch(app.ConnectionOptions(), target, now=NOW, environ=env, streams=streams, transport=fake.transport())
+    app.fetch(
+        app.ConnectionOptions(),
+        target,
+        now=NOW,
+        environ=env,
+        streams=streams,
+        transport=fake.transport(),
+    )
     return 0
 
 

@@ -96,7 +96,9 @@ def make_client(fake: FakeGenesys, clock: FakeClock) -> Iterator[Callable[..., G
     made: list[GenesysClient] = []
 
     def make(env: dict[str, str] | None = None, **kwargs: Any) -> GenesysClient:
-        settings = connection_settings(region=None, client_id=None, login_url=None, environ=env or env_for(fake))
+        settings = connection_settings(
+            region=None, client_id=None, login_url=None, environ=env or env_for(fake)
+        )
         kwargs.setdefault("retry", RetryPolicy(max_retries=8, budget_seconds=600))
         client = GenesysClient(
             settings, transport=fake.transport(), sleep=clock.sleep, clock=clock, **kwargs

@@ -20,7 +20,9 @@ from genesys_oauth_audit.inventory import Client, Role, UsageWindow
 
 
 def client(**fields: Any) -> Client:
-    return Client.model_validate({"id": "c-1", "name": "Example Client", "grantType": "CODE", **fields})
+    return Client.model_validate(
+        {"id": "c-1", "name": "Example Client", "grantType": "CODE", **fields}
+    )
 
 
 def context(example_ctx: dict[str, Any]) -> Context:
@@ -32,9 +34,13 @@ def context(example_ctx: dict[str, Any]) -> Context:
     )
 
 
-def run(name: str, params: dict[str, Any], c: Client, ctx: Context | None = None) -> list[str | None]:
+def run(
+    name: str, params: dict[str, Any], c: Client, ctx: Context | None = None
+) -> list[str | None]:
     check = CHECKS[name]
-    return [p.subject for p in check.run(c, ctx or context({}), check.params.model_validate(params))]
+    return [
+        p.subject for p in check.run(c, ctx or context({}), check.params.model_validate(params))
+    ]
 
 
 @pytest.mark.parametrize("name", list(CHECKS))
@@ -55,14 +61,26 @@ def test_every_check_documents_itself(name: str) -> None:
 
 def test_the_registry_has_every_check_type_of_the_spec() -> None:
     assert set(CHECKS) == {
-        "forbidden-scope-prefixes", "forbidden-scopes", "allowed-scopes", "orphan-scopes", "max-scopes",
-        "allowed-grant-types", "max-token-validity", "redirect-uris", "forbidden-roles", "orphan-roles",
-        "forbidden-permissions", "max-days-unused", "field",
+        "forbidden-scope-prefixes",
+        "forbidden-scopes",
+        "allowed-scopes",
+        "orphan-scopes",
+        "max-scopes",
+        "allowed-grant-types",
+        "max-token-validity",
+        "redirect-uris",
+        "forbidden-roles",
+        "orphan-roles",
+        "forbidden-permissions",
+        "max-days-unused",
+        "field",
     }
 
 
 def test_scope_prefixes_are_case_sensitive() -> None:
-    assert run("forbidden-scope-prefixes", {"prefixes": ["admin:"]}, client(scopes=["Admin:x", "admin:y"])) == ["admin:y"]
+    assert run(
+        "forbidden-scope-prefixes", {"prefixes": ["admin:"]}, client(scopes=["Admin:x", "admin:y"])
+    ) == ["admin:y"]
 
 
 @pytest.mark.parametrize(
@@ -112,7 +130,9 @@ def test_permission_grants(granted: str, pattern: str, grants: bool) -> None:
 
 def test_forbidden_permissions_one_finding_per_granted_permission() -> None:
     c = client(permissions=["oauth:client:edit", "oauth:*:*", "oauth:client:view"])
-    assert run("forbidden-permissions", {"permissions": ["oauth:client:edit", "oauth:client:add"]}, c) == [
+    assert run(
+        "forbidden-permissions", {"permissions": ["oauth:client:edit", "oauth:client:add"]}, c
+    ) == [
         "oauth:client:edit",
         "oauth:*:*",
     ]
@@ -120,20 +140,35 @@ def test_forbidden_permissions_one_finding_per_granted_permission() -> None:
 
 def test_forbidden_roles_uses_the_catalog_name_and_reports_each_role_once() -> None:
     ctx = context({"roles": [{"id": "r-1", "name": "Master Admin"}]})
-    c = client(roles=[{"roleId": "r-1", "divisionId": "*"}, {"roleId": "r-1", "divisionId": "d-2"}, {"roleId": "gone", "divisionId": "*"}])
+    c = client(
+        roles=[
+            {"roleId": "r-1", "divisionId": "*"},
+            {"roleId": "r-1", "divisionId": "d-2"},
+            {"roleId": "gone", "divisionId": "*"},
+        ]
+    )
     assert run("forbidden-roles", {"names": ["*Admin"]}, c, ctx) == ["Master Admin"]
     assert run("orphan-roles", {}, c, ctx) == ["gone"]
 
 
 def test_max_days_unused_edges() -> None:
-    ctx = context({"today": "2026-11-24", "usage": {"days": 90, "start": "2026-08-27", "end": "2026-11-24"}})
+    ctx = context(
+        {"today": "2026-11-24", "usage": {"days": 90, "start": "2026-08-27", "end": "2026-11-24"}}
+    )
     p = {"days": 30}
     old = "2020-01-01T00:00:00Z"
-    assert run("max-days-unused", p, client(lastUsed="2026-10-26", dateCreated=old), ctx) == []  # day 30 counts
+    assert (
+        run("max-days-unused", p, client(lastUsed="2026-10-26", dateCreated=old), ctx) == []
+    )  # day 30 counts
     assert run("max-days-unused", p, client(lastUsed="2026-10-25", dateCreated=old), ctx) == [None]
     assert run("max-days-unused", p, client(lastUsed=None, dateCreated=old), ctx) == [None]
-    assert run("max-days-unused", p, client(lastUsed=None, dateCreated="2026-11-01T00:00:00Z"), ctx) == []  # new
-    assert run("max-days-unused", p, client(lastUsed=None), ctx) == [None]  # creation unknown: judged
+    assert (
+        run("max-days-unused", p, client(lastUsed=None, dateCreated="2026-11-01T00:00:00Z"), ctx)
+        == []
+    )  # new
+    assert run("max-days-unused", p, client(lastUsed=None), ctx) == [
+        None
+    ]  # creation unknown: judged
 
 
 def test_max_days_unused_needs_a_long_enough_window() -> None:
@@ -150,7 +185,9 @@ def test_max_token_validity_unknown_is_not_judged() -> None:
 
 
 def test_allowed_grant_types_flags_unknown_grant_types() -> None:
-    assert run("allowed-grant-types", {"grantTypes": ["CODE"]}, client(grantType="PKCE-CODE")) == ["PKCE-CODE"]
+    assert run("allowed-grant-types", {"grantTypes": ["CODE"]}, client(grantType="PKCE-CODE")) == [
+        "PKCE-CODE"
+    ]
 
 
 # -- field -------------------------------------------------------------------------------------------
@@ -158,12 +195,25 @@ def test_allowed_grant_types_flags_unknown_grant_types() -> None:
 
 def test_field_paths_cover_nested_models() -> None:
     paths = field_paths()
-    for expected in ("name", "createdBy.id", "modifiedBy.name", "roles.name", "lastUsed", "tokenValiditySeconds"):
+    for expected in (
+        "name",
+        "createdBy.id",
+        "modifiedBy.name",
+        "roles.name",
+        "lastUsed",
+        "tokenValiditySeconds",
+    ):
         assert expected in paths
 
 
 def test_field_value_walks_models_and_lists() -> None:
-    c = client(createdBy={"id": "u-1", "name": "Dana"}, roles=[{"roleId": "r1", "divisionId": "*", "name": "A"}, {"roleId": "r2", "divisionId": "*"}])
+    c = client(
+        createdBy={"id": "u-1", "name": "Dana"},
+        roles=[
+            {"roleId": "r1", "divisionId": "*", "name": "A"},
+            {"roleId": "r2", "divisionId": "*"},
+        ],
+    )
     assert field_value(c, "createdBy.id") == "u-1"
     assert field_value(c, "roles.name") == ("A",)
     assert field_value(c, "modifiedBy.id") is None
@@ -207,10 +257,16 @@ def test_field_operators(actual: Any, op: str, value: Any, holds: bool) -> None:
 def test_field_compares_datetimes_with_dates_given_as_text() -> None:
     c = client(dateCreated="2024-03-01T10:00:00Z")
     assert run("field", {"path": "dateCreated", "op": "ge", "value": "2024-01-01"}, c) == []
-    assert run("field", {"path": "dateCreated", "op": "lt", "value": "2024-01-01"}, c) == ["dateCreated"]
+    assert run("field", {"path": "dateCreated", "op": "lt", "value": "2024-01-01"}, c) == [
+        "dateCreated"
+    ]
 
 
 def test_field_message_shows_expected_and_actual() -> None:
     check = CHECKS["field"]
-    [problem] = check.run(client(tokenValiditySeconds=86400), context({}), check.params.model_validate({"path": "tokenValiditySeconds", "op": "le", "value": 3600}))
+    [problem] = check.run(
+        client(tokenValiditySeconds=86400),
+        context({}),
+        check.params.model_validate({"path": "tokenValiditySeconds", "op": "le", "value": 3600}),
+    )
     assert problem.message == "tokenValiditySeconds is 86400; expected le 3600"

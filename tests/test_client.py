@@ -24,7 +24,9 @@ from tests.fake.server import FakeGenesys
 Make = Callable[..., GenesysClient]
 
 
-def test_login_uses_the_login_host_with_basic_auth_and_a_form(fake: FakeGenesys, make_client: Make) -> None:
+def test_login_uses_the_login_host_with_basic_auth_and_a_form(
+    fake: FakeGenesys, make_client: Make
+) -> None:
     api = make_client()
     org = api.get("/api/v2/organizations/me", WireOrganization)
     assert org.name == "Northwind Contact Centre"
@@ -53,7 +55,9 @@ def test_basic_header_encodes_id_and_secret(fake: FakeGenesys, make_client: Make
     assert seen == [f"Basic {expected}"]
 
 
-def test_token_is_reused_until_shortly_before_expiry(fake: FakeGenesys, make_client: Make, clock: FakeClock) -> None:
+def test_token_is_reused_until_shortly_before_expiry(
+    fake: FakeGenesys, make_client: Make, clock: FakeClock
+) -> None:
     fake.token_lifetime = 600  # renew a minute (a tenth: 60 s) before the end
     api = make_client()
     for _ in range(5):
@@ -91,18 +95,24 @@ def test_a_second_401_is_an_authentication_error(fake: FakeGenesys, make_client:
     assert len(fake.token_requests()) == 2
 
 
-def test_static_access_token_is_used_and_not_refreshed(fake: FakeGenesys, make_client: Make) -> None:
+def test_static_access_token_is_used_and_not_refreshed(
+    fake: FakeGenesys, make_client: Make
+) -> None:
     fake.tokens["given-token"] = 10**12
     api = make_client(env={"GENESYSCLOUD_ACCESS_TOKEN": "given-token"})
     api.get("/api/v2/organizations/me", WireOrganization)
     assert fake.token_requests() == []
     fake.tokens.clear()
-    with pytest.raises(AuthenticationError, match="GENESYSCLOUD_ACCESS_TOKEN is expired or invalid"):
+    with pytest.raises(
+        AuthenticationError, match="GENESYSCLOUD_ACCESS_TOKEN is expired or invalid"
+    ):
         api.get("/api/v2/organizations/me", WireOrganization)
     assert fake.token_requests() == []
 
 
-def test_wrong_secret_is_one_clear_authentication_error(fake: FakeGenesys, make_client: Make) -> None:
+def test_wrong_secret_is_one_clear_authentication_error(
+    fake: FakeGenesys, make_client: Make
+) -> None:
     env = {**env_for(fake), "GENESYSCLOUD_OAUTHCLIENT_SECRET": "wrong"}
     api = make_client(env=env)
     with pytest.raises(AuthenticationError) as err:
@@ -113,7 +123,9 @@ def test_wrong_secret_is_one_clear_authentication_error(fake: FakeGenesys, make_
     assert len(fake.token_requests()) == 1  # bad credentials are not retried
 
 
-def test_login_throttling_is_retried(fake: FakeGenesys, make_client: Make, clock: FakeClock) -> None:
+def test_login_throttling_is_retried(
+    fake: FakeGenesys, make_client: Make, clock: FakeClock
+) -> None:
     fake.fail("^/oauth/token$", "login-throttle", times=2)
     api = make_client()
     api.get("/api/v2/organizations/me", WireOrganization)
@@ -135,7 +147,9 @@ def test_transient_failures_are_retried_with_bounded_jittered_backoff(
     fake: FakeGenesys, make_client: Make, clock: FakeClock, kind: str
 ) -> None:
     fake.fail("/organizations/me", kind, times=4)
-    api = make_client(retry=RetryPolicy(max_retries=8, budget_seconds=600, backoff_base=1.0, backoff_cap=4.0))
+    api = make_client(
+        retry=RetryPolicy(max_retries=8, budget_seconds=600, backoff_base=1.0, backoff_cap=4.0)
+    )
     org = api.get("/api/v2/organizations/me", WireOrganization)
     assert org.name
     # equal jitter: attempt n waits between half and all of min(cap, base * 2**(n-1))
@@ -153,7 +167,9 @@ def test_retries_are_bounded_per_request(fake: FakeGenesys, make_client: Make) -
     assert len([r for r in fake.log if r.path == "/api/v2/organizations/me"]) == 4
 
 
-def test_retry_budget_bounds_the_total_wait(fake: FakeGenesys, make_client: Make, clock: FakeClock) -> None:
+def test_retry_budget_bounds_the_total_wait(
+    fake: FakeGenesys, make_client: Make, clock: FakeClock
+) -> None:
     fake.retry_after = "30"
     fake.fail("/organizations/me", "429", times=100)
     api = make_client(retry=RetryPolicy(max_retries=50, budget_seconds=100))
@@ -172,7 +188,9 @@ def test_403_names_the_missing_permission(fake: FakeGenesys, make_client: Make) 
     assert "missing.permissions" in message
 
 
-def test_other_errors_carry_the_api_message_and_context_id(fake: FakeGenesys, make_client: Make) -> None:
+def test_other_errors_carry_the_api_message_and_context_id(
+    fake: FakeGenesys, make_client: Make
+) -> None:
     api = make_client()
     with pytest.raises(ApiError) as err:
         api.get("/api/v2/no/such/thing", WireOrganization)
@@ -189,7 +207,10 @@ def test_persistent_html_502_says_a_proxy_answered(fake: FakeGenesys, make_clien
 def test_truncated_json_is_a_bad_response_not_a_crash(fake: FakeGenesys, make_client: Make) -> None:
     fake.fail("/oauth/scopes", "truncated")
     api = make_client()
-    with pytest.raises(BadResponseError, match=r"GET /api/v2/oauth/scopes: HTTP 200 body is not valid JSON .*truncated\?"):
+    with pytest.raises(
+        BadResponseError,
+        match=r"GET /api/v2/oauth/scopes: HTTP 200 body is not valid JSON .*truncated\?",
+    ):
         api.get("/api/v2/oauth/scopes", WireScopeListing)
 
 
@@ -205,7 +226,9 @@ def test_wrong_json_types_are_a_bad_response(fake: FakeGenesys, make_client: Mak
         make_client().get("/api/v2/oauth/scopes", WireScopeListing)
 
 
-def test_pacing_keeps_under_the_per_minute_limit(fake: FakeGenesys, make_client: Make, clock: FakeClock) -> None:
+def test_pacing_keeps_under_the_per_minute_limit(
+    fake: FakeGenesys, make_client: Make, clock: FakeClock
+) -> None:
     api = make_client(requests_per_minute=10)
     for _ in range(25):
         api.get("/api/v2/organizations/me", WireOrganization)
@@ -218,7 +241,9 @@ def test_pacing_keeps_under_the_per_minute_limit(fake: FakeGenesys, make_client:
 # -- paging ------------------------------------------------------------------------------------------
 
 
-def test_one_answer_when_the_listing_says_it_is_complete(fake: FakeGenesys, make_client: Make) -> None:
+def test_one_answer_when_the_listing_says_it_is_complete(
+    fake: FakeGenesys, make_client: Make
+) -> None:
     entities = make_client().get_all_pages("/api/v2/oauth/clients")
     assert len(entities) == len(fake.clients)
     assert len([r for r in fake.log if r.path == "/api/v2/oauth/clients"]) == 1
@@ -228,7 +253,9 @@ def test_follows_next_uri_when_there_is_more(fake: FakeGenesys, make_client: Mak
     fake.client_page_size = 10
     entities = make_client().get_all_pages("/api/v2/oauth/clients")
     assert [e["id"] for e in entities] == [c["id"] for c in fake.clients]
-    pages = [r.query.get("pageNumber", ["1"])[0] for r in fake.log if r.path == "/api/v2/oauth/clients"]
+    pages = [
+        r.query.get("pageNumber", ["1"])[0] for r in fake.log if r.path == "/api/v2/oauth/clients"
+    ]
     assert pages == ["1", "2", "3", "4"]
 
 
@@ -241,7 +268,9 @@ def test_follows_next_uri_when_there_is_more(fake: FakeGenesys, make_client: Mak
         ("foreign-next", "another host"),
     ],
 )
-def test_broken_paging_is_an_error_never_a_partial_list(fake: FakeGenesys, make_client: Make, bug: str, message: str) -> None:
+def test_broken_paging_is_an_error_never_a_partial_list(
+    fake: FakeGenesys, make_client: Make, bug: str, message: str
+) -> None:
     fake.client_page_size = 10
     fake.paging_bug = bug
     with pytest.raises(PagingError, match=message):
@@ -257,7 +286,9 @@ def test_endless_paging_stops(fake: FakeGenesys, make_client: Make) -> None:
         make_client().get_all_pages("/api/v2/oauth/clients", max_pages=20)
 
 
-def test_no_secret_or_token_in_debug_logs(fake: FakeGenesys, make_client: Make, caplog: pytest.LogCaptureFixture) -> None:
+def test_no_secret_or_token_in_debug_logs(
+    fake: FakeGenesys, make_client: Make, caplog: pytest.LogCaptureFixture
+) -> None:
     caplog.set_level(logging.DEBUG, logger="genesys_oauth_audit")
     fake.fail("/oauth/clients", "5xx", times=2)
     fake.fail("/oauth/scopes", "429")

@@ -61,7 +61,14 @@ def check_log(fake: FakeGenesys) -> int:
     for entry in fake.log:
         if entry.template is None:
             continue
-        assert entry.response_json is not None or entry.fault in ("truncated", "wrongtype", "empty", "html", "reset", "timeout")
+        assert entry.response_json is not None or entry.fault in (
+            "truncated",
+            "wrongtype",
+            "empty",
+            "html",
+            "reset",
+            "timeout",
+        )
         if entry.response_json is not None:
             assert entry.status is not None
             validate_response(entry.method, entry.template, entry.status, entry.response_json)
@@ -71,32 +78,49 @@ def check_log(fake: FakeGenesys) -> int:
     return checked
 
 
-def test_every_success_body_matches_the_api(fake: FakeGenesys, make_client: Callable[..., GenesysClient], clock: FakeClock) -> None:
+def test_every_success_body_matches_the_api(
+    fake: FakeGenesys, make_client: Callable[..., GenesysClient], clock: FakeClock
+) -> None:
     fake.usage_running_polls = 2
     fake.client_page_size = 10  # exercise the paged envelope too
-    fetch_inventory(make_client(), FetchPlan(roles=True, usage_days=90), region="us-east-1",
-                    now=datetime(2026, 11, 20, tzinfo=timezone.utc), sleep=clock.sleep)
+    fetch_inventory(
+        make_client(),
+        FetchPlan(roles=True, usage_days=90),
+        region="us-east-1",
+        now=datetime(2026, 11, 20, tzinfo=timezone.utc),
+        sleep=clock.sleep,
+    )
     templates = {e.template for e in fake.log if e.template}
     assert templates == {
-        "/api/v2/oauth/clients", "/api/v2/oauth/scopes", "/api/v2/organizations/me",
-        "/api/v2/authorization/roles", "/api/v2/usage/query", "/api/v2/usage/query/{executionId}/results",
+        "/api/v2/oauth/clients",
+        "/api/v2/oauth/scopes",
+        "/api/v2/organizations/me",
+        "/api/v2/authorization/roles",
+        "/api/v2/usage/query",
+        "/api/v2/usage/query/{executionId}/results",
     }
     assert check_log(fake) >= 10
 
 
-def test_unpaged_listing_matches_the_api(fake: FakeGenesys, make_client: Callable[..., GenesysClient]) -> None:
+def test_unpaged_listing_matches_the_api(
+    fake: FakeGenesys, make_client: Callable[..., GenesysClient]
+) -> None:
     make_client().get_all_pages("/api/v2/oauth/clients")
     assert check_log(fake) == 1
 
 
 @pytest.mark.parametrize("kind", ["429", "5xx"])
-def test_error_bodies_match_the_api(fake: FakeGenesys, make_client: Callable[..., GenesysClient], kind: str) -> None:
+def test_error_bodies_match_the_api(
+    fake: FakeGenesys, make_client: Callable[..., GenesysClient], kind: str
+) -> None:
     fake.fail("/organizations/me", kind, times=2)
     make_client().get("/api/v2/organizations/me", WireOrganization)
     assert check_log(fake) == 3
 
 
-def test_401_403_and_404_bodies_match_the_api(fake: FakeGenesys, make_client: Callable[..., GenesysClient]) -> None:
+def test_401_403_and_404_bodies_match_the_api(
+    fake: FakeGenesys, make_client: Callable[..., GenesysClient]
+) -> None:
     api = make_client(retry=RetryPolicy(max_retries=0))
     api.get("/api/v2/organizations/me", WireOrganization)
     fake.tokens.clear()

@@ -42,19 +42,26 @@ rules:
 
 
 def test_one_finding_per_subject_and_several_per_client(tmp_path: Path) -> None:
-    ev = evaluate(policy(tmp_path, RULE), inv({"id": "a", "name": "A", "scopes": ["admin:x", "admin:y", "users"]}), today=TODAY)
+    ev = evaluate(
+        policy(tmp_path, RULE),
+        inv({"id": "a", "name": "A", "scopes": ["admin:x", "admin:y", "users"]}),
+        today=TODAY,
+    )
     assert [(f.client_id, f.subject) for f in ev.findings] == [("a", "admin:x"), ("a", "admin:y")]
     assert ev.pairs_evaluated == 1 and ev.rules_evaluated == 1
 
 
 def test_where_selectors(tmp_path: Path) -> None:
-    p = policy(tmp_path, """
+    p = policy(
+        tmp_path,
+        """
 rules:
   - id: R-1
     title: t
     where: {grantTypes: [CODE], states: [active], names: ["svc-*"], excludeNames: ["svc-ok*"], excludeIds: ["x3"]}
     check: {type: max-scopes, max: 0}
-""")
+""",
+    )
     clients = [
         {"id": "x1", "name": "svc-one", "state": "active", "scopes": ["a"]},
         {"id": "x2", "name": "svc-ok-two", "state": "active", "scopes": ["a"]},
@@ -69,13 +76,26 @@ rules:
 
 
 def test_ids_selector_is_exact(tmp_path: Path) -> None:
-    p = policy(tmp_path, "rules:\n  - {id: R, title: t, where: {ids: [abc]}, check: {type: max-scopes, max: 0}}\n")
-    ev = evaluate(p, inv({"id": "abc", "name": "n", "scopes": ["a"]}, {"id": "abcd", "name": "n", "scopes": ["a"]}), today=TODAY)
+    p = policy(
+        tmp_path,
+        "rules:\n  - {id: R, title: t, where: {ids: [abc]}, check: {type: max-scopes, max: 0}}\n",
+    )
+    ev = evaluate(
+        p,
+        inv(
+            {"id": "abc", "name": "n", "scopes": ["a"]},
+            {"id": "abcd", "name": "n", "scopes": ["a"]},
+        ),
+        today=TODAY,
+    )
     assert [f.client_id for f in ev.findings] == ["abc"]
 
 
 def exceptions_policy(tmp_path: Path, expires: str, clients: str = '["Legacy*"]') -> PolicySet:
-    return policy(tmp_path, RULE + f"""
+    return policy(
+        tmp_path,
+        RULE
+        + f"""
 exceptions:
   - rule: R-1
     clients: {clients}
@@ -83,14 +103,22 @@ exceptions:
     expires: {expires}
     ticket: SEC-1
     owner: team
-""")
+""",
+    )
 
 
 def test_exception_waives_by_name_glob_through_its_expiry_day(tmp_path: Path) -> None:
-    data = inv({"id": "a", "name": "Legacy Admin", "scopes": ["admin:x"]}, {"id": "b", "name": "Other", "scopes": ["admin:x"]})
+    data = inv(
+        {"id": "a", "name": "Legacy Admin", "scopes": ["admin:x"]},
+        {"id": "b", "name": "Other", "scopes": ["admin:x"]},
+    )
     ev = evaluate(exceptions_policy(tmp_path, "2026-11-20"), data, today=TODAY)
     waived = {f.client_id: f.waived for f in ev.findings}
-    assert waived["a"] is not None and waived["a"].reason == "Being removed" and waived["a"].ticket == "SEC-1"
+    assert (
+        waived["a"] is not None
+        and waived["a"].reason == "Being removed"
+        and waived["a"].ticket == "SEC-1"
+    )
     assert waived["b"] is None
     assert ev.expired_exceptions == () and len(ev.expiring_exceptions) == 1
     assert not ev.fails(Severity.CRITICAL) and ev.fails(Severity.HIGH)  # b still fails
@@ -106,23 +134,45 @@ def test_exception_lapses_the_next_day_and_is_listed(tmp_path: Path) -> None:
 
 def test_exception_expiring_soon_is_warned_and_far_one_is_not(tmp_path: Path) -> None:
     data = inv({"id": "a", "name": "Legacy Admin", "scopes": ["admin:x"]})
-    assert len(evaluate(exceptions_policy(tmp_path, "2026-12-03"), data, today=TODAY).expiring_exceptions) == 1
-    assert evaluate(exceptions_policy(tmp_path, "2026-12-04"), data, today=TODAY).expiring_exceptions == ()
+    assert (
+        len(
+            evaluate(
+                exceptions_policy(tmp_path, "2026-12-03"), data, today=TODAY
+            ).expiring_exceptions
+        )
+        == 1
+    )
+    assert (
+        evaluate(exceptions_policy(tmp_path, "2026-12-04"), data, today=TODAY).expiring_exceptions
+        == ()
+    )
 
 
 def test_exception_matches_exact_id_never_a_substring(tmp_path: Path) -> None:
-    data = inv({"id": "abc-123", "name": "X", "scopes": ["admin:x"]}, {"id": "abc-1234", "name": "Y", "scopes": ["admin:x"]})
+    data = inv(
+        {"id": "abc-123", "name": "X", "scopes": ["admin:x"]},
+        {"id": "abc-1234", "name": "Y", "scopes": ["admin:x"]},
+    )
     ev = evaluate(exceptions_policy(tmp_path, "2027-01-01", '["abc-123"]'), data, today=TODAY)
-    assert {f.client_id: f.waived is not None for f in ev.findings} == {"abc-123": True, "abc-1234": False}
+    assert {f.client_id: f.waived is not None for f in ev.findings} == {
+        "abc-123": True,
+        "abc-1234": False,
+    }
 
 
 def test_unused_exception_is_reported(tmp_path: Path) -> None:
-    ev = evaluate(exceptions_policy(tmp_path, "2027-01-01", '["Nobody"]'), inv({"id": "a", "name": "A", "scopes": []}), today=TODAY)
+    ev = evaluate(
+        exceptions_policy(tmp_path, "2027-01-01", '["Nobody"]'),
+        inv({"id": "a", "name": "A", "scopes": []}),
+        today=TODAY,
+    )
     assert [e.clients for e in ev.unused_exceptions] == [("Nobody",)]
 
 
 def test_rules_needing_missing_data_are_not_evaluated_with_a_reason(tmp_path: Path) -> None:
-    p = policy(tmp_path, """
+    p = policy(
+        tmp_path,
+        """
 rules:
   - {id: O, title: orphans, check: {type: orphan-scopes}}
   - {id: R, title: roles, check: {type: orphan-roles}}
@@ -130,7 +180,8 @@ rules:
   - {id: P, title: perms, check: {type: forbidden-permissions, permissions: ["oauth:client:edit"]}}
 exceptions:
   - {rule: R, clients: [x], reason: "not evaluated, so neither used nor unused"}
-""")
+""",
+    )
     ev = evaluate(p, inv({"id": "a", "name": "A", "scopes": ["zzz"]}), today=TODAY)
     assert ev.findings == ()
     reasons = {n.rule_id: n.reason for n in ev.not_evaluated}
@@ -142,15 +193,30 @@ exceptions:
 
 def test_fingerprint_is_stable_and_survives_renames(tmp_path: Path) -> None:
     p = policy(tmp_path, RULE)
-    one = evaluate(p, inv({"id": "a", "name": "Old name", "scopes": ["admin:x"]}), today=TODAY).findings[0]
-    two = evaluate(p, inv({"id": "a", "name": "New name", "scopes": ["admin:x"]}), today=TODAY).findings[0]
+    one = evaluate(
+        p, inv({"id": "a", "name": "Old name", "scopes": ["admin:x"]}), today=TODAY
+    ).findings[0]
+    two = evaluate(
+        p, inv({"id": "a", "name": "New name", "scopes": ["admin:x"]}), today=TODAY
+    ).findings[0]
     assert one.fingerprint == two.fingerprint == fingerprint("R-1", "a", "admin:x")
     assert fingerprint("R-1", "a", None) != fingerprint("R-1", "a", "")
-    assert len({fingerprint("R-1", "a", "x"), fingerprint("R-2", "a", "x"), fingerprint("R-1", "b", "x")}) == 3
+    assert (
+        len(
+            {
+                fingerprint("R-1", "a", "x"),
+                fingerprint("R-2", "a", "x"),
+                fingerprint("R-1", "b", "x"),
+            }
+        )
+        == 3
+    )
 
 
 def test_thresholds(tmp_path: Path) -> None:
-    ev = evaluate(policy(tmp_path, RULE), inv({"id": "a", "name": "A", "scopes": ["admin:x"]}), today=TODAY)
+    ev = evaluate(
+        policy(tmp_path, RULE), inv({"id": "a", "name": "A", "scopes": ["admin:x"]}), today=TODAY
+    )
     assert ev.fails(Severity.HIGH) and ev.fails(Severity.INFO) and not ev.fails(Severity.CRITICAL)
     assert not ev.fails(None)
     assert ev.counts_by_severity() == {"critical": 0, "high": 1, "medium": 0, "low": 0, "info": 0}

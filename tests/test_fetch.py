@@ -29,7 +29,9 @@ def by_name(inv: Inventory, name: str):  # type: ignore[no-untyped-def]
     return next(c for c in inv.clients if c.name == name)
 
 
-def test_minimal_fetch_asks_for_exactly_clients_scopes_and_org(fake: FakeGenesys, make_client: Make, clock: FakeClock) -> None:
+def test_minimal_fetch_asks_for_exactly_clients_scopes_and_org(
+    fake: FakeGenesys, make_client: Make, clock: FakeClock
+) -> None:
     inv = fetch(make_client(), clock)
     assert [(r.method, r.path) for r in fake.log] == [
         ("POST", "/oauth/token"),
@@ -47,7 +49,13 @@ def test_normalisation_of_clients(fake: FakeGenesys, make_client: Make, clock: F
     inv = fetch(make_client(), clock)
     code = by_name(inv, "Agent Desktop SSO Bridge")
     assert code.grant_type == "CODE" and code.state == "active"
-    assert code.scopes == ("conversations", "notifications", "presence", "routing:readonly", "users:readonly")
+    assert code.scopes == (
+        "conversations",
+        "notifications",
+        "presence",
+        "routing:readonly",
+        "users:readonly",
+    )
     assert code.redirect_uris == ("https://crm.example.com/genesys/callback",)
     assert code.token_validity_seconds == 43200
     assert code.created_by is not None and code.created_by.name == "Dana Whitfield"
@@ -56,10 +64,15 @@ def test_normalisation_of_clients(fake: FakeGenesys, make_client: Make, clock: F
     assert inactive.state == "inactive" and inactive.date_to_delete is not None
     # roleIds (deprecated) and roleDivisions are one list; a roleIds grant names no division
     legacy = by_name(inv, "Legacy Integration (roleIds)")
-    assert {(g.role_id, g.division_id) for g in legacy.roles} == {(R["Reporting Reader"], None), (RETIRED_ROLE, None)}
+    assert {(g.role_id, g.division_id) for g in legacy.roles} == {
+        (R["Reporting Reader"], None),
+        (RETIRED_ROLE, None),
+    }
 
 
-def test_the_secret_never_enters_the_inventory(fake: FakeGenesys, make_client: Make, clock: FakeClock) -> None:
+def test_the_secret_never_enters_the_inventory(
+    fake: FakeGenesys, make_client: Make, clock: FakeClock
+) -> None:
     inv = fetch(make_client(), clock, roles=True, usage_days=90)
     assert any(c.get("secret") for c in fake.clients)
     text = inv.to_json()
@@ -68,7 +81,9 @@ def test_the_secret_never_enters_the_inventory(fake: FakeGenesys, make_client: M
     assert '"secret"' not in text
 
 
-def test_unknown_grant_types_and_states_do_not_crash(fake: FakeGenesys, make_client: Make, clock: FakeClock) -> None:
+def test_unknown_grant_types_and_states_do_not_crash(
+    fake: FakeGenesys, make_client: Make, clock: FakeClock
+) -> None:
     fake.clients[0]["authorizedGrantType"] = "PKCE-CODE"
     fake.clients[1]["state"] = "quarantined"
     fake.clients[2]["someNewField"] = {"added": "later"}
@@ -78,7 +93,9 @@ def test_unknown_grant_types_and_states_do_not_crash(fake: FakeGenesys, make_cli
     assert by_name(inv, fake.clients[1]["name"]).state == "quarantined"
 
 
-def test_a_mis_typed_client_is_an_error_not_a_dropped_client(fake: FakeGenesys, make_client: Make, clock: FakeClock) -> None:
+def test_a_mis_typed_client_is_an_error_not_a_dropped_client(
+    fake: FakeGenesys, make_client: Make, clock: FakeClock
+) -> None:
     fake.clients[4]["scope"] = "users"  # a string where a list belongs
     with pytest.raises(BadResponseError, match=r"entity 4: unexpected shape at scope"):
         fetch(make_client(), clock)
@@ -86,7 +103,9 @@ def test_a_mis_typed_client_is_an_error_not_a_dropped_client(fake: FakeGenesys, 
 
 def test_roles_are_paged_at_100_without_user_counts(make_client: Make, clock: FakeClock) -> None:
     big = synthetic_fake(250, n_roles=250, clock=clock)
-    api = GenesysClient(make_client()._settings, transport=big.transport(), sleep=clock.sleep, clock=clock)
+    api = GenesysClient(
+        make_client()._settings, transport=big.transport(), sleep=clock.sleep, clock=clock
+    )
     inv = fetch(api, clock, roles=True)
     role_requests = [r for r in big.log if r.path == "/api/v2/authorization/roles"]
     assert len(role_requests) == math.ceil(250 / 100)
@@ -96,7 +115,9 @@ def test_roles_are_paged_at_100_without_user_counts(make_client: Make, clock: Fa
     assert inv.roles is not None and len(inv.roles) == 250
 
 
-def test_roles_resolve_to_names_and_effective_permissions(fake: FakeGenesys, make_client: Make, clock: FakeClock) -> None:
+def test_roles_resolve_to_names_and_effective_permissions(
+    fake: FakeGenesys, make_client: Make, clock: FakeClock
+) -> None:
     inv = fetch(make_client(), clock, roles=True)
     deployer = by_name(inv, "CX as Code Deployer")
     assert {g.name for g in deployer.roles} == {"Integration Deployer", "Role Administrator"}
@@ -111,14 +132,18 @@ def test_roles_resolve_to_names_and_effective_permissions(fake: FakeGenesys, mak
     assert (RETIRED_ROLE, None) in {(g.role_id, g.name) for g in poc.roles}
 
 
-def test_missing_role_permission_names_it(fake: FakeGenesys, make_client: Make, clock: FakeClock) -> None:
+def test_missing_role_permission_names_it(
+    fake: FakeGenesys, make_client: Make, clock: FakeClock
+) -> None:
     fake.permissions.discard("authorization:role:view")
     with pytest.raises(PermissionDeniedError, match="lacks permission authorization:role:view"):
         fetch(make_client(), clock, roles=True)
     fetch(make_client(), clock, roles=False)  # and without roles it is not asked for
 
 
-def test_usage_is_one_org_level_query_polled_until_complete(fake: FakeGenesys, make_client: Make, clock: FakeClock) -> None:
+def test_usage_is_one_org_level_query_polled_until_complete(
+    fake: FakeGenesys, make_client: Make, clock: FakeClock
+) -> None:
     fake.usage_running_polls = 3
     inv = fetch(make_client(), clock, usage_days=90)
     queries = [r for r in fake.log if r.path == "/api/v2/usage/query"]
@@ -136,19 +161,25 @@ def test_usage_is_one_org_level_query_polled_until_complete(fake: FakeGenesys, m
     assert by_name(inv, "Abandoned POC Bot").last_used is None
 
 
-def test_failed_usage_query_is_an_error_not_an_empty_result(fake: FakeGenesys, make_client: Make, clock: FakeClock) -> None:
+def test_failed_usage_query_is_an_error_not_an_empty_result(
+    fake: FakeGenesys, make_client: Make, clock: FakeClock
+) -> None:
     fake.usage_final_status = "Failed"
     with pytest.raises(FetchError, match="usage query failed"):
         fetch(make_client(), clock, usage_days=30)
 
 
-def test_usage_poll_timeout_is_an_error(fake: FakeGenesys, make_client: Make, clock: FakeClock) -> None:
+def test_usage_poll_timeout_is_an_error(
+    fake: FakeGenesys, make_client: Make, clock: FakeClock
+) -> None:
     fake.usage_running_polls = 10_000
     with pytest.raises(FetchError, match="still running after"):
         fetch(make_client(), clock, usage_days=30, usage_timeout_seconds=60)
 
 
-def test_snapshot_round_trip_keeps_everything(fake: FakeGenesys, make_client: Make, clock: FakeClock) -> None:
+def test_snapshot_round_trip_keeps_everything(
+    fake: FakeGenesys, make_client: Make, clock: FakeClock
+) -> None:
     from genesys_oauth_audit.inventory import parse_snapshot
 
     inv = fetch(make_client(), clock, roles=True, usage_days=90)

@@ -46,7 +46,11 @@ def test_includes_are_loaded_once_in_order() -> None:
     policies = load_policies(("valid/every-check.yaml",))
     ids = [r.id for r in policies.rules]
     assert ids[:3] == ["GOA-TUT-001", "GOA-TUT-002", "V-INC-001"]
-    assert [f.path for f in policies.files] == ["valid/every-check.yaml", "builtin:tutorial", "valid/included.yaml"]
+    assert [f.path for f in policies.files] == [
+        "valid/every-check.yaml",
+        "builtin:tutorial",
+        "valid/included.yaml",
+    ]
     assert all(len(f.sha256) == 64 for f in policies.files)
     # the same file reached twice (a diamond) is loaded once, not reported as a duplicate
     twice = load_policies(("valid/every-check.yaml", "valid/included.yaml"))
@@ -70,7 +74,7 @@ def test_all_errors_of_several_files_at_once() -> None:
 
 
 def test_missing_top_level_file(tmp_path: Path) -> None:
-    with pytest.raises(PolicyError, match="cannot read policy file .*No such file"):
+    with pytest.raises(PolicyError, match=r"cannot read policy file .*No such file"):
         load_policies((str(tmp_path / "nope.yaml"),))
 
 
@@ -120,7 +124,9 @@ def test_shipped_packs_load(name: str) -> None:
     policies = load_policies((f"builtin:{name}",))
     assert policies.rules
     for rule in policies.rules:
-        assert rule.description and rule.remediation, f"{rule.id} needs a description and a remediation"
+        assert rule.description and rule.remediation, (
+            f"{rule.id} needs a description and a remediation"
+        )
 
 
 def test_shipped_packs_carry_the_schema_modeline() -> None:
@@ -132,7 +138,15 @@ def test_shipped_packs_carry_the_schema_modeline() -> None:
 
 @pytest.mark.parametrize(
     ("glob", "ok"),
-    [("svc-*", True), ("[abc]x", True), ("[!a]", True), ("[]]", True), ("x[", False), ("a[b", False), ("[!", False)],
+    [
+        ("svc-*", True),
+        ("[abc]x", True),
+        ("[!a]", True),
+        ("[]]", True),
+        ("x[", False),
+        ("a[b", False),
+        ("[!", False),
+    ],
 )
 def test_glob_problems(glob: str, ok: bool) -> None:
     assert (glob_problem(glob) is None) == ok

@@ -24,7 +24,7 @@ HOSTILE = [
     "<script>alert(1)</script>",
     "Ops \x1b[31mRED\x1b[0m \x1b]0;pwned\x07 Console",
     "line one\nFAKE  GOA-X  forged line",
-    "]]> & \"quotes\" | pipe | `code`",
+    ']]> & "quotes" | pipe | `code`',
     "bidi \u202eevil\u202c name",
 ]
 
@@ -51,8 +51,13 @@ exceptions:
         Client(id=f"id-{i}", name=name, grant_type="CODE", scopes=("admin:x", "ghost", "users"))
         for i, name in enumerate([*HOSTILE, "Waived Client"])
     ]
-    inventory = Inventory(org=Org(id="org-1", name="Org <b>1</b>"), region="eu-west-1", fetched_at=NOW,
-                          scopes=(Scope(id="users"), Scope(id="admin:x")), clients=tuple(clients))
+    inventory = Inventory(
+        org=Org(id="org-1", name="Org <b>1</b>"),
+        region="eu-west-1",
+        fetched_at=NOW,
+        scopes=(Scope(id="users"), Scope(id="admin:x")),
+        clients=tuple(clients),
+    )
     evaluation = evaluate(policies, inventory, today=date(2026, 11, 20))
     info = RunInfo(
         tool_version=__version__,
@@ -84,7 +89,12 @@ def test_json_report_validates_and_carries_every_fact(tmp_path: Path) -> None:
     assert [n["ruleId"] for n in data["notEvaluated"]] == ["N-1"]
     assert [e["ruleId"] for e in data["expiredExceptions"]] == ["M-1"]
     waived = [f for f in data["findings"] if f["waived"]]
-    assert waived[0]["waived"] == {"reason": "Approved", "expires": "2027-01-31", "ticket": "SEC-9", "owner": None}
+    assert waived[0]["waived"] == {
+        "reason": "Approved",
+        "expires": "2027-01-31",
+        "ticket": "SEC-9",
+        "owner": None,
+    }
     names = {f["clientName"] for f in data["findings"]}
     assert set(HOSTILE) <= names  # JSON carries the text exactly; json.dumps escapes it
 
@@ -115,7 +125,11 @@ def test_text_report_fits_80_columns_and_neutralises_client_text(tmp_path: Path)
     for line in text.splitlines():
         assert len(line) <= 80 or " " not in line.strip(), line
     assert text.startswith(f"genesys-oauth-audit {__version__}: FAIL")
-    assert "Not evaluated (1):" in text and "Expired exceptions" in text and "Waived by exceptions (1):" in text
+    assert (
+        "Not evaluated (1):" in text
+        and "Expired exceptions" in text
+        and "Waived by exceptions (1):" in text
+    )
     assert text.rstrip().endswith("Result: FAIL (--fail-on high)")
 
 

@@ -42,9 +42,14 @@ def test_sample_snapshot_matches_the_inventory_schema() -> None:
 
 def test_valid_policies_match_the_policy_schema_as_an_editor_sees_it() -> None:
     schema = json.loads((ROOT / "schemas" / "policy.schema.json").read_text())
-    for path in [*sorted((DATA / "policies" / "valid").glob("*.yaml")), *sorted((ROOT / "policies").glob("*.yaml"))]:
+    for path in [
+        *sorted((DATA / "policies" / "valid").glob("*.yaml")),
+        *sorted((ROOT / "policies").glob("*.yaml")),
+    ]:
         data = yaml.safe_load(path.read_text())
-        for exc in data.get("exceptions", []):  # PyYAML turns dates into date objects; editors see text
+        for exc in data.get(
+            "exceptions", []
+        ):  # PyYAML turns dates into date objects; editors see text
             if "expires" in exc:
                 exc["expires"] = str(exc["expires"])
         Draft202012Validator(schema).validate(data)

@@ -16,14 +16,54 @@ CREDS = {"GENESYSCLOUD_OAUTHCLIENT_ID": "id", "GENESYSCLOUD_OAUTHCLIENT_SECRET":
         ("us-east-1", "https://api.mypurecloud.com", "https://login.mypurecloud.com", "us-east-1"),
         ("us_east_1", "https://api.mypurecloud.com", "https://login.mypurecloud.com", "us-east-1"),
         ("EU-WEST-1", "https://api.mypurecloud.ie", "https://login.mypurecloud.ie", "eu-west-1"),
-        ("ap_southeast_2", "https://api.mypurecloud.com.au", "https://login.mypurecloud.com.au", "ap-southeast-2"),
-        ("us-east-2", "https://api.use2.us-gov-pure.cloud", "https://login.use2.us-gov-pure.cloud", "us-east-2"),
-        ("eusc-de-east-1", "https://api.edee1.eusc-pure.cloud", "https://login.edee1.eusc-pure.cloud", "eusc-de-east-1"),
-        ("mypurecloud.ie", "https://api.mypurecloud.ie", "https://login.mypurecloud.ie", "mypurecloud.ie"),
-        ("usw2.pure.cloud", "https://api.usw2.pure.cloud", "https://login.usw2.pure.cloud", "usw2.pure.cloud"),
-        ("api.mypurecloud.de", "https://api.mypurecloud.de", "https://login.mypurecloud.de", "mypurecloud.de"),
-        ("https://api.mypurecloud.jp", "https://api.mypurecloud.jp", "https://login.mypurecloud.jp", "mypurecloud.jp"),
-        ("https://api.mypurecloud.jp/", "https://api.mypurecloud.jp", "https://login.mypurecloud.jp", "mypurecloud.jp"),
+        (
+            "ap_southeast_2",
+            "https://api.mypurecloud.com.au",
+            "https://login.mypurecloud.com.au",
+            "ap-southeast-2",
+        ),
+        (
+            "us-east-2",
+            "https://api.use2.us-gov-pure.cloud",
+            "https://login.use2.us-gov-pure.cloud",
+            "us-east-2",
+        ),
+        (
+            "eusc-de-east-1",
+            "https://api.edee1.eusc-pure.cloud",
+            "https://login.edee1.eusc-pure.cloud",
+            "eusc-de-east-1",
+        ),
+        (
+            "mypurecloud.ie",
+            "https://api.mypurecloud.ie",
+            "https://login.mypurecloud.ie",
+            "mypurecloud.ie",
+        ),
+        (
+            "usw2.pure.cloud",
+            "https://api.usw2.pure.cloud",
+            "https://login.usw2.pure.cloud",
+            "usw2.pure.cloud",
+        ),
+        (
+            "api.mypurecloud.de",
+            "https://api.mypurecloud.de",
+            "https://login.mypurecloud.de",
+            "mypurecloud.de",
+        ),
+        (
+            "https://api.mypurecloud.jp",
+            "https://api.mypurecloud.jp",
+            "https://login.mypurecloud.jp",
+            "mypurecloud.jp",
+        ),
+        (
+            "https://api.mypurecloud.jp/",
+            "https://api.mypurecloud.jp",
+            "https://login.mypurecloud.jp",
+            "mypurecloud.jp",
+        ),
         ("http://127.0.0.1:8080", "http://127.0.0.1:8080", "http://127.0.0.1:8080", "127.0.0.1"),
         ("http://localhost:9", "http://localhost:9", "http://localhost:9", "localhost"),
         ("http://[::1]:9", "http://[::1]:9", "http://[::1]:9", "::1"),
@@ -62,21 +102,44 @@ def test_default_region_is_us_east_1() -> None:
 
 
 def test_flag_wins_over_environment_and_region_wins_over_api_region() -> None:
-    env = {**CREDS, "GENESYSCLOUD_REGION": "eu-west-1", "GENESYSCLOUD_API_REGION": "https://api.mypurecloud.jp"}
-    assert connection_settings(region="ap-south-1", client_id=None, login_url=None, environ=env).endpoint.region == "ap-south-1"
-    assert connection_settings(region=None, client_id=None, login_url=None, environ=env).endpoint.region == "eu-west-1"
+    env = {
+        **CREDS,
+        "GENESYSCLOUD_REGION": "eu-west-1",
+        "GENESYSCLOUD_API_REGION": "https://api.mypurecloud.jp",
+    }
+    assert (
+        connection_settings(
+            region="ap-south-1", client_id=None, login_url=None, environ=env
+        ).endpoint.region
+        == "ap-south-1"
+    )
+    assert (
+        connection_settings(
+            region=None, client_id=None, login_url=None, environ=env
+        ).endpoint.region
+        == "eu-west-1"
+    )
     del env["GENESYSCLOUD_REGION"]
-    assert connection_settings(region=None, client_id=None, login_url=None, environ=env).endpoint.api_base == "https://api.mypurecloud.jp"
+    assert (
+        connection_settings(
+            region=None, client_id=None, login_url=None, environ=env
+        ).endpoint.api_base
+        == "https://api.mypurecloud.jp"
+    )
 
 
 def test_login_url_override() -> None:
     env = {**CREDS, "GENESYSCLOUD_LOGIN_URL": "https://login.example.test"}
     s = connection_settings(region=None, client_id=None, login_url=None, environ=env)
     assert s.endpoint.login_base == "https://login.example.test"
-    s = connection_settings(region=None, client_id=None, login_url="https://login.other.test/", environ=env)
+    s = connection_settings(
+        region=None, client_id=None, login_url="https://login.other.test/", environ=env
+    )
     assert s.endpoint.login_base == "https://login.other.test"
     with pytest.raises(BadInputError, match="plain http"):
-        connection_settings(region=None, client_id=None, login_url="http://login.example.test", environ=CREDS)
+        connection_settings(
+            region=None, client_id=None, login_url="http://login.example.test", environ=CREDS
+        )
 
 
 def test_client_id_flag_wins() -> None:
@@ -92,12 +155,22 @@ def test_missing_credentials_say_what_to_set() -> None:
 
 
 def test_access_token_alternative_needs_no_client() -> None:
-    s = connection_settings(region=None, client_id=None, login_url=None, environ={"GENESYSCLOUD_ACCESS_TOKEN": "tok-123"})
+    s = connection_settings(
+        region=None,
+        client_id=None,
+        login_url=None,
+        environ={"GENESYSCLOUD_ACCESS_TOKEN": "tok-123"},
+    )
     assert s.credentials.access_token is not None
     assert s.credentials.access_token.get_secret_value() == "tok-123"
 
 
 def test_secrets_do_not_show_in_reprs() -> None:
-    s = connection_settings(region=None, client_id=None, login_url=None, environ={**CREDS, "GENESYSCLOUD_ACCESS_TOKEN": "tok-123"})
+    s = connection_settings(
+        region=None,
+        client_id=None,
+        login_url=None,
+        environ={**CREDS, "GENESYSCLOUD_ACCESS_TOKEN": "tok-123"},
+    )
     assert "s3cret" not in repr(s) and "tok-123" not in repr(s)
     assert "s3cret" not in str(s.credentials)

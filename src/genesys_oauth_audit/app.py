@@ -112,7 +112,9 @@ def fetch_live(
         with GenesysClient(
             settings, transport=transport, retry=retry, timeout=conn.timeout, on_request=progress
         ) as api:
-            plan = FetchPlan(roles=roles, usage_days=usage_days, usage_timeout_seconds=conn.usage_timeout)
+            plan = FetchPlan(
+                roles=roles, usage_days=usage_days, usage_timeout_seconds=conn.usage_timeout
+            )
             return fetch_inventory(api, plan, region=settings.endpoint.region, now=now)
     finally:
         progress.done()
@@ -131,7 +133,13 @@ def fetch(
 ) -> ExitCode:
     """``fetch``: write a full snapshot of the org (roles and usage included unless turned off)."""
     inventory = fetch_live(
-        conn, roles=roles, usage_days=usage_days, now=_now(now), environ=environ, streams=streams, transport=transport
+        conn,
+        roles=roles,
+        usage_days=usage_days,
+        now=_now(now),
+        environ=environ,
+        streams=streams,
+        transport=transport,
     )
     save_snapshot(inventory, output)
     streams.stderr.write(
@@ -190,7 +198,12 @@ def check(
     if opts.inventory is not None:
         inventory = load_snapshot(opts.inventory)
         source = SourceInfo(
-            "snapshot", inventory.org.id, inventory.org.name, inventory.region, inventory.fetched_at, str(opts.inventory)
+            "snapshot",
+            inventory.org.id,
+            inventory.org.name,
+            inventory.region,
+            inventory.fetched_at,
+            str(opts.inventory),
         )
     else:
         usage_days = None
@@ -205,7 +218,9 @@ def check(
             streams=streams,
             transport=transport,
         )
-        source = SourceInfo("live", inventory.org.id, inventory.org.name, inventory.region, inventory.fetched_at)
+        source = SourceInfo(
+            "live", inventory.org.id, inventory.org.name, inventory.region, inventory.fetched_at
+        )
 
     evaluation = evaluate(policies, inventory, today=now.date())
     info = run_info(policies, source, opts, now, color=color)
@@ -213,7 +228,9 @@ def check(
     return ExitCode.FINDINGS if info.verdict(evaluation) else ExitCode.OK
 
 
-def write_reports(evaluation: Evaluation, info: RunInfo, opts: CheckOptions, streams: Streams) -> None:
+def write_reports(
+    evaluation: Evaluation, info: RunInfo, opts: CheckOptions, streams: Streams
+) -> None:
     """Render every requested format first, then write: a failing renderer leaves no partial set."""
     plain = replace(info, color=False)  # colour is for a terminal, never for a file
     files = {path: renderer(fmt)(evaluation, plain) for fmt, path in opts.outputs.items()}
@@ -237,7 +254,9 @@ def validate(paths: tuple[str, ...], *, streams: Streams) -> ExitCode:
         except InputFileError as exc:
             problems.extend(exc.diagnostics)
             continue
-        streams.stdout.write(f"{path}: ok ({len(policies.rules)} rules, {len(policies.exceptions)} exceptions)\n")
+        streams.stdout.write(
+            f"{path}: ok ({len(policies.rules)} rules, {len(policies.exceptions)} exceptions)\n"
+        )
     if problems:
         raise InputFileError(problems)
     return ExitCode.OK

@@ -43,11 +43,16 @@ def _run(ctx: click.Context, action: Callable[[], Any]) -> None:
     try:
         code = action()
     except AuditError as exc:
-        label = "error" if exc.exit_code == ExitCode.INCOMPLETE else "invalid input"
-        for line in str(exc).splitlines() or [type(exc).__name__]:
-            click.echo(f"genesys-oauth-audit: {label}: {line}", err=True)
         if exc.exit_code == ExitCode.INCOMPLETE:
-            click.echo("genesys-oauth-audit: the audit is incomplete; no report was written", err=True)
+            # One line: what failed, and that nothing that looks like a result was written.
+            message = " ".join(str(exc).split()) or type(exc).__name__
+            click.echo(
+                f"genesys-oauth-audit: error: {message} [audit incomplete; no report written]",
+                err=True,
+            )
+        else:
+            for line in str(exc).splitlines() or [type(exc).__name__]:
+                click.echo(f"genesys-oauth-audit: invalid input: {line}", err=True)
         ctx.exit(int(exc.exit_code))
     except KeyboardInterrupt:
         click.echo("genesys-oauth-audit: interrupted; no report was written", err=True)
@@ -76,7 +81,9 @@ def _parse_now(value: str | None) -> datetime | None:
     try:
         return datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
-        raise click.BadParameter(f"{value!r} is not an ISO-8601 date-time", param_hint="--now") from None
+        raise click.BadParameter(
+            f"{value!r} is not an ISO-8601 date-time", param_hint="--now"
+        ) from None
 
 
 def connection_options(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -86,19 +93,41 @@ def connection_options(fn: Callable[..., Any]) -> Callable[..., Any]:
             help="Region name (us-east-1, eu_west_1), host suffix (mypurecloud.ie) or API base URL. "
             "[env: GENESYSCLOUD_REGION, GENESYSCLOUD_API_REGION; default: us-east-1]",
         ),
-        click.option("--client-id", help="Client-credentials client id. [env: GENESYSCLOUD_OAUTHCLIENT_ID]"),
+        click.option(
+            "--client-id", help="Client-credentials client id. [env: GENESYSCLOUD_OAUTHCLIENT_ID]"
+        ),
         click.option(
             "--login-url",
             help="Login base URL. [env: GENESYSCLOUD_LOGIN_URL; default: the API URL with api. -> login.]",
         ),
-        click.option("--timeout", type=click.FloatRange(min=0.1), default=30.0, show_default=True,
-                      help="Seconds to wait for one HTTP response."),
-        click.option("--max-retries", type=click.IntRange(min=0), default=8, show_default=True,
-                     help="Retries of any one request (429, 5xx, resets, timeouts)."),
-        click.option("--retry-budget", type=click.FloatRange(min=0), default=300.0, show_default=True,
-                     help="Seconds the whole run may spend waiting between retries."),
-        click.option("--usage-timeout", type=click.FloatRange(min=0), default=600.0, show_default=True,
-                     help="Seconds to wait for the org-level usage query to complete."),
+        click.option(
+            "--timeout",
+            type=click.FloatRange(min=0.1),
+            default=30.0,
+            show_default=True,
+            help="Seconds to wait for one HTTP response.",
+        ),
+        click.option(
+            "--max-retries",
+            type=click.IntRange(min=0),
+            default=8,
+            show_default=True,
+            help="Retries of any one request (429, 5xx, resets, timeouts).",
+        ),
+        click.option(
+            "--retry-budget",
+            type=click.FloatRange(min=0),
+            default=300.0,
+            show_default=True,
+            help="Seconds the whole run may spend waiting between retries.",
+        ),
+        click.option(
+            "--usage-timeout",
+            type=click.FloatRange(min=0),
+            default=600.0,
+            show_default=True,
+            help="Seconds to wait for the org-level usage query to complete.",
+        ),
     ]
     for option in reversed(options):
         fn = option(fn)
@@ -119,9 +148,14 @@ def _connection(kw: dict[str, Any]) -> Any:
     )
 
 
-@click.group(epilog=EPILOG, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.group(
+    epilog=EPILOG,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+)
 @click.version_option(__version__, prog_name="genesys-oauth-audit")
-@click.option("-v", "--verbose", count=True, help="More detail on stderr (-vv: every request). Never secrets.")
+@click.option(
+    "-v", "--verbose", count=True, help="More detail on stderr (-vv: every request). Never secrets."
+)
 @click.option("--debug", is_flag=True, hidden=True, help="Show tracebacks of internal errors.")
 def cli(verbose: int, debug: bool) -> None:
     """Policy-as-code compliance checks for the OAuth clients of a Genesys Cloud org."""
@@ -130,14 +164,32 @@ def cli(verbose: int, debug: bool) -> None:
 
 @cli.command(epilog=EPILOG)
 @connection_options
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True,
-              help="Snapshot file to write.")
-@click.option("--usage-days", type=click.IntRange(min=0), default=90, show_default=True,
-              help="Days of API usage to read (one org-level query); 0 skips usage.")
-@click.option("--no-roles", is_flag=True, help="Do not read roles (the client then needs no authorization:role:view).")
-@click.option("--now", hidden=True, help="Pretend the current time is this (ISO-8601); for reproducible runs.")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
+    help="Snapshot file to write.",
+)
+@click.option(
+    "--usage-days",
+    type=click.IntRange(min=0),
+    default=90,
+    show_default=True,
+    help="Days of API usage to read (one org-level query); 0 skips usage.",
+)
+@click.option(
+    "--no-roles",
+    is_flag=True,
+    help="Do not read roles (the client then needs no authorization:role:view).",
+)
+@click.option(
+    "--now", hidden=True, help="Pretend the current time is this (ISO-8601); for reproducible runs."
+)
 @click.pass_context
-def fetch(ctx: click.Context, output: Path, usage_days: int, no_roles: bool, now: str | None, **kw: Any) -> None:
+def fetch(
+    ctx: click.Context, /, output: Path, usage_days: int, no_roles: bool, now: str | None, **kw: Any
+) -> None:
     """Read every OAuth client of the org and write a snapshot file."""
     conn = _connection(kw)
 
@@ -164,25 +216,65 @@ def _severity_or_never(value: str) -> Any:
 
 
 @cli.command(epilog=EPILOG)
-@click.option("-p", "--policy", "policies", multiple=True, required=True,
-              help="Policy file, or a shipped pack as builtin:NAME (tutorial). Repeatable.")
-@click.option("--inventory", type=click.Path(dir_okay=False, path_type=Path),
-              help="Audit this snapshot file instead of a live org.")
+@click.option(
+    "-p",
+    "--policy",
+    "policies",
+    multiple=True,
+    required=True,
+    help="Policy file, or a shipped pack as builtin:NAME (tutorial). Repeatable.",
+)
+@click.option(
+    "--inventory",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Audit this snapshot file instead of a live org.",
+)
 @connection_options
-@click.option("--format", "fmt", type=click.Choice(FORMAT_CHOICES), default="text", show_default=True,
-              help="What goes to standard output.")
-@click.option("--json-output", type=click.Path(dir_okay=False, path_type=Path), help="Also write the JSON report here.")
-@click.option("--min-severity", type=click.Choice(SEVERITY_CHOICES), default="info", show_default=True,
-              help="Report findings at or above this severity.")
-@click.option("--fail-on", type=click.Choice((*SEVERITY_CHOICES, "never")), default="low", show_default=True,
-              help="Exit 1 when a finding reaches this severity (independent of --min-severity).")
-@click.option("--usage-days", type=click.IntRange(min=1), default=None,
-              help="Days of usage to read when a rule needs usage (default: the longest max-days-unused rule).")
-@click.option("--color/--no-color", default=None, help="Colour the text report (default: only on a terminal, never with NO_COLOR).")
-@click.option("--now", hidden=True, help="Pretend the current time is this (ISO-8601); for reproducible runs.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(FORMAT_CHOICES),
+    default="text",
+    show_default=True,
+    help="What goes to standard output.",
+)
+@click.option(
+    "--json-output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Also write the JSON report here.",
+)
+@click.option(
+    "--min-severity",
+    type=click.Choice(SEVERITY_CHOICES),
+    default="info",
+    show_default=True,
+    help="Report findings at or above this severity.",
+)
+@click.option(
+    "--fail-on",
+    type=click.Choice((*SEVERITY_CHOICES, "never")),
+    default="low",
+    show_default=True,
+    help="Exit 1 when a finding reaches this severity (independent of --min-severity).",
+)
+@click.option(
+    "--usage-days",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Days of usage to read when a rule needs usage (default: the longest max-days-unused rule).",
+)
+@click.option(
+    "--color/--no-color",
+    default=None,
+    help="Colour the text report (default: only on a terminal, never with NO_COLOR).",
+)
+@click.option(
+    "--now", hidden=True, help="Pretend the current time is this (ISO-8601); for reproducible runs."
+)
 @click.pass_context
 def check(
     ctx: click.Context,
+    /,
     policies: Sequence[str],
     inventory: Path | None,
     fmt: str,
@@ -197,8 +289,10 @@ def check(
     """Evaluate policies over a snapshot or a live org, report, and exit 0/1 for a CI gate."""
     conn = _connection(kw)
     outputs = {"json": json_output} if json_output else {}
-    use_color = color if color is not None else (
-        sys.stdout.isatty() and "NO_COLOR" not in os.environ and fmt == "text"
+    use_color = (
+        color
+        if color is not None
+        else (sys.stdout.isatty() and "NO_COLOR" not in os.environ and fmt == "text")
     )
 
     def action() -> Any:
@@ -236,7 +330,13 @@ def validate(ctx: click.Context, paths: tuple[str, ...]) -> None:
 
 
 @cli.command(name="rules", epilog=EPILOG)
-@click.option("-p", "--policy", "policies", multiple=True, help="Policy file or builtin:NAME (default: builtin:tutorial).")
+@click.option(
+    "-p",
+    "--policy",
+    "policies",
+    multiple=True,
+    help="Policy file or builtin:NAME (default: builtin:tutorial).",
+)
 @click.pass_context
 def rules_command(ctx: click.Context, policies: tuple[str, ...]) -> None:
     """List the rules of policy files: id, severity, title, where defined."""
@@ -252,7 +352,11 @@ def rules_command(ctx: click.Context, policies: tuple[str, ...]) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI and return its exit code (click's own usage errors exit 2, as SPEC §3 wants)."""
     try:
-        cli.main(args=list(argv) if argv is not None else None, prog_name="genesys-oauth-audit", standalone_mode=True)
+        cli.main(
+            args=list(argv) if argv is not None else None,
+            prog_name="genesys-oauth-audit",
+            standalone_mode=True,
+        )
     except SystemExit as exc:
         return int(exc.code or 0) if not isinstance(exc.code, str) else 2
     return 0

@@ -54,7 +54,8 @@ class RoleGrant(Model):
         "deprecated roleIds, which names no division.",
     )
     name: str | None = Field(
-        default=None, description="The role's name; null when roles were not fetched or it does not resolve."
+        default=None,
+        description="The role's name; null when roles were not fetched or it does not resolve.",
     )
 
 
@@ -100,7 +101,9 @@ class Client(Model):
         description="authorizedGrantType as the API spells it (CODE, TOKEN, SAML2-BEARER, "
         "PASSWORD, CLIENT-CREDENTIALS); unknown values are kept, not rejected."
     )
-    state: str | None = Field(default=None, description="active, disabled, inactive, or as the API says.")
+    state: str | None = Field(
+        default=None, description="active, disabled, inactive, or as the API says."
+    )
     scopes: tuple[str, ...] = ()
     roles: tuple[RoleGrant, ...] = Field(
         default=(), description="The union of roleDivisions and the deprecated roleIds."
@@ -130,8 +133,8 @@ class Inventory(Model):
     the checks that need them then report *not evaluated* instead of passing.
     """
 
-    kind: Literal["genesys-oauth-audit/inventory"] = SNAPSHOT_KIND
-    schema_version: Literal[1] = SNAPSHOT_VERSION
+    kind: Literal["genesys-oauth-audit/inventory"] = "genesys-oauth-audit/inventory"
+    schema_version: Literal[1] = 1
     org: Org = Org()
     region: str | None = None
     fetched_at: datetime | None = None
@@ -177,11 +180,20 @@ def load_snapshot(path: Path) -> Inventory:
         size = Path(path).stat().st_size
         if size > MAX_SNAPSHOT_BYTES:
             raise SnapshotError(
-                [Diagnostic(shown, None, None, f"file is {size} bytes; the limit is {MAX_SNAPSHOT_BYTES}")]
+                [
+                    Diagnostic(
+                        shown,
+                        None,
+                        None,
+                        f"file is {size} bytes; the limit is {MAX_SNAPSHOT_BYTES}",
+                    )
+                ]
             )
         text = Path(path).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        raise SnapshotError([Diagnostic(shown, None, None, f"cannot read snapshot: {_os_reason(exc)}")]) from None
+        raise SnapshotError(
+            [Diagnostic(shown, None, None, f"cannot read snapshot: {_os_reason(exc)}")]
+        ) from None
     return parse_snapshot(text, shown)
 
 
@@ -195,10 +207,19 @@ def parse_snapshot(text: str, shown: str) -> Inventory:
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise SnapshotError([Diagnostic(shown, exc.lineno, exc.colno, f"not valid JSON: {exc.msg}")]) from None
+        raise SnapshotError(
+            [Diagnostic(shown, exc.lineno, exc.colno, f"not valid JSON: {exc.msg}")]
+        ) from None
     if not isinstance(data, dict) or data.get("kind") != SNAPSHOT_KIND:
         raise SnapshotError(
-            [Diagnostic(shown, 1, 1, f'not a snapshot: expected an object with "kind": "{SNAPSHOT_KIND}"')]
+            [
+                Diagnostic(
+                    shown,
+                    1,
+                    1,
+                    f'not a snapshot: expected an object with "kind": "{SNAPSHOT_KIND}"',
+                )
+            ]
         )
     if data.get("schemaVersion") != SNAPSHOT_VERSION:
         raise SnapshotError(
@@ -264,7 +285,11 @@ class JsonLocator:
                     if key.value == part:
                         nxt = value
                         break
-            elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
+            elif (
+                isinstance(node, yaml.SequenceNode)
+                and isinstance(part, int)
+                and part < len(node.value)
+            ):
                 nxt = node.value[part]
             if nxt is None:
                 break

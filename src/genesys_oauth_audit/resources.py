@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 _PACKAGE = Path(__file__).resolve().parent
 
 
-@lru_cache(maxsize=None)
+@cache
 def data_dir(kind: str) -> Path:
     """``policies`` or ``schemas``: inside the wheel under ``_data/``, else the repository's top level."""
     installed = _PACKAGE / "_data" / kind
@@ -17,7 +17,9 @@ def data_dir(kind: str) -> Path:
     checkout = _PACKAGE.parent.parent / kind
     if checkout.is_dir():
         return checkout
-    raise FileNotFoundError(f"the {kind} shipped with genesys-oauth-audit are missing from {_PACKAGE}")
+    raise FileNotFoundError(
+        f"the {kind} shipped with genesys-oauth-audit are missing from {_PACKAGE}"
+    )
 
 
 def pack_path(name: str) -> Path:

@@ -5,9 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-INVENTORY_SCHEMA_ID = (
-    "https://raw.githubusercontent.com/genesys-oauth-audit/genesys-oauth-audit/main/schemas/inventory.schema.json"
-)
+INVENTORY_SCHEMA_ID = "https://raw.githubusercontent.com/genesys-oauth-audit/genesys-oauth-audit/main/schemas/inventory.schema.json"
 
 
 def inventory_schema() -> dict[str, Any]:

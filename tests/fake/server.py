@@ -40,7 +40,12 @@ ROUTES: list[tuple[str, str, str, str]] = [
     ("GET", r"/api/v2/organizations/me", "/api/v2/organizations/me", "_org"),
     ("GET", r"/api/v2/authorization/roles", "/api/v2/authorization/roles", "_roles"),
     ("POST", r"/api/v2/usage/query", "/api/v2/usage/query", "_usage_query"),
-    ("GET", r"/api/v2/usage/query/(?P<eid>[^/]+)/results", "/api/v2/usage/query/{executionId}/results", "_usage_results"),
+    (
+        "GET",
+        r"/api/v2/usage/query/(?P<eid>[^/]+)/results",
+        "/api/v2/usage/query/{executionId}/results",
+        "_usage_results",
+    ),
 ]
 
 
@@ -52,7 +57,17 @@ def template_of(method: str, path: str) -> str | None:
     return None
 
 
-FAULT_KINDS = ("429", "5xx", "html", "reset", "timeout", "truncated", "empty", "wrongtype", "login-throttle")
+FAULT_KINDS = (
+    "429",
+    "5xx",
+    "html",
+    "reset",
+    "timeout",
+    "truncated",
+    "empty",
+    "wrongtype",
+    "login-throttle",
+)
 
 
 class FakeDrop(Exception):
@@ -96,7 +111,9 @@ class FakeGenesys:
     org: dict[str, Any] = field(default_factory=lambda: {"id": "org-0001", "name": "Fake Org"})
     # client id -> {"YYYY-MM-DD": requests}
     usage: dict[str, dict[str, int]] = field(default_factory=dict)
-    credentials: dict[str, str] = field(default_factory=lambda: {"auditor-id": "auditor-secret-value"})
+    credentials: dict[str, str] = field(
+        default_factory=lambda: {"auditor-id": "auditor-secret-value"}
+    )
     permissions: set[str] = field(
         default_factory=lambda: {"oauth:client:view", "authorization:role:view"}
     )
@@ -156,7 +173,11 @@ class FakeGenesys:
             cut = response.headers.get("X-Fake-Truncate")
             if cut is not None:
                 body = response.content[: int(cut)]
-                headers = {k: v for k, v in response.headers.items() if k.lower() not in ("x-fake-truncate", "content-length")}
+                headers = {
+                    k: v
+                    for k, v in response.headers.items()
+                    if k.lower() not in ("x-fake-truncate", "content-length")
+                }
                 return httpx.Response(response.status_code, headers=headers, content=body)
             return response
 
@@ -170,7 +191,7 @@ class FakeGenesys:
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
 
-            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+            def log_message(self, format: str, *args: Any) -> None:
                 return
 
             def _serve(self) -> None:
@@ -188,7 +209,9 @@ class FakeGenesys:
                     if drop.kind == "timeout":
                         time.sleep(fake.timeout_delay)
                     # SO_LINGER 0: close with a TCP reset, as a dropped proxy connection does.
-                    self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                    self.connection.setsockopt(
+                        socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0)
+                    )
                     self.close_connection = True
                     return
                 content = response.content
@@ -207,14 +230,16 @@ class FakeGenesys:
                     return
                 self.wfile.write(content)
 
-            do_GET = _serve  # noqa: N815
-            do_POST = _serve  # noqa: N815
-            do_PUT = _serve  # noqa: N815
-            do_DELETE = _serve  # noqa: N815
+            do_GET = _serve
+            do_POST = _serve
+            do_PUT = _serve
+            do_DELETE = _serve
 
         server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         server.daemon_threads = True
-        thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+        thread = threading.Thread(
+            target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
         thread.start()
         try:
             yield f"http://127.0.0.1:{server.server_address[1]}"
@@ -259,39 +284,70 @@ class FakeGenesys:
             response = self._route(request, entry, body)
         entry.status = response.status_code
         entry.template = template_of(request.method, url.path)
-        if fault not in ("truncated", "wrongtype", "empty") and "json" in response.headers.get("Content-Type", ""):
+        if fault not in ("truncated", "wrongtype", "empty") and "json" in response.headers.get(
+            "Content-Type", ""
+        ):
             with contextlib.suppress(ValueError):
                 entry.response_json = json.loads(response.content)
         return response
 
     def _pick_fault(self, method: str, path: str) -> str | None:
         for scripted in self.scripted:
-            if scripted.times > 0 and re.search(scripted.path, path) and scripted.method in (None, method):
+            if (
+                scripted.times > 0
+                and re.search(scripted.path, path)
+                and scripted.method in (None, method)
+            ):
                 scripted.times -= 1
                 return scripted.kind
         if self.fault_rate and self._rng.random() < self.fault_rate:
             return self._rng.choice(self.fault_kinds)
         return None
 
-    def _fault_response(self, kind: str, request: httpx.Request, entry: Logged) -> httpx.Response | None:
+    def _fault_response(
+        self, kind: str, request: httpx.Request, entry: Logged
+    ) -> httpx.Response | None:
         if kind == "429":
-            return _error(429, "too.many.requests.retry.after", "Rate limit exceeded the maximum. Retry the request in [1] seconds",
-                          headers={"Retry-After": self.retry_after})
+            return _error(
+                429,
+                "too.many.requests.retry.after",
+                "Rate limit exceeded the maximum. Retry the request in [1] seconds",
+                headers={"Retry-After": self.retry_after},
+            )
         if kind == "5xx":
             status = self._rng.choice((500, 502, 503, 504))
-            return _error(status, "internal.server.error" if status == 500 else "service.unavailable", "The service is temporarily unavailable.")
+            return _error(
+                status,
+                "internal.server.error" if status == 500 else "service.unavailable",
+                "The service is temporarily unavailable.",
+            )
         if kind == "html":
-            return httpx.Response(502, headers={"Content-Type": "text/html"},
-                                  content=b"<html><head><title>502 Bad Gateway</title></head><body><h1>502 Bad Gateway</h1></body></html>")
+            return httpx.Response(
+                502,
+                headers={"Content-Type": "text/html"},
+                content=b"<html><head><title>502 Bad Gateway</title></head><body><h1>502 Bad Gateway</h1></body></html>",
+            )
         if kind == "empty":
             return httpx.Response(200, headers={"Content-Type": "application/json"}, content=b"")
         if kind == "login-throttle":
-            return httpx.Response(400, json={"error": "invalid_request", "description": "rate limit exceeded; try again later",
-                                             "error_description": "rate limit exceeded; try again later"})
+            return httpx.Response(
+                400,
+                json={
+                    "error": "invalid_request",
+                    "description": "rate limit exceeded; try again later",
+                    "error_description": "rate limit exceeded; try again later",
+                },
+            )
         real = self._route(request, entry, entry.body)
         if kind == "truncated":
-            return httpx.Response(real.status_code, headers={**dict(real.headers), "X-Fake-Truncate": str(max(1, len(real.content) // 2))},
-                                  content=real.content)
+            return httpx.Response(
+                real.status_code,
+                headers={
+                    **dict(real.headers),
+                    "X-Fake-Truncate": str(max(1, len(real.content) // 2)),
+                },
+                content=real.content,
+            )
         if kind == "wrongtype":
             data = json.loads(real.content)
             if isinstance(data, dict) and "entities" in data:
@@ -310,11 +366,11 @@ class FakeGenesys:
             return self._token(request, body)
         if not path.startswith("/api/v2/"):
             return _error(404, "not.found", "The requested resource was not found.")
-        token = request.headers.get("Authorization", "")[len("Bearer "):]
+        token = request.headers.get("Authorization", "")[len("Bearer ") :]
         expires = self.tokens.get(token)
         if expires is None or self.clock() >= expires:
             return _error(401, "bad.credentials", "Invalid login credentials.")
-        for route_method, pattern, template, name in ROUTES:
+        for route_method, pattern, _template, name in ROUTES:
             match = re.fullmatch(pattern, path)
             if match and route_method == method:
                 return getattr(self, name)(request, body, **match.groupdict())  # type: ignore[no-any-return]
@@ -323,9 +379,12 @@ class FakeGenesys:
     def _require(self, permission: str) -> httpx.Response | None:
         if permission in self.permissions:
             return None
-        return _error(403, "missing.permissions",
-                      f"Unable to perform the requested action. You are missing the following permission(s): [{permission}]",
-                      params={"perms": permission})
+        return _error(
+            403,
+            "missing.permissions",
+            f"Unable to perform the requested action. You are missing the following permission(s): [{permission}]",
+            params={"perms": permission},
+        )
 
     def _token(self, request: httpx.Request, body: Any) -> httpx.Response:
         auth = request.headers.get("Authorization", "")
@@ -334,16 +393,38 @@ class FakeGenesys:
             with contextlib.suppress(ValueError):
                 client_id, _, secret = base64.b64decode(auth[6:]).decode().partition(":")
         if not body or body.get("grant_type") != "client_credentials":
-            return httpx.Response(400, json={"error": "unsupported_grant_type", "description": "grant type is not supported"})
+            return httpx.Response(
+                400,
+                json={
+                    "error": "unsupported_grant_type",
+                    "description": "grant type is not supported",
+                },
+            )
         if client_id is None or self.credentials.get(client_id) != secret:
-            return httpx.Response(401, json={"error": "invalid_client", "description": "authentication failed",
-                                             "error_description": "authentication failed"})
+            return httpx.Response(
+                401,
+                json={
+                    "error": "invalid_client",
+                    "description": "authentication failed",
+                    "error_description": "authentication failed",
+                },
+            )
         token = f"fake-token-{uuid.UUID(int=self._rng.getrandbits(128))}"
         self.tokens[token] = self.clock() + self.token_lifetime
         self.issued_tokens.append(token)
-        return httpx.Response(200, json={"access_token": token, "token_type": "bearer", "expires_in": self.token_lifetime})
+        return httpx.Response(
+            200,
+            json={"access_token": token, "token_type": "bearer", "expires_in": self.token_lifetime},
+        )
 
-    def _page(self, items: list[dict[str, Any]], page_number: int, page_size: int, base: str, extra: str = "") -> dict[str, Any]:
+    def _page(
+        self,
+        items: list[dict[str, Any]],
+        page_number: int,
+        page_size: int,
+        base: str,
+        extra: str = "",
+    ) -> dict[str, Any]:
         total = len(items)
         page_count = max(1, -(-total // page_size))
         start = (page_number - 1) * page_size
@@ -370,24 +451,41 @@ class FakeGenesys:
         page_number = int(request.url.params.get("pageNumber", "1"))
         if self.client_page_size is None:
             n = len(self.clients)
-            listing = {"entities": self.clients, "pageSize": n, "pageNumber": 1, "total": n, "pageCount": 1,
-                       "firstUri": "/api/v2/oauth/clients", "selfUri": "/api/v2/oauth/clients", "lastUri": "/api/v2/oauth/clients"}
+            listing = {
+                "entities": self.clients,
+                "pageSize": n,
+                "pageNumber": 1,
+                "total": n,
+                "pageCount": 1,
+                "firstUri": "/api/v2/oauth/clients",
+                "selfUri": "/api/v2/oauth/clients",
+                "lastUri": "/api/v2/oauth/clients",
+            }
         else:
             bug = self.paging_bug
             shown = 1 if bug == "repeat" else page_number
             if bug == "loop" and page_number > 2:
                 shown = 1
-            listing = self._page(self.clients, shown, self.client_page_size, "/api/v2/oauth/clients")
+            listing = self._page(
+                self.clients, shown, self.client_page_size, "/api/v2/oauth/clients"
+            )
             listing["pageNumber"] = page_number
             if bug == "loop" and "nextUri" not in listing:
                 listing["nextUri"] = "/api/v2/oauth/clients?pageNumber=1"
             if bug == "repeat":
                 listing["nextUri"] = f"/api/v2/oauth/clients?pageNumber={page_number + 1}"
             if bug == "endless":
-                fresh = [{**c, "id": f"{c['id']}-p{page_number}"} for c in self.clients[: self.client_page_size]]
-                listing = {"entities": fresh, "pageSize": self.client_page_size, "pageNumber": page_number,
-                           "nextUri": f"/api/v2/oauth/clients?pageNumber={page_number + 1}",
-                           "selfUri": f"/api/v2/oauth/clients?pageNumber={page_number}"}
+                fresh = [
+                    {**c, "id": f"{c['id']}-p{page_number}"}
+                    for c in self.clients[: self.client_page_size]
+                ]
+                listing = {
+                    "entities": fresh,
+                    "pageSize": self.client_page_size,
+                    "pageNumber": page_number,
+                    "nextUri": f"/api/v2/oauth/clients?pageNumber={page_number + 1}",
+                    "selfUri": f"/api/v2/oauth/clients?pageNumber={page_number}",
+                }
             if bug == "short-total":
                 listing["total"] = len(self.clients) + 5
             if bug == "foreign-next" and "nextUri" in listing:
@@ -395,11 +493,19 @@ class FakeGenesys:
         return _json(200, listing)
 
     def _scopes(self, request: httpx.Request, body: Any) -> httpx.Response:
-        entities = [{"id": s, "description": f"Scope {s}", "selfUri": f"/api/v2/oauth/scopes/{s}"} for s in self.scopes]
-        return _json(200, {"total": len(entities), "entities": entities, "selfUri": "/api/v2/oauth/scopes"})
+        entities = [
+            {"id": s, "description": f"Scope {s}", "selfUri": f"/api/v2/oauth/scopes/{s}"}
+            for s in self.scopes
+        ]
+        return _json(
+            200, {"total": len(entities), "entities": entities, "selfUri": "/api/v2/oauth/scopes"}
+        )
 
     def _org(self, request: httpx.Request, body: Any) -> httpx.Response:
-        return _json(200, {"version": 3, "state": "active", "selfUri": "/api/v2/organizations/me", **self.org})
+        return _json(
+            200,
+            {"version": 3, "state": "active", "selfUri": "/api/v2/organizations/me", **self.org},
+        )
 
     def _roles(self, request: httpx.Request, body: Any) -> httpx.Response:
         denied = self._require("authorization:role:view")
@@ -409,19 +515,36 @@ class FakeGenesys:
         page_size = min(int(params.get("pageSize", "25")), 500)
         page_number = int(params.get("pageNumber", "1"))
         with_count = params.get("userCount", "true") != "false"
-        roles = [dict(r, userCount=r.get("userCount", 0)) if with_count else {k: v for k, v in r.items() if k != "userCount"} for r in self.roles]
+        roles = [
+            dict(r, userCount=r.get("userCount", 0))
+            if with_count
+            else {k: v for k, v in r.items() if k != "userCount"}
+            for r in self.roles
+        ]
         extra = f"pageSize={page_size}&userCount={'true' if with_count else 'false'}&"
-        return _json(200, self._page(roles, page_number, page_size, "/api/v2/authorization/roles", extra))
+        return _json(
+            200, self._page(roles, page_number, page_size, "/api/v2/authorization/roles", extra)
+        )
 
     def _usage_query(self, request: httpx.Request, body: Any) -> httpx.Response:
         denied = self._require("oauth:client:view")
         if denied:
             return denied
         if not isinstance(body, dict) or "interval" not in body:
-            return _error(400, "bad.request", "The request could not be understood by the server due to malformed syntax.")
+            return _error(
+                400,
+                "bad.request",
+                "The request could not be understood by the server due to malformed syntax.",
+            )
         execution_id = str(uuid.UUID(int=self._rng.getrandbits(128)))
         self.executions[execution_id] = {"query": body, "polls": 0}
-        return _json(202, {"executionId": execution_id, "resultsUri": f"/api/v2/usage/query/{execution_id}/results"})
+        return _json(
+            202,
+            {
+                "executionId": execution_id,
+                "resultsUri": f"/api/v2/usage/query/{execution_id}/results",
+            },
+        )
 
     def _usage_results(self, request: httpx.Request, body: Any, eid: str) -> httpx.Response:
         execution = self.executions.get(eid)
@@ -439,20 +562,42 @@ class FakeGenesys:
             for day, requests in sorted(days.items()):
                 stamp = f"{day}T00:00:00.000Z"
                 if start <= stamp < end:
-                    rows.append({"clientId": client_id, "clientName": names.get(client_id, ""),
-                                 "organizationId": self.org["id"], "requests": requests, "date": stamp})
+                    rows.append(
+                        {
+                            "clientId": client_id,
+                            "clientName": names.get(client_id, ""),
+                            "organizationId": self.org["id"],
+                            "requests": requests,
+                            "date": stamp,
+                        }
+                    )
         return _json(200, {"results": rows, "queryStatus": "Complete"})
 
 
 def _json(status: int, data: Any, headers: dict[str, str] | None = None) -> httpx.Response:
-    return httpx.Response(status, headers={"Content-Type": "application/json", **(headers or {})},
-                          content=json.dumps(data).encode())
+    return httpx.Response(
+        status,
+        headers={"Content-Type": "application/json", **(headers or {})},
+        content=json.dumps(data).encode(),
+    )
 
 
-def _error(status: int, code: str, message: str, *, headers: dict[str, str] | None = None,
-           params: dict[str, str] | None = None) -> httpx.Response:
-    body: dict[str, Any] = {"message": message, "code": code, "status": status,
-                            "contextId": str(uuid.uuid4()), "details": [], "errors": []}
+def _error(
+    status: int,
+    code: str,
+    message: str,
+    *,
+    headers: dict[str, str] | None = None,
+    params: dict[str, str] | None = None,
+) -> httpx.Response:
+    body: dict[str, Any] = {
+        "message": message,
+        "code": code,
+        "status": status,
+        "contextId": str(uuid.uuid4()),
+        "details": [],
+        "errors": [],
+    }
     if params:
         body["messageParams"] = params
     return _json(status, body, headers)

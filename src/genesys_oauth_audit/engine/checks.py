@@ -55,7 +55,9 @@ class Context:
 class Params(BaseModel):
     """Base of every check's parameters: frozen, camelCase, no unknown keys."""
 
-    model_config = ConfigDict(frozen=True, populate_by_name=True, alias_generator=to_camel, extra="forbid")
+    model_config = ConfigDict(
+        frozen=True, populate_by_name=True, alias_generator=to_camel, extra="forbid"
+    )
 
 
 CheckFn = Callable[[Client, Context, Any], Iterator[Problem]]
@@ -123,7 +125,9 @@ def _nonempty_strings(description: str) -> Any:
 
 
 class ForbiddenScopePrefixes(Params):
-    prefixes: tuple[str, ...] = _nonempty_strings("Scope id prefixes no client may hold, e.g. admin:.")
+    prefixes: tuple[str, ...] = _nonempty_strings(
+        "Scope id prefixes no client may hold, e.g. admin:."
+    )
 
 
 @check(
@@ -138,7 +142,9 @@ class ForbiddenScopePrefixes(Params):
         subjects=("admin:organization", "impersonation:users"),
     ),
 )
-def forbidden_scope_prefixes(client: Client, ctx: Context, p: ForbiddenScopePrefixes) -> Iterator[Problem]:
+def forbidden_scope_prefixes(
+    client: Client, ctx: Context, p: ForbiddenScopePrefixes
+) -> Iterator[Problem]:
     """A finding for each assigned scope that starts with a forbidden prefix (case-sensitive)."""
     for scope in client.scopes:
         prefix = next((pre for pre in p.prefixes if scope.startswith(pre)), None)
@@ -292,7 +298,10 @@ def max_token_validity(client: Client, ctx: Context, p: MaxTokenValidity) -> Ite
     """
     value = client.token_validity_seconds
     if value is not None and value > p.seconds:
-        yield Problem(None, f"access tokens live {_duration(value)} ({value}s); at most {_duration(p.seconds)} ({p.seconds}s) allowed")
+        yield Problem(
+            None,
+            f"access tokens live {_duration(value)} ({value}s); at most {_duration(p.seconds)} ({p.seconds}s) allowed",
+        )
 
 
 def _duration(seconds: int) -> str:
@@ -308,7 +317,8 @@ def _duration(seconds: int) -> str:
 class RedirectUris(Params):
     require_https: bool = Field(default=False, description="Every redirect URI must use https.")
     forbid_localhost: bool = Field(
-        default=False, description="No redirect URI may point at localhost, *.localhost, 127.0.0.0/8 or ::1."
+        default=False,
+        description="No redirect URI may point at localhost, *.localhost, 127.0.0.0/8 or ::1.",
     )
     forbid_wildcards: bool = Field(default=False, description="No redirect URI may contain '*'.")
 
@@ -339,7 +349,11 @@ def _is_local(host: str) -> bool:
                 "https://*.example.com/cb",
             ]
         },
-        subjects=("http://app.example.com/cb", "https://127.0.0.1:8080/cb", "https://*.example.com/cb"),
+        subjects=(
+            "http://app.example.com/cb",
+            "https://127.0.0.1:8080/cb",
+            "https://*.example.com/cb",
+        ),
     ),
 )
 def redirect_uris(client: Client, ctx: Context, p: RedirectUris) -> Iterator[Problem]:
@@ -384,7 +398,12 @@ class RoleNames(Params):
             ]
         },
         subjects=("Master Admin",),
-        context={"roles": [{"id": "r-1", "name": "Master Admin"}, {"id": "r-2", "name": "Reporting Reader"}]},
+        context={
+            "roles": [
+                {"id": "r-1", "name": "Master Admin"},
+                {"id": "r-2", "name": "Reporting Reader"},
+            ]
+        },
     ),
 )
 def forbidden_roles(client: Client, ctx: Context, p: RoleNames) -> Iterator[Problem]:
@@ -400,7 +419,13 @@ def forbidden_roles(client: Client, ctx: Context, p: RoleNames) -> Iterator[Prob
         glob = _any_glob(name, p.names)
         if glob is not None:
             seen.add(name)
-            divisions = sorted({g.division_id or "(no division)" for g in client.roles if g.role_id == grant.role_id})
+            divisions = sorted(
+                {
+                    g.division_id or "(no division)"
+                    for g in client.roles
+                    if g.role_id == grant.role_id
+                }
+            )
             yield Problem(
                 name,
                 f"role {name!r} is forbidden (matches {glob!r}); granted in division(s) {', '.join(divisions)}",
@@ -416,7 +441,12 @@ def forbidden_roles(client: Client, ctx: Context, p: RoleNames) -> Iterator[Prob
     example=Example(
         params={},
         passing={"roles": [{"roleId": "r-1", "divisionId": "*"}]},
-        failing={"roles": [{"roleId": "r-1", "divisionId": "*"}, {"roleId": "r-gone", "divisionId": "d-1"}]},
+        failing={
+            "roles": [
+                {"roleId": "r-1", "divisionId": "*"},
+                {"roleId": "r-gone", "divisionId": "d-1"},
+            ]
+        },
         subjects=("r-gone",),
         context={"roles": [{"id": "r-1", "name": "Reporting Reader"}]},
     ),
@@ -451,7 +481,7 @@ def permission_grants(granted: str, pattern: str) -> bool:
     q = pattern.split(":")
     if len(g) != 3 or len(q) != 3:
         return False
-    return all(gp == "*" or fnmatchcase(gp, qp) for gp, qp in zip(g, q))
+    return all(gp == "*" or fnmatchcase(gp, qp) for gp, qp in zip(g, q, strict=True))
 
 
 @check(
@@ -503,7 +533,10 @@ def _usage_window_long_enough(p: MaxDaysUnused, ctx: Context) -> str | None:
         passing={"lastUsed": "2026-11-20", "dateCreated": "2024-01-01T00:00:00Z"},
         failing={"lastUsed": "2026-09-01", "dateCreated": "2024-01-01T00:00:00Z"},
         subjects=(None,),
-        context={"today": "2026-11-24", "usage": {"days": 90, "start": "2026-08-26", "end": "2026-11-24"}},
+        context={
+            "today": "2026-11-24",
+            "usage": {"days": 90, "start": "2026-08-26", "end": "2026-11-24"},
+        },
     ),
 )
 def max_days_unused(client: Client, ctx: Context, p: MaxDaysUnused) -> Iterator[Problem]:
@@ -519,7 +552,11 @@ def max_days_unused(client: Client, ctx: Context, p: MaxDaysUnused) -> Iterator[
         return
     last = client.last_used
     if last is None or last < cutoff:
-        since = f"last used {last.isoformat()}" if last is not None else "no use recorded in the usage window"
+        since = (
+            f"last used {last.isoformat()}"
+            if last is not None
+            else "no use recorded in the usage window"
+        )
         yield Problem(None, f"not used in the last {p.days} days ({since})")
 
 
@@ -531,12 +568,42 @@ def _utc_date(value: datetime) -> date:
 
 # --- generic field comparison ---------------------------------------------------------------------
 
-FIELD_OPS = ("eq", "ne", "in", "not-in", "lt", "le", "gt", "ge", "matches", "contains", "exists", "empty", "not-empty")
-FieldOp = Literal["eq", "ne", "in", "not-in", "lt", "le", "gt", "ge", "matches", "contains", "exists", "empty", "not-empty"]
+FIELD_OPS = (
+    "eq",
+    "ne",
+    "in",
+    "not-in",
+    "lt",
+    "le",
+    "gt",
+    "ge",
+    "matches",
+    "contains",
+    "exists",
+    "empty",
+    "not-empty",
+)
+FieldOp = Literal[
+    "eq",
+    "ne",
+    "in",
+    "not-in",
+    "lt",
+    "le",
+    "gt",
+    "ge",
+    "matches",
+    "contains",
+    "exists",
+    "empty",
+    "not-empty",
+]
 
 
 class FieldCheck(Params):
-    path: str = Field(min_length=1, description="An inventory field, dotted for nested ones (createdBy.id).")
+    path: str = Field(
+        min_length=1, description="An inventory field, dotted for nested ones (createdBy.id)."
+    )
     op: FieldOp = Field(description="The comparison.")
     value: Any = Field(default=None, description="What to compare with (a list for in / not-in).")
 

@@ -7,7 +7,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from genesys_oauth_audit.engine.checks import NEED_REASONS, NEEDS_ROLES, NEEDS_SCOPES, NEEDS_USAGE, Context
+from genesys_oauth_audit.engine.checks import (
+    NEED_REASONS,
+    NEEDS_ROLES,
+    NEEDS_SCOPES,
+    NEEDS_USAGE,
+    Context,
+)
 from genesys_oauth_audit.engine.findings import (
     Evaluation,
     ExceptionStatus,
@@ -144,7 +150,15 @@ def evaluate(
         # An exception of a rule that was not evaluated is neither used nor unused.
         if not exc.expired(today) and id(exc) not in used and exc.rule_id in evaluated
     ]
-    findings.sort(key=lambda f: (-f.severity.rank, f.rule_id, f.client_name.casefold(), f.client_id or "", f.subject or ""))
+    findings.sort(
+        key=lambda f: (
+            -f.severity.rank,
+            f.rule_id,
+            f.client_name.casefold(),
+            f.client_id or "",
+            f.subject or "",
+        )
+    )
     return Evaluation(
         findings=tuple(findings),
         not_evaluated=tuple(not_evaluated),

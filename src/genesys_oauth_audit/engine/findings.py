@@ -43,7 +43,9 @@ def fingerprint(rule_id: str, client_key: str, subject: str | None) -> str:
     The client *id* (not its name) is hashed, so renaming a client does not
     reopen its findings in a baseline.
     """
-    material = "\x1f".join(("goa-v1", rule_id, client_key, subject if subject is not None else "\x00"))
+    material = "\x1f".join(
+        ("goa-v1", rule_id, client_key, subject if subject is not None else "\x00")
+    )
     return hashlib.sha256(material.encode("utf-8")).hexdigest()[:32]
 
 

@@ -120,7 +120,10 @@ class GenesysClient:
             transport=transport,
             timeout=httpx.Timeout(timeout),
             follow_redirects=False,
-            headers={"User-Agent": f"genesys-oauth-audit/{__version__}", "Accept": "application/json"},
+            headers={
+                "User-Agent": f"genesys-oauth-audit/{__version__}",
+                "Accept": "application/json",
+            },
         )
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -181,7 +184,9 @@ class GenesysClient:
                 next_path, next_params = self._same_origin(listing.nextUri, what)
                 key = listing.nextUri
                 if key in seen_next:
-                    raise PagingError(f"{what}: nextUri {listing.nextUri} repeats; pagination loops")
+                    raise PagingError(
+                        f"{what}: nextUri {listing.nextUri} repeats; pagination loops"
+                    )
                 seen_next.add(key)
             else:
                 next_path, next_params = path, dict(params or {})
@@ -232,7 +237,9 @@ class GenesysClient:
         parts = urlsplit(uri)
         base = urlsplit(self.api_base)
         if parts.netloc and (parts.scheme, parts.netloc) != (base.scheme, base.netloc):
-            raise PagingError(f"{what}: nextUri points at another host ({parts.netloc}); not followed")
+            raise PagingError(
+                f"{what}: nextUri points at another host ({parts.netloc}); not followed"
+            )
         if not parts.path.startswith("/api/v2/"):
             raise PagingError(f"{what}: nextUri {uri!r} is not an API path")
         params: dict[str, Any] | None = None
@@ -247,7 +254,9 @@ class GenesysClient:
         try:
             return model.model_validate(data)
         except ValidationError as exc:
-            raise BadResponseError(f"{what}: unexpected response shape: {_first_error(exc)}") from None
+            raise BadResponseError(
+                f"{what}: unexpected response shape: {_first_error(exc)}"
+            ) from None
 
     # -- the request loop ----------------------------------------------------------------------
 
@@ -268,7 +277,7 @@ class GenesysClient:
             self._pace()
             headers = {"Authorization": f"Bearer {token.get_secret_value()}"}
             response = self._send_once(
-                lambda: self._http.build_request(
+                self._http.build_request(
                     method, url, params=params, json=json_body, headers=headers
                 ),
                 what,
@@ -299,10 +308,9 @@ class GenesysClient:
             raise ApiError(f"{what}: HTTP {status} {_error_text(response)}")
 
     def _send_once(
-        self, build: Callable[[], httpx.Request], what: str, *, count_as_api: bool
+        self, request: httpx.Request, what: str, *, count_as_api: bool
     ) -> httpx.Response | _RetryLater:
         """One try: a response to judge, or a reason to retry."""
-        request = build()
         started = self._clock()
         if count_as_api:
             self.stats.requests += 1
@@ -329,7 +337,7 @@ class GenesysClient:
     def _backoff(self, attempt: int, retry_after: float | None) -> float:
         if retry_after is not None:
             return max(0.0, retry_after)
-        ceiling = min(self._retry.backoff_cap, self._retry.backoff_base * (2 ** (attempt - 1)))
+        ceiling = min(self._retry.backoff_cap, self._retry.backoff_base * 2.0 ** (attempt - 1))
         # "Equal jitter": never less than half the exponential step, so a storm of
         # clients still spreads out without collapsing to zero waits.
         return ceiling / 2 + self._rng.uniform(0, ceiling / 2)
@@ -361,7 +369,9 @@ class GenesysClient:
         if len(self._sent) >= self._rpm:
             wait = 60.0 - (now - self._sent[0])
             if wait > 0:
-                log.info("pacing: %d requests in the last minute; waiting %.1fs", len(self._sent), wait)
+                log.info(
+                    "pacing: %d requests in the last minute; waiting %.1fs", len(self._sent), wait
+                )
                 self._sleep(wait)
             self._sent.popleft()
         self._sent.append(self._clock())
@@ -382,7 +392,8 @@ class GenesysClient:
 
     def _login(self) -> SecretStr:
         creds = self._settings.credentials
-        assert creds.client_id is not None and creds.client_secret is not None
+        assert creds.client_id is not None
+        assert creds.client_secret is not None
         url = self._settings.endpoint.login_base + "/oauth/token"
         what = "POST /oauth/token"
         basic = base64.b64encode(
@@ -392,7 +403,7 @@ class GenesysClient:
         while True:
             self.stats.token_requests += 1
             response = self._send_once(
-                lambda: self._http.build_request(
+                self._http.build_request(
                     "POST",
                     url,
                     data={"grant_type": "client_credentials"},
@@ -406,7 +417,9 @@ class GenesysClient:
                 self._wait_before_retry(what, failures, response)
                 continue
             if response.status_code == 200:
-                token = self._parse(response, WireToken, f"login at {self._settings.endpoint.login_base}")
+                token = self._parse(
+                    response, WireToken, f"login at {self._settings.endpoint.login_base}"
+                )
                 lifetime = token.expires_in if token.expires_in and token.expires_in > 0 else 3600.0
                 # Renew a little before the end: a minute, or a tenth of a short lifetime.
                 margin = min(60.0, lifetime / 10)
@@ -415,12 +428,16 @@ class GenesysClient:
                 return self._token
             err = _error_body(response)
             text = (err.description or err.error_description or err.message or "").strip()
-            if response.status_code == 400 and err.error == "invalid_request" and text.lower().startswith(
-                "rate limit exceeded"
+            if (
+                response.status_code == 400
+                and err.error == "invalid_request"
+                and text.lower().startswith("rate limit exceeded")
             ):
                 failures += 1
                 self._wait_before_retry(
-                    what, failures, _RetryLater("the login host is throttling (rate limit exceeded)")
+                    what,
+                    failures,
+                    _RetryLater("the login host is throttling (rate limit exceeded)"),
                 )
                 continue
             if err.error == "invalid_client" or response.status_code == 401:
@@ -471,7 +488,9 @@ def _retry_after(response: httpx.Response) -> float | None:
 def _decode_json(response: httpx.Response, what: str) -> Any:
     body = response.content
     if not body.strip():
-        raise BadResponseError(f"{what}: HTTP {response.status_code} with an empty body, expected JSON")
+        raise BadResponseError(
+            f"{what}: HTTP {response.status_code} with an empty body, expected JSON"
+        )
     if _looks_like_html(response):
         raise BadResponseError(
             f"{what}: HTTP {response.status_code} answered an HTML page, not JSON "

@@ -59,7 +59,10 @@ def fetch_inventory(
 ) -> Inventory:
     """Every OAuth client of the org, with the catalogs the plan asks for."""
     raw_clients = api.get_all_pages("/api/v2/oauth/clients")
-    wire_clients = [_validate(WireClient, item, f"GET /api/v2/oauth/clients: entity {i}") for i, item in enumerate(raw_clients)]
+    wire_clients = [
+        _validate(WireClient, item, f"GET /api/v2/oauth/clients: entity {i}")
+        for i, item in enumerate(raw_clients)
+    ]
     scopes = api.get("/api/v2/oauth/scopes", WireScopeListing)
     roles = _fetch_roles(api) if plan.roles else None
     usage = (
@@ -81,8 +84,15 @@ def fetch_inventory(
         org=Org(id=org.id, name=org.name),
         region=region,
         fetched_at=now,
-        scopes=tuple(sorted((Scope(id=s.id, description=s.description) for s in scopes.entities), key=lambda s: s.id)),
-        roles=tuple(sorted(roles, key=lambda r: (r.name.casefold(), r.id))) if roles is not None else None,
+        scopes=tuple(
+            sorted(
+                (Scope(id=s.id, description=s.description) for s in scopes.entities),
+                key=lambda s: s.id,
+            )
+        ),
+        roles=tuple(sorted(roles, key=lambda r: (r.name.casefold(), r.id)))
+        if roles is not None
+        else None,
         usage=usage[0] if usage is not None else None,
         clients=clients,
     )
@@ -109,7 +119,14 @@ def _normalise_client(
     permissions: tuple[str, ...] | None = None
     if roles_by_id is not None:
         permissions = tuple(
-            sorted({p for g in grants if g.role_id in roles_by_id for p in roles_by_id[g.role_id].permissions})
+            sorted(
+                {
+                    p
+                    for g in grants
+                    if g.role_id in roles_by_id
+                    for p in roles_by_id[g.role_id].permissions
+                }
+            )
         )
     return Client(
         id=wire.id,
@@ -154,7 +171,9 @@ def _role_grants(wire: WireClient, roles_by_id: dict[str, Role] | None) -> tuple
     with_division = {role_id for role_id, _ in grants}
     for role_id in wire.roleIds or ():
         if role_id not in with_division:
-            grants[(role_id, None)] = RoleGrant(role_id=role_id, division_id=None, name=name(role_id))
+            grants[(role_id, None)] = RoleGrant(
+                role_id=role_id, division_id=None, name=name(role_id)
+            )
     return tuple(sorted(grants.values(), key=lambda g: (g.role_id, g.division_id or "")))
 
 
@@ -207,7 +226,12 @@ def _fetch_usage(
     interval = f"{_midnight(start_day)}/{_midnight(end_day)}"
     execution = api.post(
         "/api/v2/usage/query",
-        {"interval": interval, "granularity": "Day", "groupBy": ["OAuthClientId"], "metrics": ["Requests"]},
+        {
+            "interval": interval,
+            "granularity": "Day",
+            "groupBy": ["OAuthClientId"],
+            "metrics": ["Requests"],
+        },
         WireUsageExecution,
     )
     path = f"/api/v2/usage/query/{execution.executionId}/results"
@@ -219,7 +243,9 @@ def _fetch_usage(
         if status == "Complete":
             break
         if status == "Failed":
-            raise FetchError(f"GET {path}: the usage query failed (queryStatus Failed); try again later")
+            raise FetchError(
+                f"GET {path}: the usage query failed (queryStatus Failed); try again later"
+            )
         if status != "Running":
             raise BadResponseError(f"GET {path}: unexpected queryStatus {status!r}")
         if waited + delay > timeout:

@@ -106,7 +106,9 @@ def _compose(text: str, doc: _Doc, diagnostics: list[Diagnostic]) -> None:
         diagnostics.append(Diagnostic(doc.shown, None, None, f"YAML error: {exc}"))
         return
     if root is None:
-        diagnostics.append(Diagnostic(doc.shown, 1, 1, "the file is empty; expected a policy document"))
+        diagnostics.append(
+            Diagnostic(doc.shown, 1, 1, "the file is empty; expected a policy document")
+        )
         return
     budget = [MAX_NODES]
 
@@ -127,15 +129,18 @@ def _compose(text: str, doc: _Doc, diagnostics: list[Diagnostic]) -> None:
                 diagnostics.append(Diagnostic(doc.shown, line, col, "a key must be a plain string"))
                 continue
             key = str(key_node.value)
+            key_path = (*path, key)
             if key in result:
-                first = doc.keypos[(*path, key)]
+                first = doc.keypos[key_path]
                 line, col = _mark(key_node)
                 diagnostics.append(
-                    Diagnostic(doc.shown, line, col, f"duplicate key {key!r} (first at line {first[0]})")
+                    Diagnostic(
+                        doc.shown, line, col, f"duplicate key {key!r} (first at line {first[0]})"
+                    )
                 )
                 continue
-            doc.keypos[(*path, key)] = _mark(key_node)
-            result[key] = build(value_node, (*path, key))
+            doc.keypos[key_path] = _mark(key_node)
+            result[key] = build(value_node, key_path)
         return result
 
     try:
@@ -144,12 +149,17 @@ def _compose(text: str, doc: _Doc, diagnostics: list[Diagnostic]) -> None:
         doc.data = None
         diagnostics.append(
             Diagnostic(
-                doc.shown, 1, 1, f"more than {MAX_NODES} YAML nodes (an alias bomb?); refusing to expand"
+                doc.shown,
+                1,
+                1,
+                f"more than {MAX_NODES} YAML nodes (an alias bomb?); refusing to expand",
             )
         )
     except RecursionError:
         doc.data = None
-        diagnostics.append(Diagnostic(doc.shown, 1, 1, "YAML nested too deeply (or a recursive alias)"))
+        diagnostics.append(
+            Diagnostic(doc.shown, 1, 1, "YAML nested too deeply (or a recursive alias)")
+        )
 
 
 # -- schema errors --------------------------------------------------------------------------------
@@ -197,8 +207,11 @@ def _schema_diagnostics(doc: _Doc, error: SchemaError) -> list[Diagnostic]:
     path = tuple(error.absolute_path)
     validator = error.validator
     where = _where(path)
+    # jsonschema types these loosely (they may be "unset"); we only read what our schema has.
+    schema: Any = error.schema
+    validator_value: Any = error.validator_value
     if validator == "additionalProperties" and isinstance(error.instance, dict):
-        allowed = list(error.schema.get("properties", {}))
+        allowed = list(schema.get("properties", {}))
         unknown = [k for k in error.instance if k not in allowed]
         return [
             doc.at(
@@ -214,24 +227,41 @@ def _schema_diagnostics(doc: _Doc, error: SchemaError) -> list[Diagnostic]:
         name = missing[0] if missing else error.message
         return [doc.at(path, f"{where}: missing required key {name!r}")]
     if validator == "type":
-        expected = error.validator_value
+        expected = validator_value
         names = [expected] if isinstance(expected, str) else list(expected)
         wanted = " or ".join(_JSON_TYPES.get(n, n) for n in names)
         return [doc.at(path, f"{where}: expected {wanted}, got {_type_name(error.instance)}")]
     if validator == "enum":
-        choices = [str(c) for c in error.validator_value]
+        choices = [str(c) for c in validator_value]
         value = error.instance
         hint = _did_you_mean(str(value), choices) if isinstance(value, str) else ""
         what = "check type" if path[-1:] == ("type",) else "value"
-        return [doc.at(path, f"{where}: unknown {what} {value!r}{hint} (expected one of: {', '.join(choices)})")]
+        return [
+            doc.at(
+                path,
+                f"{where}: unknown {what} {value!r}{hint} (expected one of: {', '.join(choices)})",
+            )
+        ]
     if validator == "const":
-        return [doc.at(path, f"{where}: expected {error.validator_value!r}, got {error.instance!r}")]
+        return [
+            doc.at(path, f"{where}: expected {error.validator_value!r}, got {error.instance!r}")
+        ]
     if validator in ("minItems", "minLength"):
         return [doc.at(path, f"{where}: must not be empty")]
     if validator == "pattern":
-        return [doc.at(path, f"{where}: {error.instance!r} does not match the expected form {error.validator_value}")]
+        return [
+            doc.at(
+                path,
+                f"{where}: {error.instance!r} does not match the expected form {error.validator_value}",
+            )
+        ]
     if validator == "format":
-        return [doc.at(path, f"{where}: {error.instance!r} is not a valid {error.validator_value} (YYYY-MM-DD)")]
+        return [
+            doc.at(
+                path,
+                f"{where}: {error.instance!r} is not a valid {error.validator_value} (YYYY-MM-DD)",
+            )
+        ]
     return [doc.at(path, f"{where}: {error.message}")]
 
 
@@ -266,7 +296,7 @@ def permission_problem(pattern: str, catalog: frozenset[str]) -> str | None:
             return problem
     parts = pattern.split(":")
     for perm in catalog:
-        if all(fnmatchcase(cp, pp) for cp, pp in zip(perm.split(":"), parts)):
+        if all(fnmatchcase(cp, pp) for cp, pp in zip(perm.split(":"), parts, strict=False)):
             return None
     close = difflib.get_close_matches(pattern, sorted(catalog), n=3, cutoff=0.75)
     hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
@@ -291,20 +321,28 @@ class _Loader:
         if ref.startswith(BUILTIN_PREFIX):
             builtin = ref[len(BUILTIN_PREFIX) :]
             if builtin not in pack_names():
-                self._missing(origin, ref, f"unknown shipped pack {ref!r}{_did_you_mean(builtin, pack_names())} "
-                              f"(shipped: {', '.join(BUILTIN_PREFIX + n for n in pack_names())})")
+                self._missing(
+                    origin,
+                    ref,
+                    f"unknown shipped pack {ref!r}{_did_you_mean(builtin, pack_names())} "
+                    f"(shipped: {', '.join(BUILTIN_PREFIX + n for n in pack_names())})",
+                )
                 return
             path = pack_path(builtin)
             shown = ref
         else:
             path = Path(ref) if base is None else base / ref
-            shown = _display(path)
+            shown = (
+                ref if base is None else _display(path)
+            )  # a file the user named is shown as named
         try:
             resolved = path.resolve()
         except OSError:
             resolved = path.absolute()
         if resolved in self.stack:
-            cycle = " -> ".join(_display(p) for p in [*self.stack[self.stack.index(resolved):], resolved])
+            cycle = " -> ".join(
+                _display(p) for p in [*self.stack[self.stack.index(resolved) :], resolved]
+            )
             self._missing(origin, ref, f"include loop: {cycle}")
             return
         if resolved in self.loaded:
@@ -316,13 +354,20 @@ class _Loader:
             return
         if len(raw) > MAX_POLICY_BYTES:
             self.diagnostics.append(
-                Diagnostic(shown, None, None, f"file is {len(raw)} bytes; a policy may be at most {MAX_POLICY_BYTES}")
+                Diagnostic(
+                    shown,
+                    None,
+                    None,
+                    f"file is {len(raw)} bytes; a policy may be at most {MAX_POLICY_BYTES}",
+                )
             )
             return
         try:
             text = raw.decode("utf-8")
         except UnicodeDecodeError as exc:
-            self.diagnostics.append(Diagnostic(shown, None, None, f"not UTF-8 text (byte {exc.start})"))
+            self.diagnostics.append(
+                Diagnostic(shown, None, None, f"not UTF-8 text (byte {exc.start})")
+            )
             return
         self.loaded.add(resolved)
         self.stack.append(resolved)
@@ -338,14 +383,21 @@ class _Loader:
             doc, path = origin
             self.diagnostics.append(doc.at(path, message))
 
-    def _load_text(self, text: str, shown: str, resolved: Path, sha256: str, builtin: str | None) -> None:
+    def _load_text(
+        self, text: str, shown: str, resolved: Path, sha256: str, builtin: str | None
+    ) -> None:
         doc = _Doc(shown)
         before = len(self.diagnostics)
         _compose(text, doc, self.diagnostics)
         if doc.data is None:
             return
         if not isinstance(doc.data, dict):
-            self.diagnostics.append(doc.at((), f"expected a mapping with apiVersion, kind and rules; got {_type_name(doc.data)}"))
+            self.diagnostics.append(
+                doc.at(
+                    (),
+                    f"expected a mapping with apiVersion, kind and rules; got {_type_name(doc.data)}",
+                )
+            )
             return
         errors = list(self.validator.iter_errors(doc.data))
         bad_paths: list[Path_] = [tuple(e.absolute_path) for e in errors]
@@ -356,13 +408,16 @@ class _Loader:
                 continue
             self.diagnostics.extend(_schema_diagnostics(doc, error))
         data = doc.data
-        metadata = data.get("metadata") if isinstance(data.get("metadata"), dict) else {}
+        raw_metadata = data.get("metadata")
+        metadata: dict[str, Any] = raw_metadata if isinstance(raw_metadata, dict) else {}
         self.files.append(
             PolicyFile(
                 path=shown,
                 sha256=sha256,
                 name=metadata.get("name") if isinstance(metadata.get("name"), str) else None,
-                description=metadata.get("description") if isinstance(metadata.get("description"), str) else None,
+                description=metadata.get("description")
+                if isinstance(metadata.get("description"), str)
+                else None,
                 builtin=builtin,
             )
         )
@@ -396,7 +451,10 @@ class _Loader:
         if isinstance(rule_id, str):
             if rule_id in self.rule_sources:
                 self.diagnostics.append(
-                    doc.at((*here, "id"), f"rule id {rule_id!r} is already defined at {self.rule_sources[rule_id]}")
+                    doc.at(
+                        (*here, "id"),
+                        f"rule id {rule_id!r} is already defined at {self.rule_sources[rule_id]}",
+                    )
                 )
                 return
             self.rule_sources[rule_id] = source
@@ -405,7 +463,9 @@ class _Loader:
         check = raw["check"]
         check_type = CHECKS[check["type"]]
         try:
-            params = check_type.params.model_validate({k: v for k, v in check.items() if k != "type"})
+            params = check_type.params.model_validate(
+                {k: v for k, v in check.items() if k != "type"}
+            )
         except ValidationError as exc:
             for err in exc.errors(include_url=False):
                 loc = (*here, "check", *err["loc"])
@@ -507,12 +567,16 @@ class _Loader:
             self.diagnostics.append(doc.at((*at, "value"), f"operator {op!r} needs a list value"))
         elif op == "matches":
             if not isinstance(value, str):
-                self.diagnostics.append(doc.at((*at, "value"), "operator 'matches' needs a regular expression string"))
+                self.diagnostics.append(
+                    doc.at((*at, "value"), "operator 'matches' needs a regular expression string")
+                )
             else:
                 try:
                     re.compile(value)
                 except re.error as exc:
-                    self.diagnostics.append(doc.at((*at, "value"), f"invalid regular expression {value!r}: {exc}"))
+                    self.diagnostics.append(
+                        doc.at((*at, "value"), f"invalid regular expression {value!r}: {exc}")
+                    )
         assert op in FIELD_OPS
 
     # -- exceptions -----------------------------------------------------------------------------
@@ -526,7 +590,9 @@ class _Loader:
             try:
                 expires = date.fromisoformat(raw["expires"])
             except ValueError:
-                self.diagnostics.append(doc.at((*here, "expires"), f"{raw['expires']!r} is not a date (YYYY-MM-DD)"))
+                self.diagnostics.append(
+                    doc.at((*here, "expires"), f"{raw['expires']!r} is not a date (YYYY-MM-DD)")
+                )
         if len(self.diagnostics) != before:
             return
         self.exceptions.append(
@@ -585,7 +651,16 @@ def load_policies(refs: Sequence[str]) -> PolicySet:
     """Load policy files (paths or ``builtin:NAME``) and their includes, or raise ``PolicyError``
     with every problem found."""
     if not refs:
-        raise PolicyError([Diagnostic("(command line)", None, None, "no policy given: use -p POLICY (for example -p builtin:tutorial)")])
+        raise PolicyError(
+            [
+                Diagnostic(
+                    "(command line)",
+                    None,
+                    None,
+                    "no policy given: use -p POLICY (for example -p builtin:tutorial)",
+                )
+            ]
+        )
     loader = _Loader()
     for ref in refs:
         loader.load(ref, base=None, origin=None)

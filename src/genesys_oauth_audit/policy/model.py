@@ -113,7 +113,11 @@ class PolicySet:
 
     def usage_days(self) -> int | None:
         """The longest look-back any ``max-days-unused`` rule asks for."""
-        days = [getattr(rule.params, "days", 0) for rule in self.rules if "usage" in rule.check_type.needs]
+        days = [
+            getattr(rule.params, "days", 0)
+            for rule in self.rules
+            if "usage" in rule.check_type.needs
+        ]
         return max(days) if days else None
 
     def rule(self, rule_id: str) -> Rule | None:

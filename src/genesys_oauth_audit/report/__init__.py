@@ -16,7 +16,10 @@ if TYPE_CHECKING:
 
 REPORTERS: dict[str, tuple[str, str]] = {
     "text": ("genesys_oauth_audit.report.text", "for people: grouped by rule, 80 columns"),
-    "json": ("genesys_oauth_audit.report.json_report", "machine-readable, schemas/report.schema.json"),
+    "json": (
+        "genesys_oauth_audit.report.json_report",
+        "machine-readable, schemas/report.schema.json",
+    ),
 }
 
 

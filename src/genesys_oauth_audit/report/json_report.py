@@ -31,7 +31,12 @@ def finding_dict(f: Finding) -> dict[str, Any]:
         "message": f.message,
         "fingerprint": f.fingerprint,
         "waived": (
-            {"reason": f.waived.reason, "expires": _iso(f.waived.expires), "ticket": f.waived.ticket, "owner": f.waived.owner}
+            {
+                "reason": f.waived.reason,
+                "expires": _iso(f.waived.expires),
+                "ticket": f.waived.ticket,
+                "owner": f.waived.owner,
+            }
             if f.waived
             else None
         ),
@@ -79,7 +84,9 @@ def report_dict(evaluation: Evaluation, run: RunInfo) -> dict[str, Any]:
             "failed": run.verdict(evaluation),
         },
         "findings": [finding_dict(f) for f in reported],
-        "notEvaluated": [{"ruleId": n.rule_id, "reason": n.reason} for n in evaluation.not_evaluated],
+        "notEvaluated": [
+            {"ruleId": n.rule_id, "reason": n.reason} for n in evaluation.not_evaluated
+        ],
         "expiredExceptions": [_exception(e) for e in evaluation.expired_exceptions],
         "expiringExceptions": [_exception(e) for e in evaluation.expiring_exceptions],
         "unusedExceptions": [_exception(e) for e in evaluation.unused_exceptions],

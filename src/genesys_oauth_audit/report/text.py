@@ -51,7 +51,9 @@ def _exception_lines(title: str, items: Iterable[ExceptionStatus]) -> list[str]:
     for e in items:
         expires = f", expires {e.expires.isoformat()}" if e.expires else ""
         clients = ", ".join(terminal(c) for c in e.clients)
-        lines += _wrap(f"{e.rule_id} for {clients}{expires} ({e.source}): {terminal(e.reason)}", "  ")
+        lines += _wrap(
+            f"{e.rule_id} for {clients}{expires} ({e.source}): {terminal(e.reason)}", "  "
+        )
     return lines
 
 
@@ -75,7 +77,9 @@ def render(evaluation: Evaluation, run: RunInfo) -> str:
         lines += _wrap(f"Source: org {org}, region {src.region}, fetched {fetched}", "")
     elif src.kind == "snapshot":
         fetched = src.fetched_at.strftime("%Y-%m-%d %H:%M UTC") if src.fetched_at else "unknown"
-        lines += _wrap(f"Source: snapshot {src.path} (org {org}, region {src.region}, fetched {fetched})", "")
+        lines += _wrap(
+            f"Source: snapshot {src.path} (org {org}, region {src.region}, fetched {fetched})", ""
+        )
     if src.proposals:
         lines += _wrap(f"Proposals: {', '.join(src.proposals)}", "")
     lines += _wrap("Policies: " + ", ".join(p.path for p in run.policies), "")
@@ -85,7 +89,10 @@ def render(evaluation: Evaluation, run: RunInfo) -> str:
         by_rule.setdefault(f.rule_id, []).append(f)
     for rule_id, items in by_rule.items():
         first = items[0]
-        lines += ["", f"{_sev(first.severity, run.color)}  {rule_id}  {terminal(first.title)}  [{len(items)}]"]
+        lines += [
+            "",
+            f"{_sev(first.severity, run.color)}  {rule_id}  {terminal(first.title)}  [{len(items)}]",
+        ]
         for f in items:
             # Every check's message names its subject, so the subject is not repeated here.
             where = f"  [{f.location.path}:{f.location.line}]" if f.location else ""
@@ -98,19 +105,28 @@ def render(evaluation: Evaluation, run: RunInfo) -> str:
             assert f.waived is not None
             expires = f" until {f.waived.expires.isoformat()}" if f.waived.expires else ""
             subject = f" {terminal(f.subject)}" if f.subject is not None else ""
-            lines += _wrap(f"- {f.rule_id} {_client(f)}{subject}{expires}: {terminal(f.waived.reason)}", "  ")
+            lines += _wrap(
+                f"- {f.rule_id} {_client(f)}{subject}{expires}: {terminal(f.waived.reason)}", "  "
+            )
 
     if evaluation.not_evaluated:
         lines += ["", f"Not evaluated ({len(evaluation.not_evaluated)}):"]
         for n in evaluation.not_evaluated:
             lines += _wrap(f"- {n.rule_id}: {n.reason}", "  ")
-    lines += _exception_lines("Expired exceptions (their findings count again)", evaluation.expired_exceptions)
+    lines += _exception_lines(
+        "Expired exceptions (their findings count again)", evaluation.expired_exceptions
+    )
     lines += _exception_lines("Exceptions expiring within 14 days", evaluation.expiring_exceptions)
-    lines += _exception_lines("Unused exceptions (they waive nothing)", evaluation.unused_exceptions)
+    lines += _exception_lines(
+        "Unused exceptions (they waive nothing)", evaluation.unused_exceptions
+    )
 
     hidden = len(evaluation.findings) - len(reported)
     if hidden:
-        lines += ["", f"{hidden} findings below --min-severity {run.min_severity.value} are not shown."]
+        lines += [
+            "",
+            f"{hidden} findings below --min-severity {run.min_severity.value} are not shown.",
+        ]
     threshold = run.fail_on.value if run.fail_on else "never"
     lines += ["", f"Result: {verdict} (--fail-on {threshold})"]
     return "\n".join(line.rstrip() for line in lines) + "\n"

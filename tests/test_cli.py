@@ -1,0 +1,365 @@
+"""The command line end to end: every exit code, formats, stdout/stderr, and live runs over real HTTP."""
+
+from __future__ import annotations
+
+import json
+import re
+import socket
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from genesys_oauth_audit.errors import ExitCode, exit_code_table
+from tests.conftest import CLIENT_ID, DATA, SAMPLE_SNAPSHOT, TUTORIAL, Ran
+from tests.fake.orgdata import sample_fake
+from tests.fake.server import FakeGenesys
+
+Run = Callable[..., Ran]
+NOW = "2026-11-20T06:00:00Z"
+FAST = ("--max-retries", "8", "--retry-budget", "60", "--timeout", "5")
+
+
+def live_env(fake: FakeGenesys, base_url: str) -> dict[str, str]:
+    return {
+        "GENESYSCLOUD_REGION": base_url,
+        "GENESYSCLOUD_OAUTHCLIENT_ID": CLIENT_ID,
+        "GENESYSCLOUD_OAUTHCLIENT_SECRET": fake.credentials[CLIENT_ID],
+    }
+
+
+def one_error_line(ran: Ran) -> str:
+    lines = ran.stderr.strip().splitlines()
+    assert len(lines) == 1, ran.stderr
+    assert "Traceback" not in ran.stderr
+    assert lines[0].startswith("genesys-oauth-audit: error: ")
+    assert lines[0].endswith("[audit incomplete; no report written]")
+    return lines[0]
+
+
+# -- help and exit codes -------------------------------------------------------------------------
+
+
+def test_help_shows_the_exit_code_table(run_cli: Run) -> None:
+    ran = run_cli("--help")
+    assert ran.code == 0
+    for code in ExitCode:  # click indents the epilog, and must not rewrap it
+        assert re.search(rf"^\s+{code.value}  {re.escape(code.meaning)}$", ran.stdout, re.M), code
+    assert len(exit_code_table().splitlines()) == 4
+    assert [c.value for c in ExitCode] == [0, 1, 2, 3]
+    for command in ("fetch", "check", "validate", "rules"):
+        assert command in ran.stdout
+
+
+def test_exit_0_when_nothing_reaches_fail_on(run_cli: Run) -> None:
+    ran = run_cli(
+        "check",
+        "-p",
+        TUTORIAL,
+        "--inventory",
+        str(SAMPLE_SNAPSHOT),
+        "--fail-on",
+        "critical",
+        "--now",
+        NOW,
+    )
+    assert ran.code == 0, ran.stderr
+    assert "Result: PASS (--fail-on critical)" in ran.stdout
+    assert ran.stderr == ""
+
+
+def test_exit_1_on_findings(run_cli: Run) -> None:
+    ran = run_cli("check", "-p", TUTORIAL, "--inventory", str(SAMPLE_SNAPSHOT), "--now", NOW)
+    assert ran.code == 1
+    assert "GOA-TUT-001" in ran.stdout and "Result: FAIL (--fail-on low)" in ran.stdout
+    assert ran.stderr == ""
+
+
+def test_fail_on_never(run_cli: Run) -> None:
+    ran = run_cli(
+        "check", "-p", "builtin:tutorial", "--inventory", str(SAMPLE_SNAPSHOT), "--fail-on", "never"
+    )
+    assert ran.code == 0 and "FAIL" not in ran.stdout.splitlines()[0]
+
+
+def test_exit_2_for_a_policy_type_error_names_file_line(run_cli: Run, tmp_path: Path) -> None:
+    bad = DATA / "policies" / "invalid" / "type-error.yaml"
+    ran = run_cli("check", "-p", str(bad), "--inventory", str(SAMPLE_SNAPSHOT))
+    assert ran.code == 2
+    assert f"{bad}:9:17: rules[0].check.prefixes: expected a list, got a string" in ran.stderr
+    assert ran.stdout == "" and "Traceback" not in ran.stderr
+
+
+def test_exit_2_for_bad_flags(run_cli: Run) -> None:
+    assert run_cli("check", "-p", TUTORIAL, "--format", "yaml").code == 2
+    assert run_cli("check", "--inventory", str(SAMPLE_SNAPSHOT)).code == 2  # no policy
+    assert run_cli("frobnicate").code == 2
+
+
+def test_exit_2_for_a_missing_or_bad_snapshot(run_cli: Run, tmp_path: Path) -> None:
+    ran = run_cli("check", "-p", TUTORIAL, "--inventory", str(tmp_path / "none.json"))
+    assert ran.code == 2 and "cannot read snapshot" in ran.stderr
+    broken = tmp_path / "broken.json"
+    broken.write_text('{\n  "kind": "genesys-oauth-audit/inventory",\n  "clients": [\n')
+    ran = run_cli("check", "-p", TUTORIAL, "--inventory", str(broken))
+    assert ran.code == 2 and re.search(rf"{re.escape(str(broken))}:4:1: not valid JSON", ran.stderr)
+    wrong = tmp_path / "wrong.json"
+    data = json.loads(SAMPLE_SNAPSHOT.read_text())
+    data["clients"][3]["scopes"] = "users"
+    wrong.write_text(json.dumps(data, indent=2))
+    ran = run_cli("check", "-p", TUTORIAL, "--inventory", str(wrong))
+    assert ran.code == 2 and re.search(r"wrong\.json:\d+:\d+: clients/3/scopes: ", ran.stderr), (
+        ran.stderr
+    )
+
+
+def test_exit_2_for_missing_credentials(run_cli: Run) -> None:
+    ran = run_cli("check", "-p", TUTORIAL)
+    assert ran.code == 2 and "GENESYSCLOUD_OAUTHCLIENT_ID" in ran.stderr
+
+
+def test_policies_are_validated_before_the_network(run_cli: Run, tmp_path: Path) -> None:
+    bad = DATA / "policies" / "invalid" / "unknown-key.yaml"
+    env = {
+        "GENESYSCLOUD_REGION": "http://127.0.0.1:9",
+        "GENESYSCLOUD_OAUTHCLIENT_ID": "x",
+        "GENESYSCLOUD_OAUTHCLIENT_SECRET": "y",
+    }
+    ran = run_cli("check", "-p", str(bad), env=env)
+    assert ran.code == 2 and "did you mean 'title'" in ran.stderr
+
+
+# -- formats -------------------------------------------------------------------------------------------
+
+
+def test_json_to_stdout_is_pure_json(run_cli: Run) -> None:
+    ran = run_cli(
+        "check",
+        "-p",
+        TUTORIAL,
+        "--inventory",
+        str(SAMPLE_SNAPSHOT),
+        "--format",
+        "json",
+        "--now",
+        NOW,
+    )
+    data = json.loads(ran.stdout)
+    assert data["summary"]["failed"] is True and ran.code == 1
+    assert data["source"] == {
+        "kind": "snapshot",
+        "org": {"id": data["source"]["org"]["id"], "name": "Northwind Contact Centre"},
+        "region": "eu-west-1",
+        "fetchedAt": "2026-11-20T06:00:00Z",
+        "path": str(SAMPLE_SNAPSHOT),
+        "proposals": [],
+    }
+
+
+def test_json_output_file_alongside_text(run_cli: Run, tmp_path: Path) -> None:
+    out = tmp_path / "report.json"
+    ran = run_cli(
+        "check",
+        "-p",
+        TUTORIAL,
+        "--inventory",
+        str(SAMPLE_SNAPSHOT),
+        "--json-output",
+        str(out),
+        "--now",
+        NOW,
+    )
+    assert ran.code == 1 and ran.stdout.startswith("genesys-oauth-audit ")
+    assert json.loads(out.read_text())["summary"]["counts"]["high"] == 2
+
+
+def test_validate_and_rules_commands(run_cli: Run) -> None:
+    ran = run_cli("validate", TUTORIAL, str(DATA / "policies" / "valid" / "every-check.yaml"))
+    assert ran.code == 0 and "ok (2 rules, 0 exceptions)" in ran.stdout
+    ran = run_cli("validate", TUTORIAL, str(DATA / "policies" / "invalid" / "duplicate-key.yaml"))
+    assert ran.code == 2 and "duplicate key 'title'" in ran.stderr
+    ran = run_cli("rules", "-p", "builtin:tutorial")
+    assert ran.code == 0 and re.search(r"GOA-TUT-001\s+high\s+No administrative", ran.stdout)
+
+
+def test_version(run_cli: Run) -> None:
+    from genesys_oauth_audit import __version__
+
+    ran = run_cli("--version")
+    assert ran.code == 0 and __version__ in ran.stdout
+
+
+# -- live, over a real loopback socket -----------------------------------------------------------------
+
+
+@pytest.mark.socket
+def test_fetch_then_check_equals_check_live(run_cli: Run, tmp_path: Path) -> None:
+    fake = sample_fake(usage_running_polls=0)
+    snapshot = tmp_path / "snap.json"
+    with fake.serve() as base:
+        env = live_env(fake, base)
+        ran = run_cli("fetch", "-o", str(snapshot), "--now", NOW, *FAST, env=env)
+        assert ran.code == 0, ran.stderr
+        assert f"wrote {snapshot}: 36 clients, 12 roles, usage over 90 days" in ran.stderr
+        live = run_cli("check", "-p", TUTORIAL, "--format", "json", "--now", NOW, *FAST, env=env)
+    offline = run_cli(
+        "check", "-p", TUTORIAL, "--inventory", str(snapshot), "--format", "json", "--now", NOW
+    )
+    assert live.code == offline.code == 1
+    assert json.loads(live.stdout)["findings"] == json.loads(offline.stdout)["findings"]
+    assert json.loads(live.stdout)["source"]["kind"] == "live"
+    # the tutorial needs no roles or usage: the live check did not ask for them
+    assert not [r for r in fake.log if "authorization/roles" in r.path or "usage" in r.path][3:]
+
+
+@pytest.mark.socket
+def test_faults_and_expiring_tokens_give_the_same_inventory(run_cli: Run, tmp_path: Path) -> None:
+    clean = sample_fake(usage_running_polls=0)
+    with clean.serve() as base:
+        assert (
+            run_cli(
+                "fetch",
+                "-o",
+                str(tmp_path / "clean.json"),
+                "--now",
+                NOW,
+                *FAST,
+                env=live_env(clean, base),
+            ).code
+            == 0
+        )
+
+    faulty = sample_fake(
+        usage_running_polls=0,
+        fault_rate=0.15,
+        fault_kinds=("429", "5xx"),
+        retry_after="0",
+        token_lifetime=2,
+        latency=0.3,
+        seed=11,
+    )
+    with faulty.serve() as base:
+        ran = run_cli(
+            "fetch",
+            "-o",
+            str(tmp_path / "faulty.json"),
+            "--now",
+            NOW,
+            *FAST,
+            env=live_env(faulty, base),
+        )
+        assert ran.code == 0, ran.stderr
+    assert (tmp_path / "faulty.json").read_text() == (tmp_path / "clean.json").read_text()
+    faults = [r for r in faulty.log if r.fault]
+    assert faults, "the seed must inject faults"
+    assert len(faulty.token_requests()) >= 2  # the token expired during the run and was renewed
+
+
+@pytest.mark.socket
+def test_exhausted_retry_budget_exits_3_and_writes_nothing(run_cli: Run, tmp_path: Path) -> None:
+    fake = sample_fake()
+    fake.fail("/api/v2/oauth/clients", "5xx", times=100)
+    out, snap = tmp_path / "report.json", tmp_path / "snap.json"
+    with fake.serve() as base:
+        env = live_env(fake, base)
+        ran = run_cli(
+            "check",
+            "-p",
+            TUTORIAL,
+            "--json-output",
+            str(out),
+            "--max-retries",
+            "2",
+            "--retry-budget",
+            "5",
+            env=env,
+        )
+        fetched = run_cli("fetch", "-o", str(snap), "--max-retries", "2", env=env)
+    assert ran.code == 3 and fetched.code == 3
+    assert "giving up after 3 attempts" in one_error_line(ran)
+    assert ran.stdout == "" and not out.exists() and not snap.exists()
+    assert list(tmp_path.iterdir()) == []  # not even a temporary file
+
+
+@pytest.mark.socket
+@pytest.mark.parametrize(
+    ("setup", "expected"),
+    [
+        (
+            lambda f: f.credentials.update({CLIENT_ID: "rotated-elsewhere"}),
+            "client id or secret was rejected (invalid_client",
+        ),
+        (
+            lambda f: f.permissions.discard("oauth:client:view"),
+            "lacks permission oauth:client:view",
+        ),
+        (lambda f: f.fail("/api/v2/oauth/clients", "html", times=100), "HTML error page"),
+        (lambda f: f.fail("/api/v2/oauth/scopes", "truncated", times=100), "RemoteProtocolError"),
+        (
+            lambda f: setattr(f, "client_page_size", 10) or setattr(f, "paging_bug", "repeat"),
+            "page 2 repeats",
+        ),
+        (lambda f: f.fail("/api/v2/organizations/me", "wrongtype"), "unexpected response shape"),
+    ],
+    ids=["wrong-secret", "no-permission", "html-502", "truncated", "repeating-page", "wrong-types"],
+)
+def test_live_failures_exit_3_with_one_clear_line(
+    run_cli: Run, tmp_path: Path, setup, expected: str
+) -> None:  # type: ignore[no-untyped-def]
+    fake = sample_fake()
+    env_secret = fake.credentials[CLIENT_ID]
+    setup(fake)
+    out = tmp_path / "r.json"
+    with fake.serve() as base:
+        env = {**live_env(fake, base), "GENESYSCLOUD_OAUTHCLIENT_SECRET": env_secret}
+        ran = run_cli(
+            "check",
+            "-p",
+            TUTORIAL,
+            "--json-output",
+            str(out),
+            "--max-retries",
+            "1",
+            "--retry-budget",
+            "3",
+            env=env,
+        )
+    assert ran.code == 3, ran.stderr
+    assert expected in one_error_line(ran)
+    assert ran.stdout == "" and not out.exists()
+
+
+def _closed_port() -> int:
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def test_unreachable_host_exits_3(run_cli: Run) -> None:
+    env = {
+        "GENESYSCLOUD_REGION": f"http://127.0.0.1:{_closed_port()}",
+        "GENESYSCLOUD_OAUTHCLIENT_ID": "x",
+        "GENESYSCLOUD_OAUTHCLIENT_SECRET": "y",
+    }
+    ran = run_cli("check", "-p", TUTORIAL, "--max-retries", "1", "--retry-budget", "2", env=env)
+    assert ran.code == 3
+    assert "connection failed (ConnectError" in one_error_line(ran)
+
+
+def test_internal_errors_are_one_line_without_traceback(
+    run_cli: Run, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from genesys_oauth_audit import app
+
+    def boom(*a: object, **k: object) -> None:
+        raise RuntimeError("kaboom")
+
+    monkeypatch.setattr(app, "check", boom)
+    ran = run_cli("check", "-p", TUTORIAL, "--inventory", str(SAMPLE_SNAPSHOT))
+    assert (
+        ran.code == 3
+        and "internal error: RuntimeError: kaboom" in ran.stderr
+        and "Traceback" not in ran.stderr
+    )
