@@ -23,14 +23,27 @@ def test_cli_import_is_lazy() -> None:
 
 
 def test_python_dash_m_runs() -> None:
-    out = subprocess.run([sys.executable, "-m", "genesys_oauth_audit", "--help"], capture_output=True, text=True)
+    out = subprocess.run(
+        [sys.executable, "-m", "genesys_oauth_audit", "--help"], capture_output=True, text=True
+    )
     assert out.returncode == 0 and "Exit codes:" in out.stdout
 
 
 def test_wheel_carries_packs_schemas_and_catalog(tmp_path: Path) -> None:
     pytest.importorskip("hatchling")
     subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation", "-w", str(tmp_path), str(ROOT)],
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "-q",
+            "--no-deps",
+            "--no-build-isolation",
+            "-w",
+            str(tmp_path),
+            str(ROOT),
+        ],
         check=True,
     )
     [wheel] = tmp_path.glob("*.whl")
@@ -53,7 +66,12 @@ def test_readme_exit_code_table_matches_the_code() -> None:
 def test_readme_setup_commands_are_the_ci_ones() -> None:
     readme = (ROOT / "README.md").read_text()
     ci = (ROOT / ".ci" / "run").read_text()
-    test_command = "python3 -m venv .venv && . .venv/bin/activate && pip install -e '.[dev]' && pytest"
+    test_command = (
+        "python3 -m venv .venv && . .venv/bin/activate && pip install -e '.[dev]' && pytest"
+    )
     assert test_command in readme
     assert test_command.replace("pip install -e", "pip install -q -e") in ci
-    assert "genesys-oauth-audit check -p policies/tutorial.yaml --inventory examples/sample-snapshot.json" in readme
+    assert (
+        "genesys-oauth-audit check -p policies/tutorial.yaml --inventory examples/sample-snapshot.json"
+        in readme
+    )
