@@ -1,0 +1,25 @@
+"""App-level pieces that the CLI tests do not reach directly."""
+
+from __future__ import annotations
+
+import io
+
+from genesys_oauth_audit.app import Progress
+
+
+class Tty(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_progress_line_only_on_a_terminal() -> None:
+    tty, pipe = Tty(), io.StringIO()
+    for stream in (tty, pipe):
+        progress = Progress(stream)
+        progress("GET /api/v2/oauth/clients")
+        progress("GET /api/v2/oauth/scopes")
+        progress.done()
+    assert pipe.getvalue() == ""
+    out = tty.getvalue()
+    assert "\rfetching: 2 requests, now GET /api/v2/oauth/scopes" in out
+    assert out.endswith("\r\x1b[K")  # the line is cleared at the end
