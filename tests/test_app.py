@@ -21,5 +21,5 @@ def test_progress_line_only_on_a_terminal() -> None:
         progress.done()
     assert pipe.getvalue() == ""
     out = tty.getvalue()
-    assert "\rfetching: 2 requests, now GET /api/v2/oauth/scopes" in out
+    assert "\r\x1b[Kfetching: 2 requests, now GET /api/v2/oauth/scopes" in out
     assert out.endswith("\r\x1b[K")  # the line is cleared at the end
