@@ -99,7 +99,7 @@ def test_oversized_policy_is_refused_without_parsing(tmp_path: Path) -> None:
     big = tmp_path / "big.yaml"
     big.write_text(HEADER + "# " + "x" * MAX_POLICY_BYTES + "\n")
     started = time.perf_counter()
-    with pytest.raises(PolicyError, match="a policy may be at most"):
+    with pytest.raises(PolicyError, match="a policy file may be at most"):
         load_policies((str(big),))
     assert time.perf_counter() - started < 1.0
 
