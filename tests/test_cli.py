@@ -90,6 +90,16 @@ def test_exit_2_for_a_policy_type_error_names_file_line(run_cli: Run, tmp_path: 
     assert ran.stdout == "" and "Traceback" not in ran.stderr
 
 
+@pytest.mark.parametrize(
+    "path", sorted((DATA / "policies" / "invalid").glob("*.yaml")), ids=lambda p: p.name
+)
+def test_every_broken_policy_exits_2_from_check_too(run_cli: Run, path: Path) -> None:
+    ran = run_cli("check", "-p", str(path), "--inventory", str(SAMPLE_SNAPSHOT))
+    assert ran.code == 2, ran.stderr
+    assert ran.stdout == "" and "Traceback" not in ran.stderr
+    assert re.search(r":\d+:\d+: ", ran.stderr)
+
+
 def test_exit_2_for_bad_flags(run_cli: Run) -> None:
     assert run_cli("check", "-p", TUTORIAL, "--format", "yaml").code == 2
     assert run_cli("check", "--inventory", str(SAMPLE_SNAPSHOT)).code == 2  # no policy

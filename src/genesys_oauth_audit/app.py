@@ -269,3 +269,42 @@ def list_rules(paths: tuple[str, ...], *, streams: Streams) -> ExitCode:
     for r in policies.rules:
         streams.stdout.write(f"{r.id:<{width}}  {r.severity.value:<8}  {r.title}  ({r.source})\n")
     return ExitCode.OK
+
+
+def run_policy_tests(paths: tuple[str, ...], *, streams: Streams) -> ExitCode:
+    """``test``: run policy test files (files, or directories searched for ``*.test.yaml``)."""
+    from genesys_oauth_audit.policy.testing import find_test_files, render_results, run_test_file
+
+    files = find_test_files(paths)
+    if not files:
+        raise BadInputError(f"no policy test files (*.test.yaml) in {', '.join(paths)}")
+    results = []
+    problems = []
+    for path in files:
+        try:
+            results.append(run_test_file(path))
+        except InputFileError as exc:
+            problems.extend(exc.diagnostics)
+    streams.stdout.write(render_results(results))
+    if problems:
+        raise InputFileError(problems)
+    return ExitCode.FINDINGS if any(r.failed for r in results) else ExitCode.OK
+
+
+def explain(rule_id: str, paths: tuple[str, ...], *, streams: Streams) -> ExitCode:
+    """``explain``: one rule in full: metadata, selectors, the check in words, its examples."""
+    from genesys_oauth_audit.policy.explain import explain_rule
+    from genesys_oauth_audit.resources import pack_names
+
+    policies = load_policies(paths or tuple(f"builtin:{n}" for n in pack_names()))
+    rule = policies.rule(rule_id)
+    if rule is None:
+        import difflib
+
+        close = difflib.get_close_matches(rule_id, [r.id for r in policies.rules], n=3)
+        hint = f"; did you mean {', '.join(close)}?" if close else ""
+        raise BadInputError(
+            f"no rule {rule_id!r} in {', '.join(f.path for f in policies.files)}{hint}"
+        )
+    streams.stdout.write(explain_rule(rule, policies))
+    return ExitCode.OK

@@ -349,6 +349,41 @@ def rules_command(ctx: click.Context, policies: tuple[str, ...]) -> None:
     _run(ctx, action)
 
 
+@cli.command(epilog=EPILOG)
+@click.argument("rule_id")
+@click.option(
+    "-p",
+    "--policy",
+    "policies",
+    multiple=True,
+    help="Policy file or builtin:NAME (default: every shipped pack).",
+)
+@click.pass_context
+def explain(ctx: click.Context, rule_id: str, policies: tuple[str, ...]) -> None:
+    """Show one rule in full: severity, selectors, the check in words, remediation, examples."""
+
+    def action() -> Any:
+        from genesys_oauth_audit import app
+
+        return app.explain(rule_id, policies, streams=_streams())
+
+    _run(ctx, action)
+
+
+@cli.command(name="test", epilog=EPILOG)
+@click.argument("paths", nargs=-1, required=True)
+@click.pass_context
+def test_command(ctx: click.Context, paths: tuple[str, ...]) -> None:
+    """Run policy unit tests: *.test.yaml files, or directories holding them (exit 1 on a failure)."""
+
+    def action() -> Any:
+        from genesys_oauth_audit import app
+
+        return app.run_policy_tests(paths, streams=_streams())
+
+    _run(ctx, action)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI and return its exit code (click's own usage errors exit 2, as SPEC §3 wants)."""
     try:

@@ -23,12 +23,13 @@ def inventory_schema() -> dict[str, Any]:
 
 
 def generated_schemas() -> dict[str, str]:
-    from genesys_oauth_audit.policy.schema import policy_schema
+    from genesys_oauth_audit.policy.schema import policy_schema, policy_test_schema
 
     def dump(schema: dict[str, Any]) -> str:
         return json.dumps(schema, indent=2, ensure_ascii=False) + "\n"
 
     return {
         "policy.schema.json": dump(policy_schema()),
+        "policy-test.schema.json": dump(policy_test_schema()),
         "inventory.schema.json": dump(inventory_schema()),
     }

@@ -15,7 +15,11 @@ from genesys_oauth_audit.engine.findings import SEVERITIES
 
 API_VERSION = "genesys-oauth-audit/v1"
 KIND = "Policy"
-SCHEMA_ID = "https://raw.githubusercontent.com/genesys-oauth-audit/genesys-oauth-audit/main/schemas/policy.schema.json"
+SCHEMA_BASE = (
+    "https://raw.githubusercontent.com/genesys-oauth-audit/genesys-oauth-audit/main/schemas/"
+)
+SCHEMA_ID = SCHEMA_BASE + "policy.schema.json"
+TEST_KIND = "PolicyTest"
 
 GRANT_TYPES = ("CODE", "TOKEN", "SAML2-BEARER", "PASSWORD", "CLIENT-CREDENTIALS")
 CLIENT_STATES = ("active", "disabled", "inactive")
@@ -149,6 +153,105 @@ def policy_schema() -> dict[str, Any]:
                     },
                     "ticket": {"type": "string"},
                     "owner": {"type": "string"},
+                },
+            },
+        },
+    }
+
+
+@lru_cache(maxsize=1)
+def policy_test_schema() -> dict[str, Any]:
+    """The schema of policy test files (SPEC §6); clients inside are checked by the inventory model."""
+    strings = {"type": "array", "items": {"type": "string", "minLength": 1}}
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": SCHEMA_BASE + "policy-test.schema.json",
+        "title": "genesys-oauth-audit policy test",
+        "description": "Unit tests of policies: an inventory, and the findings each case expects.",
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["apiVersion", "kind", "policies", "cases"],
+        "properties": {
+            "apiVersion": {"const": API_VERSION},
+            "kind": {"const": TEST_KIND},
+            "metadata": {
+                "type": "object",
+                "additionalProperties": False,
+                "properties": {"name": {"type": "string"}, "description": {"type": "string"}},
+            },
+            "policies": {
+                "description": "Policy files (relative to this file) or builtin:NAME.",
+                "minItems": 1,
+                **strings,
+            },
+            "today": {
+                "type": "string",
+                "format": "date",
+                "description": "The day the evaluation pretends it is (UTC); default: today.",
+            },
+            "inventory": {
+                "type": "object",
+                "description": "An inline inventory; omitted parts are not fetched (their rules are "
+                "not evaluated).",
+                "additionalProperties": False,
+                "properties": {
+                    "org": {"type": "object"},
+                    "region": {"type": "string"},
+                    "scopes": {
+                        "type": "array",
+                        "items": {"anyOf": [{"type": "string"}, {"type": "object"}]},
+                        "description": "The org's scope catalog: ids, or {id, description}.",
+                    },
+                    "roles": {"type": "array", "items": {"type": "object"}},
+                    "usage": {
+                        "type": "object",
+                        "additionalProperties": False,
+                        "required": ["days"],
+                        "properties": {"days": {"type": "integer", "minimum": 1}},
+                    },
+                    "clients": {"type": "array", "items": {"type": "object"}},
+                },
+            },
+            "inventoryFile": {
+                "type": "string",
+                "description": "A snapshot file (relative to this file), instead of an inline inventory.",
+            },
+            "notEvaluated": {
+                **strings,
+                "description": "If given: exactly the rules expected to be not evaluated.",
+            },
+            "cases": {
+                "type": "array",
+                "minItems": 1,
+                "items": {
+                    "type": "object",
+                    "additionalProperties": False,
+                    "required": ["name", "client", "expect"],
+                    "properties": {
+                        "name": {"type": "string", "minLength": 1},
+                        "client": {
+                            "type": "string",
+                            "description": "The client's id or exact name.",
+                        },
+                        "rules": {
+                            **strings,
+                            "description": "Compare only the findings of these rules (default: all).",
+                        },
+                        "expect": {
+                            "type": "array",
+                            "description": "Exactly the findings expected; [] means the client passes.",
+                            "items": {
+                                "type": "object",
+                                "additionalProperties": False,
+                                "required": ["rule"],
+                                "properties": {
+                                    "rule": {"type": "string"},
+                                    "subject": {"type": ["string", "null"]},
+                                    "waived": {"type": "boolean", "default": False},
+                                },
+                            },
+                        },
+                    },
                 },
             },
         },
