@@ -1,8 +1,10 @@
-"""Regenerate the published JSON Schemas under schemas/ from the code that enforces them.
+"""Regenerate the published JSON Schemas under schemas/ (and docs/check-types.md) from the code.
 
 Usage: python scripts/gen_schemas.py [--check]
 - policy.schema.json from the check registry (policy/schema.py);
-- inventory.schema.json from the inventory models (inventory.py).
+- inventory.schema.json from the inventory models (inventory.py);
+- policy-test.schema.json (policy/schema.py);
+- docs/check-types.md from the check registry (policy/docs.py).
 With --check, exit 1 if a file differs instead of writing it (tests/test_schemas.py does the same).
 """
 
@@ -14,14 +16,17 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 
+from genesys_oauth_audit.policy.docs import check_types_markdown  # noqa: E402
 from genesys_oauth_audit.schemas import generated_schemas  # noqa: E402
 
 
 def main() -> int:
     check = "--check" in sys.argv[1:]
     stale = []
-    for name, text in generated_schemas().items():
-        target = ROOT / "schemas" / name
+    outputs = {ROOT / "schemas" / name: text for name, text in generated_schemas().items()}
+    outputs[ROOT / "docs" / "check-types.md"] = check_types_markdown()
+    for target, text in outputs.items():
+        name = target.name
         if check:
             if not target.exists() or target.read_text(encoding="utf-8") != text:
                 stale.append(name)

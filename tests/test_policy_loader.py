@@ -133,7 +133,10 @@ def test_shipped_packs_carry_the_schema_modeline() -> None:
     from genesys_oauth_audit.resources import pack_path
 
     for name in pack_names():
-        assert pack_path(name).read_text().startswith("# yaml-language-server: $schema=")
+        first = pack_path(name).read_text().splitlines()[0]
+        assert first.startswith("# yaml-language-server: $schema=")
+        target = (pack_path(name).parent / first.split("$schema=", 1)[1]).resolve()
+        assert target.name == "policy.schema.json" and target.is_file()
 
 
 @pytest.mark.parametrize(

@@ -53,3 +53,14 @@ def test_valid_policies_match_the_policy_schema_as_an_editor_sees_it() -> None:
             if "expires" in exc:
                 exc["expires"] = str(exc["expires"])
         Draft202012Validator(schema).validate(data)
+
+
+def test_check_type_docs_are_generated_from_the_registry() -> None:
+    from genesys_oauth_audit.policy.docs import check_types_markdown
+
+    published = (ROOT / "docs" / "check-types.md").read_text(encoding="utf-8")
+    assert published == check_types_markdown(), (
+        "docs/check-types.md is stale: run python scripts/gen_schemas.py"
+    )
+    for name in CHECKS:
+        assert f"## `{name}`" in published
