@@ -15,10 +15,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from genesys_oauth_audit import __version__
-from genesys_oauth_audit.engine.evaluate import evaluate
-from genesys_oauth_audit.engine.findings import Evaluation, Severity
+from genesys_oauth_audit.baseline import load_baseline, write_baseline
+from genesys_oauth_audit.engine.evaluate import Subject, evaluate
+from genesys_oauth_audit.engine.findings import Evaluation, Location, Severity, apply_baseline
 from genesys_oauth_audit.errors import BadInputError, ExitCode, InputFileError
-from genesys_oauth_audit.inventory import Inventory, load_snapshot, save_snapshot, write_atomically
+from genesys_oauth_audit.inventory import Inventory, read_snapshot, save_snapshot, write_atomically
 from genesys_oauth_audit.policy.loader import load_policies
 from genesys_oauth_audit.policy.model import PolicySet
 from genesys_oauth_audit.report import renderer
@@ -50,6 +51,10 @@ class CheckOptions:
     fail_on: Severity | None = Severity.LOW
     usage_days: int | None = None
     now: datetime | None = None
+    group_by: str = "rule"
+    sarif_include_waived: bool = False
+    baseline: Path | None = None
+    write_baseline: Path | None = None
 
 
 @dataclass
@@ -179,6 +184,9 @@ def run_info(
         fail_on=opts.fail_on,
         min_severity=opts.min_severity,
         color=color,
+        group_by=opts.group_by,
+        sarif_include_waived=opts.sarif_include_waived,
+        baseline=str(opts.baseline) if opts.baseline is not None else None,
     )
 
 
@@ -193,17 +201,24 @@ def check(
     """``check``: evaluate policies over a snapshot or a live org and report."""
     now = _now(opts.now)
     policies = load_policies(opts.policies)
+    known = load_baseline(opts.baseline) if opts.baseline is not None else None
     needs = policies.needs()
 
+    subjects = None
     if opts.inventory is not None:
-        inventory = load_snapshot(opts.inventory)
+        inventory, lines = read_snapshot(opts.inventory)
+        shown = str(opts.inventory)
+        subjects = [
+            Subject(c, Location(shown, lines[c.id]) if c.id in lines else None)
+            for c in inventory.clients
+        ]
         source = SourceInfo(
             "snapshot",
             inventory.org.id,
             inventory.org.name,
             inventory.region,
             inventory.fetched_at,
-            str(opts.inventory),
+            shown,
         )
     else:
         usage_days = None
@@ -222,9 +237,13 @@ def check(
             "live", inventory.org.id, inventory.org.name, inventory.region, inventory.fetched_at
         )
 
-    evaluation = evaluate(policies, inventory, today=now.date())
+    evaluation = evaluate(policies, inventory, today=now.date(), subjects=subjects)
+    if known is not None:
+        evaluation = apply_baseline(evaluation, known)
     info = run_info(policies, source, opts, now, color=color)
     write_reports(evaluation, info, opts, streams)
+    if opts.write_baseline is not None:
+        write_baseline(opts.write_baseline, evaluation, now, __version__)
     return ExitCode.FINDINGS if info.verdict(evaluation) else ExitCode.OK
 
 

@@ -22,7 +22,13 @@ from genesys_oauth_audit import __version__
 from genesys_oauth_audit.errors import AuditError, ExitCode, exit_code_table
 
 SEVERITY_CHOICES = ("critical", "high", "medium", "low", "info")
-FORMAT_CHOICES = ("text", "json")
+FORMAT_CHOICES = (
+    "text",
+    "json",
+    "sarif",
+    "junit",
+    "markdown",
+)  # = report.REPORTERS (a test keeps them equal)
 
 EPILOG = "\b\nExit codes:\n" + exit_code_table()  # \b: click must not rewrap the table
 
@@ -244,6 +250,44 @@ def _severity_or_never(value: str) -> Any:
     help="Also write the JSON report here.",
 )
 @click.option(
+    "--sarif-output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Also write SARIF 2.1.0 here.",
+)
+@click.option(
+    "--junit-output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Also write JUnit XML here.",
+)
+@click.option(
+    "--markdown-output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Also write Markdown here (e.g. $GITHUB_STEP_SUMMARY).",
+)
+@click.option(
+    "--group-by",
+    type=click.Choice(("rule", "client")),
+    default="rule",
+    show_default=True,
+    help="How the text report groups findings.",
+)
+@click.option(
+    "--sarif-include-waived",
+    is_flag=True,
+    help="Put waived findings in SARIF too, with suppressions (GitHub ignores suppressions).",
+)
+@click.option(
+    "--baseline",
+    "baseline",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Findings already in this baseline file are 'unchanged' and do not fail the run.",
+)
+@click.option(
+    "--write-baseline",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Store this run's findings (not the waived ones) as a baseline file.",
+)
+@click.option(
     "--min-severity",
     type=click.Choice(SEVERITY_CHOICES),
     default="info",
@@ -279,6 +323,13 @@ def check(
     inventory: Path | None,
     fmt: str,
     json_output: Path | None,
+    sarif_output: Path | None,
+    junit_output: Path | None,
+    markdown_output: Path | None,
+    group_by: str,
+    sarif_include_waived: bool,
+    baseline: Path | None,
+    write_baseline: Path | None,
     min_severity: str,
     fail_on: str,
     usage_days: int | None,
@@ -288,7 +339,12 @@ def check(
 ) -> None:
     """Evaluate policies over a snapshot or a live org, report, and exit 0/1 for a CI gate."""
     conn = _connection(kw)
-    outputs = {"json": json_output} if json_output else {}
+    outputs = {
+        "json": json_output,
+        "sarif": sarif_output,
+        "junit": junit_output,
+        "markdown": markdown_output,
+    }
     use_color = (
         color
         if color is not None
@@ -309,6 +365,10 @@ def check(
             fail_on=_severity_or_never(fail_on),
             usage_days=usage_days,
             now=_parse_now(now),
+            group_by=group_by,
+            sarif_include_waived=sarif_include_waived,
+            baseline=baseline,
+            write_baseline=write_baseline,
         )
         return app.check(opts, environ=os.environ, streams=_streams(), color=bool(use_color))
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import tempfile
 from datetime import date, datetime
 from pathlib import Path
@@ -175,6 +176,11 @@ def save_snapshot(inventory: Inventory, path: Path) -> None:
 
 def load_snapshot(path: Path) -> Inventory:
     """Read and validate a snapshot; every problem is reported as file:line:column (exit 2)."""
+    return read_snapshot(path)[0]
+
+
+def read_snapshot(path: Path) -> tuple[Inventory, dict[str, int]]:
+    """A snapshot and the line of each client in it (SARIF points at the client's line)."""
     shown = str(path)
     try:
         size = Path(path).stat().st_size
@@ -194,7 +200,28 @@ def load_snapshot(path: Path) -> Inventory:
         raise SnapshotError(
             [Diagnostic(shown, None, None, f"cannot read snapshot: {_os_reason(exc)}")]
         ) from None
-    return parse_snapshot(text, shown)
+    inventory = parse_snapshot(text, shown)
+    return inventory, client_lines(text, inventory.clients)
+
+
+def client_lines(text: str, clients: tuple[Client, ...]) -> dict[str, int]:
+    """The line of each client's ``"id"`` member, in one forward pass (clients are in file order)."""
+    start = text.find('"clients"')
+    pos = max(start, 0)
+    line = text.count("\n", 0, pos) + 1
+    lines: dict[str, int] = {}
+    for client in clients:
+        value = json.dumps(client.id, ensure_ascii=False)
+        found = text.find(f'"id": {value}', pos)
+        if found < 0:  # written by hand with other spacing
+            match = re.compile(r'"id"\s*:\s*' + re.escape(value)).search(text, pos)
+            found = match.start() if match else -1
+        if found < 0:
+            continue
+        line += text.count("\n", pos, found)
+        pos = found
+        lines[client.id] = line
+    return lines
 
 
 def _os_reason(exc: Exception) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from array import array
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -15,6 +16,7 @@ from genesys_oauth_audit.engine.checks import (
     Context,
 )
 from genesys_oauth_audit.engine.findings import (
+    ClientRef,
     Evaluation,
     ExceptionStatus,
     Finding,
@@ -95,27 +97,27 @@ def evaluate(
 
     findings: list[Finding] = []
     not_evaluated: list[NotEvaluated] = []
+    selected: dict[str, array] = {}  # type: ignore[type-arg]
     pairs = 0
     rules_run = 0
     evaluated: set[str] = set()
     for rule in policies.rules:
+        chosen = array("I", (i for i, t in enumerate(targets) if rule.where.matches(t.client)))
+        selected[rule.id] = chosen
         missing = sorted(rule.check_type.needs - have)
-        if missing:
-            not_evaluated.append(NotEvaluated(rule.id, "; ".join(NEED_REASONS[m] for m in missing)))
-            continue
-        if rule.check_type.precondition is not None:
+        reason = "; ".join(NEED_REASONS[m] for m in missing) if missing else None
+        if reason is None and rule.check_type.precondition is not None:
             reason = rule.check_type.precondition(rule.params, ctx)
-            if reason is not None:
-                not_evaluated.append(NotEvaluated(rule.id, reason))
-                continue
+        if reason is not None:
+            not_evaluated.append(NotEvaluated(rule.id, reason))
+            continue
         rules_run += 1
         evaluated.add(rule.id)
         waivers = by_rule.get(rule.id, [])
         run = rule.check_type.run
-        for target in targets:
+        for index in chosen:
+            target = targets[index]
             client = target.client
-            if not rule.where.matches(client):
-                continue
             pairs += 1
             seen: set[str | None] = set()
             for problem in run(client, ctx, rule.params):
@@ -142,6 +144,7 @@ def evaluate(
                         fingerprint=fingerprint(rule.id, key, problem.subject),
                         waived=waiver,
                         location=target.location,
+                        client_index=index,
                     )
                 )
     unused = [
@@ -168,4 +171,6 @@ def evaluate(
         rules_evaluated=rules_run,
         clients_evaluated=len(targets),
         pairs_evaluated=pairs,
+        clients=tuple(ClientRef(t.client.id or None, t.client.name, t.location) for t in targets),
+        selected=selected,
     )

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import hashlib
+from array import array
 from collections import Counter
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from datetime import date
 from enum import Enum
 
@@ -82,11 +84,21 @@ class Finding:
     waived: Waiver | None = None
     baseline_state: str | None = None  # None, "new" or "unchanged"
     location: Location | None = None
+    client_index: int = -1  # index into Evaluation.clients
 
     @property
     def counts(self) -> bool:
         """Whether this finding counts towards the verdict."""
         return self.waived is None and self.baseline_state != "unchanged"
+
+
+@dataclass(frozen=True)
+class ClientRef:
+    """A client the evaluation looked at, and where it came from (for per-pair reports)."""
+
+    id: str | None
+    name: str
+    location: Location | None = None
 
 
 @dataclass(frozen=True)
@@ -122,6 +134,10 @@ class Evaluation:
     rules_evaluated: int
     clients_evaluated: int
     pairs_evaluated: int
+    clients: tuple[ClientRef, ...] = ()
+    # rule id -> indices (into ``clients``) of the clients the rule selected; for a rule that
+    # was not evaluated, the clients it would have looked at. Compact: JUnit needs every pair.
+    selected: Mapping[str, array] = field(default_factory=dict)  # type: ignore[type-arg]
 
     def counting(self) -> tuple[Finding, ...]:
         return tuple(f for f in self.findings if f.counts)
@@ -135,3 +151,14 @@ class Evaluation:
         if threshold is None:
             return False
         return any(f.severity.at_least(threshold) for f in self.counting())
+
+
+def apply_baseline(evaluation: Evaluation, known: frozenset[str]) -> Evaluation:
+    """Mark findings whose fingerprint is in ``known`` as unchanged (they no longer count), others new."""
+    return replace(
+        evaluation,
+        findings=tuple(
+            replace(f, baseline_state="unchanged" if f.fingerprint in known else "new")
+            for f in evaluation.findings
+        ),
+    )

@@ -15,10 +15,16 @@ if TYPE_CHECKING:
     from genesys_oauth_audit.report.base import RunInfo
 
 REPORTERS: dict[str, tuple[str, str]] = {
-    "text": ("genesys_oauth_audit.report.text", "for people: grouped by rule, 80 columns"),
+    "text": ("genesys_oauth_audit.report.text", "for people: grouped, 80 columns"),
     "json": (
         "genesys_oauth_audit.report.json_report",
         "machine-readable, schemas/report.schema.json",
+    ),
+    "sarif": ("genesys_oauth_audit.report.sarif", "SARIF 2.1.0 for GitHub code scanning"),
+    "junit": ("genesys_oauth_audit.report.junit", "JUnit XML for GitLab, Jenkins, Azure DevOps"),
+    "markdown": (
+        "genesys_oauth_audit.report.markdown",
+        "for a pull-request comment or the job summary",
     ),
 }
 

@@ -53,11 +53,23 @@ class RunInfo:
     min_severity: Severity
     color: bool = False
     tool_name: str = "genesys-oauth-audit"
+    group_by: str = "rule"  # text report: "rule" or "client"
+    sarif_include_waived: bool = False
+    baseline: str | None = None  # the baseline file compared against, if any
+    cwd: str | None = None  # for relative SARIF paths; None = the process's working directory
 
     def reported(self, evaluation: Evaluation) -> tuple[Finding, ...]:
         """The findings at or above ``--min-severity``."""
         return tuple(f for f in evaluation.findings if f.severity.at_least(self.min_severity))
 
+    def rule(self, rule_id: str) -> RuleInfo | None:
+        return next((r for r in self.rules if r.id == rule_id), None)
+
     def verdict(self, evaluation: Evaluation) -> bool:
         """True when the run fails (exit 1)."""
         return evaluation.fails(self.fail_on)
+
+
+def live_path(source: SourceInfo, client_id: str | None) -> str:
+    """The scheme-less path that names a client of a live org (SARIF and JUnit use it)."""
+    return f"genesys-cloud/{source.region or 'unknown-region'}/{source.org_id or 'unknown-org'}/oauth-clients/{client_id or 'proposed'}"

@@ -57,6 +57,53 @@ def _exception_lines(title: str, items: Iterable[ExceptionStatus]) -> list[str]:
     return lines
 
 
+def _where(f: Finding, snapshot: str | None) -> str:
+    """A proposal's file and line; a snapshot's own lines are left to SARIF (noise here)."""
+    if f.location is None or f.location.path == snapshot:
+        return ""
+    return f"  [{f.location.path}:{f.location.line}]"
+
+
+def _new(f: Finding) -> str:
+    return "  (new)" if f.baseline_state == "new" else ""
+
+
+def _by_rule(findings: list[Finding], color: bool, snapshot: str | None) -> list[str]:
+    lines: list[str] = []
+    groups: dict[str, list[Finding]] = {}
+    for f in findings:
+        groups.setdefault(f.rule_id, []).append(f)
+    for rule_id, items in groups.items():
+        first = items[0]
+        lines += [
+            "",
+            f"{_sev(first.severity, color)}  {rule_id}  {terminal(first.title)}  [{len(items)}]",
+        ]
+        for f in items:
+            # Every check's message names its subject, so the subject is not repeated here.
+            lines += _wrap(f"- {_client(f)}{_where(f, snapshot)}{_new(f)}", "  ")
+            lines += _wrap(terminal(f.message), "    ")
+    return lines
+
+
+def _by_client(findings: list[Finding], color: bool, snapshot: str | None) -> list[str]:
+    lines: list[str] = []
+    groups: dict[tuple[str | None, str], list[Finding]] = {}
+    for f in sorted(
+        findings, key=lambda f: (f.client_name.casefold(), f.client_id or "", -f.severity.rank)
+    ):
+        groups.setdefault((f.client_id, f.client_name), []).append(f)
+    for items in groups.values():
+        first = items[0]
+        lines += ["", *_wrap(f"{_client(first)}{_where(first, snapshot)}  [{len(items)}]", "")]
+        for f in items:
+            lines += _wrap(
+                f"{_sev(f.severity, color)}  {f.rule_id}  {terminal(f.title)}{_new(f)}", "  "
+            )
+            lines += _wrap(terminal(f.message), "    ")
+    return lines
+
+
 def render(evaluation: Evaluation, run: RunInfo) -> str:
     reported = run.reported(evaluation)
     failed = run.verdict(evaluation)
@@ -84,20 +131,11 @@ def render(evaluation: Evaluation, run: RunInfo) -> str:
         lines += _wrap(f"Proposals: {', '.join(src.proposals)}", "")
     lines += _wrap("Policies: " + ", ".join(p.path for p in run.policies), "")
 
-    by_rule: dict[str, list[Finding]] = {}
-    for f in counting:
-        by_rule.setdefault(f.rule_id, []).append(f)
-    for rule_id, items in by_rule.items():
-        first = items[0]
-        lines += [
-            "",
-            f"{_sev(first.severity, run.color)}  {rule_id}  {terminal(first.title)}  [{len(items)}]",
-        ]
-        for f in items:
-            # Every check's message names its subject, so the subject is not repeated here.
-            where = f"  [{f.location.path}:{f.location.line}]" if f.location else ""
-            lines += _wrap(f"- {_client(f)}{where}", "  ")
-            lines += _wrap(terminal(f.message), "    ")
+    snapshot = src.path if src.kind == "snapshot" else None
+    if run.group_by == "client":
+        lines += _by_client(counting, run.color, snapshot)
+    else:
+        lines += _by_rule(counting, run.color, snapshot)
 
     if waived:
         lines += ["", f"Waived by exceptions ({len(waived)}):"]

@@ -1,0 +1,90 @@
+"""Baseline files: the findings of an earlier run, so that only new findings fail the next one.
+
+Findings are keyed by their fingerprint, a hash of (rule id, client id,
+subject): renaming a client does not reopen its findings. Waived findings are
+not stored, so a finding whose exception lapses later counts again.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from genesys_oauth_audit.engine.findings import Evaluation
+from genesys_oauth_audit.errors import Diagnostic, InputFileError
+from genesys_oauth_audit.inventory import write_atomically
+
+BASELINE_KIND = "genesys-oauth-audit/baseline"
+BASELINE_VERSION = 1
+
+
+def baseline_text(evaluation: Evaluation, generated_at: datetime, tool_version: str) -> str:
+    entries = [
+        {
+            "fingerprint": f.fingerprint,
+            "ruleId": f.rule_id,
+            "clientId": f.client_id,
+            "clientName": f.client_name,
+            "subject": f.subject,
+            "severity": f.severity.value,
+        }
+        for f in sorted(evaluation.findings, key=lambda f: f.fingerprint)
+        if f.waived is None
+    ]
+    data: dict[str, Any] = {
+        "kind": BASELINE_KIND,
+        "version": BASELINE_VERSION,
+        "generatedAt": generated_at.isoformat().replace("+00:00", "Z"),
+        "tool": {"name": "genesys-oauth-audit", "version": tool_version},
+        "findings": entries,
+    }
+    return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+
+
+def write_baseline(
+    path: Path, evaluation: Evaluation, generated_at: datetime, tool_version: str
+) -> None:
+    write_atomically(path, baseline_text(evaluation, generated_at, tool_version))
+
+
+def load_baseline(path: Path) -> frozenset[str]:
+    """The fingerprints in a baseline file; a bad file is bad input (exit 2) with its position."""
+    shown = str(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8"
+        raise InputFileError(
+            [Diagnostic(shown, None, None, f"cannot read baseline: {reason}")]
+        ) from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InputFileError(
+            [Diagnostic(shown, exc.lineno, exc.colno, f"not valid JSON: {exc.msg}")]
+        ) from None
+    if (
+        not isinstance(data, dict)
+        or data.get("kind") != BASELINE_KIND
+        or data.get("version") != BASELINE_VERSION
+    ):
+        raise InputFileError(
+            [
+                Diagnostic(
+                    shown,
+                    1,
+                    1,
+                    f'not a baseline: expected "kind": "{BASELINE_KIND}", "version": {BASELINE_VERSION}',
+                )
+            ]
+        )
+    findings = data.get("findings")
+    if not isinstance(findings, list) or not all(
+        isinstance(f, dict) and isinstance(f.get("fingerprint"), str) for f in findings
+    ):
+        raise InputFileError(
+            [Diagnostic(shown, 1, 1, 'expected "findings": a list of objects with a "fingerprint"')]
+        )
+    return frozenset(f["fingerprint"] for f in findings)

@@ -1,0 +1,118 @@
+"""JUnit XML (SPEC §7) that the strict Ant schema, GitLab, Jenkins and Azure DevOps all accept.
+
+A ``testsuite`` per rule, a ``testcase`` per (rule, client) pair the rule
+selected, passes included, so a dashboard shows what was checked and not only
+what failed. ``classname`` is the rule id and ``name`` the client's name and id:
+unique and stable (GitLab keeps only the first of duplicate names). A pair with
+findings that count is a ``failure``; one whose findings are all waived or
+already in the baseline, or whose rule was not evaluated, is ``skipped`` with
+the reason as its text (the junit4 schema allows no ``message`` on ``skipped``).
+The strict Ant schema allows no attributes on ``testsuites`` and
+wants ``properties``, ``system-out`` and ``system-err`` in every suite.
+"""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from collections import defaultdict
+
+from genesys_oauth_audit.engine.findings import ClientRef, Evaluation, Finding
+from genesys_oauth_audit.report.base import RunInfo
+from genesys_oauth_audit.report.escape import one_line, xml_safe
+
+
+def _case_name(client: ClientRef) -> str:
+    if client.id:
+        return one_line(f"{client.name or '(unnamed)'} [{client.id}]")
+    where = f" {client.location.path}:{client.location.line}" if client.location else ""
+    return one_line(f"{client.name or '(unnamed)'} [proposed{where}]")
+
+
+def _evidence(findings: list[Finding], remediation: str | None) -> str:
+    lines = []
+    for f in findings:
+        subject = f" [{f.subject}]" if f.subject is not None else ""
+        where = f" ({f.location.path}:{f.location.line})" if f.location else ""
+        lines.append(f"- {f.message}{subject}{where} (fingerprint {f.fingerprint})")
+    if remediation:
+        lines += ["", "Remediation: " + " ".join(remediation.split())]
+    return xml_safe("\n".join(lines))
+
+
+def _skip_reason(findings: list[Finding]) -> str:
+    if all(f.waived is not None for f in findings):
+        waiver = findings[0].waived
+        assert waiver is not None
+        until = f" until {waiver.expires.isoformat()}" if waiver.expires else ""
+        return f"waived{until}: {waiver.reason}"
+    return "known in the baseline"
+
+
+def _skip(case: ET.Element, reason: str) -> None:
+    # The reason is the element's text: the junit4 schema allows no attribute on <skipped>.
+    ET.SubElement(case, "skipped").text = one_line(reason, 500)
+
+
+def render(evaluation: Evaluation, run: RunInfo) -> str:
+    timestamp = run.generated_at.strftime("%Y-%m-%dT%H:%M:%S")
+    not_evaluated = {n.rule_id: n.reason for n in evaluation.not_evaluated}
+    by_pair: dict[tuple[str, int], list[Finding]] = defaultdict(list)
+    for f in run.reported(evaluation):
+        by_pair[(f.rule_id, f.client_index)].append(f)
+
+    root = ET.Element("testsuites")
+    for suite_id, rule in enumerate(run.rules):
+        chosen = evaluation.selected.get(rule.id, ())
+        suite = ET.SubElement(root, "testsuite")
+        props = ET.SubElement(suite, "properties")
+        for name, value in (
+            ("rule", rule.id),
+            ("severity", rule.severity.value),
+            ("check", rule.check_type),
+            ("source", rule.source),
+        ):
+            ET.SubElement(props, "property", name=name, value=xml_safe(value))
+        failures = skipped = 0
+        for index in chosen:
+            client = evaluation.clients[index]
+            case = ET.SubElement(
+                suite, "testcase", classname=rule.id, name=_case_name(client), time="0"
+            )
+            if rule.id in not_evaluated:
+                _skip(case, f"not evaluated: {not_evaluated[rule.id]}")
+                skipped += 1
+                continue
+            findings = by_pair.get((rule.id, index), [])
+            counting = [f for f in findings if f.counts]
+            if counting:
+                first = counting[0]
+                more = f" (and {len(counting) - 1} more)" if len(counting) > 1 else ""
+                failure = ET.SubElement(
+                    case,
+                    "failure",
+                    message=one_line(first.message + more, 500),
+                    type=rule.severity.value,
+                )
+                failure.text = _evidence(counting, rule.remediation)
+                failures += 1
+            elif findings:
+                _skip(case, _skip_reason(findings))
+                skipped += 1
+        suite.attrib.update(
+            {
+                "name": one_line(f"{rule.id}: {rule.title}"),
+                "tests": str(len(chosen)),
+                "failures": str(failures),
+                "errors": "0",
+                "skipped": str(skipped),
+                "time": "0",
+                "timestamp": timestamp,
+                "hostname": xml_safe(run.source.region or "genesys-cloud"),
+                "id": str(suite_id),
+                "package": "genesys-oauth-audit",
+            }
+        )
+        ET.SubElement(suite, "system-out").text = ""
+        ET.SubElement(suite, "system-err").text = ""
+    ET.indent(root)
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"

@@ -1,0 +1,118 @@
+"""Markdown for a pull-request comment or ``$GITHUB_STEP_SUMMARY``: a verdict, counts by severity,
+the top findings as a table, the rest folded away. Every piece of org text is neutralised."""
+
+from __future__ import annotations
+
+from genesys_oauth_audit.engine.findings import SEVERITIES, Evaluation, Finding
+from genesys_oauth_audit.report.base import RunInfo
+from genesys_oauth_audit.report.escape import markdown as md
+from genesys_oauth_audit.report.escape import markdown_code
+
+TOP = 20
+ICON = {"critical": "🟣", "high": "🔴", "medium": "🟠", "low": "🔵", "info": "⚪"}
+
+
+def _row(f: Finding) -> str:
+    client = md(f.client_name) + (
+        f" <sub>{markdown_code(f.client_id)}</sub>" if f.client_id else " <sub>proposed</sub>"
+    )
+    subject = markdown_code(f.subject) if f.subject is not None else "—"
+    state = " (new)" if f.baseline_state == "new" else ""
+    return (
+        f"| {ICON[f.severity.value]} {f.severity.value}{state} | `{f.rule_id}` {md(f.title)} | {client} | "
+        f"{subject} | {md(f.message)} |"
+    )
+
+
+HEADER = ["| severity | rule | client | subject | finding |", "|---|---|---|---|---|"]
+
+
+def render(evaluation: Evaluation, run: RunInfo) -> str:
+    reported = run.reported(evaluation)
+    counting = [f for f in reported if f.counts]
+    failed = run.verdict(evaluation)
+    fail_on = run.fail_on.value if run.fail_on else "never"
+    counts = evaluation.counts_by_severity()
+    src = run.source
+    if src.kind == "live":
+        where = (
+            f"org **{md(src.org_name or src.org_id or 'unknown')}** ({md(src.region or '?')}), live"
+        )
+    elif src.kind == "snapshot":
+        where = f"snapshot {markdown_code(src.path or '')} of org **{md(src.org_name or src.org_id or 'unknown')}**"
+    else:
+        where = "proposed clients " + ", ".join(markdown_code(p) for p in src.proposals)
+
+    verdict = "❌ **FAIL**" if failed else "✅ **PASS**"
+    lines = [
+        f"## genesys-oauth-audit: {verdict}",
+        "",
+        f"{len(counting)} findings over {evaluation.clients_evaluated} clients and {evaluation.rules_evaluated} rules "
+        f"in {where}; the run fails on `{fail_on}` or worse."
+        + (
+            f" Compared with baseline {markdown_code(run.baseline)}: only new findings count."
+            if run.baseline
+            else ""
+        ),
+        "",
+        "| " + " | ".join(f"{ICON[s.value]} {s.value}" for s in SEVERITIES) + " | waived |",
+        "|" + "---:|" * (len(SEVERITIES) + 1),
+        "| "
+        + " | ".join(str(counts[s.value]) for s in SEVERITIES)
+        + f" | {sum(1 for f in reported if f.waived)} |",
+        "",
+    ]
+    if counting:
+        lines += ["### Top findings", "", *HEADER, *(_row(f) for f in counting[:TOP]), ""]
+        rest = counting[TOP:]
+        if rest:
+            lines += [
+                f"<details><summary>{len(rest)} more findings</summary>",
+                "",
+                *HEADER,
+                *(_row(f) for f in rest),
+                "",
+                "</details>",
+                "",
+            ]
+    waived = [f for f in reported if f.waived is not None]
+    if waived:
+        lines += [
+            f"<details><summary>{len(waived)} waived findings</summary>",
+            "",
+            "| rule | client | subject | reason | until |",
+            "|---|---|---|---|---|",
+        ]
+        for f in waived:
+            assert f.waived is not None
+            until = f.waived.expires.isoformat() if f.waived.expires else "—"
+            lines.append(
+                f"| `{f.rule_id}` | {md(f.client_name)} | {markdown_code(f.subject) if f.subject else '—'} | "
+                f"{md(f.waived.reason)} | {until} |"
+            )
+        lines += ["", "</details>", ""]
+    notes = []
+    for n in evaluation.not_evaluated:
+        notes.append(f"- ⚠️ `{n.rule_id}` was **not evaluated**: {md(n.reason)}")
+    for e in evaluation.expired_exceptions:
+        notes.append(
+            f"- ⏰ exception for `{e.rule_id}` ({md(', '.join(e.clients))}) **expired** {e.expires}: its findings count again"
+        )
+    for e in evaluation.expiring_exceptions:
+        notes.append(
+            f"- ⏳ exception for `{e.rule_id}` ({md(', '.join(e.clients))}) expires {e.expires}"
+        )
+    for e in evaluation.unused_exceptions:
+        notes.append(
+            f"- 💤 exception for `{e.rule_id}` ({md(', '.join(e.clients))}) waives nothing"
+        )
+    if notes:
+        lines += ["### Notes", "", *notes, ""]
+    hidden = len(evaluation.findings) - len(reported)
+    policies = ", ".join(markdown_code(p.path) for p in run.policies)
+    lines.append(
+        f"<sub>{run.tool_name} {run.tool_version} · policies {policies}"
+        + (f" · {hidden} findings below `{run.min_severity.value}` not shown" if hidden else "")
+        + "</sub>"
+    )
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,227 @@
+"""SARIF 2.1.0 (SPEC §7), shaped for GitHub code scanning.
+
+GitHub rejects a whole upload when one result lacks a physical location or
+uses a URI scheme other than ``file``, ignores ``suppressions`` (so waived
+findings are left out unless asked for), reads ``security-severity`` only as
+a string, cannot compute ``primaryLocationLineHash`` for a file that is not in
+the checkout (so we compute it from the finding's identity), and accepts at
+most 25,000 results per run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+from genesys_oauth_audit.engine.findings import Evaluation, Finding, Severity
+from genesys_oauth_audit.report.base import RuleInfo, RunInfo, live_path
+from genesys_oauth_audit.report.escape import terminal
+
+SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
+MAX_RESULTS = 25_000
+INFORMATION_URI = "https://github.com/genesys-oauth-audit/genesys-oauth-audit"
+
+SECURITY_SEVERITY = {
+    Severity.CRITICAL: "9.5",
+    Severity.HIGH: "8.0",
+    Severity.MEDIUM: "5.5",
+    Severity.LOW: "3.0",
+    Severity.INFO: "0.1",
+}
+LEVEL = {
+    Severity.CRITICAL: "error",
+    Severity.HIGH: "error",
+    Severity.MEDIUM: "warning",
+    Severity.LOW: "note",
+    Severity.INFO: "note",
+}
+
+
+def _pascal(title: str) -> str:
+    words = re.findall(r"[A-Za-z0-9]+", title)
+    return "".join(w[:1].upper() + w[1:] for w in words) or "Rule"
+
+
+def _rule(rule: RuleInfo) -> dict[str, Any]:
+    summary = rule.title
+    full = " ".join((rule.description or rule.title).split())
+    markdown = [f"**{rule.title}** ({rule.severity.value}, check `{rule.check_type}`)"]
+    text = [f"{rule.title} ({rule.severity.value}, check {rule.check_type})"]
+    if rule.description:
+        markdown += ["", rule.description.strip()]
+        text += ["", rule.description.strip()]
+    if rule.remediation:
+        markdown += ["", "**Remediation:** " + rule.remediation.strip()]
+        text += ["", "Remediation: " + rule.remediation.strip()]
+    markdown += ["", f"Defined at `{rule.source}`."]
+    entry: dict[str, Any] = {
+        "id": rule.id,
+        "name": _pascal(rule.title),
+        "shortDescription": {"text": summary},
+        "fullDescription": {"text": full},
+        "help": {"text": "\n".join(text), "markdown": "\n".join(markdown)},
+        "defaultConfiguration": {"level": LEVEL[rule.severity]},
+        "properties": {
+            "tags": sorted({"security", *rule.tags}),
+            "security-severity": SECURITY_SEVERITY[rule.severity],
+            "precision": "very-high",
+            "problem.severity": "recommendation"
+            if rule.severity is Severity.INFO
+            else LEVEL[rule.severity],
+        },
+    }
+    if rule.help_uri:
+        entry["helpUri"] = rule.help_uri
+    return entry
+
+
+def _uri(path: str, cwd: str) -> str:
+    """Relative to the working directory (the checkout, for GitHub) when the file is inside it;
+    otherwise a ``file://`` URI, the only scheme GitHub accepts."""
+    p = Path(path)
+    if not p.is_absolute():
+        return p.as_posix()
+    rel = os.path.relpath(p, cwd)
+    return Path(rel).as_posix() if not rel.startswith("..") else p.as_uri()
+
+
+def _line_hash(f: Finding) -> str:
+    return hashlib.sha256(f"{f.fingerprint}".encode()).hexdigest()[:16] + ":1"
+
+
+def _result(f: Finding, rule_index: int, run: RunInfo, cwd: str) -> dict[str, Any]:
+    who = (
+        f"{f.client_name} ({f.client_id})" if f.client_id else f"{f.client_name} (proposed client)"
+    )
+    if f.location is not None:
+        uri, line = _uri(f.location.path, cwd), f.location.line
+    else:
+        uri, line = live_path(run.source, f.client_id), 1
+    result: dict[str, Any] = {
+        "ruleId": f.rule_id,
+        "ruleIndex": rule_index,
+        "level": LEVEL[f.severity],
+        "kind": "fail",
+        "message": {"text": f"{who}: {terminal(f.message)}"},
+        "locations": [
+            {
+                "physicalLocation": {
+                    "artifactLocation": {"uri": uri},
+                    "region": {"startLine": line},
+                },
+                "logicalLocations": [
+                    {
+                        "name": f.client_name,
+                        "fullyQualifiedName": live_path(run.source, f.client_id),
+                        "kind": "resource",
+                    }
+                ],
+            }
+        ],
+        "partialFingerprints": {
+            "primaryLocationLineHash": _line_hash(f),
+            "genesysOauthAudit/v1": f.fingerprint,
+        },
+        "properties": {
+            "severity": f.severity.value,
+            "security-severity": SECURITY_SEVERITY[f.severity],
+            "clientId": f.client_id,
+            "clientName": f.client_name,
+            "subject": f.subject,
+        },
+    }
+    if f.baseline_state is not None:
+        result["baselineState"] = f.baseline_state
+    if f.waived is not None:
+        justification = f.waived.reason + (
+            f" (until {f.waived.expires.isoformat()})" if f.waived.expires else ""
+        )
+        result["suppressions"] = [
+            {"kind": "external", "status": "accepted", "justification": justification}
+        ]
+    return result
+
+
+def _automation_id(run: RunInfo) -> str:
+    org = run.source.org_id
+    return f"genesys-oauth-audit/org-{org}/" if org else "genesys-oauth-audit/proposals/"
+
+
+def sarif_log(evaluation: Evaluation, run: RunInfo) -> dict[str, Any]:
+    cwd = run.cwd or os.getcwd()
+    rules = list(run.rules)
+    index = {r.id: i for i, r in enumerate(rules)}
+    wanted = [
+        f
+        for f in run.reported(evaluation)
+        if (f.waived is None or run.sarif_include_waived) and f.rule_id in index
+    ]
+    notifications: list[dict[str, Any]] = []
+    for n in evaluation.not_evaluated:
+        notifications.append(
+            {
+                "level": "warning",
+                "message": {"text": f"Rule {n.rule_id} was not evaluated: {n.reason}"},
+                "associatedRule": {"id": n.rule_id, "index": index[n.rule_id]},
+            }
+        )
+    for e in evaluation.expired_exceptions:
+        expires = e.expires.isoformat() if e.expires else "?"
+        notifications.append(
+            {
+                "level": "warning",
+                "message": {
+                    "text": f"The exception for rule {e.rule_id} ({', '.join(e.clients)}) expired on {expires}; "
+                    f"its findings count again ({e.source})"
+                },
+            }
+        )
+    if len(wanted) > MAX_RESULTS:
+        omitted = len(wanted) - MAX_RESULTS
+        wanted = wanted[:MAX_RESULTS]  # findings come most severe first
+        notifications.append(
+            {
+                "level": "warning",
+                "message": {
+                    "text": f"{omitted} less severe results were left out: GitHub accepts at most "
+                    f"{MAX_RESULTS} results per run (the JSON report has them all)"
+                },
+            }
+        )
+    invocation: dict[str, Any] = {
+        "executionSuccessful": True,
+        "endTimeUtc": run.generated_at.isoformat().replace("+00:00", "Z"),
+    }
+    if notifications:
+        invocation["toolExecutionNotifications"] = notifications
+    run_obj: dict[str, Any] = {
+        "tool": {
+            "driver": {
+                "name": run.tool_name,
+                "version": run.tool_version,
+                "semanticVersion": run.tool_version,
+                "informationUri": INFORMATION_URI,
+                "rules": [_rule(r) for r in rules],
+            }
+        },
+        "automationDetails": {"id": _automation_id(run)},
+        "invocations": [invocation],
+        "columnKind": "unicodeCodePoints",
+        "results": [_result(f, index[f.rule_id], run, cwd) for f in wanted],
+        "properties": {
+            "source": run.source.kind,
+            "region": run.source.region,
+            "orgId": run.source.org_id,
+            "policies": [{"path": p.path, "sha256": p.sha256} for p in run.policies],
+            "counts": evaluation.counts_by_severity(),
+        },
+    }
+    return {"$schema": SARIF_SCHEMA, "version": "2.1.0", "runs": [run_obj]}
+
+
+def render(evaluation: Evaluation, run: RunInfo) -> str:
+    return json.dumps(sarif_log(evaluation, run), indent=2, ensure_ascii=False) + "\n"
