@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -215,6 +215,16 @@ def fetch(
     _run(ctx, action)
 
 
+def want_color(flag: bool | None, fmt: str, stream: Any, environ: Mapping[str, str]) -> bool:
+    """Colour only for the text format on a terminal, never with NO_COLOR (any value), unless
+    --color/--no-color says otherwise."""
+    if fmt != "text":
+        return False
+    if flag is not None:
+        return flag
+    return bool(getattr(stream, "isatty", lambda: False)()) and "NO_COLOR" not in environ
+
+
 def _severity_or_never(value: str) -> Any:
     from genesys_oauth_audit.engine.findings import Severity
 
@@ -345,11 +355,7 @@ def check(
         "junit": junit_output,
         "markdown": markdown_output,
     }
-    use_color = (
-        color
-        if color is not None
-        else (sys.stdout.isatty() and "NO_COLOR" not in os.environ and fmt == "text")
-    )
+    use_color = want_color(color, fmt, sys.stdout, os.environ)
 
     def action() -> Any:
         from genesys_oauth_audit import app
