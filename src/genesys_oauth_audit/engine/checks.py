@@ -21,6 +21,8 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
+from genesys_oauth_audit.engine.findings import Severity
+from genesys_oauth_audit.engine.risk import RiskEntry, permission_grants, risk_catalog
 from genesys_oauth_audit.inventory import Client, Role, UsageWindow
 
 NEEDS_SCOPES = "scopes"
@@ -121,6 +123,46 @@ def _nonempty_strings(description: str) -> Any:
     return Field(min_length=1, description=description)
 
 
+RiskLevel = Literal["critical", "high", "medium", "low"]
+Category = Literal[
+    "privilege-escalation",
+    "identity-takeover",
+    "external-access",
+    "credential-use",
+    "integrity",
+    "data-protection",
+    "bulk-data",
+    "persistence",
+    "disruption",
+]
+
+
+class RiskFilter(Params):
+    """Forbid by the risk catalog's rating, optionally only some categories of risk."""
+
+    risk_at_least: RiskLevel | None = Field(
+        default=None,
+        description="Also forbid everything the risk catalog rates at this level or above.",
+    )
+    categories: tuple[Category, ...] | None = Field(
+        default=None, description="With riskAtLeast: only these categories of risk."
+    )
+
+    def risky(self, entries: tuple[RiskEntry, ...]) -> RiskEntry | None:
+        if self.risk_at_least is None:
+            return None
+        floor = Severity(self.risk_at_least)
+        return next(
+            (
+                e
+                for e in entries
+                if e.risk.at_least(floor)
+                and (self.categories is None or e.category in self.categories)
+            ),
+            None,
+        )
+
+
 # --- scopes -------------------------------------------------------------------------------------
 
 
@@ -156,9 +198,15 @@ class ScopeGlobs(Params):
     scopes: tuple[str, ...] = _nonempty_strings("Globs on scope ids (*, ?, [...]; case-sensitive).")
 
 
+class ForbiddenScopes(RiskFilter):
+    scopes: tuple[str, ...] = Field(
+        default=(), description="Globs on scope ids (*, ?, [...]; case-sensitive)."
+    )
+
+
 @check(
     "forbidden-scopes",
-    params=ScopeGlobs,
+    params=ForbiddenScopes,
     summary="No assigned scope may match one of the globs.",
     subject="the scope id",
     example=Example(
@@ -168,12 +216,22 @@ class ScopeGlobs(Params):
         subjects=("recordings:readonly", "users"),
     ),
 )
-def forbidden_scopes(client: Client, ctx: Context, p: ScopeGlobs) -> Iterator[Problem]:
-    """A finding for each assigned scope that matches a forbidden glob."""
+def forbidden_scopes(client: Client, ctx: Context, p: ForbiddenScopes) -> Iterator[Problem]:
+    """A finding for each assigned scope that matches a forbidden glob, or that the risk catalog
+    rates at ``riskAtLeast`` or above (in ``categories``, when given)."""
+    catalog = risk_catalog()
     for scope in client.scopes:
         glob = _any_glob(scope, p.scopes)
         if glob is not None:
             yield Problem(scope, f"scope {scope!r} is forbidden (matches {glob!r})")
+            continue
+        entry = catalog.scope(scope)
+        risky = p.risky((entry,)) if entry is not None else None
+        if risky is not None:
+            yield Problem(
+                scope,
+                f"scope {scope!r} is rated {risky.risk.value} ({risky.category}): {risky.reason}",
+            )
 
 
 @check(
@@ -462,26 +520,11 @@ def orphan_roles(client: Client, ctx: Context, p: NoParams) -> Iterator[Problem]
 PERMISSION_PATTERN = re.compile(r"^[^:\s]+:[^:\s]+:[^:\s]+$")
 
 
-class Permissions(Params):
+class Permissions(RiskFilter):
     permissions: tuple[str, ...] = Field(
-        min_length=1,
+        default=(),
         description="Permission patterns domain:entity:action; each part may be a glob.",
     )
-
-
-def permission_grants(granted: str, pattern: str) -> bool:
-    """Whether a granted permission could grant what ``pattern`` describes.
-
-    Each part of the grant is ``*`` (it grants everything there) or matches
-    the pattern's part as a glob. So the grant ``oauth:*:*`` matches the
-    pattern ``oauth:client:edit``, and the grant ``oauth:client:edit`` matches
-    the pattern ``oauth:client:*``.
-    """
-    g = granted.split(":")
-    q = pattern.split(":")
-    if len(g) != 3 or len(q) != 3:
-        return False
-    return all(gp == "*" or fnmatchcase(gp, qp) for gp, qp in zip(g, q, strict=True))
 
 
 @check(
@@ -498,11 +541,21 @@ def permission_grants(granted: str, pattern: str) -> bool:
     ),
 )
 def forbidden_permissions(client: Client, ctx: Context, p: Permissions) -> Iterator[Problem]:
-    """A finding for each effective permission that could grant a forbidden one."""
+    """A finding for each effective permission that could grant a forbidden one, or that the risk
+    catalog rates at ``riskAtLeast`` or above (in ``categories``, when given)."""
+    catalog = risk_catalog()
     for granted in client.permissions or ():
         pattern = next((q for q in p.permissions if permission_grants(granted, q)), None)
         if pattern is not None:
             yield Problem(granted, f"permission {granted} grants forbidden {pattern}")
+            continue
+        entry = p.risky(catalog.permission_entries(granted))
+        if entry is not None:
+            via = f" (through {entry.pattern})" if entry.pattern != granted else ""
+            yield Problem(
+                granted,
+                f"permission {granted}{via} is rated {entry.risk.value} ({entry.category}): {entry.reason}",
+            )
 
 
 # --- usage --------------------------------------------------------------------------------------

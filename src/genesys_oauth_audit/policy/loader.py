@@ -265,6 +265,8 @@ class _Loader:
 
     def _semantics(self, doc: Document, here: Path_, check_type: str, params: Any) -> None:
         at = (*here, "check")
+        if check_type in ("forbidden-scopes", "forbidden-permissions"):
+            self._risk_filter(doc, at, check_type, params)
         if check_type in ("forbidden-scopes", "allowed-scopes"):
             self._globs(doc, (*at, "scopes"), params.scopes)
         elif check_type == "forbidden-roles":
@@ -287,6 +289,22 @@ class _Loader:
                     self.diagnostics.append(doc.at((*at, "permissions", i), problem))
         elif check_type == "field":
             self._field(doc, at, params)
+
+    def _risk_filter(self, doc: Document, at: Path_, check_type: str, params: Any) -> None:
+        listed = "scopes" if check_type == "forbidden-scopes" else "permissions"
+        if not getattr(params, listed) and params.risk_at_least is None:
+            self.diagnostics.append(
+                doc.at(
+                    at,
+                    f"{check_type} needs {listed}, riskAtLeast, or both: as written it forbids nothing",
+                )
+            )
+        if params.categories is not None and params.risk_at_least is None:
+            self.diagnostics.append(
+                doc.at(
+                    (*at, "categories"), "categories only narrows riskAtLeast: give riskAtLeast too"
+                )
+            )
 
     def _field(self, doc: Document, at: Path_, params: Any) -> None:
         paths = field_paths()

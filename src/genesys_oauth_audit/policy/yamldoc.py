@@ -191,6 +191,14 @@ def schema_diagnostics(doc: Document, error: SchemaError) -> list[Diagnostic]:
     # jsonschema types these loosely (they may be "unset"); we only read what our schema has.
     schema: Any = error.schema
     validator_value: Any = error.validator_value
+    if validator in ("anyOf", "oneOf") and error.context:
+        # An optional value fails "X or null": say what X wanted, not that no branch matched.
+        branches = [
+            e for e in error.context if not (e.validator == "type" and e.validator_value == "null")
+        ]
+        if branches:
+            best = max(branches, key=lambda e: len(e.absolute_path))
+            return schema_diagnostics(doc, best)
     if validator == "additionalProperties" and isinstance(error.instance, dict):
         allowed = list(schema.get("properties", {}))
         unknown = [k for k in error.instance if k not in allowed]

@@ -1,0 +1,95 @@
+"""The risk catalog (data/risk-catalog.json): Genesys permissions and scopes rated by what they let a
+client do, each with its reason and source. Checks can forbid by rating (``riskAtLeast``) and reports
+show each client's highest risk."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from fnmatch import fnmatchcase
+from functools import lru_cache
+from pathlib import Path
+
+from genesys_oauth_audit.engine.findings import Severity
+
+CATALOG_PATH = Path(__file__).resolve().parent.parent / "data" / "risk-catalog.json"
+RISK_LEVELS = ("critical", "high", "medium", "low")
+CATEGORIES = (
+    "privilege-escalation",
+    "identity-takeover",
+    "external-access",
+    "credential-use",
+    "integrity",
+    "data-protection",
+    "bulk-data",
+    "persistence",
+    "disruption",
+)
+
+
+@dataclass(frozen=True)
+class RiskEntry:
+    pattern: str
+    risk: Severity
+    category: str
+    reason: str
+    source: str
+
+
+def permission_grants(granted: str, pattern: str) -> bool:
+    """Whether a granted permission could grant what ``pattern`` describes.
+
+    Each part of the grant is ``*`` (it grants everything there) or matches
+    the pattern's part as a glob. So the grant ``oauth:*:*`` matches the
+    pattern ``oauth:client:edit``, and the grant ``oauth:client:edit`` matches
+    the pattern ``oauth:client:*``.
+    """
+    g = granted.split(":")
+    q = pattern.split(":")
+    if len(g) != 3 or len(q) != 3:
+        return False
+    return all(gp == "*" or fnmatchcase(gp, qp) for gp, qp in zip(g, q, strict=True))
+
+
+class RiskCatalog:
+    def __init__(self, permissions: tuple[RiskEntry, ...], scopes: tuple[RiskEntry, ...]) -> None:
+        # Most severe first, so the first match is the highest rating.
+        self.permissions = tuple(sorted(permissions, key=lambda e: -e.risk.rank))
+        self.scopes = {e.pattern: e for e in scopes}
+        self._cache: dict[str, tuple[RiskEntry, ...]] = {}
+
+    def permission_entries(self, granted: str) -> tuple[RiskEntry, ...]:
+        """Every entry a granted permission could grant, most severe first (cached: grants repeat)."""
+        hit = self._cache.get(granted)
+        if hit is None:
+            hit = tuple(e for e in self.permissions if permission_grants(granted, e.pattern))
+            self._cache[granted] = hit
+        return hit
+
+    def permission(self, granted: str) -> RiskEntry | None:
+        entries = self.permission_entries(granted)
+        return entries[0] if entries else None
+
+    def scope(self, scope: str) -> RiskEntry | None:
+        return self.scopes.get(scope)
+
+    def highest(
+        self, permissions: tuple[str, ...] | None, scopes: tuple[str, ...]
+    ) -> RiskEntry | None:
+        """A client's highest-rated permission or scope."""
+        found = [e for p in permissions or () if (e := self.permission(p)) is not None]
+        found += [e for s in scopes if (e := self.scope(s)) is not None]
+        return max(found, key=lambda e: e.risk.rank, default=None)
+
+
+def _entries(items: list[dict[str, str]]) -> tuple[RiskEntry, ...]:
+    return tuple(
+        RiskEntry(i["pattern"], Severity(i["risk"]), i["category"], i["reason"], i["source"])
+        for i in items
+    )
+
+
+@lru_cache(maxsize=1)
+def risk_catalog() -> RiskCatalog:
+    data = json.loads(CATALOG_PATH.read_text(encoding="utf-8"))
+    return RiskCatalog(_entries(data["permissions"]), _entries(data["scopes"]))
