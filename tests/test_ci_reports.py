@@ -352,15 +352,18 @@ def test_markdown_cannot_be_injected(canon: tuple[Evaluation, RunInfo]) -> None:
     assert "<script>" not in md and "<b>" not in md and "<![CDATA" not in md
     assert "@octocat" not in md and "https://evil" not in md and "](https" not in md
     assert "\x1b" not in md and "\u202e" not in md
-    table_rows = [
-        line
-        for line in md.splitlines()
-        if line.startswith("| ") and "`" in line and "<sub>" in line
-    ]
-    assert table_rows
-    for row in table_rows:  # a pipe in a name must not add a column
-        cells = re.split(r"(?<!\\)\|", row.strip())[1:-1]
-        assert len(cells) == 5, row
+    lines = md.splitlines()
+    tables = 0
+    for i, line in enumerate(lines[:-1]):
+        if line.startswith("|") and re.fullmatch(r"\|(-{3}:?\|)+", lines[i + 1]):
+            tables += 1
+            width = len(re.split(r"(?<!\\)\|", line.strip())) - 2
+            for row in lines[i + 2 :]:
+                if not row.startswith("|"):
+                    break
+                cells = re.split(r"(?<!\\)\|", row.strip())[1:-1]
+                assert len(cells) == width, row  # a pipe in a name must not add a column
+    assert tables >= 3  # counts, findings, riskiest clients
     assert md.startswith("## genesys-oauth-audit: ❌ **FAIL**")
 
 

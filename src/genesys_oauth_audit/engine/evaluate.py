@@ -25,6 +25,7 @@ from genesys_oauth_audit.engine.findings import (
     Waiver,
     fingerprint,
 )
+from genesys_oauth_audit.engine.risk import risk_catalog
 from genesys_oauth_audit.inventory import Client, Inventory
 from genesys_oauth_audit.policy.model import PolicyException, PolicySet
 
@@ -37,6 +38,40 @@ class Subject:
 
     client: Client
     location: Location | None = None
+
+
+def _client_ref(target: Subject, ctx: Context) -> ClientRef:
+    client = target.client
+    roles = tuple(
+        dict.fromkeys(
+            (
+                ctx.roles[g.role_id].name
+                if ctx.roles is not None and g.role_id in ctx.roles
+                else g.name or g.role_id
+            )
+            for g in client.roles
+        )
+    )
+    top = risk_catalog().highest(client.permissions, client.scopes)
+    reason = None
+    if top is not None:
+        culprit = next(
+            (p for p in client.permissions or () if top in risk_catalog().permission_entries(p)),
+            top.pattern,
+        )
+        reason = f"{culprit}: {top.reason}"
+    return ClientRef(
+        id=client.id or None,
+        name=client.name,
+        location=target.location,
+        grant_type=client.grant_type,
+        state=client.state,
+        roles=roles,
+        permission_count=len(client.permissions) if client.permissions is not None else None,
+        scope_count=len(client.scopes),
+        highest_risk=top.risk if top is not None else None,
+        risk_reason=reason,
+    )
 
 
 def context_for(inventory: Inventory, today: date) -> Context:
@@ -171,6 +206,6 @@ def evaluate(
         rules_evaluated=rules_run,
         clients_evaluated=len(targets),
         pairs_evaluated=pairs,
-        clients=tuple(ClientRef(t.client.id or None, t.client.name, t.location) for t in targets),
+        clients=tuple(_client_ref(t, ctx) for t in targets),
         selected=selected,
     )

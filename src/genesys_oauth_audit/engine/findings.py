@@ -94,11 +94,19 @@ class Finding:
 
 @dataclass(frozen=True)
 class ClientRef:
-    """A client the evaluation looked at, and where it came from (for per-pair reports)."""
+    """A client the evaluation looked at: where it came from (for per-pair reports) and what it
+    can do (grant type, roles, effective permissions, highest risk), for the client views."""
 
     id: str | None
     name: str
     location: Location | None = None
+    grant_type: str = ""
+    state: str | None = None
+    roles: tuple[str, ...] = ()  # role names, or ids where a role does not resolve
+    permission_count: int | None = None  # None: roles were not resolved
+    scope_count: int = 0
+    highest_risk: Severity | None = None
+    risk_reason: str | None = None  # "<permission or scope>: <why>"
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ import json
 from datetime import date, datetime
 from typing import Any
 
-from genesys_oauth_audit.engine.findings import Evaluation, ExceptionStatus, Finding
+from genesys_oauth_audit.engine.findings import ClientRef, Evaluation, ExceptionStatus, Finding
 from genesys_oauth_audit.report.base import RunInfo
 
 REPORT_VERSION = 1
@@ -42,6 +42,30 @@ def finding_dict(f: Finding) -> dict[str, Any]:
         ),
         "baselineState": f.baseline_state,
         "location": {"path": f.location.path, "line": f.location.line} if f.location else None,
+    }
+
+
+def _finding_counts(evaluation: Evaluation) -> list[int]:
+    counts = [0] * len(evaluation.clients)
+    for f in evaluation.counting():
+        if 0 <= f.client_index < len(counts):
+            counts[f.client_index] += 1
+    return counts
+
+
+def client_dict(c: ClientRef, findings: int) -> dict[str, Any]:
+    """What a client can do, for the client view: grant type, roles, permissions, highest risk."""
+    return {
+        "id": c.id,
+        "name": c.name,
+        "grantType": c.grant_type,
+        "state": c.state,
+        "roles": list(c.roles),
+        "permissionCount": c.permission_count,
+        "scopeCount": c.scope_count,
+        "highestRisk": c.highest_risk.value if c.highest_risk else None,
+        "riskReason": c.risk_reason,
+        "findings": findings,
     }
 
 
@@ -84,6 +108,10 @@ def report_dict(evaluation: Evaluation, run: RunInfo) -> dict[str, Any]:
             "failed": run.verdict(evaluation),
         },
         "findings": [finding_dict(f) for f in reported],
+        "clients": [
+            client_dict(c, counts)
+            for c, counts in zip(evaluation.clients, _finding_counts(evaluation), strict=True)
+        ],
         "notEvaluated": [
             {"ruleId": n.rule_id, "reason": n.reason} for n in evaluation.not_evaluated
         ],

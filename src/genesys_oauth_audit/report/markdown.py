@@ -7,6 +7,7 @@ from genesys_oauth_audit.engine.findings import SEVERITIES, Evaluation, Finding
 from genesys_oauth_audit.report.base import RunInfo
 from genesys_oauth_audit.report.escape import markdown as md
 from genesys_oauth_audit.report.escape import markdown_code
+from genesys_oauth_audit.report.text import describe_client, riskiest
 
 TOP = 20
 ICON = {"critical": "🟣", "high": "🔴", "medium": "🟠", "low": "🔵", "info": "⚪"}
@@ -89,6 +90,22 @@ def render(evaluation: Evaluation, run: RunInfo) -> str:
             lines.append(
                 f"| `{f.rule_id}` | {md(f.client_name)} | {markdown_code(f.subject) if f.subject else '—'} | "
                 f"{md(f.waived.reason)} | {until} |"
+            )
+        lines += ["", "</details>", ""]
+    top = riskiest(evaluation)
+    if top:
+        lines += [
+            f"<details><summary>{len(top)} clients rated high or critical by the risk catalog</summary>",
+            "",
+            "| risk | client | grant type, roles, permissions | why |",
+            "|---|---|---|---|",
+        ]
+        for c in top[:TOP]:
+            assert c.highest_risk is not None
+            who = md(c.name) + (f" <sub>{markdown_code(c.id)}</sub>" if c.id else "")
+            lines.append(
+                f"| {ICON[c.highest_risk.value]} {c.highest_risk.value} | {who} | {md(describe_client(c))} | "
+                f"{md(c.risk_reason or '')} |"
             )
         lines += ["", "</details>", ""]
     notes = []

@@ -5,7 +5,13 @@ from __future__ import annotations
 import textwrap
 from collections.abc import Iterable
 
-from genesys_oauth_audit.engine.findings import Evaluation, ExceptionStatus, Finding, Severity
+from genesys_oauth_audit.engine.findings import (
+    ClientRef,
+    Evaluation,
+    ExceptionStatus,
+    Finding,
+    Severity,
+)
 from genesys_oauth_audit.report.base import RunInfo
 from genesys_oauth_audit.report.escape import terminal
 
@@ -104,6 +110,54 @@ def _by_client(findings: list[Finding], color: bool, snapshot: str | None) -> li
     return lines
 
 
+RISKIEST_SHOWN = 15
+
+
+def riskiest(evaluation: Evaluation) -> list[ClientRef]:
+    """Clients rated high or critical by the risk catalog, most risky first."""
+    rated = [
+        c
+        for c in evaluation.clients
+        if c.highest_risk is not None and c.highest_risk.at_least(Severity.HIGH)
+    ]
+    return sorted(
+        rated, key=lambda c: (-c.highest_risk.rank if c.highest_risk else 0, c.name.casefold())
+    )
+
+
+def describe_client(c: ClientRef) -> str:
+    """Grant type, roles and effective permission count, in one phrase."""
+    parts = [c.grant_type or "(no grant type)"]
+    if c.roles:
+        parts.append("roles: " + ", ".join(c.roles))
+    if c.permission_count is not None and (c.roles or c.grant_type == "CLIENT-CREDENTIALS"):
+        parts.append(_plural(c.permission_count, "permission"))
+    if c.scope_count or c.grant_type != "CLIENT-CREDENTIALS":
+        parts.append(_plural(c.scope_count, "scope"))
+    return "; ".join(parts)
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
+def _riskiest(evaluation: Evaluation, color: bool) -> list[str]:
+    clients = riskiest(evaluation)
+    if not clients:
+        return []
+    lines = ["", f"Riskiest clients ({len(clients)} rated high or critical by the risk catalog):"]
+    for c in clients[:RISKIEST_SHOWN]:
+        assert c.highest_risk is not None
+        who = f"{terminal(c.name)} ({terminal(c.id)})" if c.id else f"{terminal(c.name)} (proposed)"
+        lines += _wrap(f"{_sev(c.highest_risk, color)}  {who}", "  ")
+        lines += _wrap(f"{terminal(describe_client(c))}; {terminal(c.risk_reason or '')}", "    ")
+    if len(clients) > RISKIEST_SHOWN:
+        lines.append(
+            f"  … and {len(clients) - RISKIEST_SHOWN} more (the JSON report lists every client)"
+        )
+    return lines
+
+
 def render(evaluation: Evaluation, run: RunInfo) -> str:
     reported = run.reported(evaluation)
     failed = run.verdict(evaluation)
@@ -136,6 +190,8 @@ def render(evaluation: Evaluation, run: RunInfo) -> str:
         lines += _by_client(counting, run.color, snapshot)
     else:
         lines += _by_rule(counting, run.color, snapshot)
+
+    lines += _riskiest(evaluation, run.color)
 
     if waived:
         lines += ["", f"Waived by exceptions ({len(waived)}):"]
