@@ -1,0 +1,134 @@
+"""The risk catalog: every entry is real and sourced, and checks and views use it correctly."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from fnmatch import fnmatchcase
+
+import pytest
+
+from genesys_oauth_audit.engine.checks import CHECKS, Context
+from genesys_oauth_audit.engine.findings import Severity
+from genesys_oauth_audit.engine.risk import CATALOG_PATH, CATEGORIES, RISK_LEVELS, risk_catalog
+from genesys_oauth_audit.inventory import Client
+from genesys_oauth_audit.resources import permission_catalog
+from tests.fake.orgdata import SCOPES
+
+DATA = json.loads(CATALOG_PATH.read_text())
+
+
+@pytest.mark.parametrize("entry", DATA["permissions"], ids=lambda e: e["pattern"])
+def test_every_permission_entry_is_in_the_genesys_catalog_and_sourced(
+    entry: dict[str, str],
+) -> None:
+    parts = entry["pattern"].split(":")
+    assert any(
+        all(fnmatchcase(c, p) for c, p in zip(perm.split(":"), parts, strict=True))
+        for perm in permission_catalog()
+    )
+    assert entry["risk"] in RISK_LEVELS and entry["category"] in CATEGORIES
+    assert entry["reason"].strip() and entry["source"].startswith("shared/genesys/")
+
+
+@pytest.mark.parametrize("entry", DATA["scopes"], ids=lambda e: e["pattern"])
+def test_every_scope_entry_is_a_real_scope(entry: dict[str, str]) -> None:
+    assert entry["pattern"] in SCOPES
+    assert (
+        entry["risk"] in RISK_LEVELS and entry["category"] in CATEGORIES and entry["reason"].strip()
+    )
+
+
+def test_the_escalation_paths_of_the_risk_notes_are_critical() -> None:
+    catalog = risk_catalog()
+    for perm in (
+        "authorization:role:edit",
+        "authorization:grant:add",
+        "oauth:client:edit",
+        "oauth:client:add",
+        "sso:provider:add",
+        "directory:user:setPassword",
+    ):
+        entry = catalog.permission(perm)
+        assert entry is not None and entry.risk is Severity.CRITICAL, perm
+    assert catalog.permission("recording:recording:viewSensitiveData").risk is Severity.HIGH  # type: ignore[union-attr]
+    assert catalog.permission("routing:queue:view") is None  # unlisted: not classified
+
+
+def test_wildcard_grants_take_the_highest_rating_they_could_grant() -> None:
+    catalog = risk_catalog()
+    assert catalog.permission("*:*:*").risk is Severity.CRITICAL  # type: ignore[union-attr]
+    assert catalog.permission("oauth:*:*").pattern in ("oauth:client:add", "oauth:client:edit")  # type: ignore[union-attr]
+    assert catalog.permission("recording:*:view").risk is Severity.HIGH  # type: ignore[union-attr]
+    top = catalog.highest(("routing:queue:view", "recording:recording:view"), ("users:readonly",))
+    assert top is not None and top.pattern == "recording:recording:view"
+    assert catalog.highest(None, ("oauth",)).risk is Severity.CRITICAL  # type: ignore[union-attr]
+
+
+def run(name: str, params: dict[str, object], client: Client) -> list[str | None]:
+    check = CHECKS[name]
+    return [
+        p.subject
+        for p in check.run(
+            client, Context(today=date(2026, 11, 20)), check.params.model_validate(params)
+        )
+    ]
+
+
+def test_forbidden_permissions_by_rating_and_category() -> None:
+    c = Client(
+        id="c",
+        name="c",
+        grant_type="CLIENT-CREDENTIALS",
+        permissions=(
+            "oauth:client:edit",
+            "recording:recording:view",
+            "routing:queue:view",
+            "telephony:plugin:all",
+        ),
+    )
+    assert run("forbidden-permissions", {"riskAtLeast": "critical"}, c) == ["oauth:client:edit"]
+    assert run("forbidden-permissions", {"riskAtLeast": "high"}, c) == [
+        "oauth:client:edit",
+        "recording:recording:view",
+        "telephony:plugin:all",
+    ]
+    assert run(
+        "forbidden-permissions", {"riskAtLeast": "high", "categories": ["bulk-data"]}, c
+    ) == ["recording:recording:view"]
+    # an explicit list and a rating together: one finding per permission, whichever matched
+    both = run(
+        "forbidden-permissions", {"permissions": ["telephony:*:*"], "riskAtLeast": "critical"}, c
+    )
+    assert both == ["oauth:client:edit", "telephony:plugin:all"]
+
+
+def test_forbidden_permission_message_names_the_rating_and_the_entry() -> None:
+    check = CHECKS["forbidden-permissions"]
+    c = Client(
+        id="c", name="c", grant_type="CLIENT-CREDENTIALS", permissions=("authorization:*:*",)
+    )
+    [problem] = check.run(
+        c,
+        Context(today=date(2026, 11, 20)),
+        check.params.model_validate({"riskAtLeast": "critical"}),
+    )
+    assert problem.message.startswith("permission authorization:*:* (through authorization:")
+    assert "is rated critical (privilege-escalation)" in problem.message
+
+
+def test_forbidden_scopes_by_rating() -> None:
+    c = Client(
+        id="c",
+        name="c",
+        grant_type="CODE",
+        scopes=("oauth", "recordings:readonly", "users:readonly"),
+    )
+    assert run("forbidden-scopes", {"riskAtLeast": "critical"}, c) == ["oauth"]
+    assert run("forbidden-scopes", {"riskAtLeast": "high", "categories": ["bulk-data"]}, c) == [
+        "recordings:readonly"
+    ]
+    assert run("forbidden-scopes", {"scopes": ["users*"], "riskAtLeast": "critical"}, c) == [
+        "oauth",
+        "users:readonly",
+    ]
