@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import json
 import math
-from datetime import date
 from collections.abc import Callable
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -17,6 +17,7 @@ from tests.fake.orgdata import (
     RETIRED_ROLE,
     SAMPLE_CLIENTS,
     SAMPLE_LAST_USE_DAYS_AGO,
+    SAMPLE_TODAY,
     sample_fake,
     synthetic_fake,
 )
@@ -100,11 +101,7 @@ def test_findings_of_roles_permissions_and_usage(run_cli: Run, policy: str) -> N
     expected_stale = set()
     for name, client in created.items():
         ago = SAMPLE_LAST_USE_DAYS_AGO.get(name)
-        days_old = (
-            (20 - int(client["dateCreated"][8:10]))
-            if client["dateCreated"].startswith("2026-11")
-            else 999
-        )
+        days_old = (SAMPLE_TODAY - date.fromisoformat(client["dateCreated"][:10])).days
         if client["state"] == "active" and (ago is None or ago >= 30) and days_old >= 30:
             expected_stale.add((name, None))
     assert by_rule("STALE") == expected_stale
