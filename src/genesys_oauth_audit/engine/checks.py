@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from fnmatch import fnmatchcase
+from functools import lru_cache
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
@@ -527,6 +528,13 @@ class Permissions(RiskFilter):
     )
 
 
+@lru_cache(maxsize=65536)
+def _first_granted(patterns: tuple[str, ...], granted: str) -> str | None:
+    """The first forbidden pattern a grant could grant. Cached: clients share roles, so the same
+    grants come back thousands of times in a large org."""
+    return next((q for q in patterns if permission_grants(granted, q)), None)
+
+
 @check(
     "forbidden-permissions",
     params=Permissions,
@@ -545,7 +553,7 @@ def forbidden_permissions(client: Client, ctx: Context, p: Permissions) -> Itera
     catalog rates at ``riskAtLeast`` or above (in ``categories``, when given)."""
     catalog = risk_catalog()
     for granted in client.permissions or ():
-        pattern = next((q for q in p.permissions if permission_grants(granted, q)), None)
+        pattern = _first_granted(p.permissions, granted)
         if pattern is not None:
             yield Problem(granted, f"permission {granted} grants forbidden {pattern}")
             continue
