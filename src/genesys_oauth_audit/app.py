@@ -22,8 +22,10 @@ from genesys_oauth_audit.errors import BadInputError, ExitCode, InputFileError
 from genesys_oauth_audit.inventory import Inventory, read_snapshot, save_snapshot, write_atomically
 from genesys_oauth_audit.policy.loader import load_policies
 from genesys_oauth_audit.policy.model import PolicySet
+from genesys_oauth_audit.proposals import load_proposals, proposal_inventory
 from genesys_oauth_audit.report import renderer
 from genesys_oauth_audit.report.base import PolicyRef, RuleInfo, RunInfo, SourceInfo
+from genesys_oauth_audit.settings import has_credentials
 
 if TYPE_CHECKING:
     import httpx
@@ -55,6 +57,7 @@ class CheckOptions:
     sarif_include_waived: bool = False
     baseline: Path | None = None
     write_baseline: Path | None = None
+    proposed: tuple[Path, ...] = ()
 
 
 @dataclass
@@ -204,7 +207,12 @@ def check(
     known = load_baseline(opts.baseline) if opts.baseline is not None else None
     needs = policies.needs()
 
-    subjects = None
+    # Proposal files are checked now, before the network: a bad one fails in milliseconds.
+    proposed = load_proposals(list(opts.proposed), None) if opts.proposed else None
+
+    subjects: list[Subject] | None = None
+    inventory: Inventory | None = None
+    source = SourceInfo("proposal", None, None, None, None)
     if opts.inventory is not None:
         inventory, lines = read_snapshot(opts.inventory)
         shown = str(opts.inventory)
@@ -220,13 +228,13 @@ def check(
             inventory.fetched_at,
             shown,
         )
-    else:
+    elif proposed is None or has_credentials(opts.connection.client_id, environ):
         usage_days = None
         if "usage" in needs:
             usage_days = max(opts.usage_days or 0, policies.usage_days() or 0) or None
         inventory = fetch_live(
             opts.connection,
-            roles="roles" in needs,
+            roles="roles" in needs or proposed is not None,
             usage_days=usage_days,
             now=now,
             environ=environ,
@@ -236,6 +244,15 @@ def check(
         source = SourceInfo(
             "live", inventory.org.id, inventory.org.name, inventory.region, inventory.fetched_at
         )
+
+    if proposed is not None:
+        # Judge the proposals (as they will be after the change) against the org's catalogs.
+        if inventory is not None:
+            proposed = load_proposals(list(opts.proposed), inventory)
+        subjects = [p.subject() for p in proposed.proposals]
+        inventory = proposal_inventory(proposed, inventory)
+        source = replace(source, proposals=tuple(proposed.files))
+    assert inventory is not None
 
     evaluation = evaluate(policies, inventory, today=now.date(), subjects=subjects)
     if known is not None:

@@ -241,6 +241,15 @@ def _severity_or_never(value: str) -> Any:
     help="Policy file, or a shipped pack as builtin:NAME (tutorial). Repeatable.",
 )
 @click.option(
+    "--proposed",
+    "proposed",
+    multiple=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Check a proposed client before it exists: an OAuthClientRequest body (JSON/YAML, one or a "
+    "list) or a Terraform plan (terraform show -json). Repeatable. With --inventory or credentials "
+    "for a live org, the org's scopes and roles are used; otherwise proposals are checked alone.",
+)
+@click.option(
     "--inventory",
     type=click.Path(dir_okay=False, path_type=Path),
     help="Audit this snapshot file instead of a live org.",
@@ -330,6 +339,7 @@ def check(
     ctx: click.Context,
     /,
     policies: Sequence[str],
+    proposed: tuple[Path, ...],
     inventory: Path | None,
     fmt: str,
     json_output: Path | None,
@@ -375,6 +385,7 @@ def check(
             sarif_include_waived=sarif_include_waived,
             baseline=baseline,
             write_baseline=write_baseline,
+            proposed=tuple(proposed),
         )
         return app.check(opts, environ=os.environ, streams=_streams(), color=bool(use_color))
 

@@ -166,3 +166,8 @@ def connection_settings(
             access_token=SecretStr(token) if token else None,
         ),
     )
+
+
+def has_credentials(client_id: str | None, environ: Mapping[str, str]) -> bool:
+    """Whether a live org can be read: proposals are checked alone when it cannot."""
+    return bool(client_id or environ.get(ENV_CLIENT_ID) or environ.get(ENV_ACCESS_TOKEN))

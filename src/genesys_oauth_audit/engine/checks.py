@@ -88,6 +88,9 @@ class CheckType:
     example: Example
     # Extra reasons a rule cannot be evaluated on this inventory (beyond ``needs``).
     precondition: Callable[[Any, Context], str | None] | None = None
+    # The client fields the check reads: when one is unknown for a client (a value a plan
+    # knows only after apply), the rule is not evaluated for that client instead of passing.
+    reads: Callable[[Any], frozenset[str]] = lambda params: frozenset()
 
     @property
     def doc(self) -> str:
@@ -95,6 +98,7 @@ class CheckType:
 
 
 CHECKS: dict[str, CheckType] = {}
+SCOPES = frozenset({"scopes"})
 
 
 def check(
@@ -106,11 +110,15 @@ def check(
     example: Example,
     needs: frozenset[str] = frozenset(),
     precondition: Callable[[Any, Context], str | None] | None = None,
+    reads: frozenset[str] | Callable[[Any], frozenset[str]] = frozenset(),
 ) -> Callable[[CheckFn], CheckFn]:
     def register(fn: CheckFn) -> CheckFn:
         if name in CHECKS:
             raise ValueError(f"check type {name} registered twice")
-        CHECKS[name] = CheckType(name, params, fn, needs, summary, subject, example, precondition)
+        reader = reads if callable(reads) else (lambda params, fields=reads: fields)
+        CHECKS[name] = CheckType(
+            name, params, fn, needs, summary, subject, example, precondition, reader
+        )
         return fn
 
     return register
@@ -175,6 +183,7 @@ class ForbiddenScopePrefixes(Params):
 
 @check(
     "forbidden-scope-prefixes",
+    reads=SCOPES,
     params=ForbiddenScopePrefixes,
     summary="No assigned scope may start with one of the prefixes.",
     subject="the scope id",
@@ -207,6 +216,7 @@ class ForbiddenScopes(RiskFilter):
 
 @check(
     "forbidden-scopes",
+    reads=SCOPES,
     params=ForbiddenScopes,
     summary="No assigned scope may match one of the globs.",
     subject="the scope id",
@@ -237,6 +247,7 @@ def forbidden_scopes(client: Client, ctx: Context, p: ForbiddenScopes) -> Iterat
 
 @check(
     "allowed-scopes",
+    reads=SCOPES,
     params=ScopeGlobs,
     summary="Every assigned scope must match one of the globs (an allow-list).",
     subject="the scope id",
@@ -261,6 +272,7 @@ class NoParams(Params):
 
 @check(
     "orphan-scopes",
+    reads=SCOPES,
     params=NoParams,
     needs=frozenset({NEEDS_SCOPES}),
     summary="Every assigned scope must exist in the org's scope catalog.",
@@ -287,6 +299,7 @@ class MaxScopes(Params):
 
 @check(
     "max-scopes",
+    reads=SCOPES,
     params=MaxScopes,
     summary="A client may hold at most `max` scopes.",
     subject="none (one finding per client)",
@@ -314,6 +327,7 @@ class GrantTypes(Params):
 
 @check(
     "allowed-grant-types",
+    reads=frozenset({"grantType"}),
     params=GrantTypes,
     summary="The client's grant type must be one of the listed ones.",
     subject="the grant type",
@@ -340,6 +354,7 @@ class MaxTokenValidity(Params):
 
 @check(
     "max-token-validity",
+    reads=frozenset({"tokenValiditySeconds"}),
     params=MaxTokenValidity,
     summary="The client's access-token lifetime must not exceed `seconds`.",
     subject="none (one finding per client)",
@@ -394,6 +409,7 @@ def _is_local(host: str) -> bool:
 
 @check(
     "redirect-uris",
+    reads=frozenset({"redirectUris"}),
     params=RedirectUris,
     summary="Redirect URIs must satisfy every enabled option.",
     subject="the redirect URI",
@@ -443,6 +459,7 @@ class RoleNames(Params):
 
 @check(
     "forbidden-roles",
+    reads=frozenset({"roles"}),
     params=RoleNames,
     needs=frozenset({NEEDS_ROLES}),
     summary="No assigned role's name may match one of the globs.",
@@ -493,6 +510,7 @@ def forbidden_roles(client: Client, ctx: Context, p: RoleNames) -> Iterator[Prob
 
 @check(
     "orphan-roles",
+    reads=frozenset({"roles"}),
     params=NoParams,
     needs=frozenset({NEEDS_ROLES}),
     summary="Every assigned role id must resolve to a role of the org.",
@@ -537,6 +555,7 @@ def _first_granted(patterns: tuple[str, ...], granted: str) -> str | None:
 
 @check(
     "forbidden-permissions",
+    reads=frozenset({"permissions"}),
     params=Permissions,
     needs=frozenset({NEEDS_ROLES}),
     summary="No effective permission may grant one of the forbidden permissions.",
@@ -584,6 +603,7 @@ def _usage_window_long_enough(p: MaxDaysUnused, ctx: Context) -> str | None:
 
 @check(
     "max-days-unused",
+    reads=frozenset({"lastUsed", "dateCreated"}),
     params=MaxDaysUnused,
     needs=frozenset({NEEDS_USAGE}),
     precondition=_usage_window_long_enough,
@@ -659,6 +679,10 @@ FieldOp = Literal[
     "empty",
     "not-empty",
 ]
+
+
+def _field_reads(params: Any) -> frozenset[str]:
+    return frozenset({str(params.path).split(".")[0]})
 
 
 class FieldCheck(Params):
@@ -780,6 +804,7 @@ def _show(value: Any) -> str:
 
 @check(
     "field",
+    reads=_field_reads,
     params=FieldCheck,
     summary="A client field must satisfy a comparison (eq, ne, in, not-in, lt, le, gt, ge, matches, contains, exists, empty, not-empty).",
     subject="the field path",

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from array import array
 from collections import defaultdict
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 from genesys_oauth_audit.engine.checks import (
@@ -34,10 +34,12 @@ EXPIRY_WARNING_DAYS = 14
 
 @dataclass(frozen=True)
 class Subject:
-    """A client to evaluate, with where it came from (a proposal's file and line)."""
+    """A client to evaluate, with where it came from (a proposal's file and line) and which of
+    its fields are not known yet (field -> why), as in a plan's values known only after apply."""
 
     client: Client
     location: Location | None = None
+    unknown: Mapping[str, str] = field(default_factory=dict)
 
 
 def _client_ref(target: Subject, ctx: Context) -> ClientRef:
@@ -132,6 +134,7 @@ def evaluate(
 
     findings: list[Finding] = []
     not_evaluated: list[NotEvaluated] = []
+    pairs_not_evaluated: list[NotEvaluated] = []
     selected: dict[str, array] = {}  # type: ignore[type-arg]
     pairs = 0
     rules_run = 0
@@ -150,9 +153,15 @@ def evaluate(
         evaluated.add(rule.id)
         waivers = by_rule.get(rule.id, [])
         run = rule.check_type.run
+        reads = rule.check_type.reads(rule.params)
         for index in chosen:
             target = targets[index]
             client = target.client
+            blocked = sorted(reads & target.unknown.keys()) if target.unknown else []
+            if blocked:
+                reason = "; ".join(f"{name} {target.unknown[name]}" for name in blocked)
+                pairs_not_evaluated.append(NotEvaluated(rule.id, reason, index))
+                continue
             pairs += 1
             seen: set[str | None] = set()
             for problem in run(client, ctx, rule.params):
@@ -208,4 +217,5 @@ def evaluate(
         pairs_evaluated=pairs,
         clients=tuple(_client_ref(t, ctx) for t in targets),
         selected=selected,
+        pairs_not_evaluated=tuple(pairs_not_evaluated),
     )

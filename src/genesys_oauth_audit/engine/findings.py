@@ -67,6 +67,7 @@ class Location:
 
     path: str
     line: int
+    column: int | None = None
 
 
 @dataclass(frozen=True)
@@ -111,10 +112,12 @@ class ClientRef:
 
 @dataclass(frozen=True)
 class NotEvaluated:
-    """A rule that could not be evaluated, and why; never a silent pass."""
+    """A rule that could not be evaluated, and why; never a silent pass. With ``client_index``,
+    only for that client (a value it reads is known only after apply)."""
 
     rule_id: str
     reason: str
+    client_index: int = -1
 
 
 @dataclass(frozen=True)
@@ -146,6 +149,8 @@ class Evaluation:
     # rule id -> indices (into ``clients``) of the clients the rule selected; for a rule that
     # was not evaluated, the clients it would have looked at. Compact: JUnit needs every pair.
     selected: Mapping[str, array] = field(default_factory=dict)  # type: ignore[type-arg]
+    # (rule, client) pairs that could not be evaluated, with why: JUnit reports them as errors.
+    pairs_not_evaluated: tuple[NotEvaluated, ...] = ()
 
     def counting(self) -> tuple[Finding, ...]:
         return tuple(f for f in self.findings if f.counts)

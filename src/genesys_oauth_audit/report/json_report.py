@@ -6,7 +6,13 @@ import json
 from datetime import date, datetime
 from typing import Any
 
-from genesys_oauth_audit.engine.findings import ClientRef, Evaluation, ExceptionStatus, Finding
+from genesys_oauth_audit.engine.findings import (
+    ClientRef,
+    Evaluation,
+    ExceptionStatus,
+    Finding,
+    NotEvaluated,
+)
 from genesys_oauth_audit.report.base import RunInfo
 
 REPORT_VERSION = 1
@@ -42,6 +48,22 @@ def finding_dict(f: Finding) -> dict[str, Any]:
         ),
         "baselineState": f.baseline_state,
         "location": {"path": f.location.path, "line": f.location.line} if f.location else None,
+    }
+
+
+def not_evaluated_dict(n: NotEvaluated, evaluation: Evaluation) -> dict[str, Any]:
+    """A rule not evaluated at all (no client), or not for one client (with where it is)."""
+    client = evaluation.clients[n.client_index] if n.client_index >= 0 else None
+    return {
+        "ruleId": n.rule_id,
+        "reason": n.reason,
+        "clientId": client.id if client else None,
+        "clientName": client.name if client else None,
+        "location": (
+            {"path": client.location.path, "line": client.location.line}
+            if client and client.location
+            else None
+        ),
     }
 
 
@@ -113,7 +135,8 @@ def report_dict(evaluation: Evaluation, run: RunInfo) -> dict[str, Any]:
             for c, counts in zip(evaluation.clients, _finding_counts(evaluation), strict=True)
         ],
         "notEvaluated": [
-            {"ruleId": n.rule_id, "reason": n.reason} for n in evaluation.not_evaluated
+            not_evaluated_dict(n, evaluation)
+            for n in (*evaluation.not_evaluated, *evaluation.pairs_not_evaluated)
         ],
         "expiredExceptions": [_exception(e) for e in evaluation.expired_exceptions],
         "expiringExceptions": [_exception(e) for e in evaluation.expiring_exceptions],

@@ -56,6 +56,7 @@ def _skip(case: ET.Element, reason: str) -> None:
 def render(evaluation: Evaluation, run: RunInfo) -> str:
     timestamp = run.generated_at.strftime("%Y-%m-%dT%H:%M:%S")
     not_evaluated = {n.rule_id: n.reason for n in evaluation.not_evaluated}
+    pair_errors = {(n.rule_id, n.client_index): n.reason for n in evaluation.pairs_not_evaluated}
     by_pair: dict[tuple[str, int], list[Finding]] = defaultdict(list)
     for f in run.reported(evaluation):
         by_pair[(f.rule_id, f.client_index)].append(f)
@@ -72,7 +73,7 @@ def render(evaluation: Evaluation, run: RunInfo) -> str:
             ("source", rule.source),
         ):
             ET.SubElement(props, "property", name=name, value=xml_safe(value))
-        failures = skipped = 0
+        failures = skipped = errors = 0
         for index in chosen:
             client = evaluation.clients[index]
             case = ET.SubElement(
@@ -81,6 +82,18 @@ def render(evaluation: Evaluation, run: RunInfo) -> str:
             if rule.id in not_evaluated:
                 _skip(case, f"not evaluated: {not_evaluated[rule.id]}")
                 skipped += 1
+                continue
+            if (rule.id, index) in pair_errors:
+                # The rule could not be evaluated for this client: an error, not a pass.
+                reason = pair_errors[(rule.id, index)]
+                error = ET.SubElement(
+                    case,
+                    "error",
+                    message=one_line(f"not evaluated: {reason}", 500),
+                    type="not-evaluated",
+                )
+                error.text = xml_safe(f"The rule could not be evaluated for this client: {reason}")
+                errors += 1
                 continue
             findings = by_pair.get((rule.id, index), [])
             counting = [f for f in findings if f.counts]
@@ -103,7 +116,7 @@ def render(evaluation: Evaluation, run: RunInfo) -> str:
                 "name": one_line(f"{rule.id}: {rule.title}"),
                 "tests": str(len(chosen)),
                 "failures": str(failures),
-                "errors": "0",
+                "errors": str(errors),
                 "skipped": str(skipped),
                 "time": "0",
                 "timestamp": timestamp,

@@ -111,6 +111,12 @@ def render(evaluation: Evaluation, run: RunInfo) -> str:
     notes = []
     for n in evaluation.not_evaluated:
         notes.append(f"- ⚠️ `{n.rule_id}` was **not evaluated**: {md(n.reason)}")
+    for n in evaluation.pairs_not_evaluated:
+        c = evaluation.clients[n.client_index]
+        where = f" ({markdown_code(f'{c.location.path}:{c.location.line}')})" if c.location else ""
+        notes.append(
+            f"- ⚠️ `{n.rule_id}` was **not evaluated** for {md(c.name)}{where}: {md(n.reason)}"
+        )
     for e in evaluation.expired_exceptions:
         notes.append(
             f"- ⏰ exception for `{e.rule_id}` ({md(', '.join(e.clients))}) **expired** {e.expires}: its findings count again"

@@ -97,10 +97,14 @@ def _result(f: Finding, rule_index: int, run: RunInfo, cwd: str) -> dict[str, An
     who = (
         f"{f.client_name} ({f.client_id})" if f.client_id else f"{f.client_name} (proposed client)"
     )
+    region: dict[str, int] = {"startLine": 1}
     if f.location is not None:
-        uri, line = _uri(f.location.path, cwd), f.location.line
+        uri = _uri(f.location.path, cwd)
+        region = {"startLine": f.location.line}
+        if f.location.column is not None:
+            region["startColumn"] = f.location.column  # a minified plan is one long line
     else:
-        uri, line = live_path(run.source, f.client_id), 1
+        uri = live_path(run.source, f.client_id)
     result: dict[str, Any] = {
         "ruleId": f.rule_id,
         "ruleIndex": rule_index,
@@ -111,7 +115,7 @@ def _result(f: Finding, rule_index: int, run: RunInfo, cwd: str) -> dict[str, An
             {
                 "physicalLocation": {
                     "artifactLocation": {"uri": uri},
-                    "region": {"startLine": line},
+                    "region": region,
                 },
                 "logicalLocations": [
                     {
@@ -169,6 +173,25 @@ def sarif_log(evaluation: Evaluation, run: RunInfo) -> dict[str, Any]:
                 "associatedRule": {"id": n.rule_id, "index": index[n.rule_id]},
             }
         )
+    for n in evaluation.pairs_not_evaluated:
+        c = evaluation.clients[n.client_index]
+        note: dict[str, Any] = {
+            "level": "warning",
+            "message": {
+                "text": f"Rule {n.rule_id} was not evaluated for {terminal(c.name)}: {n.reason}"
+            },
+            "associatedRule": {"id": n.rule_id, "index": index[n.rule_id]},
+        }
+        if c.location is not None:
+            note["locations"] = [
+                {
+                    "physicalLocation": {
+                        "artifactLocation": {"uri": _uri(c.location.path, cwd)},
+                        "region": {"startLine": c.location.line},
+                    }
+                }
+            ]
+        notifications.append(note)
     for e in evaluation.expired_exceptions:
         expires = e.expires.isoformat() if e.expires else "?"
         notifications.append(

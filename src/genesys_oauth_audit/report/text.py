@@ -203,10 +203,16 @@ def render(evaluation: Evaluation, run: RunInfo) -> str:
                 f"- {f.rule_id} {_client(f)}{subject}{expires}: {terminal(f.waived.reason)}", "  "
             )
 
-    if evaluation.not_evaluated:
-        lines += ["", f"Not evaluated ({len(evaluation.not_evaluated)}):"]
+    not_evaluated = len(evaluation.not_evaluated) + len(evaluation.pairs_not_evaluated)
+    if not_evaluated:
+        lines += ["", f"Not evaluated ({not_evaluated}):"]
         for n in evaluation.not_evaluated:
             lines += _wrap(f"- {n.rule_id}: {n.reason}", "  ")
+        for n in evaluation.pairs_not_evaluated:
+            c = evaluation.clients[n.client_index]
+            where = f" [{c.location.path}:{c.location.line}]" if c.location else ""
+            who = terminal(c.name) + (f" ({terminal(c.id)})" if c.id else " (proposed)")
+            lines += _wrap(f"- {n.rule_id} for {who}{where}: {terminal(n.reason)}", "  ")
     lines += _exception_lines(
         "Expired exceptions (their findings count again)", evaluation.expired_exceptions
     )
