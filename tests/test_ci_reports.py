@@ -84,8 +84,14 @@ def canonical(tmp_path: Path) -> tuple[Evaluation, RunInfo]:
         scopes=(Scope(id="users"), Scope(id="admin:x")),
         clients=tuple(live),
     )
+    pending = Client(id="", name="Pending Portal", grant_type="CODE", scopes=())
     subjects = [Subject(c) for c in live] + [
-        Subject(proposed, Location("proposals/new-portal.json", 7))
+        Subject(proposed, Location("proposals/new-portal.json", 7)),
+        Subject(
+            pending,
+            Location("proposals/new-portal.json", 19),
+            {"scopes": "is known only after apply"},
+        ),
     ]
     evaluation = evaluate(policies, inventory, today=date(2026, 11, 20), subjects=subjects)
     source = SourceInfo(
@@ -313,13 +319,13 @@ def test_junit_counts_read_back_by_an_independent_parser(
     path.write_text(renderer("junit")(evaluation, info), encoding="utf-8")
     suites = {s.name.split(":")[0]: s for s in JUnitXml.fromfile(str(path))}
     assert set(suites) == {"C-1", "H-1", "M-1", "L-1", "I-1", "N-1"}
-    # 7 subjects: 5 hostile, 1 waived, 1 proposed; every rule selects all of them
+    # 8 subjects: 5 hostile, 1 waived, 2 proposed; every rule selects all of them
     for suite in suites.values():
-        assert suite.tests == 7 and len(list(suite)) == 7
+        assert suite.tests == 8 and len(list(suite)) == 8
     c1 = suites["C-1"]
-    assert (c1.failures, c1.skipped) == (6, 1)  # one waived
-    assert suites["N-1"].skipped == 7  # not evaluated: every pair skipped with the reason
-    assert suites["L-1"].failures == 6  # the waived client has a description
+    assert (c1.failures, c1.skipped, c1.errors) == (6, 1, 1)  # one waived; one with scopes unknown
+    assert suites["N-1"].skipped == 8  # not evaluated: every pair skipped with the reason
+    assert suites["L-1"].failures == 7 and suites["L-1"].errors == 0  # L-1 reads the description
     names = [case.name for case in suites["C-1"]]
     assert len(set(names)) == len(names)  # unique, so GitLab keeps every one
     for case in suites["C-1"]:
