@@ -17,9 +17,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "src"))
 
-from tests.fake.orgdata import sample_fake  # noqa: E402
-
 from genesys_oauth_audit import app  # noqa: E402
+from tests.fake.orgdata import sample_fake  # noqa: E402
 
 NOW = datetime(2026, 11, 20, 6, 0, tzinfo=timezone.utc)
 

@@ -105,7 +105,7 @@ def test_values_known_after_apply_are_not_evaluated_not_passed(
     pending = [n for n in report["notEvaluated"] if n["clientName"] == "Dynamic Scopes App"]
     assert [n["ruleId"] for n in pending] == ["GOA-BL-014"]
     assert pending[0]["reason"] == "scopes is known only after apply"
-    assert f'"address": "genesyscloud_oauth_client.dynamic_scopes"' in line_of(
+    assert '"address": "genesyscloud_oauth_client.dynamic_scopes"' in line_of(
         PLAN, pending[0]["location"]["line"]
     )
     from junitparser import Error, JUnitXml
@@ -145,7 +145,7 @@ def test_minified_plan_locations_carry_a_column(run_cli: Run, tmp_path: Path) ->
 def test_module_plan_with_instance_keys_resolves_roles_through_the_configuration(
     run_cli: Run,
 ) -> None:
-    alone_code, alone = check(run_cli, "--proposed", str(PROPOSALS / "module-plan.json"))
+    _, alone = check(run_cli, "--proposed", str(PROPOSALS / "module-plan.json"))
     reasons = {n["ruleId"]: n["reason"] for n in alone["notEvaluated"] if n["clientName"]}
     # one role is planned in the module, the other is an existing id: without the org's roles it cannot be judged
     assert {"GOA-BL-005", "GOA-BL-006", "GOA-BL-010"} <= set(reasons)
