@@ -61,8 +61,17 @@ def test_wildcard_grants_take_the_highest_rating_they_could_grant() -> None:
     assert catalog.permission("oauth:*:*").pattern in ("oauth:client:add", "oauth:client:edit")  # type: ignore[union-attr]
     assert catalog.permission("recording:*:view").risk is Severity.HIGH  # type: ignore[union-attr]
     top = catalog.highest(("routing:queue:view", "recording:recording:view"), ("users:readonly",))
-    assert top is not None and top.pattern == "recording:recording:view"
-    assert catalog.highest(None, ("oauth",)).risk is Severity.CRITICAL  # type: ignore[union-attr]
+    assert (
+        top is not None
+        and top[0].pattern == "recording:recording:view"
+        and top[1] == "recording:recording:view"
+    )
+    scope = catalog.highest(None, ("users:readonly", "oauth"))
+    assert scope is not None and scope[0].risk is Severity.CRITICAL and scope[1] == "oauth"
+    wildcard = catalog.highest(("oauth:*:*", "analytics:*:view"), ())
+    assert (
+        wildcard is not None and wildcard[1] == "oauth:*:*"
+    )  # the client's own grant, not the pattern
 
 
 def run(name: str, params: dict[str, object], client: Client) -> list[str | None]:

@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from fnmatch import fnmatchcase
-from functools import lru_cache
+from functools import cache, lru_cache
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
@@ -160,16 +160,24 @@ class RiskFilter(Params):
     def risky(self, entries: tuple[RiskEntry, ...]) -> RiskEntry | None:
         if self.risk_at_least is None:
             return None
-        floor = Severity(self.risk_at_least)
-        return next(
-            (
-                e
-                for e in entries
-                if e.risk.at_least(floor)
-                and (self.categories is None or e.category in self.categories)
-            ),
-            None,
-        )
+        return _risky(self.risk_at_least, self.categories, entries)
+
+
+@lru_cache(maxsize=65536)
+def _risky(
+    risk_at_least: str, categories: tuple[str, ...] | None, entries: tuple[RiskEntry, ...]
+) -> RiskEntry | None:
+    """The first (most severe) entry at or above the floor, in the categories. Cached: the same
+    granted permissions, hence the same entries, come back for thousands of clients."""
+    floor = Severity(risk_at_least)
+    return next(
+        (
+            e
+            for e in entries
+            if e.risk.at_least(floor) and (categories is None or e.category in categories)
+        ),
+        None,
+    )
 
 
 # --- scopes -------------------------------------------------------------------------------------
@@ -570,19 +578,33 @@ def _first_granted(patterns: tuple[str, ...], granted: str) -> str | None:
 def forbidden_permissions(client: Client, ctx: Context, p: Permissions) -> Iterator[Problem]:
     """A finding for each effective permission that could grant a forbidden one, or that the risk
     catalog rates at ``riskAtLeast`` or above (in ``categories``, when given)."""
-    catalog = risk_catalog()
     for granted in client.permissions or ():
-        pattern = _first_granted(p.permissions, granted)
-        if pattern is not None:
-            yield Problem(granted, f"permission {granted} grants forbidden {pattern}")
-            continue
-        entry = p.risky(catalog.permission_entries(granted))
-        if entry is not None:
-            via = f" (through {entry.pattern})" if entry.pattern != granted else ""
-            yield Problem(
-                granted,
-                f"permission {granted}{via} is rated {entry.risk.value} ({entry.category}): {entry.reason}",
-            )
+        message = _permission_verdict(p.permissions, p.risk_at_least, p.categories, granted)
+        if message is not None:
+            yield Problem(granted, message)
+
+
+@lru_cache(maxsize=131072)
+def _permission_verdict(
+    patterns: tuple[str, ...],
+    risk_at_least: str | None,
+    categories: tuple[str, ...] | None,
+    granted: str,
+) -> str | None:
+    """Why a granted permission is forbidden, or None. One cached call per (rule, grant): the same
+    grants come back for thousands of clients that share roles."""
+    pattern = _first_granted(patterns, granted)
+    if pattern is not None:
+        return f"permission {granted} grants forbidden {pattern}"
+    if risk_at_least is None:
+        return None
+    entry = _risky(risk_at_least, categories, risk_catalog().permission_entries(granted))
+    if entry is None:
+        return None
+    via = f" (through {entry.pattern})" if entry.pattern != granted else ""
+    return (
+        f"permission {granted}{via} is rated {entry.risk.value} ({entry.category}): {entry.reason}"
+    )
 
 
 # --- usage --------------------------------------------------------------------------------------
@@ -642,7 +664,9 @@ def max_days_unused(client: Client, ctx: Context, p: MaxDaysUnused) -> Iterator[
 
 
 def _utc_date(value: datetime) -> date:
-    if value.tzinfo is not None:
+    # Dates from the API are UTC already; converting only the others is 20x cheaper per client.
+    offset = value.utcoffset()
+    if offset:
         value = value.astimezone(timezone.utc)
     return value.date()
 
@@ -699,6 +723,9 @@ def field_value(client: Client, path: str) -> Any:
     A step through a list maps over it: ``roles.name`` is the tuple of the
     client's role names.
     """
+    if "." not in path:  # the common case, read for every client: one lookup
+        name = _aliases(Client).get(path)
+        return getattr(client, name) if name is not None else None
     return _step(client, path.split("."))
 
 
@@ -717,10 +744,13 @@ def _step(current: Any, parts: list[str]) -> Any:
 
 
 def _python_name(model: type[BaseModel], alias: str) -> str | None:
-    for name, info in model.model_fields.items():
-        if (info.alias or name) == alias:
-            return name
-    return None
+    return _aliases(model).get(alias)
+
+
+@cache
+def _aliases(model: type[BaseModel]) -> dict[str, str]:
+    """camelCase alias -> attribute name, once per model (field paths are read per client)."""
+    return {(info.alias or name): name for name, info in model.model_fields.items()}
 
 
 def _comparable(actual: Any, expected: Any) -> tuple[Any, Any]:

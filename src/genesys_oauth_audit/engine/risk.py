@@ -75,11 +75,23 @@ class RiskCatalog:
 
     def highest(
         self, permissions: tuple[str, ...] | None, scopes: tuple[str, ...]
-    ) -> RiskEntry | None:
-        """A client's highest-rated permission or scope."""
-        found = [e for p in permissions or () if (e := self.permission(p)) is not None]
-        found += [e for s in scopes if (e := self.scope(s)) is not None]
-        return max(found, key=lambda e: e.risk.rank, default=None)
+    ) -> tuple[RiskEntry, str] | None:
+        """A client's highest-rated permission or scope, and which of its own grants it is.
+        One pass, first of the most severe: run for every client of the org."""
+        best: RiskEntry | None = None
+        culprit = ""
+        best_rank = -1
+        for granted in permissions or ():
+            entries = self._cache.get(granted)
+            if entries is None:
+                entries = self.permission_entries(granted)
+            if entries and entries[0].risk.rank > best_rank:
+                best, culprit, best_rank = entries[0], granted, entries[0].risk.rank
+        for scope in scopes:
+            entry = self.scopes.get(scope)
+            if entry is not None and entry.risk.rank > best_rank:
+                best, culprit, best_rank = entry, scope, entry.risk.rank
+        return (best, culprit) if best is not None else None
 
 
 def _entries(items: list[dict[str, str]]) -> tuple[RiskEntry, ...]:

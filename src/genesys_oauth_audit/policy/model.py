@@ -33,6 +33,18 @@ class Where:
     exclude_names: tuple[str, ...] = ()
     exclude_ids: tuple[str, ...] = ()
 
+    @property
+    def everyone(self) -> bool:
+        """True when the rule selects every client (no selector given): no need to ask each one."""
+        return (
+            self.grant_types is None
+            and self.states is None
+            and self.names is None
+            and self.ids is None
+            and not self.exclude_names
+            and not self.exclude_ids
+        )
+
     def matches(self, client: Client) -> bool:
         if self.grant_types is not None and client.grant_type not in self.grant_types:
             return False
