@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, TextIO
 
 from genesys_oauth_audit import __version__
 from genesys_oauth_audit.baseline import load_baseline, write_baseline
+from genesys_oauth_audit.bulk import cyclic_gc_paused
 from genesys_oauth_audit.engine.evaluate import Subject, evaluate
 from genesys_oauth_audit.engine.findings import Evaluation, Location, Severity, apply_baseline
 from genesys_oauth_audit.errors import BadInputError, ExitCode, InputFileError
@@ -202,6 +203,19 @@ def check(
     color: bool = False,
 ) -> ExitCode:
     """``check``: evaluate policies over a snapshot or a live org and report."""
+    # A check builds and drops hundreds of thousands of acyclic records on a large org.
+    with cyclic_gc_paused():
+        return _check(opts, environ=environ, streams=streams, transport=transport, color=color)
+
+
+def _check(
+    opts: CheckOptions,
+    *,
+    environ: Mapping[str, str],
+    streams: Streams,
+    transport: httpx.BaseTransport | None,
+    color: bool,
+) -> ExitCode:
     now = _now(opts.now)
     policies = load_policies(opts.policies)
     known = load_baseline(opts.baseline) if opts.baseline is not None else None

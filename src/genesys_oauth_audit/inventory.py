@@ -19,6 +19,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic.alias_generators import to_camel
 
+from genesys_oauth_audit.bulk import cyclic_gc_paused
 from genesys_oauth_audit.errors import Diagnostic, SnapshotError
 
 SNAPSHOT_KIND = "genesys-oauth-audit/inventory"
@@ -200,7 +201,8 @@ def read_snapshot(path: Path) -> tuple[Inventory, dict[str, int]]:
         raise SnapshotError(
             [Diagnostic(shown, None, None, f"cannot read snapshot: {_os_reason(exc)}")]
         ) from None
-    inventory = parse_snapshot(text, shown)
+    with cyclic_gc_paused():
+        inventory = parse_snapshot(text, shown)
     return inventory, client_lines(text, inventory.clients)
 
 

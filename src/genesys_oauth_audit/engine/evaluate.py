@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import gc
 from array import array
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Mapping
-from contextlib import contextmanager
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping
 from datetime import date, timedelta
+from types import MappingProxyType
+from typing import NamedTuple
 
+from genesys_oauth_audit.bulk import cyclic_gc_paused
 from genesys_oauth_audit.engine.checks import (
     NEED_REASONS,
     NEEDS_ROLES,
@@ -34,14 +34,17 @@ from genesys_oauth_audit.policy.model import PolicyException, PolicySet, Where
 EXPIRY_WARNING_DAYS = 14
 
 
-@dataclass(frozen=True)
-class Subject:
+NOTHING_UNKNOWN: Mapping[str, str] = MappingProxyType({})
+
+
+class Subject(NamedTuple):
     """A client to evaluate, with where it came from (a proposal's file and line) and which of
-    its fields are not known yet (field -> why), as in a plan's values known only after apply."""
+    its fields are not known yet (field -> why), as in a plan's values known only after apply.
+    A NamedTuple: one is built per client of the org."""
 
     client: Client
     location: Location | None = None
-    unknown: Mapping[str, str] = field(default_factory=dict)
+    unknown: Mapping[str, str] = NOTHING_UNKNOWN
 
 
 def _client_ref(target: Subject, ctx: Context, catalog: RiskCatalog) -> ClientRef:
@@ -139,22 +142,8 @@ def evaluate(
     subjects: Iterable[Subject] | None = None,
 ) -> Evaluation:
     """Evaluate ``policies`` over the clients of ``inventory`` (or over ``subjects`` if given)."""
-    with _cyclic_gc_paused():
+    with cyclic_gc_paused():
         return _evaluate(policies, inventory, today, subjects)
-
-
-@contextmanager
-def _cyclic_gc_paused() -> Iterator[None]:
-    """Evaluation allocates hundreds of thousands of small acyclic records next to a large live
-    inventory; the cyclic collector would rescan that inventory again and again (up to a fifth of
-    the run on 100,000 clients) and can reclaim nothing. Reference counting still frees garbage."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 def _evaluate(

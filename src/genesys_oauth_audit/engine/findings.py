@@ -62,9 +62,9 @@ class Waiver:
     owner: str | None = None
 
 
-@dataclass(frozen=True)
-class Location:
-    """Where a finding points in a file (a proposal, or the snapshot line of the client)."""
+class Location(NamedTuple):
+    """Where a finding points in a file (a proposal, or the snapshot line of the client).
+    A NamedTuple: one is built per client of a snapshot."""
 
     path: str
     line: int

@@ -14,6 +14,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from genesys_oauth_audit.bulk import cyclic_gc_paused
 from genesys_oauth_audit.errors import BadResponseError, FetchError
 from genesys_oauth_audit.genesys.client import GenesysClient
 from genesys_oauth_audit.genesys.wire import (
@@ -58,6 +59,18 @@ def fetch_inventory(
     sleep: Callable[[float], None] | None = None,
 ) -> Inventory:
     """Every OAuth client of the org, with the catalogs the plan asks for."""
+    with cyclic_gc_paused():
+        return _fetch_inventory(api, plan, region=region, now=now, sleep=sleep)
+
+
+def _fetch_inventory(
+    api: GenesysClient,
+    plan: FetchPlan,
+    *,
+    region: str,
+    now: datetime,
+    sleep: Callable[[float], None] | None,
+) -> Inventory:
     raw_clients = api.get_all_pages("/api/v2/oauth/clients")
     wire_clients = [
         _validate(WireClient, item, f"GET /api/v2/oauth/clients: entity {i}")
