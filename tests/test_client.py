@@ -279,11 +279,21 @@ def test_broken_paging_is_an_error_never_a_partial_list(
         assert {r.host for r in fake.log} <= {"login.mypurecloud.com", "api.mypurecloud.com"}
 
 
-def test_endless_paging_stops(fake: FakeGenesys, make_client: Make) -> None:
+def test_endless_paging_without_counts_is_refused_at_once(
+    fake: FakeGenesys, make_client: Make
+) -> None:
     fake.client_page_size = 5
     fake.paging_bug = "endless"
-    with pytest.raises(PagingError, match="did not end after 20 pages"):
-        make_client().get_all_pages("/api/v2/oauth/clients", max_pages=20)
+    with pytest.raises(PagingError, match="states neither pageCount nor total"):
+        make_client().get_all_pages("/api/v2/oauth/clients")
+    assert len([r for r in fake.log if r.path == "/api/v2/oauth/clients"]) == 1
+
+
+def test_paging_beyond_the_announced_page_count_stops(fake: FakeGenesys, make_client: Make) -> None:
+    fake.client_page_size = 10
+    fake.paging_bug = "overrun"  # nextUri keeps coming after pageCount
+    with pytest.raises(PagingError, match="did not end after 5 pages"):
+        make_client().get_all_pages("/api/v2/oauth/clients")
 
 
 def test_no_secret_or_token_in_debug_logs(

@@ -120,12 +120,14 @@ class FakeGenesys:
     token_lifetime: int = 86400
     # paging of GET /api/v2/oauth/clients: None answers everything at once, as the real API does
     client_page_size: int | None = None
-    paging_bug: str | None = None  # "repeat", "loop", "endless", "short-total", "foreign-next"
+    paging_bug: str | None = (
+        None  # "repeat", "loop", "endless", "overrun", "short-total", "foreign-next"
+    )
     usage_running_polls: int = 1
     usage_final_status: str = "Complete"
     fault_rate: float = 0.0
     fault_kinds: tuple[str, ...] = ("429", "5xx")
-    retry_after: str = "1"
+    retry_after: str | None = "1"  # None: 429s without a Retry-After header
     latency: float = 0.0
     timeout_delay: float = 2.0  # socket mode: how long a "timeout" fault stalls
     seed: int = 0
@@ -312,7 +314,7 @@ class FakeGenesys:
                 429,
                 "too.many.requests.retry.after",
                 "Rate limit exceeded the maximum. Retry the request in [1] seconds",
-                headers={"Retry-After": self.retry_after},
+                headers={"Retry-After": self.retry_after} if self.retry_after is not None else None,
             )
         if kind == "5xx":
             status = self._rng.choice((500, 502, 503, 504))
@@ -485,6 +487,18 @@ class FakeGenesys:
                     "pageNumber": page_number,
                     "nextUri": f"/api/v2/oauth/clients?pageNumber={page_number + 1}",
                     "selfUri": f"/api/v2/oauth/clients?pageNumber={page_number}",
+                }
+            if bug == "overrun" and page_number >= 4:
+                # pageCount says 4, but nextUri keeps coming with fresh entities
+                fresh = [
+                    {**c, "id": f"{c['id']}-p{page_number}"}
+                    for c in self.clients[: self.client_page_size]
+                ]
+                listing = {
+                    **listing,
+                    "entities": fresh,
+                    "pageNumber": page_number,
+                    "nextUri": f"/api/v2/oauth/clients?pageNumber={page_number + 1}",
                 }
             if bug == "short-total":
                 listing["total"] = len(self.clients) + 5

@@ -176,6 +176,13 @@ class GenesysClient:
         listing = first
         pages = 1
         while self._has_more(listing, page_number, page_count, total, len(entities)):
+            if page_count is None and total is None:
+                # Genesys listings state pageCount and total; without them nothing bounds the
+                # listing or proves it complete, and following it could take thousands of requests.
+                raise PagingError(
+                    f"{what}: the listing has more pages but states neither pageCount nor total; "
+                    "refusing to follow a listing whose end cannot be verified"
+                )
             pages += 1
             if pages > max_pages or (page_count is not None and pages > max(page_count, 1) + 1):
                 raise PagingError(f"{what}: pagination did not end after {pages - 1} pages")

@@ -1,0 +1,275 @@
+"""Fault injection over real HTTP: for every fault, either the inventory is identical to the
+fault-free one, or the run exits 3 with one clear line and writes nothing that looks complete."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import CLIENT_ID, TUTORIAL, Ran
+from tests.fake.orgdata import sample_fake
+from tests.fake.server import FakeGenesys
+
+Run = Callable[..., Ran]
+NOW = "2026-11-20T06:00:00Z"
+PATIENT = (
+    "--max-retries",
+    "12",
+    "--retry-budget",
+    "60",
+    "--timeout",
+    "0.5",
+    "--usage-timeout",
+    "5",
+)
+# For faults that must stop the run: a tight budget, so it stops in seconds (the last flag wins).
+STOP = ("--max-retries", "2", "--retry-budget", "5")
+
+pytestmark = pytest.mark.socket
+
+
+def env(fake: FakeGenesys, base: str) -> dict[str, str]:
+    return {
+        "GENESYSCLOUD_REGION": base,
+        "GENESYSCLOUD_OAUTHCLIENT_ID": CLIENT_ID,
+        "GENESYSCLOUD_OAUTHCLIENT_SECRET": fake.credentials[CLIENT_ID],
+    }
+
+
+def fetch(run_cli: Run, fake: FakeGenesys, out: Path, *extra: str) -> Ran:
+    with fake.serve() as base:
+        return run_cli("fetch", "-o", str(out), "--now", NOW, *PATIENT, *extra, env=env(fake, base))
+
+
+@pytest.fixture(scope="module")
+def clean_snapshot(tmp_path_factory: pytest.TempPathFactory) -> str:
+    from click.testing import CliRunner
+
+    from genesys_oauth_audit.cli import cli
+
+    fake = sample_fake(usage_running_polls=0)
+    out = tmp_path_factory.mktemp("clean") / "clean.json"
+    with fake.serve() as base:
+        result = CliRunner(env=env(fake, base)).invoke(
+            cli, ["fetch", "-o", str(out), "--now", NOW, *PATIENT]
+        )
+    assert result.exit_code == 0, result.stderr
+    return out.read_text()
+
+
+def faulty(**kwargs: Any) -> FakeGenesys:
+    kwargs.setdefault("usage_running_polls", 0)
+    kwargs.setdefault("timeout_delay", 0.8)  # beyond the client's 0.5 s timeout
+    return sample_fake(**kwargs)
+
+
+# -- faults the tool must ride out: the inventory is identical ------------------------------------
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_seeded_mixed_faults_give_the_identical_inventory(
+    run_cli: Run, tmp_path: Path, clean_snapshot: str, seed: int
+) -> None:
+    fake = faulty(
+        fault_rate=0.3,
+        fault_kinds=("5xx", "reset", "timeout", "429", "html", "truncated"),
+        retry_after="0",
+        seed=seed,
+    )
+    ran = fetch(run_cli, fake, tmp_path / "s.json")
+    assert ran.code == 0, ran.stderr
+    assert (tmp_path / "s.json").read_text() == clean_snapshot
+    assert {r.fault for r in fake.log if r.fault}, "the seed must inject faults"
+
+
+@pytest.mark.parametrize(
+    ("name", "configure"),
+    [
+        (
+            "429 storm with Retry-After",
+            lambda f: (setattr(f, "retry_after", "0"), f.fail("/api/v2/oauth/clients", "429", 6)),
+        ),
+        (
+            "429 storm without Retry-After",
+            lambda f: (setattr(f, "retry_after", None), f.fail("/api/v2/oauth/scopes", "429", 4)),
+        ),
+        ("login-host throttling", lambda f: f.fail("^/oauth/token$", "login-throttle", 3)),
+        ("connection resets", lambda f: f.fail("/api/v2/authorization/roles", "reset", 3)),
+        ("timeouts", lambda f: f.fail("/api/v2/organizations/me", "timeout", 2)),
+        ("a transient HTML 502", lambda f: f.fail("/api/v2/oauth/clients", "html", 2)),
+        (
+            "a truncated body (connection cut)",
+            lambda f: f.fail("/api/v2/oauth/scopes", "truncated", 2),
+        ),
+        (
+            "5xx on the usage query and its polls",
+            lambda f: (f.fail("/api/v2/usage/query$", "5xx", 2), f.fail("/results$", "5xx", 2)),
+        ),
+    ],
+)
+def test_transient_faults_are_ridden_out(
+    run_cli: Run,
+    tmp_path: Path,
+    clean_snapshot: str,
+    name: str,
+    configure: Callable[[FakeGenesys], Any],
+) -> None:
+    fake = faulty()
+    configure(fake)
+    ran = fetch(run_cli, fake, tmp_path / "s.json")
+    assert ran.code == 0, f"{name}: {ran.stderr}"
+    assert (tmp_path / "s.json").read_text() == clean_snapshot
+    assert all(s.times == 0 for s in fake.scripted), f"{name}: not every scripted fault was served"
+
+
+def test_token_expiry_mid_run(run_cli: Run, tmp_path: Path, clean_snapshot: str) -> None:
+    fake = faulty(token_lifetime=1, latency=0.2)
+    ran = fetch(run_cli, fake, tmp_path / "s.json")
+    assert ran.code == 0, ran.stderr
+    assert (tmp_path / "s.json").read_text() == clean_snapshot
+    assert len(fake.token_requests()) >= 2
+
+
+def test_retry_after_is_honoured(run_cli: Run, tmp_path: Path, clean_snapshot: str) -> None:
+    fake = faulty(retry_after="1")
+    fake.fail("/api/v2/oauth/scopes", "429", 2)
+    started = time.monotonic()
+    ran = fetch(run_cli, fake, tmp_path / "s.json")
+    assert ran.code == 0 and time.monotonic() - started >= 2.0
+    assert (tmp_path / "s.json").read_text() == clean_snapshot
+
+
+# -- faults that must stop the run: exit 3, one line, nothing written ------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "configure", "extra", "message"),
+    [
+        (
+            "truncated bodies, every time",
+            lambda f: f.fail("/api/v2/oauth/scopes", "truncated", 100),
+            (),
+            "connection failed",
+        ),
+        (
+            "an HTML 502, every time",
+            lambda f: f.fail("/api/v2/oauth/clients", "html", 100),
+            (),
+            "HTML error page",
+        ),
+        (
+            "wrong JSON types",
+            lambda f: f.fail("/api/v2/oauth/scopes", "wrongtype"),
+            (),
+            "unexpected response shape",
+        ),
+        (
+            "an empty 200 body",
+            lambda f: f.fail("/api/v2/organizations/me", "empty"),
+            (),
+            "empty body",
+        ),
+        (
+            "a repeated page",
+            lambda f: (setattr(f, "client_page_size", 10), setattr(f, "paging_bug", "repeat")),
+            (),
+            "repeats",
+        ),
+        (
+            "a looping nextUri",
+            lambda f: (setattr(f, "client_page_size", 10), setattr(f, "paging_bug", "loop")),
+            (),
+            "repeats",
+        ),
+        (
+            "an endless listing",
+            lambda f: (setattr(f, "client_page_size", 10), setattr(f, "paging_bug", "endless")),
+            (),
+            "neither pageCount nor total",
+        ),
+        (
+            "a listing that overruns its pageCount",
+            lambda f: (setattr(f, "client_page_size", 10), setattr(f, "paging_bug", "overrun")),
+            (),
+            "did not end",
+        ),
+        (
+            "a usage query that stays Running",
+            lambda f: setattr(f, "usage_running_polls", 10_000),
+            ("--usage-timeout", "2"),
+            "still running",
+        ),
+        (
+            "a usage query that ends Failed",
+            lambda f: setattr(f, "usage_final_status", "Failed"),
+            (),
+            "usage query failed",
+        ),
+        (
+            "5xx beyond the retry budget",
+            lambda f: f.fail("/api/v2/authorization/roles", "5xx", 100),
+            ("--max-retries", "2"),
+            "giving up after 3 attempts",
+        ),
+    ],
+)
+def test_faults_that_stop_the_run(
+    run_cli: Run,
+    tmp_path: Path,
+    name: str,
+    configure: Callable[[FakeGenesys], Any],
+    extra: tuple[str, ...],
+    message: str,
+) -> None:
+    fake = faulty()
+    configure(fake)
+    snapshot, report = tmp_path / "s.json", tmp_path / "r.json"
+    ran = fetch(run_cli, fake, snapshot, *STOP, *extra)
+    assert ran.code == 3, f"{name}: {ran.code} {ran.stderr}"
+    lines = ran.stderr.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0] and "Traceback" not in ran.stderr, (
+        f"{name}: {ran.stderr}"
+    )
+    assert not snapshot.exists()
+    with fake.serve() as base:  # and a check writes no report either
+        checked = run_cli(
+            "check",
+            "-p",
+            TUTORIAL,
+            "--json-output",
+            str(report),
+            *PATIENT,
+            *STOP,
+            *extra,
+            env=env(fake, base),
+        )
+    if "usage" not in name and "roles" not in message:  # the tutorial needs neither roles nor usage
+        assert checked.code in (1, 3)
+    assert checked.code != 0
+    if checked.code == 3:
+        assert not report.exists() and checked.stdout == ""
+    assert list(tmp_path.iterdir()) == ([report] if report.exists() else [])
+
+
+def test_the_retry_budget_bounds_the_total_time(run_cli: Run, tmp_path: Path) -> None:
+    fake = faulty(retry_after="1")
+    fake.fail("/api/v2/oauth/clients", "429", 1000)
+    started = time.monotonic()
+    with fake.serve() as base:
+        ran = run_cli(
+            "fetch",
+            "-o",
+            str(tmp_path / "s.json"),
+            "--max-retries",
+            "100",
+            "--retry-budget",
+            "3",
+            env=env(fake, base),
+        )
+    elapsed = time.monotonic() - started
+    assert ran.code == 3 and "retry budget of 3s" in ran.stderr
+    assert elapsed < 6, elapsed
