@@ -217,6 +217,11 @@ def test_sarif_is_valid_and_github_would_accept_it(canon: tuple[Evaluation, RunI
     assert all(
         r["locations"][0]["logicalLocations"][0]["kind"] == "resource" for r in run["results"]
     )
+    # what GitHub shows a person carries no terminal escapes, bidi controls or line breaks
+    for r in run["results"]:
+        assert not any(c in r["message"]["text"] for c in ("\x1b", "\u202e", "\n", "\x00")), r[
+            "message"
+        ]
 
 
 def test_waived_findings_are_left_out_of_sarif_unless_asked(

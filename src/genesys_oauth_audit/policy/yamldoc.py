@@ -83,6 +83,19 @@ def compose(text: str, doc: Document, diagnostics: list[Diagnostic]) -> None:
         problem = " ".join(str(exc.problem or exc.context or "invalid YAML").split())
         diagnostics.append(Diagnostic(doc.shown, line, col, f"YAML syntax error: {problem}"))
         return
+    except yaml.reader.ReaderError as exc:
+        # A character YAML does not allow (a control character, say): located by its offset.
+        line = text.count("\n", 0, exc.position) + 1
+        column = exc.position - (text.rfind("\n", 0, exc.position) + 1) + 1
+        code = (
+            exc.character if isinstance(exc.character, int) else ord(str(exc.character)[:1] or "?")
+        )
+        diagnostics.append(
+            Diagnostic(
+                doc.shown, line, column, f"YAML syntax error: character U+{code:04X} is not allowed"
+            )
+        )
+        return
     except yaml.YAMLError as exc:
         diagnostics.append(Diagnostic(doc.shown, None, None, f"YAML error: {exc}"))
         return

@@ -61,4 +61,6 @@ def markdown(text: str) -> str:
 def markdown_code(text: str) -> str:
     """Org text shown as inline code (subjects such as scope ids and URIs): no backtick can close it."""
     flat = " ".join(terminal(text).split()).replace("`", "ˋ")
+    # GitHub splits table cells at a pipe even inside a code span, unless it is escaped.
+    flat = flat.replace("|", "\\|")
     return f"`{flat}`" if flat else "` `"

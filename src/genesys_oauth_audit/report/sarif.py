@@ -94,9 +94,9 @@ def _line_hash(f: Finding) -> str:
 
 
 def _result(f: Finding, rule_index: int, run: RunInfo, cwd: str) -> dict[str, Any]:
-    who = (
-        f"{f.client_name} ({f.client_id})" if f.client_id else f"{f.client_name} (proposed client)"
-    )
+    # The message is what GitHub shows a person: no control or bidi characters in it.
+    name = terminal(f.client_name)
+    who = f"{name} ({f.client_id})" if f.client_id else f"{name} (proposed client)"
     region: dict[str, int] = {"startLine": 1}
     if f.location is not None:
         uri = _uri(f.location.path, cwd)
