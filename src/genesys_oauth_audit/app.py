@@ -358,3 +358,13 @@ def explain(rule_id: str, paths: tuple[str, ...], *, streams: Streams) -> ExitCo
         )
     streams.stdout.write(explain_rule(rule, policies))
     return ExitCode.OK
+
+
+def drift(old: Path, new: Path, fmt: str, *, streams: Streams) -> ExitCode:
+    """``diff``: what changed between two snapshots of one org; exit 1 when anything did."""
+    from genesys_oauth_audit.drift import RENDERERS, compare
+    from genesys_oauth_audit.inventory import load_snapshot
+
+    result = compare(load_snapshot(old), load_snapshot(new))
+    streams.stdout.write(RENDERERS[fmt](result))
+    return ExitCode.OK if result.empty else ExitCode.FINDINGS

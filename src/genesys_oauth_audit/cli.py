@@ -461,6 +461,28 @@ def test_command(ctx: click.Context, paths: tuple[str, ...]) -> None:
     _run(ctx, action)
 
 
+@cli.command(name="diff", epilog=EPILOG)
+@click.argument("old", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("new", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(("text", "json", "markdown")),
+    default="text",
+    show_default=True,
+)
+@click.pass_context
+def diff_command(ctx: click.Context, old: Path, new: Path, fmt: str) -> None:
+    """What changed between two snapshots of one org (exit 1 when something did)."""
+
+    def action() -> Any:
+        from genesys_oauth_audit import app
+
+        return app.drift(old, new, fmt, streams=_streams())
+
+    _run(ctx, action)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI and return its exit code (click's own usage errors exit 2, as SPEC §3 wants)."""
     try:
