@@ -284,6 +284,11 @@ def _severity_or_never(value: str) -> Any:
     help="Also write Markdown here (e.g. $GITHUB_STEP_SUMMARY).",
 )
 @click.option(
+    "--html-output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Also write a self-contained HTML report here.",
+)
+@click.option(
     "--group-by",
     type=click.Choice(("rule", "client")),
     default="rule",
@@ -346,6 +351,7 @@ def check(
     sarif_output: Path | None,
     junit_output: Path | None,
     markdown_output: Path | None,
+    html_output: Path | None,
     group_by: str,
     sarif_include_waived: bool,
     baseline: Path | None,
@@ -364,6 +370,7 @@ def check(
         "sarif": sarif_output,
         "junit": junit_output,
         "markdown": markdown_output,
+        "html": html_output,
     }
     use_color = want_color(color, fmt, sys.stdout, os.environ)
 

@@ -26,6 +26,10 @@ REPORTERS: dict[str, tuple[str, str]] = {
         "genesys_oauth_audit.report.markdown",
         "for a pull-request comment or the job summary",
     ),
+    "html": (
+        "genesys_oauth_audit.report.html",
+        "one self-contained page to open, filter and share",
+    ),
 }
 
 

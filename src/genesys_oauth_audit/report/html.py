@@ -1,0 +1,217 @@
+"""The HTML report (SPEC §7): one self-contained file a security lead can open, filter, print and share.
+
+No external request of any kind: styles and the small filtering script are
+inline, and a Content-Security-Policy allows exactly those two (by hash) and
+nothing else, so even an escaping mistake could not run injected script or
+load anything. Every piece of org text is escaped, and control and bidi
+characters are shown as visible escapes. Filters (minimum severity, rule,
+client, waived) also read the URL fragment (``#severity=high&rule=GOA-BL-005``),
+so a filtered view can be shared as a link.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from html import escape
+
+from genesys_oauth_audit.engine.findings import SEVERITIES, Evaluation, Finding
+from genesys_oauth_audit.report.base import RunInfo
+from genesys_oauth_audit.report.escape import terminal
+from genesys_oauth_audit.report.text import describe_client, riskiest
+
+STYLE = """
+:root { --critical:#6b21a8; --high:#b91c1c; --medium:#b45309; --low:#0e7490; --info:#4b5563; }
+body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; margin: 2rem auto; max-width: 1200px; color: #111; padding: 0 1rem; }
+h1 { font-size: 1.5rem; margin: 0 0 .25rem; } h2 { font-size: 1.15rem; margin-top: 2rem; }
+.verdict.fail { color: var(--high); } .verdict.pass { color: #15803d; }
+.meta { color: #444; margin: .2rem 0; word-break: break-word; }
+.cards { display: flex; gap: .75rem; flex-wrap: wrap; margin: 1rem 0; }
+.card { border: 1px solid #ddd; border-left: 6px solid; border-radius: 6px; padding: .5rem 1rem; min-width: 7rem; }
+.card b { font-size: 1.4rem; display: block; }
+.sev-critical { border-color: var(--critical); } .sev-high { border-color: var(--high); }
+.sev-medium { border-color: var(--medium); } .sev-low { border-color: var(--low); } .sev-info { border-color: var(--info); }
+.badge { color: #fff; border-radius: 4px; padding: 0 .4rem; font-size: .8rem; text-transform: uppercase; }
+.badge.critical { background: var(--critical); } .badge.high { background: var(--high); } .badge.medium { background: var(--medium); }
+.badge.low { background: var(--low); } .badge.info { background: var(--info); }
+.filters { display: flex; gap: 1rem; flex-wrap: wrap; align-items: end; background: #f6f6f6; padding: .75rem; border-radius: 6px; }
+.filters label { display: flex; flex-direction: column; font-size: .85rem; }
+table { border-collapse: collapse; width: 100%; margin-top: .75rem; }
+th, td { border-bottom: 1px solid #e5e5e5; padding: .4rem .5rem; text-align: left; vertical-align: top; }
+th { background: #fafafa; } code { font-size: .85em; word-break: break-all; }
+tr.waived td { color: #777; } details summary { cursor: pointer; color: #1d4ed8; }
+.small { color: #555; font-size: .85rem; }
+@media print { .filters { display: none; } body { margin: 0; max-width: none; } details { display: block; } tr { break-inside: avoid; } }
+"""
+
+SCRIPT = """
+(function () {
+  var rank = {critical: 4, high: 3, medium: 2, low: 1, info: 0};
+  var rows = Array.prototype.slice.call(document.querySelectorAll('#findings tbody tr'));
+  var sev = document.getElementById('f-severity'), rule = document.getElementById('f-rule');
+  var client = document.getElementById('f-client'), waived = document.getElementById('f-waived');
+  var shown = document.getElementById('shown');
+  function fromHash() {
+    var params = new URLSearchParams(location.hash.slice(1));
+    if (params.has('severity') && rank.hasOwnProperty(params.get('severity'))) { sev.value = params.get('severity'); }
+    if (params.has('rule')) { rule.value = params.get('rule'); }
+    if (params.has('client')) { client.value = params.get('client'); }
+    if (params.has('waived')) { waived.checked = params.get('waived') === '1'; }
+  }
+  function apply() {
+    var min = rank[sev.value], wanted = rule.value, text = client.value.toLowerCase(), count = 0;
+    rows.forEach(function (tr) {
+      var ok = rank[tr.getAttribute('data-severity')] >= min
+        && (!wanted || tr.getAttribute('data-rule') === wanted)
+        && (!text || tr.getAttribute('data-client').toLowerCase().indexOf(text) >= 0)
+        && (waived.checked || tr.getAttribute('data-waived') !== '1');
+      tr.hidden = !ok;
+      if (ok) { count += 1; }
+    });
+    shown.textContent = String(count);
+  }
+  [sev, rule, client, waived].forEach(function (el) {
+    el.addEventListener('input', apply);
+    el.addEventListener('change', apply);
+  });
+  window.addEventListener('hashchange', function () { fromHash(); apply(); });
+  fromHash();
+  apply();
+})();
+"""
+
+
+def _hash(text: str) -> str:
+    return "sha256-" + base64.b64encode(hashlib.sha256(text.encode("utf-8")).digest()).decode(
+        "ascii"
+    )
+
+
+CSP = f"default-src 'none'; style-src '{_hash(STYLE)}'; script-src '{_hash(SCRIPT)}'; img-src 'none'; base-uri 'none'; form-action 'none'"
+
+
+def h(text: object) -> str:
+    """Org text for HTML: control and bidi characters made visible, then escaped (quotes too)."""
+    return escape(terminal(str(text)), quote=True)
+
+
+def _row(f: Finding, run: RunInfo, snapshot: str | None) -> str:
+    rule = run.rule(f.rule_id)
+    client_text = f"{f.client_name} {f.client_id or ''}"
+    waived = ""
+    if f.waived is not None:
+        until = f" until {f.waived.expires.isoformat()}" if f.waived.expires else ""
+        waived = f'<div class="small">waived{h(until)}: {h(f.waived.reason)}</div>'
+    # A proposal's file and line; a snapshot's own lines are left to SARIF (noise here).
+    shown_at = f.location is not None and f.location.path != snapshot
+    where = (
+        f'<div class="small">{h(f.location.path)}:{f.location.line}</div>'
+        if shown_at and f.location
+        else ""
+    )
+    details = []
+    if rule is not None and rule.description:
+        details.append(f"<p><b>Why:</b> {h(' '.join(rule.description.split()))}</p>")
+    if rule is not None and rule.remediation:
+        details.append(f"<p><b>What to do:</b> {h(' '.join(rule.remediation.split()))}</p>")
+    details.append(f'<p class="small">Fingerprint <code>{h(f.fingerprint)}</code></p>')
+    state = " (new)" if f.baseline_state == "new" else ""
+    flag = "1" if f.waived else "0"
+    waived_class = ' class="waived"' if f.waived else ""
+    return (
+        f'<tr data-severity="{f.severity.value}" data-rule="{h(f.rule_id)}" data-client="{h(client_text)}" '
+        f'data-waived="{flag}"{waived_class}>'
+        f'<td><span class="badge {f.severity.value}">{f.severity.value}</span>{h(state)}</td>'
+        f"<td><code>{h(f.rule_id)}</code><div>{h(f.title)}</div></td>"
+        f'<td>{h(f.client_name)}<div class="small"><code>{h(f.client_id or "proposed")}</code></div>{where}</td>'
+        f"<td>{'<code>' + h(f.subject) + '</code>' if f.subject is not None else '—'}</td>"
+        f"<td>{h(f.message)}{waived}<details><summary>evidence and remediation</summary>{''.join(details)}</details></td>"
+        "</tr>"
+    )
+
+
+def render(evaluation: Evaluation, run: RunInfo) -> str:
+    reported = run.reported(evaluation)
+    counts = evaluation.counts_by_severity()
+    failed = run.verdict(evaluation)
+    src = run.source
+    if src.kind == "live":
+        source = f"org {h(src.org_name or src.org_id or 'unknown')} ({h(src.region or '?')}), live"
+    elif src.kind == "snapshot":
+        source = f"snapshot {h(src.path or '')} of org {h(src.org_name or src.org_id or 'unknown')}"
+    else:
+        source = "proposed clients"
+    if src.proposals:
+        source += "; proposals " + ", ".join(h(p) for p in src.proposals)
+    when = run.generated_at.strftime("%Y-%m-%d %H:%M UTC")
+    rules = sorted({f.rule_id for f in reported})
+    cards = "".join(
+        f'<div class="card sev-{s.value}"><b>{counts[s.value]}</b>{s.value}</div>'
+        for s in SEVERITIES
+    )
+    waived_count = sum(1 for f in reported if f.waived is not None)
+    parts = [
+        "<!DOCTYPE html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        f'<meta http-equiv="Content-Security-Policy" content="{CSP}">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        '<meta name="referrer" content="no-referrer">',
+        f"<title>genesys-oauth-audit: {'FAIL' if failed else 'PASS'}</title>",
+        f"<style>{STYLE}</style></head><body>",
+        f'<h1>genesys-oauth-audit: <span class="verdict {"fail" if failed else "pass"}">{"FAIL" if failed else "PASS"}</span></h1>',
+        f'<p class="meta">{source}; generated {when} by {h(run.tool_name)} {h(run.tool_version)}; '
+        f"fails on {h(run.fail_on.value if run.fail_on else 'never')} or worse.</p>",
+        f'<p class="meta">Policies: {", ".join(f"<code>{h(p.path)}</code>" for p in run.policies)}</p>',
+        f'<div class="cards">{cards}<div class="card"><b>{waived_count}</b>waived</div></div>',
+        '<h2>Findings</h2><div class="filters">',
+        '<label>Minimum severity<select id="f-severity">'
+        + "".join(f'<option value="{s.value}">{s.value}</option>' for s in reversed(SEVERITIES))
+        + "</select></label>",
+        '<label>Rule<select id="f-rule"><option value="">all rules</option>'
+        + "".join(f'<option value="{h(r)}">{h(r)}</option>' for r in rules)
+        + "</select></label>",
+        '<label>Client<input id="f-client" type="search" placeholder="name or id"></label>',
+        '<label><span>Waived</span><input id="f-waived" type="checkbox"></label>',
+        f'<span class="small"><span id="shown">{len(reported)}</span> of {len(reported)} findings shown</span></div>',
+        '<table id="findings"><thead><tr><th>severity</th><th>rule</th><th>client</th><th>subject</th>'
+        "<th>finding</th></tr></thead><tbody>",
+        *(_row(f, run, src.path if src.kind == "snapshot" else None) for f in reported),
+        "</tbody></table>",
+    ]
+    top = riskiest(evaluation)
+    if top:
+        parts += [
+            f"<h2>Clients rated high or critical by the risk catalog ({len(top)})</h2>",
+            "<table><thead><tr><th>risk</th><th>client</th><th>grant type, roles, permissions</th><th>why</th></tr></thead><tbody>",
+        ]
+        for c in top:
+            assert c.highest_risk is not None
+            parts.append(
+                f'<tr><td><span class="badge {c.highest_risk.value}">{c.highest_risk.value}</span></td>'
+                f'<td>{h(c.name)}<div class="small"><code>{h(c.id or "proposed")}</code></div></td>'
+                f"<td>{h(describe_client(c))}</td><td>{h(c.risk_reason or '')}</td></tr>"
+            )
+        parts.append("</tbody></table>")
+    notes = [
+        f"<li><code>{h(n.rule_id)}</code> was not evaluated: {h(n.reason)}</li>"
+        for n in evaluation.not_evaluated
+    ]
+    for n in evaluation.pairs_not_evaluated:
+        c = evaluation.clients[n.client_index]
+        notes.append(
+            f"<li><code>{h(n.rule_id)}</code> was not evaluated for {h(c.name)}: {h(n.reason)}</li>"
+        )
+    for title, items in (
+        ("expired: its findings count again", evaluation.expired_exceptions),
+        ("expires soon", evaluation.expiring_exceptions),
+        ("waives nothing", evaluation.unused_exceptions),
+    ):
+        for e in items:
+            expires = f" ({e.expires.isoformat()})" if e.expires else ""
+            notes.append(
+                f"<li>Exception for <code>{h(e.rule_id)}</code> ({h(', '.join(e.clients))}) {title}{expires}: {h(e.reason)}</li>"
+            )
+    if notes:
+        parts += ["<h2>Notes</h2><ul>", *notes, "</ul>"]
+    parts += [f"<script>{SCRIPT}</script>", "</body></html>"]
+    return "\n".join(parts) + "\n"
