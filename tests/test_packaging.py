@@ -75,3 +75,19 @@ def test_readme_setup_commands_are_the_ci_ones() -> None:
         "genesys-oauth-audit check -p policies/tutorial.yaml --inventory examples/sample-snapshot.json"
         in readme
     )
+
+
+def test_docs_exit_code_table_matches_the_code() -> None:
+    from genesys_oauth_audit.errors import ExitCode
+
+    docs = (ROOT / "docs" / "exit-codes.md").read_text()
+    for code in ExitCode:
+        assert f"| {code.value} | {code.meaning} |" in docs
+
+
+def test_docs_links_resolve() -> None:
+    import re
+
+    for page in (ROOT / "docs").glob("*.md"):
+        for target in re.findall(r"\]\(([^)#:]+)\)", page.read_text()):
+            assert (page.parent / target).exists(), f"{page.name} links to missing {target}"
