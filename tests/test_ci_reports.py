@@ -103,7 +103,14 @@ def canonical(tmp_path: Path) -> tuple[Evaluation, RunInfo]:
 
 @pytest.mark.parametrize(
     ("fmt", "suffix"),
-    [("text", "txt"), ("json", "json"), ("sarif", "sarif"), ("junit", "xml"), ("markdown", "md")],
+    [
+        ("text", "txt"),
+        ("json", "json"),
+        ("sarif", "sarif"),
+        ("junit", "xml"),
+        ("markdown", "md"),
+        ("html", "html"),
+    ],
 )
 def test_golden_files(canon: tuple[Evaluation, RunInfo], fmt: str, suffix: str) -> None:
     evaluation, info = canon
@@ -127,6 +134,7 @@ def test_every_format_has_a_golden_file_and_a_cli_choice() -> None:
         "canonical.sarif",
         "canonical.xml",
         "canonical.md",
+        "canonical.html",
     }
 
 

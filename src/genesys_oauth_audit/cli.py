@@ -28,6 +28,7 @@ FORMAT_CHOICES = (
     "sarif",
     "junit",
     "markdown",
+    "html",
 )  # = report.REPORTERS (a test keeps them equal)
 
 EPILOG = "\b\nExit codes:\n" + exit_code_table()  # \b: click must not rewrap the table
