@@ -16,14 +16,20 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from fnmatch import fnmatchcase
 from functools import cache, lru_cache
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
 from genesys_oauth_audit.engine.findings import Severity
-from genesys_oauth_audit.engine.risk import RiskEntry, permission_grants, risk_catalog
+from genesys_oauth_audit.engine.risk import (
+    Category,
+    RiskEntry,
+    RiskLevel,
+    permission_grants,
+    risk_catalog,
+)
 from genesys_oauth_audit.inventory import Client, Role, UsageWindow
 
 NEEDS_SCOPES = "scopes"
@@ -130,20 +136,6 @@ def _any_glob(value: str, globs: tuple[str, ...]) -> str | None:
 
 def _nonempty_strings(description: str) -> Any:
     return Field(min_length=1, description=description)
-
-
-RiskLevel = Literal["critical", "high", "medium", "low"]
-Category = Literal[
-    "privilege-escalation",
-    "identity-takeover",
-    "external-access",
-    "credential-use",
-    "integrity",
-    "data-protection",
-    "bulk-data",
-    "persistence",
-    "disruption",
-]
 
 
 class RiskFilter(Params):
@@ -673,21 +665,6 @@ def _utc_date(value: datetime) -> date:
 
 # --- generic field comparison ---------------------------------------------------------------------
 
-FIELD_OPS = (
-    "eq",
-    "ne",
-    "in",
-    "not-in",
-    "lt",
-    "le",
-    "gt",
-    "ge",
-    "matches",
-    "contains",
-    "exists",
-    "empty",
-    "not-empty",
-)
 FieldOp = Literal[
     "eq",
     "ne",
@@ -703,6 +680,7 @@ FieldOp = Literal[
     "empty",
     "not-empty",
 ]
+FIELD_OPS: tuple[str, ...] = get_args(FieldOp)
 
 
 def _field_reads(params: Any) -> frozenset[str]:

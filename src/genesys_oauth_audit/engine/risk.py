@@ -9,12 +9,13 @@ from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal, get_args
 
 from genesys_oauth_audit.engine.findings import Severity
 
 CATALOG_PATH = Path(__file__).resolve().parent.parent / "data" / "risk-catalog.json"
-RISK_LEVELS = ("critical", "high", "medium", "low")
-CATEGORIES = (
+RiskLevel = Literal["critical", "high", "medium", "low"]
+Category = Literal[
     "privilege-escalation",
     "identity-takeover",
     "external-access",
@@ -24,7 +25,9 @@ CATEGORIES = (
     "bulk-data",
     "persistence",
     "disruption",
-)
+]
+RISK_LEVELS: tuple[str, ...] = get_args(RiskLevel)
+CATEGORIES: tuple[str, ...] = get_args(Category)
 
 
 @dataclass(frozen=True)
