@@ -385,3 +385,12 @@ def test_internal_errors_are_one_line_without_traceback(
         and "internal error: RuntimeError: kaboom" in ran.stderr
         and "Traceback" not in ran.stderr
     )
+
+
+def test_an_unwritable_report_path_is_bad_input_not_a_crash(run_cli: Run, tmp_path: Path) -> None:
+    target = tmp_path / "no" / "such" / "folder" / "r.sarif"
+    ran = run_cli(
+        "check", "-p", TUTORIAL, "--inventory", str(SAMPLE_SNAPSHOT), "--sarif-output", str(target)
+    )
+    assert ran.code == 2 and f"cannot write {target}: No such file or directory" in ran.stderr
+    assert "internal error" not in ran.stderr

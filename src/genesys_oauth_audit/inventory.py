@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic.alias_generators import to_camel
 
 from genesys_oauth_audit.bulk import cyclic_gc_paused
-from genesys_oauth_audit.errors import Diagnostic, SnapshotError
+from genesys_oauth_audit.errors import BadInputError, Diagnostic, SnapshotError
 
 SNAPSHOT_KIND = "genesys-oauth-audit/inventory"
 SNAPSHOT_VERSION = 1
@@ -160,11 +160,18 @@ def write_atomically(path: Path, text: str) -> None:
     """Write through a temporary file and rename, so a reader never sees half a file."""
     path = Path(path)
     directory = path.parent if str(path.parent) else Path(".")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
+    except OSError as exc:
+        raise BadInputError(f"cannot write {path}: {exc.strerror or exc}") from None
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
             handle.write(text)
         os.replace(tmp, path)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise BadInputError(f"cannot write {path}: {exc.strerror or exc}") from None
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
