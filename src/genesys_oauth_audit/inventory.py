@@ -12,6 +12,7 @@ import json
 import os
 import re
 import tempfile
+from collections.abc import Iterable, Mapping
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any, Literal
@@ -154,6 +155,59 @@ class Inventory(Model):
             if client.get("permissions") is None:
                 client.pop("permissions", None)
         return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+
+
+def role_grants(
+    pairs: Iterable[tuple[str, str | None]], roles_by_id: Mapping[str, Role] | None
+) -> tuple[RoleGrant, ...]:
+    """A client's role grants from (role id, division id) pairs: ``roleDivisions`` and, with no
+    division, the deprecated ``roleIds`` (dropped where the same role is granted in a division).
+    Names are filled where the role resolves; an id that resolves to nothing is kept, for
+    ``orphan-roles``. Used for fetched clients and for proposals alike."""
+    pairs = list(pairs)
+    with_division = {role_id for role_id, division in pairs if division is not None}
+    grants: dict[tuple[str, str | None], RoleGrant] = {}
+    for role_id, division in pairs:
+        if division is None and role_id in with_division:
+            continue
+        role = roles_by_id.get(role_id) if roles_by_id is not None else None
+        grants[(role_id, division)] = RoleGrant(
+            role_id=role_id, division_id=division, name=role.name if role is not None else None
+        )
+    return tuple(sorted(grants.values(), key=lambda g: (g.role_id, g.division_id or "")))
+
+
+def effective_permissions(
+    grants: Iterable[RoleGrant], roles_by_id: Mapping[str, Role]
+) -> tuple[str, ...]:
+    """The union of the permissions of the roles that resolve (one that does not grants nothing)."""
+    return tuple(
+        sorted(
+            {
+                p
+                for g in grants
+                if g.role_id in roles_by_id
+                for p in roles_by_id[g.role_id].permissions
+            }
+        )
+    )
+
+
+def policy_permissions(
+    policies: Iterable[tuple[object, object, Iterable[object]]],
+) -> tuple[str, ...]:
+    """``domain:entity:action`` for each (domain, entity, actions) of a role's permission policies,
+    whether from the API or a Terraform plan; a policy without domain or entity grants nothing."""
+    return tuple(
+        sorted(
+            {
+                f"{domain}:{entity}:{action}"
+                for domain, entity, actions in policies
+                if domain and entity
+                for action in actions
+            }
+        )
+    )
 
 
 def write_atomically(path: Path, text: str) -> None:

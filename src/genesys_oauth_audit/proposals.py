@@ -30,7 +30,15 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from genesys_oauth_audit.engine.evaluate import Subject
 from genesys_oauth_audit.engine.findings import Location
 from genesys_oauth_audit.errors import Diagnostic, InputFileError
-from genesys_oauth_audit.inventory import Client, Inventory, Role, RoleGrant
+from genesys_oauth_audit.inventory import (
+    Client,
+    Inventory,
+    Role,
+    RoleGrant,
+    effective_permissions,
+    policy_permissions,
+    role_grants,
+)
 
 MAX_PROPOSAL_BYTES = 64 * 1024 * 1024
 CLIENT_TYPE = "genesyscloud_oauth_client"
@@ -146,7 +154,7 @@ def _body_proposals(
                     )
             continue
         line, column = doc.pos.get(path, (1, 1))
-        grants = _grants(
+        grants = role_grants(
             [(rd.roleId, rd.divisionId) for rd in body.roleDivisions or ()]
             + [(r, None) for r in body.roleIds or ()],
             roles_by_id,
@@ -184,21 +192,6 @@ def _body_proposals(
     return out
 
 
-def _grants(
-    pairs: list[tuple[str, str | None]], roles_by_id: Mapping[str, Role]
-) -> tuple[RoleGrant, ...]:
-    seen: dict[tuple[str, str | None], RoleGrant] = {}
-    with_division = {r for r, d in pairs if d is not None}
-    for role_id, division in pairs:
-        if division is None and role_id in with_division:
-            continue
-        role = roles_by_id.get(role_id)
-        seen[(role_id, division)] = RoleGrant(
-            role_id=role_id, division_id=division, name=role.name if role else None
-        )
-    return tuple(sorted(seen.values(), key=lambda g: (g.role_id, g.division_id or "")))
-
-
 def _permissions(
     grants: tuple[RoleGrant, ...], roles_by_id: Mapping[str, Role], org_roles_known: bool
 ) -> tuple[tuple[str, ...] | None, dict[str, str]]:
@@ -215,10 +208,7 @@ def _permissions(
             "roles": f"cannot be resolved: {why}",
             "permissions": f"cannot be known: {why}",
         }
-    perms = sorted(
-        {p for g in grants if g.role_id in roles_by_id for p in roles_by_id[g.role_id].permissions}
-    )
-    return tuple(perms), {}
+    return effective_permissions(grants, roles_by_id), {}
 
 
 # -- Terraform plans ------------------------------------------------------------------------------
@@ -354,17 +344,14 @@ def _plan_proposals(
         if not isinstance(after, dict):
             continue  # being deleted
         address = str(change.get("address"))
-        perms = sorted(
-            {
-                f"{p.get('domain')}:{p.get('entity_name')}:{a}"
-                for p in after.get("permission_policies") or ()
-                if isinstance(p, dict)
-                for a in p.get("action_set") or ()
-            }
+        perms = policy_permissions(
+            (p.get("domain"), p.get("entity_name"), p.get("action_set") or ())
+            for p in after.get("permission_policies") or ()
+            if isinstance(p, dict)
         )
         role_id = after.get("id") if isinstance(after.get("id"), str) else f"planned:{address}"
         planned_roles[address] = Role(
-            id=role_id, name=str(after.get("name") or address), permissions=tuple(perms)
+            id=role_id, name=str(after.get("name") or address), permissions=perms
         )
     org_roles = (
         {r.id: r for r in inventory.roles}
@@ -441,7 +428,7 @@ def _plan_proposals(
                 ]
             else:
                 roles_unknown = True
-        grants = _grants(pairs, roles_by_id)
+        grants = role_grants(pairs, roles_by_id)
         if roles_unknown:
             unknown["roles"] = (
                 "include a role id that " + AFTER_APPLY + " and is not a role planned here"

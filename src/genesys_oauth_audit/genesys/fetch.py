@@ -7,7 +7,7 @@ permissions), and never returns a partial inventory: any doubt raises.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
 from typing import Any
@@ -31,9 +31,11 @@ from genesys_oauth_audit.inventory import (
     Inventory,
     Org,
     Role,
-    RoleGrant,
     Scope,
     UsageWindow,
+    effective_permissions,
+    policy_permissions,
+    role_grants,
 )
 
 log = logging.getLogger("genesys_oauth_audit.fetch")
@@ -128,19 +130,12 @@ def _normalise_client(
     roles_by_id: dict[str, Role] | None,
     last_used: dict[str, date] | None,
 ) -> Client:
-    grants = _role_grants(wire, roles_by_id)
-    permissions: tuple[str, ...] | None = None
-    if roles_by_id is not None:
-        permissions = tuple(
-            sorted(
-                {
-                    p
-                    for g in grants
-                    if g.role_id in roles_by_id
-                    for p in roles_by_id[g.role_id].permissions
-                }
-            )
-        )
+    grants = role_grants(
+        [(rd.roleId, rd.divisionId) for rd in wire.roleDivisions or ()]
+        + [(role_id, None) for role_id in wire.roleIds or ()],
+        roles_by_id,
+    )
+    permissions = effective_permissions(grants, roles_by_id) if roles_by_id is not None else None
     return Client(
         id=wire.id,
         name=wire.name or "",
@@ -167,29 +162,6 @@ def _ref(ref: Any) -> EntityRef | None:
     return EntityRef(id=ref.id, name=ref.name)
 
 
-def _role_grants(wire: WireClient, roles_by_id: dict[str, Role] | None) -> tuple[RoleGrant, ...]:
-    """The union of ``roleDivisions`` and the deprecated ``roleIds``; unresolved ids are kept."""
-
-    def name(role_id: str) -> str | None:
-        if roles_by_id is None:
-            return None
-        role = roles_by_id.get(role_id)
-        return role.name if role is not None else None
-
-    grants: dict[tuple[str, str | None], RoleGrant] = {}
-    for rd in wire.roleDivisions or ():
-        grants[(rd.roleId, rd.divisionId)] = RoleGrant(
-            role_id=rd.roleId, division_id=rd.divisionId, name=name(rd.roleId)
-        )
-    with_division = {role_id for role_id, _ in grants}
-    for role_id in wire.roleIds or ():
-        if role_id not in with_division:
-            grants[(role_id, None)] = RoleGrant(
-                role_id=role_id, division_id=None, name=name(role_id)
-            )
-    return tuple(sorted(grants.values(), key=lambda g: (g.role_id, g.division_id or "")))
-
-
 # -- roles ----------------------------------------------------------------------------------
 
 
@@ -206,18 +178,13 @@ def _fetch_roles(api: GenesysClient) -> list[Role]:
                 id=wire.id,
                 name=wire.name or "",
                 description=wire.description,
-                permissions=tuple(sorted(set(_permissions(wire)))),
+                permissions=policy_permissions(
+                    (p.domain, p.entityName, p.actionSet or ())
+                    for p in wire.permissionPolicies or ()
+                ),
             )
         )
     return roles
-
-
-def _permissions(role: WireRole) -> Iterable[str]:
-    for policy in role.permissionPolicies or ():
-        if not policy.domain or not policy.entityName:
-            continue
-        for action in policy.actionSet or ():
-            yield f"{policy.domain}:{policy.entityName}:{action}"
 
 
 # -- usage ----------------------------------------------------------------------------------
