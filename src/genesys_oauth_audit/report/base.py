@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from genesys_oauth_audit.engine.findings import Evaluation, Finding, Severity
+from genesys_oauth_audit.engine.findings import Evaluation, Finding, Location, Severity
 
 
 @dataclass(frozen=True)
@@ -73,3 +73,11 @@ class RunInfo:
 def live_path(source: SourceInfo, client_id: str | None) -> str:
     """The scheme-less path that names a client of a live org (SARIF and JUnit use it)."""
     return f"genesys-cloud/{source.region or 'unknown-region'}/{source.org_id or 'unknown-org'}/oauth-clients/{client_id or 'proposed'}"
+
+
+def shown_location(f: Finding, source: SourceInfo) -> Location | None:
+    """Where a report for people points a finding: a proposal's file and line. A snapshot's own
+    lines (one per client) are left to SARIF, where they annotate; in text and HTML they are noise."""
+    if f.location is None or (source.kind == "snapshot" and f.location.path == source.path):
+        return None
+    return f.location

@@ -16,7 +16,7 @@ import hashlib
 from html import escape
 
 from genesys_oauth_audit.engine.findings import SEVERITIES, Evaluation, Finding
-from genesys_oauth_audit.report.base import RunInfo
+from genesys_oauth_audit.report.base import RunInfo, shown_location
 from genesys_oauth_audit.report.escape import terminal
 from genesys_oauth_audit.report.text import describe_client, riskiest
 
@@ -95,20 +95,15 @@ def h(text: object) -> str:
     return escape(terminal(str(text)), quote=True)
 
 
-def _row(f: Finding, run: RunInfo, snapshot: str | None) -> str:
+def _row(f: Finding, run: RunInfo) -> str:
     rule = run.rule(f.rule_id)
     client_text = f"{f.client_name} {f.client_id or ''}"
     waived = ""
     if f.waived is not None:
         until = f" until {f.waived.expires.isoformat()}" if f.waived.expires else ""
         waived = f'<div class="small">waived{h(until)}: {h(f.waived.reason)}</div>'
-    # A proposal's file and line; a snapshot's own lines are left to SARIF (noise here).
-    shown_at = f.location is not None and f.location.path != snapshot
-    where = (
-        f'<div class="small">{h(f.location.path)}:{f.location.line}</div>'
-        if shown_at and f.location
-        else ""
-    )
+    at = shown_location(f, run.source)
+    where = f'<div class="small">{h(at.path)}:{at.line}</div>' if at is not None else ""
     details = []
     if rule is not None and rule.description:
         details.append(f"<p><b>Why:</b> {h(' '.join(rule.description.split()))}</p>")
@@ -175,7 +170,7 @@ def render(evaluation: Evaluation, run: RunInfo) -> str:
         f'<span class="small"><span id="shown">{len(reported)}</span> of {len(reported)} findings shown</span></div>',
         '<table id="findings"><thead><tr><th>severity</th><th>rule</th><th>client</th><th>subject</th>'
         "<th>finding</th></tr></thead><tbody>",
-        *(_row(f, run, src.path if src.kind == "snapshot" else None) for f in reported),
+        *(_row(f, run) for f in reported),
         "</tbody></table>",
     ]
     top = riskiest(evaluation)

@@ -12,7 +12,7 @@ from genesys_oauth_audit.engine.findings import (
     Finding,
     Severity,
 )
-from genesys_oauth_audit.report.base import RunInfo
+from genesys_oauth_audit.report.base import RunInfo, SourceInfo, shown_location
 from genesys_oauth_audit.report.escape import terminal
 
 WIDTH = 80
@@ -63,18 +63,16 @@ def _exception_lines(title: str, items: Iterable[ExceptionStatus]) -> list[str]:
     return lines
 
 
-def _where(f: Finding, snapshot: str | None) -> str:
-    """A proposal's file and line; a snapshot's own lines are left to SARIF (noise here)."""
-    if f.location is None or f.location.path == snapshot:
-        return ""
-    return f"  [{f.location.path}:{f.location.line}]"
+def _where(f: Finding, source: SourceInfo) -> str:
+    at = shown_location(f, source)
+    return f"  [{at.path}:{at.line}]" if at is not None else ""
 
 
 def _new(f: Finding) -> str:
     return "  (new)" if f.baseline_state == "new" else ""
 
 
-def _by_rule(findings: list[Finding], color: bool, snapshot: str | None) -> list[str]:
+def _by_rule(findings: list[Finding], color: bool, source: SourceInfo) -> list[str]:
     lines: list[str] = []
     groups: dict[str, list[Finding]] = {}
     for f in findings:
@@ -87,12 +85,12 @@ def _by_rule(findings: list[Finding], color: bool, snapshot: str | None) -> list
         ]
         for f in items:
             # Every check's message names its subject, so the subject is not repeated here.
-            lines += _wrap(f"- {_client(f)}{_where(f, snapshot)}{_new(f)}", "  ")
+            lines += _wrap(f"- {_client(f)}{_where(f, source)}{_new(f)}", "  ")
             lines += _wrap(terminal(f.message), "    ")
     return lines
 
 
-def _by_client(findings: list[Finding], color: bool, snapshot: str | None) -> list[str]:
+def _by_client(findings: list[Finding], color: bool, source: SourceInfo) -> list[str]:
     lines: list[str] = []
     groups: dict[tuple[str | None, str], list[Finding]] = {}
     for f in sorted(
@@ -101,7 +99,7 @@ def _by_client(findings: list[Finding], color: bool, snapshot: str | None) -> li
         groups.setdefault((f.client_id, f.client_name), []).append(f)
     for items in groups.values():
         first = items[0]
-        lines += ["", *_wrap(f"{_client(first)}{_where(first, snapshot)}  [{len(items)}]", "")]
+        lines += ["", *_wrap(f"{_client(first)}{_where(first, source)}  [{len(items)}]", "")]
         for f in items:
             lines += _wrap(
                 f"{_sev(f.severity, color)}  {f.rule_id}  {terminal(f.title)}{_new(f)}", "  "
@@ -185,11 +183,10 @@ def render(evaluation: Evaluation, run: RunInfo) -> str:
         lines += _wrap(f"Proposals: {', '.join(src.proposals)}", "")
     lines += _wrap("Policies: " + ", ".join(p.path for p in run.policies), "")
 
-    snapshot = src.path if src.kind == "snapshot" else None
     if run.group_by == "client":
-        lines += _by_client(counting, run.color, snapshot)
+        lines += _by_client(counting, run.color, src)
     else:
-        lines += _by_rule(counting, run.color, snapshot)
+        lines += _by_rule(counting, run.color, src)
 
     lines += _riskiest(evaluation, run.color)
 
