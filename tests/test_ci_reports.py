@@ -146,6 +146,22 @@ def sarif_validator() -> Draft4Validator:
     return Draft4Validator(json.loads((EXTERNAL / "sarif-schema-2.1.0.json").read_text()))
 
 
+def markdown_tables_keep_their_columns(md: str) -> int:
+    """Assert every table row has its header's number of cells (a pipe in org text must not add a
+    column); return how many tables there are."""
+    lines = md.splitlines()
+    tables = 0
+    for i, line in enumerate(lines[:-1]):
+        if line.startswith("|") and re.fullmatch(r"\|(-{3}:?\|)+", lines[i + 1]):
+            tables += 1
+            width = len(re.split(r"(?<!\\)\|", line.strip())) - 2
+            for row in lines[i + 2 :]:
+                if not row.startswith("|"):
+                    break
+                assert len(re.split(r"(?<!\\)\|", row.strip())[1:-1]) == width, row
+    return tables
+
+
 def github_problems(log: dict[str, Any]) -> list[str]:
     """GitHub code scanning's ingestion rules, as they bite: each broken one rejects the upload."""
     problems = []
@@ -371,18 +387,7 @@ def test_markdown_cannot_be_injected(canon: tuple[Evaluation, RunInfo]) -> None:
     assert "<script>" not in md and "<b>" not in md and "<![CDATA" not in md
     assert "@octocat" not in md and "https://evil" not in md and "](https" not in md
     assert "\x1b" not in md and "\u202e" not in md
-    lines = md.splitlines()
-    tables = 0
-    for i, line in enumerate(lines[:-1]):
-        if line.startswith("|") and re.fullmatch(r"\|(-{3}:?\|)+", lines[i + 1]):
-            tables += 1
-            width = len(re.split(r"(?<!\\)\|", line.strip())) - 2
-            for row in lines[i + 2 :]:
-                if not row.startswith("|"):
-                    break
-                cells = re.split(r"(?<!\\)\|", row.strip())[1:-1]
-                assert len(cells) == width, row  # a pipe in a name must not add a column
-    assert tables >= 3  # counts, findings, riskiest clients
+    assert markdown_tables_keep_their_columns(md) >= 3  # counts, findings, riskiest clients
     assert md.startswith("## genesys-oauth-audit: ❌ **FAIL**")
 
 

@@ -22,6 +22,7 @@ from tests.fake.orgdata import (
     synthetic_fake,
 )
 from tests.fake.server import FakeGenesys
+from tests.test_cli import same_findings
 
 Run = Callable[..., Ran]
 NOW = "2026-11-20T06:00:00Z"
@@ -158,11 +159,4 @@ def test_fetch_writes_roles_and_usage_that_check_can_use_offline(
     offline = run_cli(
         "check", "-p", policy, "--inventory", str(snapshot), "--format", "json", "--now", NOW
     )
-
-    def strip(ran: Ran) -> list[dict[str, object]]:
-        return [
-            {k: v for k, v in f.items() if k != "location"}
-            for f in json.loads(ran.stdout)["findings"]
-        ]
-
-    assert strip(live) == strip(offline) and strip(live)
+    assert same_findings(live, offline) and json.loads(live.stdout)["findings"]
