@@ -17,13 +17,13 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 
 from genesys_oauth_audit.policy.docs import check_types_markdown  # noqa: E402
-from genesys_oauth_audit.schemas import generated_schemas  # noqa: E402
+from genesys_oauth_audit.policy.schema import published_schemas  # noqa: E402
 
 
 def main() -> int:
     check = "--check" in sys.argv[1:]
     stale = []
-    outputs = {ROOT / "schemas" / name: text for name, text in generated_schemas().items()}
+    outputs = {ROOT / "schemas" / name: text for name, text in published_schemas().items()}
     outputs[ROOT / "docs" / "check-types.md"] = check_types_markdown()
     for target, text in outputs.items():
         name = target.name

@@ -7,15 +7,9 @@ from typing import Any
 
 import pytest
 
-from genesys_oauth_audit.engine.checks import (
-    CHECKS,
-    Context,
-    Example,
-    compare,
-    field_paths,
-    field_value,
-    permission_grants,
-)
+from genesys_oauth_audit.checks import CHECKS, Context, Example
+from genesys_oauth_audit.checks.field import compare, field_paths, field_value
+from genesys_oauth_audit.checks.risk import permission_grants
 from genesys_oauth_audit.inventory import Client, Role, UsageWindow
 
 

@@ -16,8 +16,8 @@ import pytest
 from jsonschema import Draft4Validator
 
 from genesys_oauth_audit import app
-from genesys_oauth_audit.engine.evaluate import Subject, evaluate
-from genesys_oauth_audit.engine.findings import Evaluation, Location, Severity
+from genesys_oauth_audit.engine.evaluate import evaluate
+from genesys_oauth_audit.findings import Evaluation, Location, Severity, Subject
 from genesys_oauth_audit.inventory import Client, Inventory, Org, Scope
 from genesys_oauth_audit.policy.loader import load_policies
 from genesys_oauth_audit.report import REPORTERS, renderer

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from genesys_oauth_audit.engine.evaluate import evaluate
-from genesys_oauth_audit.engine.findings import Severity, fingerprint
+from genesys_oauth_audit.findings import Severity, fingerprint
 from genesys_oauth_audit.inventory import Client, Inventory, Scope, load_snapshot
 from genesys_oauth_audit.policy.loader import load_policies
 from genesys_oauth_audit.policy.model import PolicySet

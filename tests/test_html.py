@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from lxml import html as lxml_html
 
-from genesys_oauth_audit.engine.findings import Evaluation
+from genesys_oauth_audit.findings import Evaluation
 from genesys_oauth_audit.report import renderer
 from genesys_oauth_audit.report.base import RunInfo
 from genesys_oauth_audit.report.html import CSP, SCRIPT, STYLE
@@ -123,7 +123,8 @@ def test_in_a_browser_the_filters_work(page: Path, tmp_path: Path) -> None:
 def test_in_a_browser_no_injected_script_runs(
     canon: tuple[Evaluation, RunInfo], tmp_path: Path
 ) -> None:
-    from genesys_oauth_audit.engine.evaluate import Subject, evaluate
+    from genesys_oauth_audit.engine.evaluate import evaluate
+    from genesys_oauth_audit.findings import Subject
     from genesys_oauth_audit.inventory import Client, Inventory
     from genesys_oauth_audit.policy.loader import load_policies
 

@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from genesys_oauth_audit.checks.params import glob_problem
+from genesys_oauth_audit.data import pack_names
 from genesys_oauth_audit.errors import PolicyError
-from genesys_oauth_audit.policy.loader import MAX_POLICY_BYTES, glob_problem, load_policies
-from genesys_oauth_audit.resources import pack_names
+from genesys_oauth_audit.policy.loader import MAX_POLICY_BYTES, load_policies
 from tests.conftest import DATA
 
 POLICIES = DATA / "policies"
@@ -58,7 +59,7 @@ def test_includes_are_loaded_once_in_order() -> None:
 
 
 def test_rule_ids_are_unique_across_files(tmp_path: Path) -> None:
-    from genesys_oauth_audit.resources import pack_path
+    from genesys_oauth_audit.data import pack_path
 
     copy = tmp_path / "copy.yaml"
     copy.write_text(pack_path("tutorial").read_text())
@@ -130,7 +131,7 @@ def test_shipped_packs_load(name: str) -> None:
 
 
 def test_shipped_packs_carry_the_schema_modeline() -> None:
-    from genesys_oauth_audit.resources import pack_path
+    from genesys_oauth_audit.data import pack_path
 
     for name in pack_names():
         first = pack_path(name).read_text().splitlines()[0]

@@ -11,7 +11,7 @@ from jsonschema import Draft202012Validator
 
 from genesys_oauth_audit import __version__
 from genesys_oauth_audit.engine.evaluate import evaluate
-from genesys_oauth_audit.engine.findings import Evaluation, Severity
+from genesys_oauth_audit.findings import Evaluation, Severity
 from genesys_oauth_audit.inventory import Client, Inventory, Org, Scope
 from genesys_oauth_audit.policy.loader import load_policies
 from genesys_oauth_audit.report import REPORTERS, renderer

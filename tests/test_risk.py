@@ -8,11 +8,11 @@ from fnmatch import fnmatchcase
 
 import pytest
 
-from genesys_oauth_audit.engine.checks import CHECKS, Context
-from genesys_oauth_audit.engine.findings import Severity
-from genesys_oauth_audit.engine.risk import CATALOG_PATH, CATEGORIES, RISK_LEVELS, risk_catalog
+from genesys_oauth_audit.checks import CHECKS, Context
+from genesys_oauth_audit.checks.risk import CATALOG_PATH, CATEGORIES, RISK_LEVELS, risk_catalog
+from genesys_oauth_audit.data import permission_catalog
+from genesys_oauth_audit.findings import Severity
 from genesys_oauth_audit.inventory import Client
-from genesys_oauth_audit.resources import permission_catalog
 from tests.fake.orgdata import SCOPES
 
 DATA = json.loads(CATALOG_PATH.read_text())

@@ -15,12 +15,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from genesys_oauth_audit import __version__
-from genesys_oauth_audit.baseline import load_baseline, write_baseline
-from genesys_oauth_audit.bulk import cyclic_gc_paused
-from genesys_oauth_audit.engine.evaluate import Subject, evaluate
-from genesys_oauth_audit.engine.findings import Evaluation, Location, Severity, apply_baseline
+from genesys_oauth_audit.engine.baseline import load_baseline, write_baseline
+from genesys_oauth_audit.engine.evaluate import evaluate
 from genesys_oauth_audit.errors import BadInputError, ExitCode, InputFileError
-from genesys_oauth_audit.inventory import Inventory, read_snapshot, save_snapshot, write_atomically
+from genesys_oauth_audit.files.output import write_atomically
+from genesys_oauth_audit.findings import Evaluation, Location, Severity, Subject, apply_baseline
+from genesys_oauth_audit.inventory import Inventory, cyclic_gc_paused, read_snapshot, save_snapshot
 from genesys_oauth_audit.policy.loader import load_policies
 from genesys_oauth_audit.policy.model import PolicySet
 from genesys_oauth_audit.proposals import load_proposals, proposal_inventory
@@ -323,7 +323,11 @@ def list_rules(paths: tuple[str, ...], *, streams: Streams) -> ExitCode:
 
 def run_policy_tests(paths: tuple[str, ...], *, streams: Streams) -> ExitCode:
     """``test``: run policy test files (files, or directories searched for ``*.test.yaml``)."""
-    from genesys_oauth_audit.policy.testing import find_test_files, render_results, run_test_file
+    from genesys_oauth_audit.engine.policytests import (
+        find_test_files,
+        render_results,
+        run_test_file,
+    )
 
     files = find_test_files(paths)
     if not files:
@@ -343,8 +347,8 @@ def run_policy_tests(paths: tuple[str, ...], *, streams: Streams) -> ExitCode:
 
 def explain(rule_id: str, paths: tuple[str, ...], *, streams: Streams) -> ExitCode:
     """``explain``: one rule in full: metadata, selectors, the check in words, its examples."""
+    from genesys_oauth_audit.data import pack_names
     from genesys_oauth_audit.policy.explain import explain_rule
-    from genesys_oauth_audit.resources import pack_names
 
     policies = load_policies(paths or tuple(f"builtin:{n}" for n in pack_names()))
     rule = policies.rule(rule_id)

@@ -227,7 +227,7 @@ def want_color(flag: bool | None, fmt: str, stream: Any, environ: Mapping[str, s
 
 
 def _severity_or_never(value: str) -> Any:
-    from genesys_oauth_audit.engine.findings import Severity
+    from genesys_oauth_audit.findings import Severity
 
     return None if value == "never" else Severity(value)
 
@@ -377,7 +377,7 @@ def check(
 
     def action() -> Any:
         from genesys_oauth_audit import app
-        from genesys_oauth_audit.engine.findings import Severity
+        from genesys_oauth_audit.findings import Severity
 
         opts = app.CheckOptions(
             policies=tuple(policies),

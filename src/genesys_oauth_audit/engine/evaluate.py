@@ -4,47 +4,31 @@ from __future__ import annotations
 
 from array import array
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from datetime import date, timedelta
-from types import MappingProxyType
-from typing import NamedTuple
 
-from genesys_oauth_audit.bulk import cyclic_gc_paused
-from genesys_oauth_audit.engine.checks import (
+from genesys_oauth_audit.checks import (
     NEED_REASONS,
     NEEDS_ROLES,
     NEEDS_SCOPES,
     NEEDS_USAGE,
     Context,
 )
-from genesys_oauth_audit.engine.findings import (
+from genesys_oauth_audit.checks.risk import RiskCatalog, risk_catalog
+from genesys_oauth_audit.findings import (
     ClientRef,
     Evaluation,
     ExceptionStatus,
     Finding,
-    Location,
     NotEvaluated,
+    Subject,
     Waiver,
     fingerprint,
 )
-from genesys_oauth_audit.engine.risk import RiskCatalog, risk_catalog
-from genesys_oauth_audit.inventory import Client, Inventory
+from genesys_oauth_audit.inventory import Inventory, cyclic_gc_paused
 from genesys_oauth_audit.policy.model import PolicyException, PolicySet, Where
 
 EXPIRY_WARNING_DAYS = 14
-
-
-NOTHING_UNKNOWN: Mapping[str, str] = MappingProxyType({})
-
-
-class Subject(NamedTuple):
-    """A client to evaluate, with where it came from (a proposal's file and line) and which of
-    its fields are not known yet (field -> why), as in a plan's values known only after apply.
-    A NamedTuple: one is built per client of the org."""
-
-    client: Client
-    location: Location | None = None
-    unknown: Mapping[str, str] = NOTHING_UNKNOWN
 
 
 def _client_ref(target: Subject, ctx: Context, catalog: RiskCatalog) -> ClientRef:
@@ -112,7 +96,7 @@ def context_for(inventory: Inventory, today: date) -> Context:
 
 
 def _available(ctx: Context) -> set[str]:
-    have = set()
+    have: set[str] = set()
     if ctx.scopes is not None:
         have.add(NEEDS_SCOPES)
     if ctx.roles is not None:

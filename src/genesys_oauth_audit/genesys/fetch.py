@@ -14,7 +14,6 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from genesys_oauth_audit.bulk import cyclic_gc_paused
 from genesys_oauth_audit.errors import BadResponseError, FetchError
 from genesys_oauth_audit.genesys.client import GenesysClient
 from genesys_oauth_audit.genesys.wire import (
@@ -33,6 +32,7 @@ from genesys_oauth_audit.inventory import (
     Role,
     Scope,
     UsageWindow,
+    cyclic_gc_paused,
     effective_permissions,
     policy_permissions,
     role_grants,

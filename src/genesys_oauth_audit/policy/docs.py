@@ -7,7 +7,7 @@ from typing import Any
 
 import yaml
 
-from genesys_oauth_audit.engine.checks import CHECKS
+from genesys_oauth_audit.checks import CHECKS
 
 
 def _params_table(schema: dict[str, Any]) -> list[str]:

@@ -8,30 +8,19 @@ cap on size and on nodes so an alias bomb is refused quickly.
 
 from __future__ import annotations
 
-import difflib
-import re
 from collections.abc import Iterable, Sequence
 from datetime import date
-from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any
 
 from jsonschema import Draft202012Validator, FormatChecker
 from pydantic import ValidationError
 
-from genesys_oauth_audit.engine.checks import CHECKS, FIELD_OPS, PERMISSION_PATTERN, field_paths
-from genesys_oauth_audit.engine.findings import Severity
+from genesys_oauth_audit.checks import CHECKS, CheckType, Params
+from genesys_oauth_audit.checks.params import PARAM_ERROR, glob_problem
+from genesys_oauth_audit.data import pack_names, pack_path
 from genesys_oauth_audit.errors import Diagnostic, PolicyError
-from genesys_oauth_audit.policy.model import (
-    PolicyException,
-    PolicyFile,
-    PolicySet,
-    Rule,
-    SourceRef,
-    Where,
-)
-from genesys_oauth_audit.policy.schema import CLIENT_STATES, GRANT_TYPES, policy_schema
-from genesys_oauth_audit.policy.yamldoc import (
+from genesys_oauth_audit.files.yamldoc import (
     MAX_DOCUMENT_BYTES,
     Document,
     Parsed,
@@ -40,48 +29,20 @@ from genesys_oauth_audit.policy.yamldoc import (
     read_document,
     where_text,
 )
-from genesys_oauth_audit.resources import pack_names, pack_path, permission_catalog
+from genesys_oauth_audit.findings import Severity
+from genesys_oauth_audit.inventory import CLIENT_STATES, GRANT_TYPES
+from genesys_oauth_audit.policy.model import (
+    PolicyException,
+    PolicyFile,
+    PolicySet,
+    Rule,
+    SourceRef,
+    Where,
+)
+from genesys_oauth_audit.policy.schema import policy_schema
 
 MAX_POLICY_BYTES = MAX_DOCUMENT_BYTES
 BUILTIN_PREFIX = "builtin:"
-
-
-# -- semantics ------------------------------------------------------------------------------------
-
-
-def glob_problem(glob: str) -> str | None:
-    """fnmatch never rejects a glob; a stray ``[`` silently matches only itself. Catch that."""
-    i = 0
-    while i < len(glob):
-        if glob[i] == "[":
-            j = i + 1
-            if j < len(glob) and glob[j] in "!^":
-                j += 1
-            if j < len(glob) and glob[j] == "]":
-                j += 1
-            close = glob.find("]", j)
-            if close < 0:
-                return f"glob {glob!r} has an unclosed '['"
-            i = close + 1
-            continue
-        i += 1
-    return None
-
-
-def permission_problem(pattern: str, catalog: frozenset[str]) -> str | None:
-    if not PERMISSION_PATTERN.match(pattern):
-        return f"{pattern!r} is not a permission pattern of the form domain:entity:action"
-    for part in pattern.split(":"):
-        problem = glob_problem(part)
-        if problem:
-            return problem
-    parts = pattern.split(":")
-    for perm in catalog:
-        if all(fnmatchcase(cp, pp) for cp, pp in zip(perm.split(":"), parts, strict=False)):
-            return None
-    close = difflib.get_close_matches(pattern, sorted(catalog), n=3, cutoff=0.75)
-    hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
-    return f"{pattern!r} matches no permission of the Genesys permission catalog{hint}"
 
 
 class _Loader:
@@ -204,17 +165,8 @@ class _Loader:
             return
         check = raw["check"]
         check_type = CHECKS[check["type"]]
-        try:
-            params = check_type.params.model_validate(
-                {k: v for k, v in check.items() if k != "type"}
-            )
-        except ValidationError as exc:
-            for err in exc.errors(include_url=False):
-                loc = (*here, "check", *err["loc"])
-                self.diagnostics.append(doc.at(loc, f"{where_text(loc)}: {err['msg']}"))
-            return
         before = len(self.diagnostics)
-        self._semantics(doc, here, check["type"], params)
+        params = self._params(doc, (*here, "check"), check_type, check)
         where_raw = raw.get("where") or {}
         where = Where(
             grant_types=_tuple(where_raw.get("grantTypes")),
@@ -224,8 +176,8 @@ class _Loader:
             exclude_names=_tuple(where_raw.get("excludeNames")) or (),
             exclude_ids=_tuple(where_raw.get("excludeIds")) or (),
         )
-        self._checkwhere_text(doc, (*here, "where"), where_raw)
-        if len(self.diagnostics) != before:
+        self._check_where(doc, (*here, "where"), where_raw)
+        if params is None or len(self.diagnostics) != before:
             return
         self.rules.append(
             Rule(
@@ -243,7 +195,7 @@ class _Loader:
             )
         )
 
-    def _checkwhere_text(self, doc: Document, here: Path_, raw: dict[str, Any]) -> None:
+    def _check_where(self, doc: Document, here: Path_, raw: dict[str, Any]) -> None:
         for key, known in (("grantTypes", GRANT_TYPES), ("states", CLIENT_STATES)):
             for i, value in enumerate(raw.get(key) or ()):
                 if value not in known:
@@ -263,81 +215,33 @@ class _Loader:
             if problem:
                 self.diagnostics.append(doc.at((*here, i), f"{where_text((*here, i))}: {problem}"))
 
-    def _semantics(self, doc: Document, here: Path_, check_type: str, params: Any) -> None:
-        at = (*here, "check")
-        if check_type in ("forbidden-scopes", "forbidden-permissions"):
-            self._risk_filter(doc, at, check_type, params)
-        if check_type in ("forbidden-scopes", "allowed-scopes"):
-            self._globs(doc, (*at, "scopes"), params.scopes)
-        elif check_type == "forbidden-roles":
-            self._globs(doc, (*at, "names"), params.names)
-        elif check_type == "allowed-grant-types":
-            for i, value in enumerate(params.grant_types):
-                if value not in GRANT_TYPES:
-                    self.diagnostics.append(
-                        doc.at(
-                            (*at, "grantTypes", i),
-                            f"unknown grant type {value!r}{did_you_mean(value, GRANT_TYPES)} "
-                            f"(expected one of: {', '.join(GRANT_TYPES)})",
-                        )
-                    )
-        elif check_type == "forbidden-permissions":
-            catalog = permission_catalog()
-            for i, pattern in enumerate(params.permissions):
-                problem = permission_problem(pattern, catalog)
-                if problem:
-                    self.diagnostics.append(doc.at((*at, "permissions", i), problem))
-        elif check_type == "field":
-            self._field(doc, at, params)
+    def _params(
+        self, doc: Document, at: Path_, check_type: CheckType, check: dict[str, Any]
+    ) -> Params | None:
+        """The rule's parameters, validated by the check type's own model: its annotated types
+        (globs, permission patterns, grant types) and its ``problems()``; None if any is wrong."""
+        try:
+            params = check_type.params.model_validate(
+                {k: v for k, v in check.items() if k != "type"}
+            )
+        except ValidationError as exc:
+            for err in exc.errors(include_url=False):
+                loc = (*at, *err["loc"])
+                if err["type"] == PARAM_ERROR:
+                    ctx = err.get("ctx") or {}
+                    self._problem(doc, loc, str(ctx.get("message")), bool(ctx.get("located")))
+                else:
+                    self._problem(doc, loc, err["msg"], True)
+            return None
+        problems = list(params.problems())
+        for problem in problems:
+            self._problem(doc, (*at, *problem.at), problem.message, problem.located)
+        return None if problems else params
 
-    def _risk_filter(self, doc: Document, at: Path_, check_type: str, params: Any) -> None:
-        listed = "scopes" if check_type == "forbidden-scopes" else "permissions"
-        if not getattr(params, listed) and params.risk_at_least is None:
-            self.diagnostics.append(
-                doc.at(
-                    at,
-                    f"{check_type} needs {listed}, riskAtLeast, or both: as written it forbids nothing",
-                )
-            )
-        if params.categories is not None and params.risk_at_least is None:
-            self.diagnostics.append(
-                doc.at(
-                    (*at, "categories"), "categories only narrows riskAtLeast: give riskAtLeast too"
-                )
-            )
-
-    def _field(self, doc: Document, at: Path_, params: Any) -> None:
-        paths = field_paths()
-        if params.path not in paths:
-            self.diagnostics.append(
-                doc.at(
-                    (*at, "path"),
-                    f"unknown field path {params.path!r}{did_you_mean(params.path, paths)} "
-                    f"(fields: {', '.join(paths)})",
-                )
-            )
-        op, value = params.op, params.value
-        has_value = "value" in params.model_fields_set
-        if op in ("exists", "empty", "not-empty"):
-            if has_value:
-                self.diagnostics.append(doc.at((*at, "value"), f"operator {op!r} takes no value"))
-        elif not has_value:
-            self.diagnostics.append(doc.at(at, f"operator {op!r} needs a value"))
-        elif op in ("in", "not-in") and not isinstance(value, list):
-            self.diagnostics.append(doc.at((*at, "value"), f"operator {op!r} needs a list value"))
-        elif op == "matches":
-            if not isinstance(value, str):
-                self.diagnostics.append(
-                    doc.at((*at, "value"), "operator 'matches' needs a regular expression string")
-                )
-            else:
-                try:
-                    re.compile(value)
-                except re.error as exc:
-                    self.diagnostics.append(
-                        doc.at((*at, "value"), f"invalid regular expression {value!r}: {exc}")
-                    )
-        assert op in FIELD_OPS
+    def _problem(self, doc: Document, loc: Path_, message: str, located: bool) -> None:
+        self.diagnostics.append(
+            doc.at(loc, f"{where_text(loc)}: {message}" if located else message)
+        )
 
     # -- exceptions -----------------------------------------------------------------------------
 

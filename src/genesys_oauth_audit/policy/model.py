@@ -6,8 +6,8 @@ from dataclasses import dataclass
 from datetime import date
 from fnmatch import fnmatchcase
 
-from genesys_oauth_audit.engine.checks import CheckType, Params
-from genesys_oauth_audit.engine.findings import Severity
+from genesys_oauth_audit.checks import CheckType, Params
+from genesys_oauth_audit.findings import Severity
 from genesys_oauth_audit.inventory import Client
 
 
@@ -124,11 +124,9 @@ class PolicySet:
         return frozenset(n for rule in self.rules for n in rule.check_type.needs)
 
     def usage_days(self) -> int | None:
-        """The longest look-back any ``max-days-unused`` rule asks for."""
+        """The longest usage look-back any rule asks for (its check type's ``window_days``)."""
         days = [
-            getattr(rule.params, "days", 0)
-            for rule in self.rules
-            if "usage" in rule.check_type.needs
+            d for rule in self.rules if (d := rule.check_type.window_days(rule.params)) is not None
         ]
         return max(days) if days else None
 

@@ -7,11 +7,13 @@ from the registry.
 
 from __future__ import annotations
 
+import json
 from functools import lru_cache
 from typing import Any
 
-from genesys_oauth_audit.engine.checks import CHECKS
-from genesys_oauth_audit.engine.findings import SEVERITIES
+from genesys_oauth_audit.checks import CHECKS
+from genesys_oauth_audit.findings import SEVERITIES
+from genesys_oauth_audit.inventory import inventory_schema
 
 API_VERSION = "genesys-oauth-audit/v1"
 KIND = "Policy"
@@ -21,8 +23,6 @@ SCHEMA_BASE = (
 SCHEMA_ID = SCHEMA_BASE + "policy.schema.json"
 TEST_KIND = "PolicyTest"
 
-GRANT_TYPES = ("CODE", "TOKEN", "SAML2-BEARER", "PASSWORD", "CLIENT-CREDENTIALS")
-CLIENT_STATES = ("active", "disabled", "inactive")
 RULE_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$"
 
 
@@ -255,4 +255,17 @@ def policy_test_schema() -> dict[str, Any]:
                 },
             },
         },
+    }
+
+
+def published_schemas() -> dict[str, str]:
+    """Every JSON Schema the tool publishes under schemas/, by file name, as written there."""
+
+    def dump(schema: dict[str, Any]) -> str:
+        return json.dumps(schema, indent=2, ensure_ascii=False) + "\n"
+
+    return {
+        "policy.schema.json": dump(policy_schema()),
+        "policy-test.schema.json": dump(policy_test_schema()),
+        "inventory.schema.json": dump(inventory_schema()),
     }

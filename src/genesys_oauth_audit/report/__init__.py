@@ -11,7 +11,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from genesys_oauth_audit.engine.findings import Evaluation
+    from genesys_oauth_audit.findings import Evaluation
     from genesys_oauth_audit.report.base import RunInfo
 
 REPORTERS: dict[str, tuple[str, str]] = {

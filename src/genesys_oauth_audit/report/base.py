@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from genesys_oauth_audit.engine.findings import Evaluation, Finding, Location, Severity
+from genesys_oauth_audit.findings import Evaluation, Finding, Location, Severity
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ import base64
 import hashlib
 from html import escape
 
-from genesys_oauth_audit.engine.findings import SEVERITIES, Evaluation, Finding
+from genesys_oauth_audit.findings import SEVERITIES, Evaluation, Finding
 from genesys_oauth_audit.report.base import RunInfo, shown_location
 from genesys_oauth_audit.report.escape import terminal
 from genesys_oauth_audit.report.text import describe_client, riskiest

@@ -6,7 +6,7 @@ import json
 from datetime import date, datetime
 from typing import Any
 
-from genesys_oauth_audit.engine.findings import (
+from genesys_oauth_audit.findings import (
     ClientRef,
     Evaluation,
     ExceptionStatus,

@@ -16,7 +16,7 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from collections import defaultdict
 
-from genesys_oauth_audit.engine.findings import ClientRef, Evaluation, Finding
+from genesys_oauth_audit.findings import ClientRef, Evaluation, Finding
 from genesys_oauth_audit.report.base import RunInfo
 from genesys_oauth_audit.report.escape import one_line, xml_safe
 

@@ -3,7 +3,7 @@ the top findings as a table, the rest folded away. Every piece of org text is ne
 
 from __future__ import annotations
 
-from genesys_oauth_audit.engine.findings import SEVERITIES, Evaluation, Finding
+from genesys_oauth_audit.findings import SEVERITIES, Evaluation, Finding
 from genesys_oauth_audit.report.base import RunInfo
 from genesys_oauth_audit.report.escape import markdown as md
 from genesys_oauth_audit.report.escape import markdown_code

@@ -17,7 +17,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from genesys_oauth_audit.engine.findings import Evaluation, Finding, Severity
+from genesys_oauth_audit.findings import Evaluation, Finding, Severity
 from genesys_oauth_audit.report.base import RuleInfo, RunInfo, live_path
 from genesys_oauth_audit.report.escape import terminal
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import textwrap
 from collections.abc import Iterable
 
-from genesys_oauth_audit.engine.findings import (
+from genesys_oauth_audit.findings import (
     ClientRef,
     Evaluation,
     ExceptionStatus,

@@ -5,13 +5,17 @@ show each client's highest risk."""
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal, get_args
+from typing import ClassVar, Literal, get_args
 
-from genesys_oauth_audit.engine.findings import Severity
+from pydantic import Field
+
+from genesys_oauth_audit.checks.registry import ParamProblem, Params
+from genesys_oauth_audit.findings import Severity
 
 CATALOG_PATH = Path(__file__).resolve().parent.parent / "data" / "risk-catalog.json"
 RiskLevel = Literal["critical", "high", "medium", "low"]
@@ -108,3 +112,52 @@ def _entries(items: list[dict[str, str]]) -> tuple[RiskEntry, ...]:
 def risk_catalog() -> RiskCatalog:
     data = json.loads(CATALOG_PATH.read_text(encoding="utf-8"))
     return RiskCatalog(_entries(data["permissions"]), _entries(data["scopes"]))
+
+
+class RiskFilter(Params):
+    """Forbid by the risk catalog's rating, optionally only some categories of risk."""
+
+    # The check type, and its parameter that lists what is forbidden by name.
+    check_name: ClassVar[str]
+    listed: ClassVar[str]
+
+    risk_at_least: RiskLevel | None = Field(
+        default=None,
+        description="Also forbid everything the risk catalog rates at this level or above.",
+    )
+    categories: tuple[Category, ...] | None = Field(
+        default=None, description="With riskAtLeast: only these categories of risk."
+    )
+
+    def risky(self, entries: tuple[RiskEntry, ...]) -> RiskEntry | None:
+        if self.risk_at_least is None:
+            return None
+        return risky(self.risk_at_least, self.categories, entries)
+
+    def problems(self) -> Iterator[ParamProblem]:
+        if not getattr(self, self.listed) and self.risk_at_least is None:
+            yield ParamProblem(
+                f"{self.check_name} needs {self.listed}, riskAtLeast, or both: "
+                "as written it forbids nothing"
+            )
+        if self.categories is not None and self.risk_at_least is None:
+            yield ParamProblem(
+                "categories only narrows riskAtLeast: give riskAtLeast too", at=("categories",)
+            )
+
+
+@lru_cache(maxsize=65536)
+def risky(
+    risk_at_least: str, categories: tuple[str, ...] | None, entries: tuple[RiskEntry, ...]
+) -> RiskEntry | None:
+    """The first (most severe) entry at or above the floor, in the categories. Cached: the same
+    granted permissions, hence the same entries, come back for thousands of clients."""
+    floor = Severity(risk_at_least)
+    return next(
+        (
+            e
+            for e in entries
+            if e.risk.at_least(floor) and (categories is None or e.category in categories)
+        ),
+        None,
+    )

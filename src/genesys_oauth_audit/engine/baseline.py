@@ -12,9 +12,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from genesys_oauth_audit.engine.findings import Evaluation
 from genesys_oauth_audit.errors import Diagnostic, InputFileError
-from genesys_oauth_audit.inventory import write_atomically
+from genesys_oauth_audit.files.output import write_atomically
+from genesys_oauth_audit.findings import Evaluation
 
 BASELINE_KIND = "genesys-oauth-audit/baseline"
 BASELINE_VERSION = 1

@@ -27,9 +27,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from genesys_oauth_audit.engine.evaluate import Subject
-from genesys_oauth_audit.engine.findings import Location
 from genesys_oauth_audit.errors import Diagnostic, InputFileError
+from genesys_oauth_audit.findings import Location, Subject
 from genesys_oauth_audit.inventory import (
     Client,
     Inventory,
@@ -105,7 +104,7 @@ _BODY_KEYS = list(_ClientRequest.model_fields)
 
 def _positions(text: str, shown: str) -> tuple[Any, Any]:
     """Data and a positioned document, through the YAML composer (JSON is YAML here)."""
-    from genesys_oauth_audit.policy.yamldoc import Document, compose
+    from genesys_oauth_audit.files.yamldoc import Document, compose
 
     doc = Document(shown)
     problems: list[Diagnostic] = []
@@ -123,7 +122,7 @@ def _body_proposals(
     org_roles_known: bool,
     existing: Mapping[str, Client],
 ) -> list[Proposal]:
-    from genesys_oauth_audit.policy.yamldoc import did_you_mean
+    from genesys_oauth_audit.files.yamldoc import did_you_mean
 
     items = data if isinstance(data, list) else [data]
     problems: list[Diagnostic] = []

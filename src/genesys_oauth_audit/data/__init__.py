@@ -1,11 +1,12 @@
-"""Where the shipped policy packs, schemas and catalogs are, installed or in a source checkout."""
+"""The data the tool ships (policy packs, published schemas, the Genesys permission catalog), found
+whether installed from a wheel or run from a source checkout."""
 
 from __future__ import annotations
 
 from functools import cache, lru_cache
 from pathlib import Path
 
-_PACKAGE = Path(__file__).resolve().parent
+_PACKAGE = Path(__file__).resolve().parent.parent
 
 
 @cache

@@ -9,7 +9,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date
 from enum import Enum
-from typing import NamedTuple
+from types import MappingProxyType
+from typing import Literal, NamedTuple
+
+from genesys_oauth_audit.inventory import Client
 
 
 class Severity(str, Enum):
@@ -71,6 +74,22 @@ class Location(NamedTuple):
     column: int | None = None
 
 
+NOTHING_UNKNOWN: Mapping[str, str] = MappingProxyType({})
+
+
+class Subject(NamedTuple):
+    """A client to evaluate, with where it came from (a proposal's file and line) and which of
+    its fields are not known yet (field -> why), as in a plan's values known only after apply.
+    A NamedTuple: one is built per client of the org."""
+
+    client: Client
+    location: Location | None = None
+    unknown: Mapping[str, str] = NOTHING_UNKNOWN
+
+
+BaselineState = Literal["new", "unchanged"]
+
+
 class Finding(NamedTuple):
     """One subject of one client breaking one rule. Immutable; a NamedTuple because a large org
     yields hundreds of thousands and frozen dataclasses are several times slower to build."""
@@ -84,7 +103,7 @@ class Finding(NamedTuple):
     message: str
     fingerprint: str
     waived: Waiver | None = None
-    baseline_state: str | None = None  # None, "new" or "unchanged"
+    baseline_state: BaselineState | None = None
     location: Location | None = None
     client_index: int = -1  # index into Evaluation.clients
 

@@ -13,13 +13,13 @@ from jsonschema import Draft202012Validator, FormatChecker
 from pydantic import ValidationError
 
 from genesys_oauth_audit.engine.evaluate import evaluate
-from genesys_oauth_audit.engine.findings import Evaluation, Finding
 from genesys_oauth_audit.errors import Diagnostic, InputFileError, PolicyError
+from genesys_oauth_audit.files.yamldoc import Document, did_you_mean, read_document
+from genesys_oauth_audit.findings import Evaluation, Finding
 from genesys_oauth_audit.inventory import Inventory, load_snapshot
 from genesys_oauth_audit.policy.loader import BUILTIN_PREFIX, load_policies
 from genesys_oauth_audit.policy.model import PolicySet
 from genesys_oauth_audit.policy.schema import policy_test_schema
-from genesys_oauth_audit.policy.yamldoc import Document, did_you_mean, read_document
 
 TEST_SUFFIX = ".test.yaml"
 

@@ -1,0 +1,239 @@
+"""The generic ``field`` check type: one inventory field compared with a value."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from datetime import date, datetime, timezone
+from functools import cache
+from typing import Any, Literal, get_args
+
+from pydantic import BaseModel, Field
+
+from genesys_oauth_audit.checks.registry import (
+    Context,
+    Example,
+    ParamProblem,
+    Params,
+    Problem,
+    check,
+)
+from genesys_oauth_audit.files.yamldoc import did_you_mean
+from genesys_oauth_audit.inventory import Client
+
+FieldOp = Literal[
+    "eq",
+    "ne",
+    "in",
+    "not-in",
+    "lt",
+    "le",
+    "gt",
+    "ge",
+    "matches",
+    "contains",
+    "exists",
+    "empty",
+    "not-empty",
+]
+FIELD_OPS: tuple[str, ...] = get_args(FieldOp)
+
+
+def _field_reads(params: Any) -> frozenset[str]:
+    return frozenset({str(params.path).split(".")[0]})
+
+
+class FieldCheck(Params):
+    path: str = Field(
+        min_length=1, description="An inventory field, dotted for nested ones (createdBy.id)."
+    )
+    op: FieldOp = Field(description="The comparison.")
+    value: Any = Field(default=None, description="What to compare with (a list for in / not-in).")
+
+    def problems(self) -> Iterator[ParamProblem]:
+        paths = field_paths()
+        if self.path not in paths:
+            yield ParamProblem(
+                f"unknown field path {self.path!r}{did_you_mean(self.path, paths)} "
+                f"(fields: {', '.join(paths)})",
+                at=("path",),
+            )
+        op, value = self.op, self.value
+        has_value = "value" in self.model_fields_set
+        if op in ("exists", "empty", "not-empty"):
+            if has_value:
+                yield ParamProblem(f"operator {op!r} takes no value", at=("value",))
+        elif not has_value:
+            yield ParamProblem(f"operator {op!r} needs a value")
+        elif op in ("in", "not-in") and not isinstance(value, list):
+            yield ParamProblem(f"operator {op!r} needs a list value", at=("value",))
+        elif op == "matches":
+            if not isinstance(value, str):
+                yield ParamProblem(
+                    "operator 'matches' needs a regular expression string", at=("value",)
+                )
+            else:
+                try:
+                    re.compile(value)
+                except re.error as exc:
+                    yield ParamProblem(
+                        f"invalid regular expression {value!r}: {exc}", at=("value",)
+                    )
+
+
+def field_value(client: Client, path: str) -> Any:
+    """The value at a dotted camelCase path of a client, or None where a step is missing.
+
+    A step through a list maps over it: ``roles.name`` is the tuple of the
+    client's role names.
+    """
+    if "." not in path:  # the common case, read for every client: one lookup
+        name = _aliases(Client).get(path)
+        return getattr(client, name) if name is not None else None
+    return _step(client, path.split("."))
+
+
+def _step(current: Any, parts: list[str]) -> Any:
+    if not parts or current is None:
+        return current
+    if isinstance(current, tuple):
+        values = (_step(item, parts) for item in current)
+        return tuple(v for v in values if v is not None)
+    if isinstance(current, BaseModel):
+        name = _python_name(type(current), parts[0])
+        if name is None:
+            return None
+        return _step(getattr(current, name), parts[1:])
+    return None
+
+
+def _python_name(model: type[BaseModel], alias: str) -> str | None:
+    return _aliases(model).get(alias)
+
+
+@cache
+def _aliases(model: type[BaseModel]) -> dict[str, str]:
+    """camelCase alias -> attribute name, once per model (field paths are read per client)."""
+    return {(info.alias or name): name for name, info in model.model_fields.items()}
+
+
+def _comparable(actual: Any, expected: Any) -> tuple[Any, Any]:
+    """Make a YAML value comparable with an inventory value (dates given as strings)."""
+    if isinstance(actual, datetime) and isinstance(expected, (str, date)):
+        exp = expected if isinstance(expected, datetime) else _parse_datetime(str(expected))
+        if exp is not None:
+            if actual.tzinfo is None:
+                actual = actual.replace(tzinfo=timezone.utc)
+            return actual, exp
+    if isinstance(actual, date) and not isinstance(actual, datetime) and isinstance(expected, str):
+        try:
+            return actual, date.fromisoformat(expected)
+        except ValueError:
+            pass
+    return actual, expected
+
+
+def _parse_datetime(text: str) -> datetime | None:
+    try:
+        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return value if value.tzinfo is not None else value.replace(tzinfo=timezone.utc)
+
+
+def _is_empty(value: Any) -> bool:
+    return value is None or value in ("", (), [], {})
+
+
+def compare(actual: Any, op: str, expected: Any) -> bool:
+    """Whether ``actual op expected`` holds (SPEC §5 operators)."""
+    if op == "exists":
+        return actual is not None
+    if op == "empty":
+        return _is_empty(actual)
+    if op == "not-empty":
+        return not _is_empty(actual)
+    if op == "contains":
+        if isinstance(actual, (tuple, list)):
+            return expected in actual
+        return isinstance(actual, str) and isinstance(expected, str) and expected in actual
+    if op == "matches":
+        pattern = re.compile(str(expected))
+        if isinstance(actual, (tuple, list)):
+            return any(pattern.search(str(item)) for item in actual)
+        return actual is not None and pattern.search(str(actual)) is not None
+    if op in ("in", "not-in"):
+        members = [_comparable(actual, item)[1] for item in (expected or [])]
+        value = _comparable(actual, (expected or [None])[0])[0] if expected else actual
+        found = value in members
+        return found if op == "in" else not found
+    a, e = _comparable(actual, expected)
+    if op == "eq":
+        return bool(a == e)
+    if op == "ne":
+        return bool(a != e)
+    if a is None or e is None:
+        return False  # a missing field fails lt/le/gt/ge
+    try:
+        if op == "lt":
+            return bool(a < e)
+        if op == "le":
+            return bool(a <= e)
+        if op == "gt":
+            return bool(a > e)
+        if op == "ge":
+            return bool(a >= e)
+    except TypeError:
+        return False
+    raise ValueError(f"unknown operator {op}")
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, tuple):
+        value = list(value)
+    if isinstance(value, (datetime, date)):
+        return value.isoformat()
+    return repr(value)
+
+
+@check(
+    "field",
+    reads=_field_reads,
+    params=FieldCheck,
+    summary="A client field must satisfy a comparison (eq, ne, in, not-in, lt, le, gt, ge, matches, contains, exists, empty, not-empty).",
+    subject="the field path",
+    example=Example(
+        params={"path": "description", "op": "not-empty"},
+        passing={"description": "Nightly export to the data warehouse; owner: data-team"},
+        failing={"description": ""},
+        subjects=("description",),
+    ),
+)
+def field_check(client: Client, ctx: Context, p: FieldCheck) -> Iterator[Problem]:
+    """A finding for a client whose field fails the comparison; a missing field fails lt/le/gt/ge."""
+    actual = field_value(client, p.path)
+    if not compare(actual, p.op, p.value):
+        expected = "" if p.op in ("exists", "empty", "not-empty") else f" {_show(p.value)}"
+        yield Problem(p.path, f"{p.path} is {_show(actual)}; expected {p.op}{expected}")
+
+
+def field_paths() -> tuple[str, ...]:
+    """Every path a ``field`` check may name: client fields, and fields of nested models."""
+    paths: list[str] = []
+    for name, info in Client.model_fields.items():
+        alias = info.alias or name
+        paths.append(alias)
+        annotation = info.annotation
+        for sub in _nested_models(annotation):
+            for sub_name, sub_info in sub.model_fields.items():
+                paths.append(f"{alias}.{sub_info.alias or sub_name}")
+    return tuple(paths)
+
+
+def _nested_models(annotation: Any) -> Iterator[type[BaseModel]]:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        yield annotation
+        return
+    for arg in get_args(annotation):
+        if arg is not Ellipsis:
+            yield from _nested_models(arg)

@@ -1,0 +1,177 @@
+"""The check-type registry: what a check is, what it needs, and how one registers itself.
+
+A check is ``(client, context, params) -> Iterator[Problem]``: it says which
+*subjects* of one client break it and why. The engine, not the check, stamps
+rule id, severity, fingerprint and exceptions. Each check type lives in one
+module of this package (its parameters model validates its own semantics, its
+registry entry says what data it needs) and carries a PASS and a FAIL example;
+the test suite runs every one of them, and ``explain`` shows them. The policy
+schema's enum of check types is generated from this registry.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from fnmatch import fnmatchcase
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.alias_generators import to_camel
+
+from genesys_oauth_audit.inventory import Client, Role, UsageWindow
+
+Need = Literal["scopes", "roles", "usage"]
+NEEDS_SCOPES: Need = "scopes"
+NEEDS_ROLES: Need = "roles"
+NEEDS_USAGE: Need = "usage"
+
+NEED_REASONS: dict[str, str] = {
+    NEEDS_SCOPES: "the inventory has no scope catalog of the org",
+    NEEDS_ROLES: "the inventory has no roles (fetch them, or use a snapshot written with roles)",
+    NEEDS_USAGE: "the inventory has no usage data (fetch with --usage-days, or a snapshot that has it)",
+}
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One subject of one client that breaks a check."""
+
+    subject: str | None
+    message: str
+
+
+@dataclass(frozen=True)
+class Context:
+    """What the checks may compare a client against, beyond the client itself."""
+
+    today: date
+    scopes: frozenset[str] | None = None
+    roles: Mapping[str, Role] | None = None
+    usage: UsageWindow | None = None
+
+
+@dataclass(frozen=True)
+class ParamProblem:
+    """A semantic problem of a rule's parameters that the schema cannot see (a glob that never
+    matches, an unknown field path). ``at`` is the path below the rule's ``check`` mapping; with
+    ``located`` the message is prefixed with where it is, as schema errors are."""
+
+    message: str
+    at: tuple[str | int, ...] = ()
+    located: bool = False
+
+
+class Params(BaseModel):
+    """Base of every check's parameters: frozen, camelCase, no unknown keys.
+
+    Per-value semantics live in annotated types (``checks.params``); rules that
+    span several parameters live in ``problems()``, which the loader calls once
+    the values are valid, so every problem of a rule is reported at once.
+    """
+
+    model_config = ConfigDict(
+        frozen=True, populate_by_name=True, alias_generator=to_camel, extra="forbid"
+    )
+
+    def problems(self) -> Iterator[ParamProblem]:
+        """Problems that involve several parameters; none by default."""
+        return iter(())
+
+
+class NoParams(Params):
+    pass
+
+
+CheckFn = Callable[[Client, Context, Any], Iterator[Problem]]
+
+
+@dataclass(frozen=True)
+class Example:
+    """A PASS and a FAIL client for one parameter set; ``subjects`` is what FAIL must yield."""
+
+    params: dict[str, Any]
+    passing: dict[str, Any]
+    failing: dict[str, Any]
+    subjects: tuple[str | None, ...]
+    context: dict[str, Any] = field(default_factory=dict)
+
+
+def _reads_nothing(params: Any) -> frozenset[str]:
+    return frozenset()
+
+
+def _no_window(params: Any) -> int | None:
+    return None
+
+
+@dataclass(frozen=True)
+class CheckType:
+    """One registered check type and everything the loader, engine and docs need to know of it."""
+
+    name: str
+    params: type[Params]
+    run: CheckFn
+    needs: frozenset[str]
+    summary: str
+    subject: str
+    example: Example
+    # Extra reasons a rule cannot be evaluated on this inventory (beyond ``needs``).
+    precondition: Callable[[Any, Context], str | None] | None = None
+    # The client fields the check reads: when one is unknown for a client (a value a plan
+    # knows only after apply), the rule is not evaluated for that client instead of passing.
+    reads: Callable[[Any], frozenset[str]] = _reads_nothing
+    # How many days of usage a rule of this type looks back (the fetch reads at least the longest).
+    window_days: Callable[[Any], int | None] = _no_window
+
+    @property
+    def doc(self) -> str:
+        return (self.run.__doc__ or "").strip()
+
+
+CHECKS: dict[str, CheckType] = {}
+
+
+def check(
+    name: str,
+    *,
+    params: type[Params],
+    summary: str,
+    subject: str,
+    example: Example,
+    needs: frozenset[str] = frozenset(),
+    precondition: Callable[[Any, Context], str | None] | None = None,
+    reads: frozenset[str] | Callable[[Any], frozenset[str]] = frozenset(),
+    window_days: Callable[[Any], int | None] = _no_window,
+) -> Callable[[CheckFn], CheckFn]:
+    """Register the decorated function as the check type ``name``."""
+
+    def register(fn: CheckFn) -> CheckFn:
+        if name in CHECKS:
+            raise ValueError(f"check type {name} registered twice")
+        reader = reads if callable(reads) else (lambda params, fields=reads: fields)
+        CHECKS[name] = CheckType(
+            name=name,
+            params=params,
+            run=fn,
+            needs=needs,
+            summary=summary,
+            subject=subject,
+            example=example,
+            precondition=precondition,
+            reads=reader,
+            window_days=window_days,
+        )
+        return fn
+
+    return register
+
+
+def any_glob(value: str, globs: tuple[str, ...]) -> str | None:
+    """The first glob that matches ``value`` (case-sensitive), or None."""
+    return next((g for g in globs if fnmatchcase(value, g)), None)
+
+
+def nonempty_strings(description: str) -> Any:
+    return Field(min_length=1, description=description)

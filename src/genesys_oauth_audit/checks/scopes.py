@@ -1,0 +1,164 @@
+"""Check types about the OAuth scopes of user-facing clients (code, implicit, SAML2 bearer, password)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from pydantic import Field
+
+from genesys_oauth_audit.checks.params import Glob
+from genesys_oauth_audit.checks.registry import (
+    NEEDS_SCOPES,
+    Context,
+    Example,
+    NoParams,
+    Params,
+    Problem,
+    any_glob,
+    check,
+    nonempty_strings,
+)
+from genesys_oauth_audit.checks.risk import RiskFilter, risk_catalog
+from genesys_oauth_audit.inventory import Client
+
+SCOPES = frozenset({"scopes"})
+
+
+class ForbiddenScopePrefixes(Params):
+    prefixes: tuple[str, ...] = nonempty_strings(
+        "Scope id prefixes no client may hold, e.g. admin:."
+    )
+
+
+@check(
+    "forbidden-scope-prefixes",
+    reads=SCOPES,
+    params=ForbiddenScopePrefixes,
+    summary="No assigned scope may start with one of the prefixes.",
+    subject="the scope id",
+    example=Example(
+        params={"prefixes": ["admin:", "impersonation:"]},
+        passing={"scopes": ["users:readonly", "analytics"]},
+        failing={"scopes": ["users", "admin:organization", "impersonation:users"]},
+        subjects=("admin:organization", "impersonation:users"),
+    ),
+)
+def forbidden_scope_prefixes(
+    client: Client, ctx: Context, p: ForbiddenScopePrefixes
+) -> Iterator[Problem]:
+    """A finding for each assigned scope that starts with a forbidden prefix (case-sensitive)."""
+    for scope in client.scopes:
+        prefix = next((pre for pre in p.prefixes if scope.startswith(pre)), None)
+        if prefix is not None:
+            yield Problem(scope, f"scope {scope!r} starts with forbidden prefix {prefix!r}")
+
+
+class ScopeGlobs(Params):
+    scopes: tuple[Glob, ...] = nonempty_strings("Globs on scope ids (*, ?, [...]; case-sensitive).")
+
+
+class ForbiddenScopes(RiskFilter):
+    check_name = "forbidden-scopes"
+    listed = "scopes"
+
+    scopes: tuple[Glob, ...] = Field(
+        default=(), description="Globs on scope ids (*, ?, [...]; case-sensitive)."
+    )
+
+
+@check(
+    "forbidden-scopes",
+    reads=SCOPES,
+    params=ForbiddenScopes,
+    summary="No assigned scope may match one of the globs.",
+    subject="the scope id",
+    example=Example(
+        params={"scopes": ["recordings*", "users"]},
+        passing={"scopes": ["users:readonly"]},
+        failing={"scopes": ["recordings:readonly", "users"]},
+        subjects=("recordings:readonly", "users"),
+    ),
+)
+def forbidden_scopes(client: Client, ctx: Context, p: ForbiddenScopes) -> Iterator[Problem]:
+    """A finding for each assigned scope that matches a forbidden glob, or that the risk catalog
+    rates at ``riskAtLeast`` or above (in ``categories``, when given)."""
+    catalog = risk_catalog()
+    for scope in client.scopes:
+        glob = any_glob(scope, p.scopes)
+        if glob is not None:
+            yield Problem(scope, f"scope {scope!r} is forbidden (matches {glob!r})")
+            continue
+        entry = catalog.scope(scope)
+        risky = p.risky((entry,)) if entry is not None else None
+        if risky is not None:
+            yield Problem(
+                scope,
+                f"scope {scope!r} is rated {risky.risk.value} ({risky.category}): {risky.reason}",
+            )
+
+
+@check(
+    "allowed-scopes",
+    reads=SCOPES,
+    params=ScopeGlobs,
+    summary="Every assigned scope must match one of the globs (an allow-list).",
+    subject="the scope id",
+    example=Example(
+        params={"scopes": ["*:readonly", "analytics"]},
+        passing={"scopes": ["users:readonly", "analytics"]},
+        failing={"scopes": ["users:readonly", "users"]},
+        subjects=("users",),
+    ),
+)
+def allowed_scopes(client: Client, ctx: Context, p: ScopeGlobs) -> Iterator[Problem]:
+    """A finding for each assigned scope that matches none of the allowed globs."""
+    for scope in client.scopes:
+        if any_glob(scope, p.scopes) is None:
+            allowed = ", ".join(p.scopes)
+            yield Problem(scope, f"scope {scope!r} is not in the allow-list ({allowed})")
+
+
+@check(
+    "orphan-scopes",
+    reads=SCOPES,
+    params=NoParams,
+    needs=frozenset({NEEDS_SCOPES}),
+    summary="Every assigned scope must exist in the org's scope catalog.",
+    subject="the scope id",
+    example=Example(
+        params={},
+        passing={"scopes": ["users:readonly"]},
+        failing={"scopes": ["users:readonly", "admin:oauthclient"]},
+        subjects=("admin:oauthclient",),
+        context={"scopes": ["users", "users:readonly"]},
+    ),
+)
+def orphan_scopes(client: Client, ctx: Context, p: NoParams) -> Iterator[Problem]:
+    """A finding for each assigned scope that is absent from the org's scope catalog."""
+    assert ctx.scopes is not None
+    for scope in client.scopes:
+        if scope not in ctx.scopes:
+            yield Problem(scope, f"scope {scope!r} does not exist in the org's scope catalog")
+
+
+class MaxScopes(Params):
+    max: int = Field(ge=0, description="The most scopes a client may hold.")
+
+
+@check(
+    "max-scopes",
+    reads=SCOPES,
+    params=MaxScopes,
+    summary="A client may hold at most `max` scopes.",
+    subject="none (one finding per client)",
+    example=Example(
+        params={"max": 2},
+        passing={"scopes": ["users:readonly", "analytics"]},
+        failing={"scopes": ["users", "analytics", "routing"]},
+        subjects=(None,),
+    ),
+)
+def max_scopes(client: Client, ctx: Context, p: MaxScopes) -> Iterator[Problem]:
+    """A finding for a client with more than ``max`` scopes."""
+    if len(client.scopes) > p.max:
+        yield Problem(None, f"client holds {len(client.scopes)} scopes; at most {p.max} allowed")
