@@ -95,7 +95,12 @@ def canonical(tmp_path: Path) -> tuple[Evaluation, RunInfo]:
     ]
     evaluation = evaluate(policies, inventory, today=date(2026, 11, 20), subjects=subjects)
     source = SourceInfo(
-        "live", "org-1", "Org <b>1</b>", "eu-west-1", NOW, proposals=("proposals/new-portal.json",)
+        kind="live",
+        org_id="org-1",
+        org_name="Org <b>1</b>",
+        region="eu-west-1",
+        fetched_at=NOW,
+        proposals=("proposals/new-portal.json",),
     )
     opts = app.CheckOptions(policies=(str(policy),), fail_on=Severity.HIGH)
     return evaluation, app.run_info(policies, source, opts, NOW, color=False)
@@ -289,7 +294,7 @@ def test_sarif_stays_within_githubs_result_limit(tmp_path: Path) -> None:
     assert len(evaluation.findings) == 25_200
     info = app.run_info(
         policies,
-        SourceInfo("live", "o", "o", "r", NOW),
+        SourceInfo(kind="live", org_id="o", org_name="o", region="r", fetched_at=NOW),
         app.CheckOptions(policies=()),
         NOW,
         color=False,

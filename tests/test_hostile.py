@@ -264,7 +264,7 @@ def test_hostile_client_text_is_neutralised_in_every_format(
     )
     info = app.run_info(
         hostile_policy,
-        SourceInfo("live", "o", name, "r", None),
+        SourceInfo(kind="live", org_id="o", org_name=name, region="r"),
         app.CheckOptions(policies=()),
         datetime(2026, 11, 20, tzinfo=timezone.utc),
         color=False,

@@ -62,9 +62,18 @@ exceptions:
     info = RunInfo(
         tool_version=__version__,
         generated_at=NOW,
-        policies=tuple(PolicyRef(f.path, f.sha256, f.name) for f in policies.files),
+        policies=tuple(
+            PolicyRef(path=f.path, sha256=f.sha256, name=f.name) for f in policies.files
+        ),
         rules=(),
-        source=SourceInfo("snapshot", "org-1", "Org <b>1</b>", "eu-west-1", NOW, "snap.json"),
+        source=SourceInfo(
+            kind="snapshot",
+            org_id="org-1",
+            org_name="Org <b>1</b>",
+            region="eu-west-1",
+            fetched_at=NOW,
+            path="snap.json",
+        ),
         fail_on=Severity.HIGH,
         min_severity=Severity.INFO,
     )

@@ -15,21 +15,18 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from genesys_oauth_audit import __version__
-from genesys_oauth_audit.engine.baseline import load_baseline, write_baseline
-from genesys_oauth_audit.engine.evaluate import evaluate
 from genesys_oauth_audit.errors import BadInputError, ExitCode, InputFileError
-from genesys_oauth_audit.files.output import write_atomically
-from genesys_oauth_audit.findings import Evaluation, Location, Severity, Subject, apply_baseline
-from genesys_oauth_audit.inventory import Inventory, cyclic_gc_paused, read_snapshot, save_snapshot
-from genesys_oauth_audit.policy.loader import load_policies
-from genesys_oauth_audit.policy.model import PolicySet
-from genesys_oauth_audit.proposals import load_proposals, proposal_inventory
-from genesys_oauth_audit.report import renderer
-from genesys_oauth_audit.report.base import PolicyRef, RuleInfo, RunInfo, SourceInfo
-from genesys_oauth_audit.settings import has_credentials
+from genesys_oauth_audit.findings import Severity
 
+# Each command imports the stages it uses inside its function: ``validate`` must not pay for
+# the engine, the reporters or HTTP, and ``--help`` for nothing at all.
 if TYPE_CHECKING:
     import httpx
+
+    from genesys_oauth_audit.findings import Evaluation
+    from genesys_oauth_audit.inventory import Inventory
+    from genesys_oauth_audit.policy.model import PolicySet
+    from genesys_oauth_audit.report.base import GroupBy, RunInfo, SourceInfo
 
 
 @dataclass(frozen=True)
@@ -54,7 +51,7 @@ class CheckOptions:
     fail_on: Severity | None = Severity.LOW
     usage_days: int | None = None
     now: datetime | None = None
-    group_by: str = "rule"
+    group_by: GroupBy = "rule"
     sarif_include_waived: bool = False
     baseline: Path | None = None
     write_baseline: Path | None = None
@@ -141,6 +138,8 @@ def fetch(
     transport: httpx.BaseTransport | None = None,
 ) -> ExitCode:
     """``fetch``: write a full snapshot of the org (roles and usage included unless turned off)."""
+    from genesys_oauth_audit.inventory import save_snapshot
+
     inventory = fetch_live(
         conn,
         roles=roles,
@@ -166,10 +165,15 @@ def fetch(
 def run_info(
     policies: PolicySet, source: SourceInfo, opts: CheckOptions, now: datetime, *, color: bool
 ) -> RunInfo:
+    """What every reporter states besides the findings: tool, policies, rules, source, options."""
+    from genesys_oauth_audit.report.base import PolicyRef, RuleInfo, RunInfo
+
     return RunInfo(
         tool_version=__version__,
         generated_at=now,
-        policies=tuple(PolicyRef(f.path, f.sha256, f.name) for f in policies.files),
+        policies=tuple(
+            PolicyRef(path=f.path, sha256=f.sha256, name=f.name) for f in policies.files
+        ),
         rules=tuple(
             RuleInfo(
                 id=r.id,
@@ -203,6 +207,8 @@ def check(
     color: bool = False,
 ) -> ExitCode:
     """``check``: evaluate policies over a snapshot or a live org and report."""
+    from genesys_oauth_audit.inventory import cyclic_gc_paused
+
     # A check builds and drops hundreds of thousands of acyclic records on a large org.
     with cyclic_gc_paused():
         return _check(opts, environ=environ, streams=streams, transport=transport, color=color)
@@ -216,17 +222,31 @@ def _check(
     transport: httpx.BaseTransport | None,
     color: bool,
 ) -> ExitCode:
+    from genesys_oauth_audit.engine.baseline import load_baseline, write_baseline
+    from genesys_oauth_audit.engine.evaluate import evaluate
+    from genesys_oauth_audit.findings import Location, Subject, apply_baseline
+    from genesys_oauth_audit.inventory import read_snapshot
+    from genesys_oauth_audit.policy.loader import load_policies
+    from genesys_oauth_audit.proposals import (
+        parse_proposals,
+        proposal_inventory,
+        resolve_proposals,
+    )
+    from genesys_oauth_audit.report.base import SourceInfo
+    from genesys_oauth_audit.settings import has_credentials
+
     now = _now(opts.now)
     policies = load_policies(opts.policies)
     known = load_baseline(opts.baseline) if opts.baseline is not None else None
     needs = policies.needs()
 
-    # Proposal files are checked now, before the network: a bad one fails in milliseconds.
-    proposed = load_proposals(list(opts.proposed), None) if opts.proposed else None
+    # Proposal files are read and checked once, now, before the network: a bad one fails in
+    # milliseconds. Their roles are resolved against the org's below.
+    proposed = parse_proposals(opts.proposed) if opts.proposed else None
 
     subjects: list[Subject] | None = None
     inventory: Inventory | None = None
-    source = SourceInfo("proposal", None, None, None, None)
+    source = SourceInfo(kind="proposal")
     if opts.inventory is not None:
         inventory, lines = read_snapshot(opts.inventory)
         shown = str(opts.inventory)
@@ -235,12 +255,12 @@ def _check(
             for c in inventory.clients
         ]
         source = SourceInfo(
-            "snapshot",
-            inventory.org.id,
-            inventory.org.name,
-            inventory.region,
-            inventory.fetched_at,
-            shown,
+            kind="snapshot",
+            org_id=inventory.org.id,
+            org_name=inventory.org.name,
+            region=inventory.region,
+            fetched_at=inventory.fetched_at,
+            path=shown,
         )
     elif proposed is None or has_credentials(opts.connection.client_id, environ):
         usage_days = None
@@ -256,16 +276,19 @@ def _check(
             transport=transport,
         )
         source = SourceInfo(
-            "live", inventory.org.id, inventory.org.name, inventory.region, inventory.fetched_at
+            kind="live",
+            org_id=inventory.org.id,
+            org_name=inventory.org.name,
+            region=inventory.region,
+            fetched_at=inventory.fetched_at,
         )
 
     if proposed is not None:
         # Judge the proposals (as they will be after the change) against the org's catalogs.
-        if inventory is not None:
-            proposed = load_proposals(list(opts.proposed), inventory)
-        subjects = [p.subject() for p in proposed.proposals]
-        inventory = proposal_inventory(proposed, inventory)
-        source = replace(source, proposals=tuple(proposed.files))
+        resolved = resolve_proposals(proposed, inventory)
+        subjects = [p.subject() for p in resolved.proposals]
+        inventory = proposal_inventory(resolved, inventory)
+        source = replace(source, proposals=resolved.files)
     assert inventory is not None
 
     evaluation = evaluate(policies, inventory, today=now.date(), subjects=subjects)
@@ -282,6 +305,9 @@ def write_reports(
     evaluation: Evaluation, info: RunInfo, opts: CheckOptions, streams: Streams
 ) -> None:
     """Render every requested format first, then write: a failing renderer leaves no partial set."""
+    from genesys_oauth_audit.files.output import write_atomically
+    from genesys_oauth_audit.report import renderer
+
     plain = replace(info, color=False)  # colour is for a terminal, never for a file
     files = {path: renderer(fmt)(evaluation, plain) for fmt, path in opts.outputs.items()}
     out = renderer(opts.format)(evaluation, info)
@@ -295,6 +321,8 @@ def write_reports(
 
 def validate(paths: tuple[str, ...], *, streams: Streams) -> ExitCode:
     """``validate``: check each policy file (schema and semantics); every error of every file at once."""
+    from genesys_oauth_audit.policy.loader import load_policies
+
     if not paths:
         raise BadInputError("validate needs at least one policy file")
     problems = []
@@ -314,6 +342,8 @@ def validate(paths: tuple[str, ...], *, streams: Streams) -> ExitCode:
 
 def list_rules(paths: tuple[str, ...], *, streams: Streams) -> ExitCode:
     """``rules``: one line per rule: id, severity, check type, title, where it is defined."""
+    from genesys_oauth_audit.policy.loader import load_policies
+
     policies = load_policies(paths or ("builtin:tutorial",))
     width = max((len(r.id) for r in policies.rules), default=2)
     for r in policies.rules:
@@ -349,6 +379,7 @@ def explain(rule_id: str, paths: tuple[str, ...], *, streams: Streams) -> ExitCo
     """``explain``: one rule in full: metadata, selectors, the check in words, its examples."""
     from genesys_oauth_audit.data import pack_names
     from genesys_oauth_audit.policy.explain import explain_rule
+    from genesys_oauth_audit.policy.loader import load_policies
 
     policies = load_policies(paths or tuple(f"builtin:{n}" for n in pack_names()))
     rule = policies.rule(rule_id)
@@ -366,9 +397,10 @@ def explain(rule_id: str, paths: tuple[str, ...], *, streams: Streams) -> ExitCo
 
 def drift(old: Path, new: Path, fmt: str, *, streams: Streams) -> ExitCode:
     """``diff``: what changed between two snapshots of one org; exit 1 when anything did."""
-    from genesys_oauth_audit.drift import RENDERERS, compare
+    from genesys_oauth_audit.engine.drift import compare
     from genesys_oauth_audit.inventory import load_snapshot
+    from genesys_oauth_audit.report import drift_renderer
 
     result = compare(load_snapshot(old), load_snapshot(new))
-    streams.stdout.write(RENDERERS[fmt](result))
+    streams.stdout.write(drift_renderer(fmt)(result))
     return ExitCode.OK if result.empty else ExitCode.FINDINGS

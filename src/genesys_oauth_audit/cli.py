@@ -14,22 +14,28 @@ import sys
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from genesys_oauth_audit import __version__
 from genesys_oauth_audit.errors import AuditError, ExitCode, exit_code_table
+from genesys_oauth_audit.report import DRIFT_REPORTERS, REPORTERS
+
+if TYPE_CHECKING:
+    from genesys_oauth_audit.app import ConnectionOptions, Streams
+    from genesys_oauth_audit.findings import Severity
+    from genesys_oauth_audit.report.base import GroupBy
 
 SEVERITY_CHOICES = ("critical", "high", "medium", "low", "info")
-FORMAT_CHOICES = (
-    "text",
-    "json",
-    "sarif",
-    "junit",
-    "markdown",
-    "html",
-)  # = report.REPORTERS (a test keeps them equal)
+# Read from the reporter registries (names and descriptions), never copied by hand.
+FORMAT_CHOICES = tuple(REPORTERS)
+DRIFT_FORMAT_CHOICES = tuple(DRIFT_REPORTERS)
+
+
+def _formats_help(registry: Mapping[str, tuple[str, str]]) -> str:
+    return ", ".join(f"{name} ({description})" for name, (_, description) in registry.items())
+
 
 EPILOG = "\b\nExit codes:\n" + exit_code_table()  # \b: click must not rewrap the table
 
@@ -44,7 +50,7 @@ def _setup_logging(verbose: int) -> None:
     root.propagate = False
 
 
-def _run(ctx: click.Context, action: Callable[[], Any]) -> None:
+def _run(ctx: click.Context, action: Callable[[], ExitCode]) -> None:
     """Run one command; map expected failures to one stderr line and the exit code."""
     debug = bool(ctx.find_root().params.get("debug"))
     try:
@@ -76,7 +82,7 @@ def _run(ctx: click.Context, action: Callable[[], Any]) -> None:
     ctx.exit(int(code))
 
 
-def _streams() -> Any:
+def _streams() -> Streams:
     from genesys_oauth_audit.app import Streams
 
     return Streams()
@@ -141,7 +147,7 @@ def connection_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     return fn
 
 
-def _connection(kw: dict[str, Any]) -> Any:
+def _connection(kw: dict[str, Any]) -> ConnectionOptions:
     from genesys_oauth_audit.app import ConnectionOptions
 
     return ConnectionOptions(
@@ -153,6 +159,17 @@ def _connection(kw: dict[str, Any]) -> Any:
         retry_budget=kw.pop("retry_budget"),
         usage_timeout=kw.pop("usage_timeout"),
     )
+
+
+def output_options(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """One ``--FORMAT-output F`` per reporter of the registry, so one run writes every format."""
+    for name, (_, description) in reversed(REPORTERS.items()):
+        fn = click.option(
+            f"--{name}-output",
+            type=click.Path(dir_okay=False, path_type=Path),
+            help=f"Also write the {name} report to this file ({description}).",
+        )(fn)
+    return fn
 
 
 @click.group(
@@ -200,7 +217,7 @@ def fetch(
     """Read every OAuth client of the org and write a snapshot file."""
     conn = _connection(kw)
 
-    def action() -> Any:
+    def action() -> ExitCode:
         from genesys_oauth_audit import app
 
         return app.fetch(
@@ -226,7 +243,7 @@ def want_color(flag: bool | None, fmt: str, stream: Any, environ: Mapping[str, s
     return bool(getattr(stream, "isatty", lambda: False)()) and "NO_COLOR" not in environ
 
 
-def _severity_or_never(value: str) -> Any:
+def _severity_or_never(value: str) -> Severity | None:
     from genesys_oauth_audit.findings import Severity
 
     return None if value == "never" else Severity(value)
@@ -262,33 +279,9 @@ def _severity_or_never(value: str) -> Any:
     type=click.Choice(FORMAT_CHOICES),
     default="text",
     show_default=True,
-    help="What goes to standard output.",
+    help="What goes to standard output: " + _formats_help(REPORTERS) + ".",
 )
-@click.option(
-    "--json-output",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Also write the JSON report here.",
-)
-@click.option(
-    "--sarif-output",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Also write SARIF 2.1.0 here.",
-)
-@click.option(
-    "--junit-output",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Also write JUnit XML here.",
-)
-@click.option(
-    "--markdown-output",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Also write Markdown here (e.g. $GITHUB_STEP_SUMMARY).",
-)
-@click.option(
-    "--html-output",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Also write a self-contained HTML report here.",
-)
+@output_options
 @click.option(
     "--group-by",
     type=click.Choice(("rule", "client")),
@@ -348,12 +341,7 @@ def check(
     proposed: tuple[Path, ...],
     inventory: Path | None,
     fmt: str,
-    json_output: Path | None,
-    sarif_output: Path | None,
-    junit_output: Path | None,
-    markdown_output: Path | None,
-    html_output: Path | None,
-    group_by: str,
+    group_by: GroupBy,
     sarif_include_waived: bool,
     baseline: Path | None,
     write_baseline: Path | None,
@@ -366,16 +354,10 @@ def check(
 ) -> None:
     """Evaluate policies over a snapshot or a live org, report, and exit 0/1 for a CI gate."""
     conn = _connection(kw)
-    outputs = {
-        "json": json_output,
-        "sarif": sarif_output,
-        "junit": junit_output,
-        "markdown": markdown_output,
-        "html": html_output,
-    }
+    outputs = {name: kw.pop(f"{name}_output") for name in REPORTERS}
     use_color = want_color(color, fmt, sys.stdout, os.environ)
 
-    def action() -> Any:
+    def action() -> ExitCode:
         from genesys_oauth_audit import app
         from genesys_oauth_audit.findings import Severity
 
@@ -406,7 +388,7 @@ def check(
 def validate(ctx: click.Context, paths: tuple[str, ...]) -> None:
     """Check policy files: schema and semantics, every error at once as file:line:column."""
 
-    def action() -> Any:
+    def action() -> ExitCode:
         from genesys_oauth_audit import app
 
         return app.validate(paths, streams=_streams())
@@ -426,7 +408,7 @@ def validate(ctx: click.Context, paths: tuple[str, ...]) -> None:
 def rules_command(ctx: click.Context, policies: tuple[str, ...]) -> None:
     """List the rules of policy files: id, severity, title, where defined."""
 
-    def action() -> Any:
+    def action() -> ExitCode:
         from genesys_oauth_audit import app
 
         return app.list_rules(policies, streams=_streams())
@@ -447,7 +429,7 @@ def rules_command(ctx: click.Context, policies: tuple[str, ...]) -> None:
 def explain(ctx: click.Context, rule_id: str, policies: tuple[str, ...]) -> None:
     """Show one rule in full: severity, selectors, the check in words, remediation, examples."""
 
-    def action() -> Any:
+    def action() -> ExitCode:
         from genesys_oauth_audit import app
 
         return app.explain(rule_id, policies, streams=_streams())
@@ -461,7 +443,7 @@ def explain(ctx: click.Context, rule_id: str, policies: tuple[str, ...]) -> None
 def test_command(ctx: click.Context, paths: tuple[str, ...]) -> None:
     """Run policy unit tests: *.test.yaml files, or directories holding them (exit 1 on a failure)."""
 
-    def action() -> Any:
+    def action() -> ExitCode:
         from genesys_oauth_audit import app
 
         return app.run_policy_tests(paths, streams=_streams())
@@ -475,15 +457,16 @@ def test_command(ctx: click.Context, paths: tuple[str, ...]) -> None:
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(("text", "json", "markdown")),
+    type=click.Choice(DRIFT_FORMAT_CHOICES),
     default="text",
     show_default=True,
+    help="What goes to standard output: " + _formats_help(DRIFT_REPORTERS) + ".",
 )
 @click.pass_context
 def diff_command(ctx: click.Context, old: Path, new: Path, fmt: str) -> None:
     """What changed between two snapshots of one org (exit 1 when something did)."""
 
-    def action() -> Any:
+    def action() -> ExitCode:
         from genesys_oauth_audit import app
 
         return app.drift(old, new, fmt, streams=_streams())

@@ -83,6 +83,10 @@ class SnapshotError(InputFileError):
     """A snapshot (inventory) file is unreadable or invalid."""
 
 
+class ProposalError(InputFileError):
+    """A proposal file (request body or Terraform plan) is unreadable or invalid."""
+
+
 # --- exit 3: the audit could not be completed ------------------------------------------------
 
 

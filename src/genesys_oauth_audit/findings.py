@@ -10,9 +10,10 @@ from dataclasses import dataclass, field, replace
 from datetime import date
 from enum import Enum
 from types import MappingProxyType
-from typing import Literal, NamedTuple
+from typing import TYPE_CHECKING, Literal, NamedTuple
 
-from genesys_oauth_audit.inventory import Client
+if TYPE_CHECKING:
+    from genesys_oauth_audit.inventory import Client
 
 
 class Severity(str, Enum):
@@ -55,7 +56,7 @@ def fingerprint(rule_id: str, client_key: str, subject: str | None) -> str:
     return hashlib.sha256(material.encode("utf-8")).hexdigest()[:32]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Waiver:
     """Why a finding does not count: the exception that waived it."""
 
@@ -130,7 +131,7 @@ class ClientRef(NamedTuple):
     risk_reason: str | None = None  # "<permission or scope>: <why>"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class NotEvaluated:
     """A rule that could not be evaluated, and why; never a silent pass. With ``client_index``,
     only for that client (a value it reads is known only after apply)."""
@@ -140,7 +141,7 @@ class NotEvaluated:
     client_index: int = -1
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class ExceptionStatus:
     """An exception that a report must mention: expired, expiring soon, or unused."""
 

@@ -169,7 +169,7 @@ def _evaluate(
         if reason is None and rule.check_type.precondition is not None:
             reason = rule.check_type.precondition(rule.params, ctx)
         if reason is not None:
-            not_evaluated.append(NotEvaluated(rule.id, reason))
+            not_evaluated.append(NotEvaluated(rule_id=rule.id, reason=reason))
             continue
         rules_run += 1
         evaluated.add(rule.id)
@@ -184,7 +184,9 @@ def _evaluate(
                 blocked = sorted(reads & target.unknown.keys())
                 if blocked:
                     reason = "; ".join(f"{name} {target.unknown[name]}" for name in blocked)
-                    pairs_not_evaluated.append(NotEvaluated(rule.id, reason, index))
+                    pairs_not_evaluated.append(
+                        NotEvaluated(rule_id=rule.id, reason=reason, client_index=index)
+                    )
                     continue
             pairs += 1
             seen: set[str | None] | None = None  # most pairs pass: allocate only on a problem
@@ -200,7 +202,12 @@ def _evaluate(
                 for exc in waivers:
                     if exc.matches(client.id or None, client.name):
                         used.add(id(exc))
-                        waiver = Waiver(exc.reason, exc.expires, exc.ticket, exc.owner)
+                        waiver = Waiver(
+                            reason=exc.reason,
+                            expires=exc.expires,
+                            ticket=exc.ticket,
+                            owner=exc.owner,
+                        )
                         break
                 findings.append(
                     Finding(

@@ -1,7 +1,8 @@
 """Reporters: one module per format, each ``render(evaluation, run) -> str``; they never print.
 
-``REPORTERS`` names them for ``--format`` and ``--help`` without importing
-them (start-up time matters for ``--help``); ``renderer()`` loads one.
+``REPORTERS`` names them for ``--format``, the ``--FORMAT-output`` flags and
+``--help`` without importing them (start-up time matters for ``--help``);
+``renderer()`` loads one. ``DRIFT_REPORTERS`` does the same for ``diff``.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from genesys_oauth_audit.engine.drift import Drift
     from genesys_oauth_audit.findings import Evaluation
     from genesys_oauth_audit.report.base import RunInfo
 
@@ -24,7 +26,7 @@ REPORTERS: dict[str, tuple[str, str]] = {
     "junit": ("genesys_oauth_audit.report.junit", "JUnit XML for GitLab, Jenkins, Azure DevOps"),
     "markdown": (
         "genesys_oauth_audit.report.markdown",
-        "for a pull-request comment or the job summary",
+        "for a pull-request comment or the job summary, $GITHUB_STEP_SUMMARY",
     ),
     "html": (
         "genesys_oauth_audit.report.html",
@@ -36,4 +38,18 @@ REPORTERS: dict[str, tuple[str, str]] = {
 def renderer(name: str) -> Callable[[Evaluation, RunInfo], str]:
     module = importlib.import_module(REPORTERS[name][0])
     render: Callable[[Evaluation, RunInfo], str] = module.render
+    return render
+
+
+# ``diff`` formats: name -> (function of report/drift.py, what it is for).
+DRIFT_REPORTERS: dict[str, tuple[str, str]] = {
+    "text": ("render_text", "for people"),
+    "json": ("render_json", "machine-readable"),
+    "markdown": ("render_markdown", "for an issue or the job summary"),
+}
+
+
+def drift_renderer(name: str) -> Callable[[Drift], str]:
+    module = importlib.import_module("genesys_oauth_audit.report.drift")
+    render: Callable[[Drift], str] = getattr(module, DRIFT_REPORTERS[name][0])
     return render

@@ -5,18 +5,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Literal
 
 from genesys_oauth_audit.findings import Evaluation, Finding, Location, Severity
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class PolicyRef:
     path: str
     sha256: str
     name: str | None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class RuleInfo:
     id: str
     title: str
@@ -29,20 +30,24 @@ class RuleInfo:
     source: str
 
 
-@dataclass(frozen=True)
+SourceKind = Literal["live", "snapshot", "proposal"]
+GroupBy = Literal["rule", "client"]
+
+
+@dataclass(frozen=True, kw_only=True)
 class SourceInfo:
     """Where the inventory came from: a live org, a snapshot file, and/or proposal files."""
 
-    kind: str  # "live" | "snapshot" | "proposal"
-    org_id: str | None
-    org_name: str | None
-    region: str | None
-    fetched_at: datetime | None
+    kind: SourceKind
+    org_id: str | None = None
+    org_name: str | None = None
+    region: str | None = None
+    fetched_at: datetime | None = None
     path: str | None = None
     proposals: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class RunInfo:
     tool_version: str
     generated_at: datetime
@@ -53,7 +58,7 @@ class RunInfo:
     min_severity: Severity
     color: bool = False
     tool_name: str = "genesys-oauth-audit"
-    group_by: str = "rule"  # text report: "rule" or "client"
+    group_by: GroupBy = "rule"  # how the text report groups findings
     sarif_include_waived: bool = False
     baseline: str | None = None  # the baseline file compared against, if any
     cwd: str | None = None  # for relative SARIF paths; None = the process's working directory
