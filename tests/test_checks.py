@@ -264,3 +264,23 @@ def test_field_message_shows_expected_and_actual() -> None:
         check.params.model_validate({"path": "tokenValiditySeconds", "op": "le", "value": 3600}),
     )
     assert problem.message == "tokenValiditySeconds is 86400; expected le 3600"
+
+
+def test_the_contributing_guides_worked_example_registers_and_runs() -> None:
+    """CONTRIBUTING.md's "Adding a check type" example is real code: executed in the namespace
+    of checks/grants.py it registers a check type whose own PASS/FAIL example holds."""
+    import re
+    from pathlib import Path
+
+    from genesys_oauth_audit.checks import grants
+
+    text = (Path(__file__).resolve().parent.parent / "CONTRIBUTING.md").read_text(encoding="utf-8")
+    block = re.search(r"```python\n(.*?)```", text, re.DOTALL)
+    assert block is not None
+    namespace = dict(vars(grants))
+    try:
+        exec(compile(block.group(1), "CONTRIBUTING.md", "exec"), namespace)
+        assert "max-redirect-uris" in CHECKS
+        test_registry_example_passes_and_fails("max-redirect-uris")
+    finally:
+        CHECKS.pop("max-redirect-uris", None)

@@ -39,7 +39,8 @@ def check_types_markdown() -> str:
     lines = [
         "# Check types",
         "",
-        "Generated from the check registry (`src/genesys_oauth_audit/engine/checks.py`) by",
+        "Generated from the check registry (`src/genesys_oauth_audit/checks/`, one module per",
+        "family of check types) by",
         "`python scripts/gen_schemas.py`; a test keeps it in step. Every PASS and FAIL example",
         "below also runs as a test, and `genesys-oauth-audit explain RULE_ID` shows a rule's.",
         "",
@@ -59,6 +60,7 @@ def check_types_markdown() -> str:
             "",
             " ".join(check.doc.split()),
             "",
+            f"- **Defined in** `src/genesys_oauth_audit/checks/{check.run.__module__.rpartition('.')[2]}.py`.",
             f"- **Subject** of a finding: {check.subject}.",
             f"- **Needs** in the inventory: {', '.join(sorted(check.needs)) if check.needs else 'nothing beyond the clients'}"
             + (" (else the rule is reported as *not evaluated*)." if check.needs else "."),
