@@ -137,23 +137,33 @@ def test_precommit_hooks_run_their_entries() -> None:
     hooks = {h["id"]: h for h in yaml.safe_load((ROOT / ".pre-commit-hooks.yaml").read_text())}
     assert set(hooks) == {"genesys-oauth-audit-validate", "genesys-oauth-audit-test"}
     files = [str(p.relative_to(ROOT)) for p in sorted(ROOT.glob("policies/**/*.yaml"))]
+
+    def selects(hook: dict[str, Any], file: str) -> bool:
+        return bool(re.search(hook["files"], file)) and not re.search(
+            hook.get("exclude", "^$"), file
+        )
+
+    # Editing a policy runs the tests that exercise it, not only editing a test.
+    assert selects(hooks["genesys-oauth-audit-test"], "policies/baseline.yaml")
+    assert selects(hooks["genesys-oauth-audit-test"], "policies/tests/baseline.test.yaml")
+    assert not selects(hooks["genesys-oauth-audit-validate"], "policies/tests/baseline.test.yaml")
     for hook in hooks.values():
-        selected = [
-            f
-            for f in files
-            if re.search(hook["files"], f) and not re.search(hook.get("exclude", "^$"), f)
-        ]
+        selected = [f for f in files if selects(hook, f)]
         assert selected, hook["id"]
+        # As pre-commit runs a hook: entry, then args, then the files unless pass_filenames is off.
+        command = [*hook["entry"].split(), *hook.get("args", [])]
+        if hook.get("pass_filenames", True):
+            command += selected
+        else:
+            assert hook["args"], f"{hook['id']} runs on nothing without filenames or args"
         if TOOL is None:
             continue
-        ran = subprocess.run(
-            [*hook["entry"].split(), *selected],
-            cwd=ROOT,
-            env=_tool_env({}),
-            capture_output=True,
-            text=True,
-        )
+        ran = subprocess.run(command, cwd=ROOT, env=_tool_env({}), capture_output=True, text=True)
         assert ran.returncode == 0, ran.stdout + ran.stderr
+        if hook["id"] == "genesys-oauth-audit-test":
+            # Every shipped pack's tests ran, whichever file triggered the hook.
+            for test_file in sorted((ROOT / "policies" / "tests").glob("*.test.yaml")):
+                assert f"policies/tests/{test_file.name}" in ran.stdout
     broken = ROOT / "tests" / "data" / "policies" / "invalid" / "unknown-key.yaml"
     if TOOL is not None:
         ran = subprocess.run(

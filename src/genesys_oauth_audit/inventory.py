@@ -399,6 +399,6 @@ def inventory_schema() -> dict[str, Any]:
         "$id": INVENTORY_SCHEMA_ID,
         "title": "genesys-oauth-audit inventory snapshot",
         "description": "The normalised inventory of one Genesys Cloud org's OAuth clients, as written by "
-        "`genesys-oauth-audit fetch -o` and read by `check --inventory` (SPEC §4).",
+        "`genesys-oauth-audit fetch -o` and read by `check --inventory`.",
         **{k: v for k, v in schema.items() if k not in ("title", "description")},
     }

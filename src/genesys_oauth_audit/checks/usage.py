@@ -55,7 +55,7 @@ def max_days_unused(client: Client, ctx: Context, p: MaxDaysUnused) -> Iterator[
     """A finding for a client with no API use in the last ``days`` days (UTC).
 
     A client created within those days is not stale yet. Usage data is up to a
-    day old (SPEC §2), so "the last N days" counts back from today.
+    day old (Genesys aggregates it daily), so "the last N days" counts back from today.
     """
     # The last N days are today and the N-1 days before it (the usage window is the same).
     cutoff = ctx.today - timedelta(days=p.days - 1)
