@@ -23,7 +23,6 @@ from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt, field_validator
-from pydantic.alias_generators import to_camel
 
 CATALOG_PATH = Path(__file__).resolve().parent / "data" / "operations.json"
 CATALOG_KIND = "genesys-oauth-audit/operations-catalog"
@@ -110,9 +109,9 @@ class CalledOperation(BaseModel):
     ``status4xx`` (``ApiUsageRow.status429``: "a subset of the count returned with status400").
     """
 
-    model_config = ConfigDict(
-        frozen=True, populate_by_name=True, alias_generator=to_camel, extra="forbid"
-    )
+    # The field names are the JSON names already: no alias generator (``to_camel`` would write
+    # ``status2Xx``), so the snapshot says status2xx like the usage service's status200.
+    model_config = ConfigDict(frozen=True, extra="forbid")
 
     method: str = Field(description="HTTP method, upper case.")
     path: str = Field(description="Swagger path key, e.g. /api/v2/users/{userId}.")
