@@ -141,7 +141,7 @@ def test_worked_example_exercised_exactly_what_the_three_operations_need() -> No
     }
     [role_use] = analysis.roles
     assert (role_use.source.role_name, role_use.source.division_id) == (WIDE.name, "d-emea")
-    assert role_use.exercised == 3 and role_use.unused == len(wide) - 3
+    assert role_use.exercised == EXPECTED and role_use.unused == len(wide) - 3
 
 
 def test_worked_example_recommended_role_grants_those_permissions_and_nothing_else() -> None:

@@ -22,29 +22,33 @@ catalog of what each operation requires (``operations.py``). The rules:
 
 Everything is computed per org once (role expansions, wildcard matches,
 operation lookups are cached) and per client in time linear in the client's
-operations and role grants, so an org of thousands of clients takes
-milliseconds.
+operations and role grants (``benchmarks/bench_leastpriv.py``). Every record is
+immutable: the ones made per operation or per role grant of every client are
+NamedTuples (an org makes hundreds of thousands; a frozen dataclass costs
+about four times as much to build), the per-client analyses frozen dataclasses.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+import gc
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from functools import cached_property
 from itertools import product
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from genesys_oauth_audit.inventory import Client, Role, RoleGrant, UsageWindow
 from genesys_oauth_audit.operations import (
     CalledOperation,
     MatchKind,
-    Operation,
     OperationsCatalog,
     Requirement,
+    Resolution,
     operations_catalog,
 )
 
 CLIENT_CREDENTIALS = "CLIENT-CREDENTIALS"
+_UNION_CACHE_LIMIT = 4096
 USER_FACING_GRANT_TYPES = ("CODE", "TOKEN", "SAML2-BEARER", "PASSWORD")
 
 Outcome = Literal["succeeded", "denied", "unproven"]
@@ -93,48 +97,69 @@ def _outcome(call: CalledOperation) -> Outcome:
     return "unproven"
 
 
-def _merged(calls: Iterable[CalledOperation], catalog: OperationsCatalog) -> list[_Call]:
-    """The calls by catalog operation (two template spellings of one operation are one), ordered
-    by path then method, as the catalog is."""
-    merged: dict[str, _Call] = {}
+def _merged(
+    calls: Iterable[CalledOperation], catalog: OperationsCatalog
+) -> list[tuple[Resolution, CalledOperation]]:
+    """The calls by catalog operation (two template spellings of one operation are one, counts
+    summed), each stating the catalog's method and path, in catalog order (path, then method)."""
+    calls = calls if isinstance(calls, Sequence) else tuple(calls)
+    resolve = catalog.resolve
+    # As the inventory stores them (swagger keys, one per operation, in catalog order), the calls
+    # need no merging and no sorting: check that in one pass, else merge.
+    out: list[tuple[Resolution, CalledOperation]] = []
+    previous = ("", "")
     for call in calls:
-        res = catalog.resolve(call.method, call.path)
+        res = resolve(call.method, call.path)
+        order = (res.path, res.method)
+        if order <= previous or call.path != res.path or call.method != res.method:
+            return _merged_slowly(calls, catalog)
+        out.append((res, call))
+        previous = order
+    return out
+
+
+def _merged_slowly(
+    calls: Sequence[CalledOperation], catalog: OperationsCatalog
+) -> list[tuple[Resolution, CalledOperation]]:
+    merged: dict[str, tuple[str, str, Resolution, CalledOperation]] = {}
+    resolve = catalog.resolve
+    for call in calls:
+        res = resolve(call.method, call.path)
         seen = merged.get(res.key)
-        if seen is None:
-            if call.key != res.key:
-                call = call.model_copy(update={"method": res.method, "path": res.path})
-            merged[res.key] = _Call(res.key, res.match, res.operation, call)
-        else:
-            c = seen.call
-            merged[res.key] = replace(
-                seen,
-                call=c.model_copy(
-                    update={
-                        "requests": c.requests + call.requests,
-                        "status2xx": c.status2xx + call.status2xx,
-                        "status3xx": c.status3xx + call.status3xx,
-                        "status4xx": c.status4xx + call.status4xx,
-                        "status429": c.status429 + call.status429,
-                        "status5xx": c.status5xx + call.status5xx,
-                    }
-                ),
+        if seen is not None:
+            call = _summed(seen[3], call)
+            if seen[2].match == "exact":
+                res = seen[2]  # an exact spelling among them is what the evidence reports
+        merged[res.key] = (res.path, res.method, res, call)
+    out = []
+    # (path, method) is unique per key, so sorting the tuples never compares what follows.
+    for path, method, res, call in sorted(merged.values()):
+        if call.path != path or call.method != method:
+            # Values from a validated record and the catalog: no need to validate again.
+            call = CalledOperation.model_construct(
+                **{**call.__dict__, "method": method, "path": path}
             )
-    return sorted(merged.values(), key=lambda c: (c.call.path, c.call.method))
+        out.append((res, call))
+    return out
 
 
-@dataclass(frozen=True, slots=True)
-class _Call:
-    key: str
-    match: MatchKind
-    operation: Operation | None
-    call: CalledOperation
+def _summed(a: CalledOperation, b: CalledOperation) -> CalledOperation:
+    return a.model_copy(
+        update={
+            "requests": a.requests + b.requests,
+            "status2xx": a.status2xx + b.status2xx,
+            "status3xx": a.status3xx + b.status3xx,
+            "status4xx": a.status4xx + b.status4xx,
+            "status429": a.status429 + b.status429,
+            "status5xx": a.status5xx + b.status5xx,
+        }
+    )
 
 
 # --- records: client-credentials clients ---------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class RoleSource:
+class RoleSource(NamedTuple):
     """One role grant of the client: the role, in one division (``*`` every division; None = the
     home division, for a grant through the deprecated ``roleIds``)."""
 
@@ -143,8 +168,7 @@ class RoleSource:
     division_id: str | None
 
 
-@dataclass(frozen=True, slots=True)
-class OperationEvidence:
+class OperationEvidence(NamedTuple):
     """What one operation the client called proves about its permissions.
 
     ``requirement`` is the catalog's (None for an unknown operation);
@@ -168,8 +192,7 @@ class OperationEvidence:
     deprecated: bool = False
 
 
-@dataclass(frozen=True, slots=True)
-class GrantUse:
+class GrantUse(NamedTuple):
     """One permission a role grants (maybe a wildcard) and what the window proved of it.
 
     ``covers`` counts the catalog permission ids it grants; ``exercised`` and
@@ -194,13 +217,14 @@ class GrantUse:
         return "unused" if self.covers else "unobservable"
 
 
-@dataclass(frozen=True, slots=True)
-class RoleUse:
+class RoleUse(NamedTuple):
     """One role grant of the client and how much of it the window exercised.
 
     ``permissions`` counts the distinct permissions the role grants (wildcards
     expanded over the catalog, plus concrete ids no operation requires);
-    ``observable`` those some operation requires, the only ones usage can prove.
+    ``observable`` those some operation requires, the only ones usage can prove;
+    ``exercised`` and ``possibly`` the exercised and ambiguous-candidate ids it
+    grants ("role 'Reporting Admin' grants 212 permissions; 3 were exercised").
     """
 
     source: RoleSource
@@ -208,21 +232,20 @@ class RoleUse:
     grants: tuple[GrantUse, ...]
     permissions: int
     observable: int
-    exercised: int
-    possibly: int
+    exercised: tuple[str, ...]
+    possibly: tuple[str, ...]
 
     @property
     def unused(self) -> int:
-        return self.observable - self.exercised - self.possibly
+        return self.observable - len(self.exercised) - len(self.possibly)
 
     @property
     def wholly_unused(self) -> bool:
         """No permission of the role was exercised, or possibly exercised (``unused-roles``)."""
-        return self.resolved and self.exercised == 0 and self.possibly == 0
+        return self.resolved and not self.exercised and not self.possibly
 
 
-@dataclass(frozen=True, slots=True)
-class GrantedPermission:
+class GrantedPermission(NamedTuple):
     """One permission the client is granted (maybe a wildcard), with every role grant giving it."""
 
     permission: str
@@ -233,8 +256,7 @@ class GrantedPermission:
     state: GrantState
 
 
-@dataclass(frozen=True, slots=True)
-class PermissionCounts:
+class PermissionCounts(NamedTuple):
     """Distinct concrete permissions: granted = exercised + ambiguous + unused + unobservable."""
 
     granted: int
@@ -251,8 +273,7 @@ class PermissionCounts:
         return self.unused / observable if observable else 0.0
 
 
-@dataclass(frozen=True, slots=True)
-class Limits:
+class Limits(NamedTuple):
     """What the observation could not see, stated with the result."""
 
     window: UsageWindow
@@ -326,8 +347,7 @@ class PermissionAnalysis:
 # --- records: user-facing clients ----------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class ScopeEvidence:
+class ScopeEvidence(NamedTuple):
     """What one operation the client called proves about its scopes.
 
     ``needed`` holds the least powerful scope that allows the call within what
@@ -346,8 +366,7 @@ class ScopeEvidence:
     satisfied_by: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
-class ScopeUse:
+class ScopeUse(NamedTuple):
     """One assigned scope and the operations that needed it (``narrowable``: only its read-only
     part, ``x:readonly``, was needed)."""
 
@@ -356,8 +375,7 @@ class ScopeUse:
     operations: tuple[str, ...]
 
 
-@dataclass(frozen=True, slots=True)
-class ScopeCounts:
+class ScopeCounts(NamedTuple):
     assigned: int
     used: int
     narrowable: int
@@ -463,12 +481,88 @@ class _Universe:
 class _RoleIndex:
     grants: tuple[str, ...]
     position: dict[str, int]
-    covered: frozenset[str]
-    permissions: int
-    base: tuple[GrantUse, ...]
+    covered: frozenset[str]  # the catalog ids the role's grants cover
+    unobservable: frozenset[str]  # concrete grants no operation requires
+    base: tuple[GrantUse, ...]  # every grant as if nothing had been exercised
+
+    @property
+    def permissions(self) -> int:
+        return len(self.covered) + len(self.unobservable)
 
 
 # --- the analysis --------------------------------------------------------------------------------
+
+
+def _permission_evidence(
+    res: Resolution, call: CalledOperation, held: frozenset[str]
+) -> OperationEvidence:
+    """The verdict on one called operation for a client whose roles cover ``held``.
+
+    Run for every operation of every client: records are built positionally and
+    the common requirement, one permission, takes no generator.
+    """
+    outcome = _outcome(call)
+    op = res.operation
+    if op is None:
+        return OperationEvidence(res.key, res.match, call, outcome, "unknown-operation")
+    req = op.permissions
+    ids = req.ids
+    status: PermissionStatus
+    if outcome != "succeeded":
+        status = outcome
+    elif req.kind == "NONE":
+        status = "no-permission-required"
+    elif not req.usable:
+        status = "no-permission-data"
+    else:
+        have: tuple[str, ...]
+        if len(ids) == 1:
+            have = ids if ids[0] in held else ()
+        else:
+            have = tuple(p for p in ids if p in held)
+        if req.kind == "ALL":
+            if len(have) == len(ids):
+                return OperationEvidence(
+                    res.key,
+                    res.match,
+                    call,
+                    outcome,
+                    "proven",
+                    req,
+                    have,
+                    (),
+                    (),
+                    (),
+                    op.deprecated,
+                )
+            lacking = tuple(p for p in ids if p not in held)
+            return OperationEvidence(
+                res.key,
+                res.match,
+                call,
+                outcome,
+                "not-held",
+                req,
+                have,
+                (),
+                (),
+                lacking,
+                op.deprecated,
+            )
+        if len(have) == 1:
+            return OperationEvidence(
+                res.key, res.match, call, outcome, "proven", req, have, (), (), (), op.deprecated
+            )
+        if have:
+            return OperationEvidence(
+                res.key, res.match, call, outcome, "ambiguous", req, (), have, (), (), op.deprecated
+            )
+        return OperationEvidence(
+            res.key, res.match, call, outcome, "not-held", req, (), (), (), ids, op.deprecated
+        )
+    return OperationEvidence(
+        res.key, res.match, call, outcome, status, req, (), (), (), (), op.deprecated
+    )
 
 
 class LeastPrivilege:
@@ -488,6 +582,7 @@ class LeastPrivilege:
         self.roles: dict[str, Role] = {r.id: r for r in values}
         self._universe = _Universe(self.catalog.permission_ids)
         self._indexes: dict[str, _RoleIndex] = {}
+        self._unions: dict[tuple[str, ...], tuple[frozenset[str], frozenset[str]]] = {}
 
     def expand(self, grant: str) -> frozenset[str]:
         """The catalog permission ids a granted permission covers (a wildcard expanded; cached)."""
@@ -501,22 +596,40 @@ class LeastPrivilege:
             return hit
         grants = tuple(sorted(set(role.permissions)))
         covered: set[str] = set()
+        unobservable = set()
         base = []
-        unobservable_concrete = 0
         for g in grants:
             ids = self._universe.expand(g)
             covered.update(ids)
             base.append(GrantUse(g, len(ids)))
             if not ids and _parts(g) is not None and "*" not in g:
-                unobservable_concrete += 1
+                unobservable.add(g)
         hit = _RoleIndex(
             grants=grants,
             position={g: i for i, g in enumerate(grants)},
             covered=frozenset(covered),
-            permissions=len(covered) + unobservable_concrete,
+            unobservable=frozenset(unobservable),
             base=tuple(base),
         )
         self._indexes[role.id] = hit
+        return hit
+
+    def _union(self, role_ids: tuple[str, ...]) -> tuple[frozenset[str], frozenset[str]]:
+        """What a set of roles covers together (and their unobservable grants); clients share role
+        sets, so the unions are kept (up to a bound: each is a few hundred ids)."""
+        hit = self._unions.get(role_ids)
+        if hit is not None:
+            return hit
+        indexes = [self._indexes[r] for r in role_ids]
+        if len(indexes) == 1:
+            hit = (indexes[0].covered, indexes[0].unobservable)
+        else:
+            hit = (
+                frozenset().union(*(i.covered for i in indexes)),
+                frozenset().union(*(i.unobservable for i in indexes)),
+            )
+        if len(self._unions) < _UNION_CACHE_LIMIT:
+            self._unions[role_ids] = hit
         return hit
 
     # -- client-credentials clients
@@ -536,10 +649,8 @@ class LeastPrivilege:
         for g in grants:
             role = self.roles.get(g.role_id)
             held_roles.append((g, self._index(role) if role is not None else None))
-        indexes = [idx for _, idx in held_roles if idx is not None]
-
-        def held(pid: str) -> bool:
-            return any(pid in idx.covered for idx in indexes)
+        role_ids = tuple(sorted({g.role_id for g, idx in held_roles if idx is not None}))
+        covered, unobservable = self._union(role_ids)
 
         evidence: list[OperationEvidence] = []
         exercised: set[str] = set()
@@ -548,12 +659,14 @@ class LeastPrivilege:
         requests = 0
         unknown: list[str] = []
         no_data: list[str] = []
-        for c in _merged(calls, self.catalog):
-            requests += c.call.requests
-            e = self._permission_evidence(c, held)
+        for res, call in _merged(calls, self.catalog):
+            requests += call.requests
+            e = _permission_evidence(res, call, covered)
             evidence.append(e)
-            exercised.update(e.exercised)
-            not_held.update(e.not_held)
+            if e.exercised:
+                exercised.update(e.exercised)
+            if e.not_held:
+                not_held.update(e.not_held)
             if e.status == "unknown-operation":
                 unknown.append(e.key)
             elif e.status == "no-permission-data":
@@ -564,19 +677,26 @@ class LeastPrivilege:
             if e.status == "ambiguous":
                 satisfied = tuple(p for p in e.candidates if p in exercised)
                 if satisfied:
-                    evidence[i] = replace(e, satisfied_by=satisfied)
+                    evidence[i] = e._replace(satisfied_by=satisfied)
                 else:
                     possibly.update(e.candidates)
 
-        role_uses = [self._role_use(g, idx, exercised, possibly) for g, idx in held_roles]
-        covered: set[str] = set()
-        unobservable: set[str] = set()
-        for idx in indexes:
-            covered |= idx.covered
-            unobservable.update(u.permission for u in idx.base if u.covers == 0 and not u.wildcard)
-        granted = len(covered) + len(unobservable)
+        # A role held in several divisions is used alike in each: work it out once.
+        per_role: dict[str, tuple[tuple[GrantUse, ...], tuple[str, ...], tuple[str, ...]]] = {}
+        role_uses = []
+        for g, idx in held_roles:
+            source = RoleSource(g.role_id, g.name, g.division_id)
+            if idx is None:
+                role_uses.append(RoleUse(source, False, (), 0, 0, (), ()))
+                continue
+            use = per_role.get(g.role_id)
+            if use is None:
+                use = per_role[g.role_id] = self._role_use(idx, exercised, possibly)
+            role_uses.append(
+                RoleUse(source, True, use[0], idx.permissions, len(idx.covered), use[1], use[2])
+            )
         counts = PermissionCounts(
-            granted=granted,
+            granted=len(covered) + len(unobservable),
             exercised=len(exercised),
             ambiguous=len(possibly),
             unused=len(covered) - len(exercised) - len(possibly),
@@ -604,55 +724,17 @@ class LeastPrivilege:
             ),
         )
 
-    @staticmethod
-    def _permission_evidence(c: _Call, held: Callable[[str], bool]) -> OperationEvidence:
-        call = c.call
-        outcome = _outcome(call)
-        op = c.operation
-        if op is None:
-            return OperationEvidence(c.key, c.match, call, outcome, "unknown-operation")
-        requirement = op.permissions
-        base = OperationEvidence(
-            c.key, c.match, call, outcome, "proven", requirement, deprecated=op.deprecated
-        )
-        if outcome != "succeeded":
-            return replace(base, status=outcome)
-        if requirement.kind == "NONE":
-            return replace(base, status="no-permission-required")
-        if not requirement.usable:
-            return replace(base, status="no-permission-data")
-        have = tuple(p for p in requirement.ids if held(p))
-        lacking = tuple(p for p in requirement.ids if p not in have)
-        if requirement.kind == "ALL":
-            return replace(
-                base, status="not-held" if lacking else "proven", exercised=have, not_held=lacking
-            )
-        if not have:
-            return replace(base, status="not-held", not_held=requirement.ids)
-        if len(have) == 1:
-            return replace(base, exercised=have)
-        return replace(base, status="ambiguous", candidates=have)
-
     def _role_use(
-        self,
-        grant: RoleGrant,
-        idx: _RoleIndex | None,
-        exercised: set[str],
-        possibly: set[str],
-    ) -> RoleUse:
-        source = RoleSource(grant.role_id, grant.name, grant.division_id)
-        if idx is None:
-            return RoleUse(source, False, (), 0, 0, 0, 0)
+        self, idx: _RoleIndex, exercised: set[str], possibly: set[str]
+    ) -> tuple[tuple[GrantUse, ...], tuple[str, ...], tuple[str, ...]]:
+        """The role's grants with what each covers of ``exercised`` and ``possibly``, and the
+        exercised and possibly exercised ids the role grants."""
         used: dict[int, tuple[list[str], list[str]]] = {}
-        n_exercised = n_possibly = 0
+        mine: list[tuple[str, ...]] = []
         for bucket, ids in ((0, exercised), (1, possibly)):
-            for pid in sorted(ids):
-                if pid not in idx.covered:
-                    continue
-                if bucket == 0:
-                    n_exercised += 1
-                else:
-                    n_possibly += 1
+            covered = tuple(sorted(ids.intersection(idx.covered)))
+            mine.append(covered)
+            for pid in covered:
                 for variant in self._universe.variants(pid):
                     pos = idx.position.get(variant)
                     if pos is not None:
@@ -661,17 +743,10 @@ class LeastPrivilege:
         if used:
             as_list = list(grants)
             for pos, (ex, maybe) in used.items():
-                as_list[pos] = replace(grants[pos], exercised=tuple(ex), possibly=tuple(maybe))
+                g = grants[pos]
+                as_list[pos] = GrantUse(g.permission, g.covers, tuple(ex), tuple(maybe))
             grants = tuple(as_list)
-        return RoleUse(
-            source=source,
-            resolved=True,
-            grants=grants,
-            permissions=idx.permissions,
-            observable=len(idx.covered),
-            exercised=n_exercised,
-            possibly=n_possibly,
-        )
+        return grants, mine[0], mine[1]
 
     # -- user-facing clients
 
@@ -691,9 +766,9 @@ class LeastPrivilege:
         requests = 0
         unknown: list[str] = []
         no_data: list[str] = []
-        for c in _merged(calls, self.catalog):
-            requests += c.call.requests
-            e = _scope_evidence(c, held)
+        for res, call in _merged(calls, self.catalog):
+            requests += call.requests
+            e = _scope_evidence(res, call, held)
             evidence.append(e)
             if e.status == "unknown-operation":
                 unknown.append(e.key)
@@ -707,7 +782,7 @@ class LeastPrivilege:
             if e.status == "ambiguous":
                 satisfied = tuple(s for s in e.needed if s in needed)
                 if satisfied:
-                    evidence[i] = replace(e, satisfied_by=satisfied)
+                    evidence[i] = e._replace(satisfied_by=satisfied)
                 else:
                     open_choices.append(e)
         by_scope: dict[str, list[str]] = {}
@@ -756,6 +831,24 @@ class LeastPrivilege:
             ),
         )
 
+    # -- every client of an org
+
+    def analyse_all(
+        self,
+        clients: Iterable[tuple[Client, Iterable[CalledOperation]]],
+        window: UsageWindow,
+    ) -> list[PermissionAnalysis | ScopeAnalysis | None]:
+        """``client`` for each (client, calls), in order. The cyclic garbage collector is paused
+        meanwhile: the records hold no cycles, and its rescans of a large live heap were ~40% of
+        the time on 5,000 clients (as when a snapshot is parsed)."""
+        was_enabled = gc.isenabled()
+        gc.disable()
+        try:
+            return [self.client(c, calls, window) for c, calls in clients]
+        finally:
+            if was_enabled:
+                gc.enable()
+
     # -- one client, either kind
 
     def client(
@@ -796,23 +889,22 @@ def _within(scope: str, held: frozenset[str]) -> bool:
     return scope.endswith(":readonly") and scope[: -len(":readonly")] in held
 
 
-def _scope_evidence(c: _Call, held: frozenset[str]) -> ScopeEvidence:
-    call = c.call
+def _scope_evidence(res: Resolution, call: CalledOperation, held: frozenset[str]) -> ScopeEvidence:
     outcome = _outcome(call)
-    op = c.operation
+    op = res.operation
     if op is None:
-        return ScopeEvidence(c.key, c.match, call, outcome, "unknown-operation")
+        return ScopeEvidence(res.key, res.match, call, outcome, "unknown-operation")
     accepted = op.scopes
-    base = ScopeEvidence(c.key, c.match, call, outcome, "proven", accepted)
+    base = ScopeEvidence(res.key, res.match, call, outcome, "proven", accepted)
     if outcome != "succeeded":
-        return replace(base, status=outcome)
+        return base._replace(status=outcome)
     if accepted is None:
-        return replace(base, status="no-scope-data")
+        return base._replace(status="no-scope-data")
     if not accepted:
-        return replace(base, status="no-scope-required")
+        return base._replace(status="no-scope-required")
     allowed = [s for s in accepted if _within(s, held)]
     if not allowed:
-        return replace(base, status="not-held")
+        return base._replace(status="not-held")
     weakest = min(scope_power(s) for s in allowed)
     needed = tuple(sorted(s for s in allowed if scope_power(s) == weakest))
-    return replace(base, status="proven" if len(needed) == 1 else "ambiguous", needed=needed)
+    return base._replace(status="proven" if len(needed) == 1 else "ambiguous", needed=needed)

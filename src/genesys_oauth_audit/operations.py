@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -50,11 +50,11 @@ class Requirement:
     kind: RequirementKind
     ids: tuple[str, ...] = ()
     non_standard: tuple[str, ...] = ()
+    # Whether the requirement names permissions a call can prove were needed (asked per call).
+    usable: bool = field(init=False, repr=False, compare=False)
 
-    @property
-    def usable(self) -> bool:
-        """Whether the requirement names permissions that a call can prove were needed."""
-        return self.kind in ("ANY", "ALL") and bool(self.ids)
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "usable", self.kind in ("ANY", "ALL") and bool(self.ids))
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,10 +89,10 @@ class Resolution:
     path: str
     operation: Operation | None
     match: MatchKind
+    key: str = field(init=False)  # METHOD /path, kept: every usage record asks for it
 
-    @property
-    def key(self) -> str:
-        return f"{self.method} {self.path}"
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "key", f"{self.method} {self.path}")
 
     @property
     def known(self) -> bool:

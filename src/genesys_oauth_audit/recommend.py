@@ -179,9 +179,8 @@ def recommend_role(
     # The divisions each exercised (or ambiguous candidate) permission is granted in today.
     where: dict[str, set[str | None]] = {}
     for role in analysis.roles:
-        for grant in role.grants:
-            for pid in (*grant.exercised, *grant.possibly):
-                where.setdefault(pid, set()).add(role.source.division_id)
+        for pid in (*role.exercised, *role.possibly):
+            where.setdefault(pid, set()).add(role.source.division_id)
     groups: dict[tuple[str | None, ...], list[str]] = {}
     for pid in analysis.exercised:
         groups.setdefault(_divisions(where.get(pid, set())), []).append(pid)
