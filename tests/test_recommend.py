@@ -8,6 +8,7 @@ import base64
 import copy
 import json
 import os
+import re
 import shutil
 import subprocess
 from datetime import date
@@ -260,6 +261,44 @@ def terraform_fmt(text: str) -> str:
     )
     assert out.returncode == 0, out.stderr
     return out.stdout
+
+
+def test_the_docs_show_what_the_tool_writes_for_the_worked_example() -> None:
+    doc = (ROOT / "docs" / "least-privilege.md").read_text(encoding="utf-8")
+    blocks = re.findall(r"```(hcl|json)\n(.*?)```", doc, re.S)
+    _, rec = worked_example()
+    assert blocks[0] == ("hcl", render_terraform([rec]))
+    [role] = rec.roles
+    assert json.loads(blocks[1][1]) == role_request_body(role)
+    assert validate_role_create(json.loads(blocks[1][1])) == []
+    # The ambiguous variant's commented blocks, as written inside the role.
+    c = client(roles=(RoleGrant(role_id=WIDE.id, division_id="*", name=WIDE.name),))
+    calls = [
+        *THREE_CALLS,
+        CalledOperation(
+            method="POST",
+            path="api/v2/analytics/conversations/details/query",
+            requests=5,
+            status2xx=5,
+        ),
+    ]
+    analysis = LeastPrivilege([WIDE]).client(c, calls, WINDOW)
+    assert isinstance(analysis, PermissionAnalysis)
+    assert blocks[2][1] in render_terraform([recommend(analysis, c)])
+    # The figures the page quotes.
+    analysis, _ = worked_example()
+    by = {g.permission: g.covers for g in analysis.granted}
+    assert (by["analytics:*:*"], by["routing:*:*"], by["directory:user:*"]) == (42, 82, 5)
+    assert f"The role grants {analysis.roles[0].permissions} permissions; 3 were exercised" in doc
+    assert f"{analysis.counts.unused} are unused" in doc
+    counts = operations_catalog().source.counts
+    for figure in ("3,405", "2,949", "2,092", "857", "1,465"):
+        assert figure in doc
+    assert (counts["operations"], counts["withPermissions"], counts["distinctPermissionIds"]) == (
+        3405,
+        2949,
+        1465,
+    )
 
 
 # --- ambiguity, divisions, nothing exercised -----------------------------------------------------

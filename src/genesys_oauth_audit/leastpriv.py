@@ -48,8 +48,9 @@ from genesys_oauth_audit.operations import (
 )
 
 CLIENT_CREDENTIALS = "CLIENT-CREDENTIALS"
-_UNION_CACHE_LIMIT = 4096
 USER_FACING_GRANT_TYPES = ("CODE", "TOKEN", "SAML2-BEARER", "PASSWORD")
+# Role-set unions kept per org: clients share role sets; each union is a few hundred ids.
+_UNION_CACHE_LIMIT = 4096
 
 Outcome = Literal["succeeded", "denied", "unproven"]
 PermissionStatus = Literal[
