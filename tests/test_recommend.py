@@ -88,6 +88,23 @@ def worked_example(c: Client | None = None) -> tuple[PermissionAnalysis, RoleRec
     return analysis, rec
 
 
+def ambiguous_example() -> tuple[Client, PermissionAnalysis]:
+    """The worked example plus a call that ANY of two permissions the wide role covers allows."""
+    c = client(roles=(RoleGrant(role_id=WIDE.id, division_id="*", name=WIDE.name),))
+    calls = [
+        *THREE_CALLS,
+        CalledOperation(
+            method="POST",
+            path="api/v2/analytics/conversations/details/query",
+            requests=5,
+            status2xx=5,
+        ),
+    ]
+    analysis = LeastPrivilege([WIDE]).client(c, calls, WINDOW)
+    assert isinstance(analysis, PermissionAnalysis)
+    return c, analysis
+
+
 @lru_cache(maxsize=1)
 def strict_definitions() -> dict[str, Any]:
     """The extract's definitions, objects closed: a field the API does not define fails."""
@@ -247,20 +264,27 @@ def test_worked_example_terraform_is_canonical_for_terraform_fmt() -> None:
     assert terraform_fmt(text) == text
 
 
-def terraform_fmt(text: str) -> str:
+def terraform(*args: str, stdin: str) -> str:
+    """Run the installed terraform offline (no checkpoint call, no CLI configuration) in a
+    directory without configuration; its stdout."""
     assert TERRAFORM is not None
     env = {**os.environ, "CHECKPOINT_DISABLE": "1", "TF_CLI_CONFIG_FILE": os.devnull}
     out = subprocess.run(
-        [TERRAFORM, "fmt", "-no-color", "-"],
-        input=text,
+        [TERRAFORM, *args],
+        input=stdin,
         capture_output=True,
         text=True,
         env=env,
+        cwd=ROOT / "tests" / "data",
         check=False,
         timeout=60,
     )
     assert out.returncode == 0, out.stderr
     return out.stdout
+
+
+def terraform_fmt(text: str) -> str:
+    return terraform("fmt", "-no-color", "-", stdin=text)
 
 
 def test_the_docs_show_what_the_tool_writes_for_the_worked_example() -> None:
@@ -272,18 +296,7 @@ def test_the_docs_show_what_the_tool_writes_for_the_worked_example() -> None:
     assert json.loads(blocks[1][1]) == role_request_body(role)
     assert validate_role_create(json.loads(blocks[1][1])) == []
     # The ambiguous variant's commented blocks, as written inside the role.
-    c = client(roles=(RoleGrant(role_id=WIDE.id, division_id="*", name=WIDE.name),))
-    calls = [
-        *THREE_CALLS,
-        CalledOperation(
-            method="POST",
-            path="api/v2/analytics/conversations/details/query",
-            requests=5,
-            status2xx=5,
-        ),
-    ]
-    analysis = LeastPrivilege([WIDE]).client(c, calls, WINDOW)
-    assert isinstance(analysis, PermissionAnalysis)
+    c, analysis = ambiguous_example()
     assert blocks[2][1] in render_terraform([recommend(analysis, c)])
     # The figures the page quotes.
     analysis, _ = worked_example()
@@ -305,18 +318,7 @@ def test_the_docs_show_what_the_tool_writes_for_the_worked_example() -> None:
 
 
 def test_ambiguous_candidates_are_commented_one_block_each() -> None:
-    c = client(roles=(RoleGrant(role_id=WIDE.id, division_id="*", name=WIDE.name),))
-    calls = [
-        *THREE_CALLS,
-        CalledOperation(
-            method="POST",
-            path="api/v2/analytics/conversations/details/query",
-            requests=5,
-            status2xx=5,
-        ),
-    ]
-    analysis = LeastPrivilege([WIDE]).client(c, calls, WINDOW)
-    assert isinstance(analysis, PermissionAnalysis)
+    c, analysis = ambiguous_example()
     rec = recommend(analysis, c)
     assert isinstance(rec, RoleRecommendation)
     assert rec.permissions == EXPECTED  # the candidates are not in the role
@@ -501,24 +503,11 @@ def test_hostile_client_names_stay_data_in_terraform(name: str) -> None:
 @pytest.mark.skipif(TERRAFORM is None, reason="terraform is not installed")
 def test_terraform_itself_decodes_our_strings_to_the_original() -> None:
     """Terraform's own parser, not ours: every hostile name round-trips through `terraform console`."""
-    assert TERRAFORM is not None
     # One expression: a non-interactive console prints the value of the last one only.
     # base64 so that the console's own display of a string does not need decoding.
     exprs = "base64encode(jsonencode([" + ", ".join(hcl.string(n) for n in HOSTILE) + "]))\n"
-    env = {**os.environ, "CHECKPOINT_DISABLE": "1", "TF_CLI_CONFIG_FILE": os.devnull}
-    with_dir = ROOT / "tests" / "data"  # a directory with no Terraform configuration
-    out = subprocess.run(
-        [TERRAFORM, "console"],
-        input=exprs,
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=with_dir,
-        check=False,
-        timeout=60,
-    )
-    assert out.returncode == 0, out.stderr
-    assert json.loads(base64.b64decode(out.stdout.strip().strip('"'))) == HOSTILE
+    out = terraform("console", stdin=exprs)
+    assert json.loads(base64.b64decode(out.strip().strip('"'))) == HOSTILE
 
 
 @pytest.mark.parametrize("name", HOSTILE)

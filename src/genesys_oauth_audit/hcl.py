@@ -115,17 +115,26 @@ def _value(value: Value) -> str:
 
 def _block_lines(block: Block, indent: str) -> list[str]:
     labels = "".join(f" {string(label)}" for label in block.labels)
-    lines = [f"{indent}{identifier(block.type)}{labels} {{"]
-    inner = indent + "  "
+    return [
+        f"{indent}{identifier(block.type)}{labels} {{",
+        *_body_lines(block.body, indent + "  "),
+        f"{indent}}}",
+    ]
+
+
+def _body_lines(body: Sequence[Attribute | Comment | Block], indent: str) -> list[str]:
+    """A body (a block's, or the file's): ``=`` aligned over each run of attributes, a blank
+    line around nested blocks, comments kept with what follows them."""
+    lines: list[str] = []
     run: list[Attribute] = []
 
     def flush() -> None:
         width = max((len(a.name) for a in run), default=0)
-        lines.extend(f"{inner}{identifier(a.name).ljust(width)} = {_value(a.value)}" for a in run)
+        lines.extend(f"{indent}{identifier(a.name).ljust(width)} = {_value(a.value)}" for a in run)
         run.clear()
 
     previous: str | None = None
-    for item in block.body:
+    for item in body:
         if isinstance(item, Attribute):
             if previous == "block":
                 lines.append("")
@@ -136,39 +145,22 @@ def _block_lines(block: Block, indent: str) -> list[str]:
         if isinstance(item, Comment):
             if previous == "block":
                 lines.append("")
-            lines.append(f"{inner}# {comment_text(item.text)}".rstrip())
+            lines.append(f"{indent}# {comment_text(item.text)}".rstrip())
             previous = "comment"
         else:
-            if previous == "attribute" or previous == "block":
+            if previous in ("attribute", "block"):
                 lines.append("")
-            lines.extend(_block_lines_maybe_commented(item, inner))
+            block = _block_lines(item, "")
+            if item.commented:
+                lines.extend(f"{indent}# {line}".rstrip() for line in block)
+            else:
+                lines.extend(f"{indent}{line}" if line else "" for line in block)
             previous = "block"
     flush()
-    lines.append(f"{indent}}}")
     return lines
-
-
-def _block_lines_maybe_commented(block: Block, indent: str) -> list[str]:
-    lines = _block_lines(block, "")
-    if block.commented:
-        return [f"{indent}# {line}".rstrip() for line in lines]
-    return [f"{indent}{line}" if line else "" for line in lines]
 
 
 def render(items: Sequence[Block | Comment]) -> str:
     """A configuration file: top-level blocks separated by blank lines, comments kept with the
     block they precede."""
-    out: list[str] = []
-    previous: str | None = None
-    for item in items:
-        if isinstance(item, Comment):
-            if previous == "block":
-                out.append("")
-            out.append(f"# {comment_text(item.text)}".rstrip())
-            previous = "comment"
-        else:
-            if previous == "block":
-                out.append("")
-            out.extend(_block_lines_maybe_commented(item, ""))
-            previous = "block"
-    return "\n".join(out) + "\n"
+    return "\n".join(_body_lines(items, "")) + "\n"

@@ -499,8 +499,8 @@ def _permission_evidence(
 ) -> OperationEvidence:
     """The verdict on one called operation for a client whose roles cover ``held``.
 
-    Run for every operation of every client: records are built positionally and
-    the common requirement, one permission, takes no generator.
+    Run for every operation of every client: the record is built positionally
+    and the common requirement, one permission, takes no generator.
     """
     outcome = _outcome(call)
     op = res.operation
@@ -509,6 +509,9 @@ def _permission_evidence(
     req = op.permissions
     ids = req.ids
     status: PermissionStatus
+    exercised: tuple[str, ...] = ()
+    candidates: tuple[str, ...] = ()
+    not_held: tuple[str, ...] = ()
     if outcome != "succeeded":
         status = outcome
     elif req.kind == "NONE":
@@ -522,47 +525,29 @@ def _permission_evidence(
         else:
             have = tuple(p for p in ids if p in held)
         if req.kind == "ALL":
+            exercised = have
             if len(have) == len(ids):
-                return OperationEvidence(
-                    res.key,
-                    res.match,
-                    call,
-                    outcome,
-                    "proven",
-                    req,
-                    have,
-                    (),
-                    (),
-                    (),
-                    op.deprecated,
-                )
-            lacking = tuple(p for p in ids if p not in held)
-            return OperationEvidence(
-                res.key,
-                res.match,
-                call,
-                outcome,
-                "not-held",
-                req,
-                have,
-                (),
-                (),
-                lacking,
-                op.deprecated,
-            )
-        if len(have) == 1:
-            return OperationEvidence(
-                res.key, res.match, call, outcome, "proven", req, have, (), (), (), op.deprecated
-            )
-        if have:
-            return OperationEvidence(
-                res.key, res.match, call, outcome, "ambiguous", req, (), have, (), (), op.deprecated
-            )
-        return OperationEvidence(
-            res.key, res.match, call, outcome, "not-held", req, (), (), (), ids, op.deprecated
-        )
+                status = "proven"
+            else:
+                status, not_held = "not-held", tuple(p for p in ids if p not in held)
+        elif len(have) == 1:
+            status, exercised = "proven", have
+        elif have:
+            status, candidates = "ambiguous", have
+        else:
+            status, not_held = "not-held", ids
     return OperationEvidence(
-        res.key, res.match, call, outcome, status, req, (), (), (), (), op.deprecated
+        res.key,
+        res.match,
+        call,
+        outcome,
+        status,
+        req,
+        exercised,
+        candidates,
+        (),
+        not_held,
+        op.deprecated,
     )
 
 
