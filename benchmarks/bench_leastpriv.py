@@ -55,11 +55,11 @@ def synthetic_org(
     domains = sorted({p.split(":")[0] for p in ids})
     org_roles = [Role(id="role-master", name="Master Admin", permissions=("*:*:*",))]
     for i in range(1, roles):
-        grants = {f"{d}:*:*" for d in rng.sample(domains, rng.randint(0, 3))}
-        grants |= {":".join(p.split(":")[:2]) + ":*" for p in rng.sample(ids, rng.randint(0, 5))}
-        grants |= set(rng.sample(ids, rng.randint(5, 150)))
-        org_roles.append(Role(id=f"role-{i}", name=f"Role {i}", permissions=tuple(sorted(grants))))
-    keys = [op for op in catalog.operations]
+        granted = {f"{d}:*:*" for d in rng.sample(domains, rng.randint(0, 3))}
+        granted |= {":".join(p.split(":")[:2]) + ":*" for p in rng.sample(ids, rng.randint(0, 5))}
+        granted |= set(rng.sample(ids, rng.randint(5, 150)))
+        org_roles.append(Role(id=f"role-{i}", name=f"Role {i}", permissions=tuple(sorted(granted))))
+    keys = list(catalog.operations)
     out = []
     for n in range(clients):
         held = rng.sample(org_roles[1:], rng.randint(1, 3))
