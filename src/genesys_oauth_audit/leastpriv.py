@@ -588,8 +588,8 @@ class LeastPrivilege:
             ids = self._universe.expand(g)
             covered.update(ids)
             base.append(GrantUse(g, len(ids)))
-            if not ids and _parts(g) is not None and "*" not in g:
-                unobservable.add(g)
+            if not ids and "*" not in g:
+                unobservable.add(g)  # a permission no operation requires (a UI-only one)
         hit = _RoleIndex(
             grants=grants,
             position={g: i for i, g in enumerate(grants)},
