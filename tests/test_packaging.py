@@ -53,6 +53,7 @@ def test_wheel_carries_packs_schemas_and_catalog(tmp_path: Path) -> None:
     for schema in (ROOT / "schemas").glob("*.json"):
         assert f"genesys_oauth_audit/_data/schemas/{schema.name}" in names
     assert "genesys_oauth_audit/data/permissions.txt" in names
+    assert "genesys_oauth_audit/data/operations.json" in names
 
 
 def test_readme_exit_code_table_matches_the_code() -> None:
