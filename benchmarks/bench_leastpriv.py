@@ -34,14 +34,14 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 
-from genesys_oauth_audit.inventory import Client, Role, RoleGrant, UsageWindow  # noqa: E402
-from genesys_oauth_audit.leastpriv import LeastPrivilege, PermissionAnalysis  # noqa: E402
-from genesys_oauth_audit.operations import (  # noqa: E402
+from genesys_oauth_audit.data.operations import (  # noqa: E402
     CalledOperation,
     merge_calls,
     operations_catalog,
 )
-from genesys_oauth_audit.recommend import recommend  # noqa: E402
+from genesys_oauth_audit.inventory import Client, Role, RoleGrant, UsageWindow  # noqa: E402
+from genesys_oauth_audit.leastpriv.analysis import LeastPrivilege, PermissionAnalysis  # noqa: E402
+from genesys_oauth_audit.leastpriv.recommend import recommend  # noqa: E402
 
 WINDOW = UsageWindow(days=90, start=date(2026, 8, 23), end=date(2026, 11, 20))
 

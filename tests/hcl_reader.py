@@ -1,5 +1,5 @@
 """A small, strict reader for the HCL the tool generates, written from the HCL native syntax spec
-independently of ``genesys_oauth_audit.hcl``, so tests read generated Terraform back as data.
+independently of ``genesys_oauth_audit.report.hcl``, so tests read generated Terraform back as data.
 
 It knows what generated files use: blocks with labels, attributes whose values
 are strings, numbers, booleans, lists of strings and references; ``#``

@@ -7,6 +7,7 @@ The layers, bottom to top (a module may import its own layer or any layer below)
     inventory                         the normalised inventory and snapshots
     findings                          the records an evaluation produces
     settings, genesys, proposals      the input stages: a live org, proposed clients
+    leastpriv                         granted versus exercised; the least-privilege role
     checks                            the check types and their registry
     policy                            policy files: model, loader, schema
     engine                            evaluation, baselines, drift, policy tests
@@ -31,6 +32,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("inventory",),
     ("findings",),
     ("settings", "genesys", "proposals"),
+    ("leastpriv",),
     ("checks",),
     ("policy",),
     ("engine",),

@@ -9,16 +9,16 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from genesys_oauth_audit.data.operations import CalledOperation, operations_catalog
 from genesys_oauth_audit.inventory import Client, Role, RoleGrant, UsageWindow
-from genesys_oauth_audit.leastpriv import (
+from genesys_oauth_audit.leastpriv.analysis import (
     LeastPrivilege,
     OperationEvidence,
     PermissionAnalysis,
     ScopeAnalysis,
     scope_power,
 )
-from genesys_oauth_audit.operations import CalledOperation, operations_catalog
-from genesys_oauth_audit.recommend import recommend_role
+from genesys_oauth_audit.leastpriv.recommend import recommend_role
 
 WINDOW = UsageWindow(days=90, start=date(2026, 8, 23), end=date(2026, 11, 20))
 

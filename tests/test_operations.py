@@ -11,7 +11,7 @@ from types import ModuleType
 import pytest
 from pydantic import ValidationError
 
-from genesys_oauth_audit.operations import (
+from genesys_oauth_audit.data.operations import (
     CATALOG_PATH,
     CalledOperation,
     CatalogSource,

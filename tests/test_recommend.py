@@ -19,16 +19,19 @@ from typing import Any
 import pytest
 from jsonschema import Draft4Validator
 
-from genesys_oauth_audit import hcl
+from genesys_oauth_audit.data.operations import CalledOperation, operations_catalog
+from genesys_oauth_audit.files.text import invisible
 from genesys_oauth_audit.inventory import Client, Role, RoleGrant, UsageWindow
-from genesys_oauth_audit.leastpriv import LeastPrivilege, PermissionAnalysis, ScopeAnalysis
-from genesys_oauth_audit.operations import CalledOperation, operations_catalog
-from genesys_oauth_audit.recommend import (
+from genesys_oauth_audit.leastpriv.analysis import LeastPrivilege, PermissionAnalysis, ScopeAnalysis
+from genesys_oauth_audit.leastpriv.recommend import (
     PermissionPolicy,
     RoleRecommendation,
     ScopeRecommendation,
     collapse,
     recommend,
+)
+from genesys_oauth_audit.report import hcl
+from genesys_oauth_audit.report.recommend import (
     render_json,
     render_terraform,
     render_text,
@@ -492,7 +495,7 @@ def test_hostile_client_names_stay_data_in_terraform(name: str) -> None:
     role = next(b for b in root.blocks if b.labels[0] == "genesyscloud_auth_role")
     assert hcl.identifier(role.labels[1]) == role.labels[1]
     # Nothing invisible or line-breaking reaches the file outside the layout's own newlines.
-    assert not any(hcl.invisible(ch) for ch in text if ch != "\n")
+    assert not any(invisible(ch) for ch in text if ch != "\n")
     for line in text.splitlines():
         if line.startswith("#"):
             assert "\r" not in line
@@ -520,8 +523,8 @@ def test_hostile_client_names_stay_data_in_json_and_text(name: str) -> None:
     body = entry["roles"][0]["request"]["body"]
     assert validate_role_create(body) == []
     # The role name is one line with no invisible characters, whatever the client is called.
-    assert "\n" not in body["name"] and not any(hcl.invisible(ch) for ch in body["name"])
-    assert not any(hcl.invisible(ch) for ch in text if ch != "\n")
+    assert "\n" not in body["name"] and not any(invisible(ch) for ch in body["name"])
+    assert not any(invisible(ch) for ch in text if ch != "\n")
     plain = render_text([rec])
     assert "\x1b" not in plain and "\x00" not in plain and "\u202e" not in plain
     assert "\r" not in plain

@@ -37,8 +37,7 @@ from functools import cached_property
 from itertools import product
 from typing import Literal, NamedTuple
 
-from genesys_oauth_audit.inventory import Client, Role, RoleGrant, UsageWindow
-from genesys_oauth_audit.operations import (
+from genesys_oauth_audit.data.operations import (
     CalledOperation,
     MatchKind,
     OperationsCatalog,
@@ -46,6 +45,7 @@ from genesys_oauth_audit.operations import (
     Resolution,
     operations_catalog,
 )
+from genesys_oauth_audit.inventory import Client, Role, RoleGrant, UsageWindow
 
 CLIENT_CREDENTIALS = "CLIENT-CREDENTIALS"
 USER_FACING_GRANT_TYPES = ("CODE", "TOKEN", "SAML2-BEARER", "PASSWORD")

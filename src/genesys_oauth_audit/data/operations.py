@@ -24,7 +24,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt, field_validator
 
-CATALOG_PATH = Path(__file__).resolve().parent / "data" / "operations.json"
+CATALOG_PATH = Path(__file__).resolve().parent / "operations.json"
 CATALOG_KIND = "genesys-oauth-audit/operations-catalog"
 
 RequirementKind = Literal["ANY", "ALL", "NONE", "UNKNOWN"]

@@ -13,21 +13,16 @@ consecutive one-line attributes, a blank line before a nested block.
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TypeAlias
+
+from genesys_oauth_audit.files.text import invisible
 
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*\Z")
 # A reference such as genesyscloud_auth_role.lp_x.id: identifiers joined by dots, nothing else.
 _REFERENCE = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*(\.[A-Za-z_][A-Za-z0-9_-]*)+\Z")
 _ESCAPES = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\r": "\\r", "\t": "\\t"}
-
-
-def invisible(ch: str) -> bool:
-    """Characters a reader cannot see or that reorder text: controls (Cc), format characters such
-    as bidi overrides and zero-width joiners (Cf), surrogates, unassigned and separator chars."""
-    return unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp")
 
 
 def _visible(ch: str) -> str:
