@@ -92,7 +92,8 @@ def env_for(fake: FakeGenesys, region: str = "us-east-1") -> dict[str, str]:
 
 @pytest.fixture
 def make_client(fake: FakeGenesys, clock: FakeClock) -> Iterator[Callable[..., GenesysClient]]:
-    """A GenesysClient wired to the fake through MockTransport, with the fake clock."""
+    """A GenesysClient wired to the fake through MockTransport (or the given transport), with
+    the fake clock."""
     made: list[GenesysClient] = []
 
     def make(env: dict[str, str] | None = None, **kwargs: Any) -> GenesysClient:
@@ -100,9 +101,8 @@ def make_client(fake: FakeGenesys, clock: FakeClock) -> Iterator[Callable[..., G
             region=None, client_id=None, login_url=None, environ=env or env_for(fake)
         )
         kwargs.setdefault("retry", RetryPolicy(max_retries=8, budget_seconds=600))
-        client = GenesysClient(
-            settings, transport=fake.transport(), sleep=clock.sleep, clock=clock, **kwargs
-        )
+        kwargs.setdefault("transport", fake.transport())
+        client = GenesysClient(settings, sleep=clock.sleep, clock=clock, **kwargs)
         made.append(client)
         return client
 

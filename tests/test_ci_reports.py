@@ -372,7 +372,8 @@ def test_junit_neutralises_hostile_text(canon: tuple[Evaluation, RunInfo]) -> No
     evaluation, info = canon
     xml = renderer("junit")(evaluation, info)
     doc = etree.fromstring(xml.encode())  # well-formed despite ]]>, NUL, BEL, CR
-    names = [c.get("name") for c in doc.iter("testcase")]
+    names = [c.get("name", "") for c in doc.iter("testcase")]
+    assert all(names)  # every case has a name
     assert any("]]> &" in n for n in names)
     assert all("\n" not in n and "  " not in n for n in names)  # xs:token
     assert "\x00" not in xml and "\x07" not in xml and "\u202e" not in xml

@@ -318,7 +318,7 @@ def test_exhausted_retry_budget_exits_3_and_writes_nothing(run_cli: Run, tmp_pat
         (lambda f: f.fail("/api/v2/oauth/clients", "html", times=100), "HTML error page"),
         (lambda f: f.fail("/api/v2/oauth/scopes", "truncated", times=100), "RemoteProtocolError"),
         (
-            lambda f: setattr(f, "client_page_size", 10) or setattr(f, "paging_bug", "repeat"),
+            lambda f: f.page_clients(10, "repeat"),
             "page 2 repeats",
         ),
         (lambda f: f.fail("/api/v2/organizations/me", "wrongtype"), "unexpected response shape"),
@@ -326,8 +326,8 @@ def test_exhausted_retry_budget_exits_3_and_writes_nothing(run_cli: Run, tmp_pat
     ids=["wrong-secret", "no-permission", "html-502", "truncated", "repeating-page", "wrong-types"],
 )
 def test_live_failures_exit_3_with_one_clear_line(
-    run_cli: Run, tmp_path: Path, setup, expected: str
-) -> None:  # type: ignore[no-untyped-def]
+    run_cli: Run, tmp_path: Path, setup: Callable[[FakeGenesys], object], expected: str
+) -> None:
     fake = sample_fake()
     env_secret = fake.credentials[CLIENT_ID]
     setup(fake)
@@ -354,7 +354,7 @@ def test_live_failures_exit_3_with_one_clear_line(
 def _closed_port() -> int:
     s = socket.socket()
     s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
+    port: int = s.getsockname()[1]
     s.close()
     return port
 

@@ -86,16 +86,26 @@ def test_seeded_mixed_faults_give_the_identical_inventory(
     assert {r.fault for r in fake.log if r.fault}, "the seed must inject faults"
 
 
+def storm(path: str, times: int, retry_after: str | None) -> Callable[[FakeGenesys], None]:
+    """``times`` 429s on ``path`` with this Retry-After header (None: without one)."""
+
+    def configure(fake: FakeGenesys) -> None:
+        fake.retry_after = retry_after
+        fake.fail(path, "429", times)
+
+    return configure
+
+
 @pytest.mark.parametrize(
     ("name", "configure"),
     [
         (
             "429 storm with Retry-After",
-            lambda f: (setattr(f, "retry_after", "0"), f.fail("/api/v2/oauth/clients", "429", 6)),
+            storm("/api/v2/oauth/clients", 6, retry_after="0"),
         ),
         (
             "429 storm without Retry-After",
-            lambda f: (setattr(f, "retry_after", None), f.fail("/api/v2/oauth/scopes", "429", 4)),
+            storm("/api/v2/oauth/scopes", 4, retry_after=None),
         ),
         ("login-host throttling", lambda f: f.fail("^/oauth/token$", "login-throttle", 3)),
         ("connection resets", lambda f: f.fail("/api/v2/authorization/roles", "reset", 3)),
@@ -175,25 +185,25 @@ def test_retry_after_is_honoured(run_cli: Run, tmp_path: Path, clean_snapshot: s
         ),
         (
             "a repeated page",
-            lambda f: (setattr(f, "client_page_size", 10), setattr(f, "paging_bug", "repeat")),
+            lambda f: f.page_clients(10, "repeat"),
             (),
             "repeats",
         ),
         (
             "a looping nextUri",
-            lambda f: (setattr(f, "client_page_size", 10), setattr(f, "paging_bug", "loop")),
+            lambda f: f.page_clients(10, "loop"),
             (),
             "repeats",
         ),
         (
             "an endless listing",
-            lambda f: (setattr(f, "client_page_size", 10), setattr(f, "paging_bug", "endless")),
+            lambda f: f.page_clients(10, "endless"),
             (),
             "neither pageCount nor total",
         ),
         (
             "a listing that overruns its pageCount",
-            lambda f: (setattr(f, "client_page_size", 10), setattr(f, "paging_bug", "overrun")),
+            lambda f: f.page_clients(10, "overrun"),
             (),
             "did not end",
         ),

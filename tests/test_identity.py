@@ -86,7 +86,10 @@ def test_findings_of_roles_permissions_and_usage(run_cli: Run, policy: str) -> N
     found = {
         (f["ruleId"], f["clientName"], f["subject"]) for f in json.loads(ran.stdout)["findings"]
     }
-    by_rule = lambda rule: {(name, subject) for r, name, subject in found if r == rule}  # noqa: E731
+
+    def by_rule(rule: str) -> set[tuple[str, str | None]]:
+        return {(name, subject) for r, name, subject in found if r == rule}
+
     assert by_rule("ROLES") == {("Master Admin Integration", "Master Admin")}
     assert by_rule("ORPHANS") == {
         ("Abandoned POC Bot", RETIRED_ROLE),

@@ -40,7 +40,8 @@ def _expand(script: str, inputs: dict[str, str]) -> str:
 
 @pytest.fixture(scope="module")
 def action() -> dict[str, Any]:
-    return yaml.safe_load((ROOT / "action.yml").read_text())
+    loaded: dict[str, Any] = yaml.safe_load((ROOT / "action.yml").read_text())
+    return loaded
 
 
 def test_action_declares_its_inputs_and_uses_the_tool(action: dict[str, Any]) -> None:
