@@ -149,6 +149,8 @@ def test_retry_after_is_honoured(run_cli: Run, tmp_path: Path, clean_snapshot: s
     fake.fail("/api/v2/oauth/scopes", "429", 2)
     started = time.monotonic()
     ran = fetch(run_cli, fake, tmp_path / "s.json")
+    # A lower bound, the waits Retry-After demands: a busy machine only adds to it, so it cannot
+    # fail at random (how fast the tool is, is the benchmarks' business).
     assert ran.code == 0 and time.monotonic() - started >= 2.0
     assert (tmp_path / "s.json").read_text() == clean_snapshot
 
@@ -268,7 +270,6 @@ def test_faults_that_stop_the_run(
 def test_the_retry_budget_bounds_the_total_time(run_cli: Run, tmp_path: Path) -> None:
     fake = faulty(retry_after="1")
     fake.fail("/api/v2/oauth/clients", "429", 1000)
-    started = time.monotonic()
     with fake.serve() as base:
         ran = run_cli(
             "fetch",
@@ -280,6 +281,8 @@ def test_the_retry_budget_bounds_the_total_time(run_cli: Run, tmp_path: Path) ->
             "3",
             env=env(fake, base),
         )
-    elapsed = time.monotonic() - started
     assert ran.code == 3 and "retry budget of 3s" in ran.stderr
-    assert elapsed < 6, elapsed
+    # Counted, not timed: three waits of Retry-After: 1 s fill the 3 s budget, so the first
+    # request and three retries, not the 101 that --max-retries alone would allow.
+    listings = [r for r in fake.log if r.path == "/api/v2/oauth/clients"]
+    assert [r.fault for r in listings] == ["429"] * 4
