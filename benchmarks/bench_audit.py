@@ -41,8 +41,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -51,6 +50,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "src"))
 
+from genesys_oauth_audit.inventory import cyclic_gc_paused  # noqa: E402
 from tests.fake.orgdata import synthetic_fake  # noqa: E402
 
 RATE_LIMIT_PER_MINUTE = 300
@@ -114,19 +114,6 @@ class Ratio:
         }
 
 
-@contextmanager
-def _gc_paused() -> Iterator[None]:
-    # The tool pauses the cyclic collector while it builds large acyclic structures; the
-    # yardstick gets the same, or it would measure collections of the benchmark's own heap.
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
-
-
 def side_by_side(
     measured: Callable[[], object], yardstick: Callable[[], object], runs: int
 ) -> tuple[Timing, Timing]:
@@ -135,7 +122,9 @@ def side_by_side(
     cpu = [float("inf"), float("inf")]
     for _ in range(runs):
         for i, job in enumerate((yardstick, measured)):
-            with _gc_paused():
+            # the tool pauses the cyclic collector while it builds large acyclic structures; the
+            # yardstick runs the same way, or it would time collections of this script's own heap
+            with cyclic_gc_paused():
                 started, started_cpu = time.perf_counter(), time.process_time()
                 job()
                 cpu[i] = min(cpu[i], time.process_time() - started_cpu)
