@@ -19,8 +19,8 @@ from genesys_oauth_audit.errors import (
 )
 from genesys_oauth_audit.genesys.client import GenesysClient, RetryPolicy
 from genesys_oauth_audit.genesys.wire import WireOrganization, WireScopeListing
-from tests.conftest import CLIENT_ID, FakeClock, env_for
 from tests.fake.server import FakeGenesys
+from tests.helpers import CLIENT_ID, FakeClock, env_for
 
 Make = Callable[..., GenesysClient]
 

@@ -10,11 +10,10 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import CLIENT_ID, TUTORIAL, Ran
 from tests.fake.orgdata import sample_fake
 from tests.fake.server import FakeGenesys
+from tests.helpers import TUTORIAL, Ran, Run, env_for
 
-Run = Callable[..., Ran]
 NOW = "2026-11-20T06:00:00Z"
 PATIENT = (
     "--max-retries",
@@ -32,17 +31,11 @@ STOP = ("--max-retries", "2", "--retry-budget", "5")
 pytestmark = pytest.mark.socket
 
 
-def env(fake: FakeGenesys, base: str) -> dict[str, str]:
-    return {
-        "GENESYSCLOUD_REGION": base,
-        "GENESYSCLOUD_OAUTHCLIENT_ID": CLIENT_ID,
-        "GENESYSCLOUD_OAUTHCLIENT_SECRET": fake.credentials[CLIENT_ID],
-    }
-
-
 def fetch(run_cli: Run, fake: FakeGenesys, out: Path, *extra: str) -> Ran:
     with fake.serve() as base:
-        return run_cli("fetch", "-o", str(out), "--now", NOW, *PATIENT, *extra, env=env(fake, base))
+        return run_cli(
+            "fetch", "-o", str(out), "--now", NOW, *PATIENT, *extra, env=env_for(fake, base)
+        )
 
 
 @pytest.fixture(scope="module")
@@ -54,7 +47,7 @@ def clean_snapshot(tmp_path_factory: pytest.TempPathFactory) -> str:
     fake = sample_fake(usage_running_polls=0)
     out = tmp_path_factory.mktemp("clean") / "clean.json"
     with fake.serve() as base:
-        result = CliRunner(env=env(fake, base)).invoke(
+        result = CliRunner(env=env_for(fake, base)).invoke(
             cli, ["fetch", "-o", str(out), "--now", NOW, *PATIENT]
         )
     assert result.exit_code == 0, result.stderr
@@ -257,7 +250,7 @@ def test_faults_that_stop_the_run(
             *PATIENT,
             *STOP,
             *extra,
-            env=env(fake, base),
+            env=env_for(fake, base),
         )
     if "usage" not in name and "roles" not in message:  # the tutorial needs neither roles nor usage
         assert checked.code in (1, 3)
@@ -279,7 +272,7 @@ def test_the_retry_budget_bounds_the_total_time(run_cli: Run, tmp_path: Path) ->
             "100",
             "--retry-budget",
             "3",
-            env=env(fake, base),
+            env=env_for(fake, base),
         )
     assert ran.code == 3 and "retry budget of 3s" in ran.stderr
     # Counted, not timed: three waits of Retry-After: 1 s fill the 3 s budget, so the first

@@ -19,8 +19,8 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.conftest import CLIENT_ID, ROOT, SAMPLE_SNAPSHOT
 from tests.fake.orgdata import sample_fake
+from tests.helpers import CLIENT_ID, ROOT, SAMPLE_SNAPSHOT
 from tests.test_ci_reports import github_problems, sarif_validator
 
 BIN = Path(sys.executable).parent

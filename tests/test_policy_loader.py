@@ -12,7 +12,7 @@ from genesys_oauth_audit.data import pack_names
 from genesys_oauth_audit.errors import PolicyError
 from genesys_oauth_audit.files.yamldoc import MAX_NODES
 from genesys_oauth_audit.policy.loader import MAX_POLICY_BYTES, load_policies
-from tests.conftest import DATA
+from tests.helpers import DATA
 
 POLICIES = DATA / "policies"
 VALID = sorted((POLICIES / "valid").glob("*.yaml"))
