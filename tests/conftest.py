@@ -1,12 +1,12 @@
-"""Shared fixtures: a network guard, a fake clock, the fake Genesys Cloud, and a CLI runner."""
+"""Shared fixtures: a network guard, a fake clock, the fake Genesys Cloud, and a CLI runner.
+
+Plain helpers and constants live in ``tests/helpers.py``.
+"""
 
 from __future__ import annotations
 
-import ipaddress
 import socket
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,28 +17,9 @@ from genesys_oauth_audit.genesys.client import GenesysClient, RetryPolicy
 from genesys_oauth_audit.settings import connection_settings
 from tests.fake.orgdata import sample_fake
 from tests.fake.server import FakeGenesys
-
-ROOT = Path(__file__).resolve().parent.parent
-DATA = Path(__file__).resolve().parent / "data"
-SAMPLE_SNAPSHOT = ROOT / "examples" / "sample-snapshot.json"
-TUTORIAL = str(ROOT / "policies" / "tutorial.yaml")
-CLIENT_ID = "auditor-id"
-
+from tests.helpers import TOOL_ENVIRONMENT, FakeClock, Ran, Run, env_for, loopback
 
 # -- never the internet ----------------------------------------------------------------------------
-
-
-def _loopback(address: Any) -> bool:
-    if isinstance(address, tuple) and address:
-        host = str(address[0])
-    else:
-        return True  # AF_UNIX and friends
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 @pytest.fixture(autouse=True)
@@ -47,7 +28,7 @@ def _no_network(monkeypatch: pytest.MonkeyPatch) -> None:
     real_connect = socket.socket.connect
 
     def guarded(self: socket.socket, address: Any) -> Any:
-        if not _loopback(address):
+        if not loopback(address):
             raise AssertionError(f"test tried to reach the network: {address!r}")
         return real_connect(self, address)
 
@@ -55,21 +36,6 @@ def _no_network(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 # -- time --------------------------------------------------------------------------------------------
-
-
-class FakeClock:
-    """A monotonic clock that only moves when someone sleeps; shared by the tool and the fake."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-        self.sleeps: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
 
 
 @pytest.fixture
@@ -82,17 +48,10 @@ def fake(clock: FakeClock) -> FakeGenesys:
     return sample_fake(clock=clock)
 
 
-def env_for(fake: FakeGenesys, region: str = "us-east-1") -> dict[str, str]:
-    return {
-        "GENESYSCLOUD_OAUTHCLIENT_ID": CLIENT_ID,
-        "GENESYSCLOUD_OAUTHCLIENT_SECRET": fake.credentials[CLIENT_ID],
-        "GENESYSCLOUD_REGION": region,
-    }
-
-
 @pytest.fixture
 def make_client(fake: FakeGenesys, clock: FakeClock) -> Iterator[Callable[..., GenesysClient]]:
-    """A GenesysClient wired to the fake through MockTransport, with the fake clock."""
+    """A GenesysClient wired to the fake through MockTransport (or the given transport), with
+    the fake clock."""
     made: list[GenesysClient] = []
 
     def make(env: dict[str, str] | None = None, **kwargs: Any) -> GenesysClient:
@@ -100,9 +59,8 @@ def make_client(fake: FakeGenesys, clock: FakeClock) -> Iterator[Callable[..., G
             region=None, client_id=None, login_url=None, environ=env or env_for(fake)
         )
         kwargs.setdefault("retry", RetryPolicy(max_retries=8, budget_seconds=600))
-        client = GenesysClient(
-            settings, transport=fake.transport(), sleep=clock.sleep, clock=clock, **kwargs
-        )
+        kwargs.setdefault("transport", fake.transport())
+        client = GenesysClient(settings, sleep=clock.sleep, clock=clock, **kwargs)
         made.append(client)
         return client
 
@@ -114,27 +72,12 @@ def make_client(fake: FakeGenesys, clock: FakeClock) -> Iterator[Callable[..., G
 # -- the command line -----------------------------------------------------------------------------
 
 
-@dataclass
-class Ran:
-    code: int
-    stdout: str
-    stderr: str
-
-
 @pytest.fixture
-def run_cli(monkeypatch: pytest.MonkeyPatch) -> Callable[..., Ran]:
+def run_cli(monkeypatch: pytest.MonkeyPatch) -> Run:
     """Run the CLI in-process with a given environment; stdout and stderr kept apart."""
 
     def run(*args: str, env: dict[str, str] | None = None) -> Ran:
-        for var in (
-            "GENESYSCLOUD_REGION",
-            "GENESYSCLOUD_API_REGION",
-            "GENESYSCLOUD_OAUTHCLIENT_ID",
-            "GENESYSCLOUD_OAUTHCLIENT_SECRET",
-            "GENESYSCLOUD_ACCESS_TOKEN",
-            "GENESYSCLOUD_LOGIN_URL",
-            "NO_COLOR",
-        ):
+        for var in TOOL_ENVIRONMENT:
             monkeypatch.delenv(var, raising=False)
         for key, value in (env or {}).items():
             monkeypatch.setenv(key, value)

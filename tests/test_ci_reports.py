@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Callable
 from datetime import date, datetime, timezone
 from functools import lru_cache
 from pathlib import Path
@@ -22,9 +21,8 @@ from genesys_oauth_audit.inventory import Client, Inventory, Org, Scope
 from genesys_oauth_audit.policy.loader import load_policies
 from genesys_oauth_audit.report import REPORTERS, renderer
 from genesys_oauth_audit.report.base import RunInfo, SourceInfo
-from tests.conftest import DATA, SAMPLE_SNAPSHOT, TUTORIAL, Ran
+from tests.helpers import DATA, SAMPLE_SNAPSHOT, TUTORIAL, Run
 
-Run = Callable[..., Ran]
 GOLDEN = DATA / "golden"
 EXTERNAL = DATA / "schemas-external"
 NOW = datetime(2026, 11, 20, 6, 0, tzinfo=timezone.utc)
@@ -377,7 +375,8 @@ def test_junit_neutralises_hostile_text(canon: tuple[Evaluation, RunInfo]) -> No
     evaluation, info = canon
     xml = renderer("junit")(evaluation, info)
     doc = etree.fromstring(xml.encode())  # well-formed despite ]]>, NUL, BEL, CR
-    names = [c.get("name") for c in doc.iter("testcase")]
+    names = [c.get("name", "") for c in doc.iter("testcase")]
+    assert all(names)  # every case has a name
     assert any("]]> &" in n for n in names)
     assert all("\n" not in n and "  " not in n for n in names)  # xs:token
     assert "\x00" not in xml and "\x07" not in xml and "\u202e" not in xml

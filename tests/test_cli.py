@@ -11,21 +11,12 @@ from pathlib import Path
 import pytest
 
 from genesys_oauth_audit.errors import ExitCode, exit_code_table
-from tests.conftest import CLIENT_ID, DATA, SAMPLE_SNAPSHOT, TUTORIAL, Ran
 from tests.fake.orgdata import sample_fake
 from tests.fake.server import FakeGenesys
+from tests.helpers import CLIENT_ID, DATA, SAMPLE_SNAPSHOT, TUTORIAL, Ran, Run, env_for
 
-Run = Callable[..., Ran]
 NOW = "2026-11-20T06:00:00Z"
 FAST = ("--max-retries", "8", "--retry-budget", "60", "--timeout", "5")
-
-
-def live_env(fake: FakeGenesys, base_url: str) -> dict[str, str]:
-    return {
-        "GENESYSCLOUD_REGION": base_url,
-        "GENESYSCLOUD_OAUTHCLIENT_ID": CLIENT_ID,
-        "GENESYSCLOUD_OAUTHCLIENT_SECRET": fake.credentials[CLIENT_ID],
-    }
 
 
 def same_findings(a: Ran, b: Ran) -> bool:
@@ -219,7 +210,7 @@ def test_fetch_then_check_equals_check_live(run_cli: Run, tmp_path: Path) -> Non
     fake = sample_fake(usage_running_polls=0)
     snapshot = tmp_path / "snap.json"
     with fake.serve() as base:
-        env = live_env(fake, base)
+        env = env_for(fake, base)
         ran = run_cli("fetch", "-o", str(snapshot), "--now", NOW, *FAST, env=env)
         assert ran.code == 0, ran.stderr
         assert f"wrote {snapshot}: 36 clients, 12 roles, usage over 90 days" in ran.stderr
@@ -246,7 +237,7 @@ def test_faults_and_expiring_tokens_give_the_same_inventory(run_cli: Run, tmp_pa
                 "--now",
                 NOW,
                 *FAST,
-                env=live_env(clean, base),
+                env=env_for(clean, base),
             ).code
             == 0
         )
@@ -268,7 +259,7 @@ def test_faults_and_expiring_tokens_give_the_same_inventory(run_cli: Run, tmp_pa
             "--now",
             NOW,
             *FAST,
-            env=live_env(faulty, base),
+            env=env_for(faulty, base),
         )
         assert ran.code == 0, ran.stderr
     assert (tmp_path / "faulty.json").read_text() == (tmp_path / "clean.json").read_text()
@@ -283,7 +274,7 @@ def test_exhausted_retry_budget_exits_3_and_writes_nothing(run_cli: Run, tmp_pat
     fake.fail("/api/v2/oauth/clients", "5xx", times=100)
     out, snap = tmp_path / "report.json", tmp_path / "snap.json"
     with fake.serve() as base:
-        env = live_env(fake, base)
+        env = env_for(fake, base)
         ran = run_cli(
             "check",
             "-p",
@@ -318,7 +309,7 @@ def test_exhausted_retry_budget_exits_3_and_writes_nothing(run_cli: Run, tmp_pat
         (lambda f: f.fail("/api/v2/oauth/clients", "html", times=100), "HTML error page"),
         (lambda f: f.fail("/api/v2/oauth/scopes", "truncated", times=100), "RemoteProtocolError"),
         (
-            lambda f: setattr(f, "client_page_size", 10) or setattr(f, "paging_bug", "repeat"),
+            lambda f: f.page_clients(10, "repeat"),
             "page 2 repeats",
         ),
         (lambda f: f.fail("/api/v2/organizations/me", "wrongtype"), "unexpected response shape"),
@@ -326,14 +317,14 @@ def test_exhausted_retry_budget_exits_3_and_writes_nothing(run_cli: Run, tmp_pat
     ids=["wrong-secret", "no-permission", "html-502", "truncated", "repeating-page", "wrong-types"],
 )
 def test_live_failures_exit_3_with_one_clear_line(
-    run_cli: Run, tmp_path: Path, setup, expected: str
-) -> None:  # type: ignore[no-untyped-def]
+    run_cli: Run, tmp_path: Path, setup: Callable[[FakeGenesys], object], expected: str
+) -> None:
     fake = sample_fake()
     env_secret = fake.credentials[CLIENT_ID]
     setup(fake)
     out = tmp_path / "r.json"
     with fake.serve() as base:
-        env = {**live_env(fake, base), "GENESYSCLOUD_OAUTHCLIENT_SECRET": env_secret}
+        env = {**env_for(fake, base), "GENESYSCLOUD_OAUTHCLIENT_SECRET": env_secret}
         ran = run_cli(
             "check",
             "-p",
@@ -354,7 +345,7 @@ def test_live_failures_exit_3_with_one_clear_line(
 def _closed_port() -> int:
     s = socket.socket()
     s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
+    port: int = s.getsockname()[1]
     s.close()
     return port
 

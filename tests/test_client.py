@@ -6,6 +6,7 @@ import base64
 import logging
 from collections.abc import Callable
 
+import httpx
 import pytest
 
 from genesys_oauth_audit.errors import (
@@ -18,8 +19,8 @@ from genesys_oauth_audit.errors import (
 )
 from genesys_oauth_audit.genesys.client import GenesysClient, RetryPolicy
 from genesys_oauth_audit.genesys.wire import WireOrganization, WireScopeListing
-from tests.conftest import CLIENT_ID, FakeClock, env_for
 from tests.fake.server import FakeGenesys
+from tests.helpers import CLIENT_ID, FakeClock, env_for
 
 Make = Callable[..., GenesysClient]
 
@@ -38,18 +39,15 @@ def test_login_uses_the_login_host_with_basic_auth_and_a_form(
 
 
 def test_basic_header_encodes_id_and_secret(fake: FakeGenesys, make_client: Make) -> None:
-    seen = []
-    transport = fake.transport()
-    original = fake.handle
+    seen: list[str] = []
+    inner = fake.transport()
 
-    def spy(request):  # type: ignore[no-untyped-def]
+    def spy(request: httpx.Request) -> httpx.Response:
         if request.url.path == "/oauth/token":
             seen.append(request.headers["Authorization"])
-        return original(request)
+        return inner.handle_request(request)
 
-    fake.handle = spy  # type: ignore[method-assign]
-    api = make_client()
-    api._http._transport = transport  # type: ignore[attr-defined]
+    api = make_client(transport=httpx.MockTransport(spy))
     api.get("/api/v2/organizations/me", WireOrganization)
     expected = base64.b64encode(f"{CLIENT_ID}:{fake.credentials[CLIENT_ID]}".encode()).decode()
     assert seen == [f"Basic {expected}"]

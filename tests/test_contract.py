@@ -21,8 +21,8 @@ from jsonschema import Draft4Validator
 from genesys_oauth_audit.genesys.client import GenesysClient, RetryPolicy
 from genesys_oauth_audit.genesys.fetch import FetchPlan, fetch_inventory
 from genesys_oauth_audit.genesys.wire import WireOrganization
-from tests.conftest import DATA, FakeClock
 from tests.fake.server import FakeGenesys
+from tests.helpers import DATA, FakeClock
 
 OPENAPI = DATA / "genesys" / "openapi-oauth-subset.json"
 

@@ -9,9 +9,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import SAMPLE_SNAPSHOT, Ran
-
-Run = Callable[..., Ran]
+from tests.helpers import SAMPLE_SNAPSHOT, Run
 
 
 def changed_snapshot(tmp_path: Path, mutate: Callable[[dict[str, Any]], None]) -> Path:

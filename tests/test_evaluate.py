@@ -13,7 +13,7 @@ from genesys_oauth_audit.findings import Severity, fingerprint
 from genesys_oauth_audit.inventory import Client, Inventory, Scope, load_snapshot
 from genesys_oauth_audit.policy.loader import load_policies
 from genesys_oauth_audit.policy.model import PolicySet
-from tests.conftest import SAMPLE_SNAPSHOT
+from tests.helpers import SAMPLE_SNAPSHOT
 
 HEADER = "apiVersion: genesys-oauth-audit/v1\nkind: Policy\n"
 TODAY = date(2026, 11, 20)

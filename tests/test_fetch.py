@@ -13,9 +13,9 @@ from genesys_oauth_audit.errors import BadResponseError, FetchError, PermissionD
 from genesys_oauth_audit.genesys.client import GenesysClient
 from genesys_oauth_audit.genesys.fetch import FetchPlan, fetch_inventory
 from genesys_oauth_audit.inventory import Inventory
-from tests.conftest import FakeClock
 from tests.fake.orgdata import RETIRED_ROLE, R, synthetic_fake, uid
 from tests.fake.server import FakeGenesys
+from tests.helpers import FakeClock
 
 Make = Callable[..., GenesysClient]
 NOW = datetime(2026, 11, 20, 6, 0, tzinfo=timezone.utc)

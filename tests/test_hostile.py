@@ -28,7 +28,7 @@ from genesys_oauth_audit.proposals import load_proposals
 from genesys_oauth_audit.report import REPORTERS, renderer
 from genesys_oauth_audit.report.base import SourceInfo
 from genesys_oauth_audit.settings import connection_settings
-from tests.conftest import DATA, SAMPLE_SNAPSHOT
+from tests.helpers import DATA, SAMPLE_SNAPSHOT
 from tests.test_ci_reports import markdown_tables_keep_their_columns
 
 settings.register_profile(

@@ -11,6 +11,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from lxml import etree
 from lxml import html as lxml_html
 
 from genesys_oauth_audit.findings import Evaluation
@@ -40,6 +41,24 @@ def page(canon: tuple[Evaluation, RunInfo], tmp_path: Path) -> Path:
     return out
 
 
+def nodes(doc: etree._Element, path: str) -> list[etree._Element]:
+    """The elements an XPath selects (``xpath()`` may return anything; here it must be elements)."""
+    found = doc.xpath(path)
+    assert isinstance(found, list), found
+    elements = [node for node in found if isinstance(node, etree._Element)]
+    assert len(elements) == len(found), found
+    return elements
+
+
+def texts(doc: etree._Element, path: str) -> list[str]:
+    """The strings an XPath selects (text nodes, attribute values)."""
+    found = doc.xpath(path)
+    assert isinstance(found, list), found
+    strings = [node for node in found if isinstance(node, str)]
+    assert len(strings) == len(found), found
+    return strings
+
+
 def sha(text: str) -> str:
     return "sha256-" + base64.b64encode(hashlib.sha256(text.encode()).digest()).decode()
 
@@ -47,21 +66,21 @@ def sha(text: str) -> str:
 def test_self_contained_with_a_strict_policy(page: Path) -> None:
     text = page.read_text()
     doc = lxml_html.fromstring(text)
-    assert not doc.xpath("//link | //iframe | //object | //embed | //img | //*[@src]")
-    assert not re.search(r"(?i)(https?:)?//[a-z0-9]", " ".join(doc.xpath("//@href | //@action")))
+    assert not nodes(doc, "//link | //iframe | //object | //embed | //img | //*[@src]")
+    assert not re.search(r"(?i)(https?:)?//[a-z0-9]", " ".join(texts(doc, "//@href | //@action")))
     assert "@import" not in text and "url(" not in text
-    [csp] = doc.xpath('//meta[@http-equiv="Content-Security-Policy"]/@content')
+    [csp] = texts(doc, '//meta[@http-equiv="Content-Security-Policy"]/@content')
     assert csp == CSP and "default-src 'none'" in csp
     assert sha(SCRIPT) in csp and sha(STYLE) in csp
-    [script] = doc.xpath("//script")
+    [script] = nodes(doc, "//script")
     assert script.text == SCRIPT  # the only script, exactly the hashed one
 
 
 def test_org_text_is_escaped(page: Path) -> None:
     doc = lxml_html.fromstring(page.read_text())
-    assert len(doc.xpath("//script")) == 1  # no script from a client name
-    assert not doc.xpath('//b[contains(., "bold")]')  # **bold** and <b> in names stay text
-    cells = " ".join(doc.xpath("//td//text()"))
+    assert len(nodes(doc, "//script")) == 1  # no script from a client name
+    assert not nodes(doc, '//b[contains(., "bold")]')  # **bold** and <b> in names stay text
+    cells = " ".join(texts(doc, "//td//text()"))
     assert "<script>alert(1)</script>" in cells  # shown as text
     assert "\x1b" not in page.read_text() and "\u202e" not in page.read_text()
 
@@ -69,12 +88,12 @@ def test_org_text_is_escaped(page: Path) -> None:
 def test_rows_carry_what_the_filters_need(page: Path, canon: tuple[Evaluation, RunInfo]) -> None:
     evaluation, info = canon
     doc = lxml_html.fromstring(page.read_text())
-    rows = doc.xpath('//table[@id="findings"]/tbody/tr')
+    rows = nodes(doc, '//table[@id="findings"]/tbody/tr')
     assert len(rows) == len(info.reported(evaluation))
     assert {r.get("data-severity") for r in rows} == {"critical", "high", "medium", "low", "info"}
     assert sum(r.get("data-waived") == "1" for r in rows) == 1
-    assert doc.xpath('//select[@id="f-rule"]/option/@value')[1:] == sorted(
-        {r.get("data-rule") for r in rows}
+    assert texts(doc, '//select[@id="f-rule"]/option/@value')[1:] == sorted(
+        {r.get("data-rule", "") for r in rows}
     )
 
 
@@ -108,15 +127,16 @@ def _dom(page: Path, fragment: str, tmp_path: Path) -> str:
 
 def test_in_a_browser_the_filters_work(page: Path, tmp_path: Path) -> None:
     dom = lxml_html.fromstring(_dom(page, "severity=high&rule=C-1", tmp_path))
-    rows = dom.xpath('//table[@id="findings"]/tbody/tr')
+    rows = nodes(dom, '//table[@id="findings"]/tbody/tr')
     visible = [r for r in rows if r.get("hidden") is None]
     assert visible and all(
         r.get("data-rule") == "C-1" and r.get("data-waived") == "0" for r in visible
     )
-    assert dom.xpath('//*[@id="shown"]/text()') == [str(len(visible))]  # the script ran and counted
+    shown = texts(dom, '//*[@id="shown"]/text()')
+    assert shown == [str(len(visible))]  # the script ran and counted
     everything = lxml_html.fromstring(_dom(page, "severity=info&waived=1", tmp_path))
     assert all(
-        r.get("hidden") is None for r in everything.xpath('//table[@id="findings"]/tbody/tr')
+        r.get("hidden") is None for r in nodes(everything, '//table[@id="findings"]/tbody/tr')
     )
 
 
@@ -147,6 +167,6 @@ def test_in_a_browser_no_injected_script_runs(
     page.write_text(renderer("html")(evaluation, info), encoding="utf-8")
     dom = _dom(page, "", tmp_path)
     doc = lxml_html.fromstring(dom)
-    assert doc.xpath("//title/text()") == ["genesys-oauth-audit: FAIL"]  # not "pwned"
-    assert not doc.xpath('//*[@id="injected"]') and not doc.xpath("//img")
-    assert INJECTED in " ".join(doc.xpath('//table[@id="findings"]//td//text()'))
+    assert texts(doc, "//title/text()") == ["genesys-oauth-audit: FAIL"]  # not "pwned"
+    assert not nodes(doc, '//*[@id="injected"]') and not nodes(doc, "//img")
+    assert INJECTED in " ".join(texts(doc, '//table[@id="findings"]//td//text()'))

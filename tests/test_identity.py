@@ -6,13 +6,11 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import CLIENT_ID, Ran
 from tests.fake.orgdata import (
     RETIRED_ROLE,
     SAMPLE_CLIENTS,
@@ -21,10 +19,9 @@ from tests.fake.orgdata import (
     sample_fake,
     synthetic_fake,
 )
-from tests.fake.server import FakeGenesys
+from tests.helpers import Run, env_for
 from tests.test_cli import same_findings
 
-Run = Callable[..., Ran]
 NOW = "2026-11-20T06:00:00Z"
 POLICY = """apiVersion: genesys-oauth-audit/v1
 kind: Policy
@@ -34,14 +31,6 @@ rules:
   - {id: PERMS, title: No client editing, severity: critical, check: {type: forbidden-permissions, permissions: ["oauth:client:edit"]}}
   - {id: STALE, title: Used within 30 days, severity: low, where: {states: [active]}, check: {type: max-days-unused, days: 30}}
 """
-
-
-def env(fake: FakeGenesys, base: str) -> dict[str, str]:
-    return {
-        "GENESYSCLOUD_REGION": base,
-        "GENESYSCLOUD_OAUTHCLIENT_ID": CLIENT_ID,
-        "GENESYSCLOUD_OAUTHCLIENT_SECRET": fake.credentials[CLIENT_ID],
-    }
 
 
 @pytest.fixture
@@ -55,7 +44,9 @@ def policy(tmp_path: Path) -> str:
 def test_exactly_the_minimum_requests(run_cli: Run, policy: str) -> None:
     fake = synthetic_fake(300, n_roles=250, usage_running_polls=1)
     with fake.serve() as base:
-        ran = run_cli("check", "-p", policy, "--format", "json", "--now", NOW, env=env(fake, base))
+        ran = run_cli(
+            "check", "-p", policy, "--format", "json", "--now", NOW, env=env_for(fake, base)
+        )
     assert ran.code in (0, 1), ran.stderr
     sent = [(r.method, r.path, r.query.get("pageNumber", [""])[0]) for r in fake.log]
     pages = math.ceil(250 / 100)
@@ -81,12 +72,17 @@ def test_exactly_the_minimum_requests(run_cli: Run, policy: str) -> None:
 def test_findings_of_roles_permissions_and_usage(run_cli: Run, policy: str) -> None:
     fake = sample_fake(usage_running_polls=0)
     with fake.serve() as base:
-        ran = run_cli("check", "-p", policy, "--format", "json", "--now", NOW, env=env(fake, base))
+        ran = run_cli(
+            "check", "-p", policy, "--format", "json", "--now", NOW, env=env_for(fake, base)
+        )
     assert ran.code == 1, ran.stderr
     found = {
         (f["ruleId"], f["clientName"], f["subject"]) for f in json.loads(ran.stdout)["findings"]
     }
-    by_rule = lambda rule: {(name, subject) for r, name, subject in found if r == rule}  # noqa: E731
+
+    def by_rule(rule: str) -> set[tuple[str, str | None]]:
+        return {(name, subject) for r, name, subject in found if r == rule}
+
     assert by_rule("ROLES") == {("Master Admin Integration", "Master Admin")}
     assert by_rule("ORPHANS") == {
         ("Abandoned POC Bot", RETIRED_ROLE),
@@ -126,12 +122,17 @@ def test_a_missing_role_permission_is_named_and_unneeded_roles_are_not_asked_for
     fake.permissions.discard("authorization:role:view")
     with fake.serve() as base:
         ran = run_cli(
-            "check", "-p", policy, "--json-output", str(tmp_path / "r.json"), env=env(fake, base)
+            "check",
+            "-p",
+            policy,
+            "--json-output",
+            str(tmp_path / "r.json"),
+            env=env_for(fake, base),
         )
         assert ran.code == 3 and "lacks permission authorization:role:view" in ran.stderr
         assert not (tmp_path / "r.json").exists()
         fake.log.clear()
-        ok = run_cli("check", "-p", "builtin:tutorial", env=env(fake, base))
+        ok = run_cli("check", "-p", "builtin:tutorial", env=env_for(fake, base))
     assert ok.code == 1
     assert not [r for r in fake.log if "roles" in r.path or "usage" in r.path]
 
@@ -151,11 +152,13 @@ def test_fetch_writes_roles_and_usage_that_check_can_use_offline(
                 "30",
                 "--now",
                 NOW,
-                env=env(fake, base),
+                env=env_for(fake, base),
             ).code
             == 0
         )
-        live = run_cli("check", "-p", policy, "--format", "json", "--now", NOW, env=env(fake, base))
+        live = run_cli(
+            "check", "-p", policy, "--format", "json", "--now", NOW, env=env_for(fake, base)
+        )
     offline = run_cli(
         "check", "-p", policy, "--inventory", str(snapshot), "--format", "json", "--now", NOW
     )

@@ -19,8 +19,8 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.conftest import CLIENT_ID, ROOT, SAMPLE_SNAPSHOT
 from tests.fake.orgdata import sample_fake
+from tests.helpers import CLIENT_ID, ROOT, SAMPLE_SNAPSHOT
 from tests.test_ci_reports import github_problems, sarif_validator
 
 BIN = Path(sys.executable).parent
@@ -40,7 +40,8 @@ def _expand(script: str, inputs: dict[str, str]) -> str:
 
 @pytest.fixture(scope="module")
 def action() -> dict[str, Any]:
-    return yaml.safe_load((ROOT / "action.yml").read_text())
+    loaded: dict[str, Any] = yaml.safe_load((ROOT / "action.yml").read_text())
+    return loaded
 
 
 def test_action_declares_its_inputs_and_uses_the_tool(action: dict[str, Any]) -> None:

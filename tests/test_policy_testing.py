@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import DATA, ROOT, Ran
+from tests.helpers import DATA, ROOT, Run
 
-Run = Callable[..., Ran]
 PACK_TESTS = sorted((ROOT / "policies" / "tests").glob("*.test.yaml"))
 HEADER = "apiVersion: genesys-oauth-audit/v1\nkind: PolicyTest\n"
 INVENTORY = """

@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.conftest import CLIENT_ID, DATA, ROOT, SAMPLE_SNAPSHOT, Ran
 from tests.fake.orgdata import sample_fake
+from tests.helpers import CLIENT_ID, DATA, ROOT, SAMPLE_SNAPSHOT, Run
 from tests.test_ci_reports import github_problems, sarif_validator
 
-Run = Callable[..., Ran]
 PLAN = ROOT / "examples" / "terraform" / "plan.json"
 MINIFIED = DATA / "plan-minified.json"
 PROPOSALS = DATA / "proposals"

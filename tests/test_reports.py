@@ -17,7 +17,7 @@ from genesys_oauth_audit.policy.loader import load_policies
 from genesys_oauth_audit.report import REPORTERS, renderer
 from genesys_oauth_audit.report.base import PolicyRef, RunInfo, SourceInfo
 from genesys_oauth_audit.report.escape import terminal
-from tests.conftest import ROOT
+from tests.helpers import ROOT
 
 NOW = datetime(2026, 11, 20, 6, 0, tzinfo=timezone.utc)
 HOSTILE = [

@@ -10,7 +10,7 @@ from jsonschema import Draft202012Validator
 from genesys_oauth_audit.checks import CHECKS
 from genesys_oauth_audit.checks.field import FIELD_OPS
 from genesys_oauth_audit.policy.schema import published_schemas
-from tests.conftest import DATA, ROOT, SAMPLE_SNAPSHOT
+from tests.helpers import DATA, ROOT, SAMPLE_SNAPSHOT
 
 
 def test_published_schemas_are_generated_from_the_code() -> None:

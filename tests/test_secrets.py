@@ -7,16 +7,14 @@ stdout, stderr (logs included), snapshots and reports.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import CLIENT_ID, TUTORIAL, Ran
 from tests.fake.orgdata import sample_fake
 from tests.fake.server import FakeGenesys
+from tests.helpers import CLIENT_ID, TUTORIAL, Ran, Run
 
-Run = Callable[..., Ran]
 NOW = "2026-11-20T06:00:00Z"
 
 

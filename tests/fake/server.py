@@ -149,6 +149,11 @@ class FakeGenesys:
         assert kind in FAULT_KINDS, kind
         self.scripted.append(ScriptedFault(path, kind, times, method))
 
+    def page_clients(self, size: int, bug: str | None = None) -> None:
+        """Serve the client listing ``size`` clients a page, with one of the paging bugs if given."""
+        self.client_page_size = size
+        self.paging_bug = bug
+
     def api_requests(self) -> list[Logged]:
         return [r for r in self.log if r.path.startswith("/api/")]
 
@@ -453,7 +458,7 @@ class FakeGenesys:
         page_number = int(request.url.params.get("pageNumber", "1"))
         if self.client_page_size is None:
             n = len(self.clients)
-            listing = {
+            listing: dict[str, Any] = {
                 "entities": self.clients,
                 "pageSize": n,
                 "pageNumber": 1,
