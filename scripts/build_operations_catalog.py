@@ -54,6 +54,7 @@ CHECKED_COUNTS = (
 def row(op: dict[str, Any]) -> list[Any]:
     """One operation as a compact row (see FIELDS)."""
     permissions = op.get("permissions")
+    ids: list[str]
     if "permissions" in (op.get("dataGaps") or ()):
         kind, ids = "UNKNOWN", []
     elif permissions is None:

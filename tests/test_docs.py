@@ -28,8 +28,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import CLIENT_ID, ROOT
 from tests.fake.orgdata import sample_fake
+from tests.helpers import CLIENT_ID, ROOT
 
 DOCUMENTS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 BIN = Path(sys.executable).parent

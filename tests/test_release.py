@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from genesys_oauth_audit import __version__
-from tests.conftest import ROOT
+from tests.helpers import ROOT
 from tests.test_workflows import load, steps_of
 
 RELEASE = ROOT / ".github" / "workflows" / "release.yml"

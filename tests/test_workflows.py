@@ -23,7 +23,7 @@ import pytest
 import yaml
 from jsonschema import Draft7Validator
 
-from tests.conftest import DATA, ROOT
+from tests.helpers import DATA, ROOT
 
 REPOSITORY = "https://github.com/genesys-oauth-audit/genesys-oauth-audit"
 ACTION = ROOT / "action.yml"
