@@ -56,6 +56,7 @@ class CheckOptions:
     baseline: Path | None = None
     write_baseline: Path | None = None
     proposed: tuple[Path, ...] = ()
+    frameworks: tuple[str, ...] = ()  # limit the run to rules mapped to these frameworks
 
 
 @dataclass
@@ -185,6 +186,7 @@ def run_info(
                 help_uri=r.help_uri,
                 tags=r.tags,
                 source=str(r.source),
+                controls=r.controls,
             )
             for r in policies.rules
         ),
@@ -195,6 +197,7 @@ def run_info(
         group_by=opts.group_by,
         sarif_include_waived=opts.sarif_include_waived,
         baseline=str(opts.baseline) if opts.baseline is not None else None,
+        frameworks=opts.frameworks,
     )
 
 
