@@ -298,6 +298,17 @@ def policy_test_schema() -> dict[str, Any]:
                 **strings,
                 "description": "If given: exactly the rules expected to be not evaluated.",
             },
+            "disabled": {
+                **strings,
+                "description": "If given: exactly the rules expected to be switched off by "
+                "overrides on the day of the test.",
+            },
+            "frameworks": {
+                **strings,
+                "minItems": 1,
+                "description": "Run only the rules mapped to these frameworks (as check "
+                "--framework).",
+            },
             "cases": {
                 "type": "array",
                 "minItems": 1,
