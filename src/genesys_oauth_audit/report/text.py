@@ -68,10 +68,11 @@ def _exception_lines(title: str, items: Iterable[ExceptionStatus]) -> list[str]:
 def disabled_text(d: DisabledRule) -> str:
     """``GOA-BL-001 No implicit grant: until 2027-03-31, owner platform-team, ticket SEC-88
     (policies/acme.yaml:5): reason`` -- one disabled rule, as text and Markdown say it."""
+    lapse = "expired" if d.expired else "until"
     details = [
         part
         for part in (
-            f"until {d.expires.isoformat()}" if d.expires else None,
+            f"{lapse} {d.expires.isoformat()}" if d.expires else None,
             f"owner {d.owner}" if d.owner else None,
             f"ticket {d.ticket}" if d.ticket else None,
         )
@@ -103,7 +104,7 @@ def _framework_lines(evaluation: Evaluation, run: RunInfo) -> list[str]:
     lines = ["", "Frameworks (the JSON, HTML and Markdown reports show each control's rules):"]
     for view in views:
         lines += _wrap(
-            f"- {terminal(view.name)}: {len(view.controls)} controls: "
+            f"- {terminal(view.name)}: {_plural(len(view.controls), 'control')}: "
             f"{status_words(view.counts())}",
             "  ",
         )
