@@ -411,13 +411,12 @@ def field_check(client: Client, ctx: Context, p: FieldCheck) -> Iterator[Problem
     """A finding for a client whose field fails the comparison; a missing field fails lt/le/gt/ge.
     With a tree (all, any, not), a finding when the tree does not hold, naming the comparisons
     that decided it (for a not, the comparison that held)."""
-    if p.is_comparison:  # the common case, judged for every client: no tree walk
-        assert p.path is not None
-        assert p.op is not None
-        actual = field_value(client, p.path)
-        if not compare(actual, p.op, p.value):
-            expected = "" if p.op in NO_VALUE_OPS else f" {_show(p.value)}"
-            yield Problem(p.path, f"{p.path} is {_show(actual)}; expected {p.op}{expected}")
+    path, op = p.path, p.op
+    if path is not None and op is not None:  # a comparison, judged for every client: no tree walk
+        actual = field_value(client, path)
+        if not compare(actual, op, p.value):
+            expected = "" if op in NO_VALUE_OPS else f" {_show(p.value)}"
+            yield Problem(path, f"{path} is {_show(actual)}; expected {op}{expected}")
         return
     held, decided = _decide(p, client)
     if not held:
