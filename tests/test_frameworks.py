@@ -196,7 +196,7 @@ def test_markdown_tables_for_disabled_rules_and_frameworks(tmp_path: Path) -> No
     evaluation, info = governed(tmp_path)
     md = renderer("markdown")(evaluation, info)
     assert markdown_tables_keep_their_columns(md) >= 6  # counts, findings, disabled, 4 frameworks
-    assert "<details><summary>1 rules disabled by overrides</summary>" in md
+    assert "<details><summary>1 rule disabled by overrides</summary>" in md
     assert "Retired &lt;b&gt;soon&lt;/b&gt; &amp; gone" in md and "<b>soon" not in md
     assert "the override disabling `G-OFF`" not in md
     assert "the override disabling `G-LAPSED`" in md and "**expired** 2026-01-01" in md

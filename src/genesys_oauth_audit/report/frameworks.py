@@ -118,6 +118,12 @@ def framework_views(evaluation: Evaluation, run: RunInfo) -> tuple[FrameworkView
     return tuple(views)
 
 
+def controls_words(view: FrameworkView) -> str:
+    """``14 controls: 3 fail, 11 pass`` for a framework."""
+    n = len(view.controls)
+    return f"{n} control{'' if n == 1 else 's'}: {status_words(view.counts())}"
+
+
 def status_words(counts: dict[Status, int]) -> str:
     """``3 fail, 9 pass, 1 not evaluated`` (statuses with none left out)."""
     return ", ".join(f"{n} {s.replace('-', ' ')}" for s, n in counts.items() if n) or "none"

@@ -18,7 +18,7 @@ from html import escape
 from genesys_oauth_audit.findings import SEVERITIES, Evaluation, Finding
 from genesys_oauth_audit.report.base import RunInfo, shown_location
 from genesys_oauth_audit.report.escape import terminal
-from genesys_oauth_audit.report.frameworks import framework_views, status_words
+from genesys_oauth_audit.report.frameworks import controls_words, framework_views
 from genesys_oauth_audit.report.text import describe_client, riskiest
 
 STYLE = """
@@ -217,7 +217,7 @@ def render(evaluation: Evaluation, run: RunInfo) -> str:
         for view in views:
             parts += [
                 f"<h3>{h(view.name)} <code>{h(view.id)}</code></h3>",
-                f'<p class="small">{len(view.controls)} controls: {h(status_words(view.counts()))}</p>',
+                f'<p class="small">{h(controls_words(view))}</p>',
                 "<table><thead><tr><th>control</th><th>status</th><th>rules</th></tr></thead><tbody>",
             ]
             for control in view.controls:

@@ -7,7 +7,7 @@ from genesys_oauth_audit.findings import SEVERITIES, Evaluation, Finding
 from genesys_oauth_audit.report.base import RunInfo
 from genesys_oauth_audit.report.escape import markdown as md
 from genesys_oauth_audit.report.escape import markdown_code
-from genesys_oauth_audit.report.frameworks import FrameworkView, framework_views, status_words
+from genesys_oauth_audit.report.frameworks import FrameworkView, controls_words, framework_views
 from genesys_oauth_audit.report.text import describe_client, riskiest
 
 TOP = 20
@@ -35,7 +35,8 @@ def _disabled_table(evaluation: Evaluation) -> list[str]:
     if not evaluation.disabled:
         return []
     lines = [
-        f"<details><summary>{len(evaluation.disabled)} rules disabled by overrides</summary>",
+        f"<details><summary>{len(evaluation.disabled)} "
+        f"rule{'' if len(evaluation.disabled) == 1 else 's'} disabled by overrides</summary>",
         "",
         "| rule | reason | owner | ticket | until | override |",
         "|---|---|---|---|---|---|",
@@ -56,8 +57,8 @@ def _framework_tables(views: tuple[FrameworkView, ...]) -> list[str]:
     lines = ["### Frameworks", ""]
     for view in views:
         lines += [
-            f"<details><summary>{md(view.name)} ({markdown_code(view.id)}): {len(view.controls)} "
-            f"controls, {status_words(view.counts())}</summary>",
+            f"<details><summary>{md(view.name)} ({markdown_code(view.id)}): "
+            f"{controls_words(view)}</summary>",
             "",
             "| control | status | rules |",
             "|---|---|---|",

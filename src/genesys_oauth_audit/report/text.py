@@ -15,7 +15,7 @@ from genesys_oauth_audit.findings import (
 )
 from genesys_oauth_audit.report.base import RunInfo, SourceInfo, shown_location
 from genesys_oauth_audit.report.escape import terminal
-from genesys_oauth_audit.report.frameworks import framework_views, status_words
+from genesys_oauth_audit.report.frameworks import controls_words, framework_views
 
 WIDTH = 80
 
@@ -104,8 +104,7 @@ def _framework_lines(evaluation: Evaluation, run: RunInfo) -> list[str]:
     lines = ["", "Frameworks (the JSON, HTML and Markdown reports show each control's rules):"]
     for view in views:
         lines += _wrap(
-            f"- {terminal(view.name)}: {_plural(len(view.controls), 'control')}: "
-            f"{status_words(view.counts())}",
+            f"- {terminal(view.name)}: {controls_words(view)}",
             "  ",
         )
         failing = [terminal(c.id) for c in view.controls if c.status == "fail"]
