@@ -361,7 +361,21 @@ class _Loader:
         """Check one override against the rule it names and apply it (SPEC §10)."""
         here: Path_ = ("overrides", index)
         source = SourceRef(doc.shown, doc.pos.get(here, (1, 1))[0])
-        rule_id = raw["rule"]
+        position = self._overridden(doc, here, raw["rule"], file, source, done)
+        if position is not None:
+            self._apply_override(doc, here, raw, source, position)
+
+    def _overridden(
+        self,
+        doc: Document,
+        here: Path_,
+        rule_id: str,
+        file: Path,
+        source: SourceRef,
+        done: dict[str, SourceRef],
+    ) -> int | None:
+        """Where in ``self.rules`` the rule an override names is, if the override may name it:
+        a rule loaded through include, not the file's own, and not overridden already."""
         if rule_id not in self.rule_sources:
             self.diagnostics.append(
                 doc.at(
@@ -370,7 +384,7 @@ class _Loader:
                     f"{did_you_mean(rule_id, self.rule_sources)}",
                 )
             )
-            return
+            return None
         defined_in = self.rule_files[rule_id]
         if defined_in == file:
             self.diagnostics.append(
@@ -380,7 +394,7 @@ class _Loader:
                     f"{self.rule_sources[rule_id].line}): edit it there instead of overriding it",
                 )
             )
-            return
+            return None
         if defined_in not in self._reaches(file):
             self.diagnostics.append(
                 doc.at(
@@ -390,7 +404,7 @@ class _Loader:
                     "include (include that file here, or override the rule where it is included)",
                 )
             )
-            return
+            return None
         if rule_id in done:
             self.diagnostics.append(
                 doc.at(
@@ -399,11 +413,17 @@ class _Loader:
                     "keep one override",
                 )
             )
-            return
+            return None
         done[rule_id] = source
-        position = next((i for i, r in enumerate(self.rules) if r.id == rule_id), None)
-        if position is None:
-            return  # the rule itself is invalid, and already reported
+        # None: the rule itself is invalid, and already reported.
+        return next((i for i, r in enumerate(self.rules) if r.id == rule_id), None)
+
+    def _apply_override(
+        self, doc: Document, here: Path_, raw: dict[str, Any], source: SourceRef, position: int
+    ) -> None:
+        """Validate an override's settings against the rule's and replace the rule with its
+        effective settings, remembering where each came from."""
+        rule_id = raw["rule"]
         rule = self.rules[position]
         enabled = raw.get("enabled", True)
         given = [key for key in OVERRIDABLE if key in raw]
