@@ -34,7 +34,10 @@ def test_shipped_packs_pass_their_own_tests(run_cli: Run, path: Path) -> None:
 
 def test_every_pack_has_tests() -> None:
     names = {p.name.removesuffix(".test.yaml") for p in PACK_TESTS}
-    assert names == {p.stem for p in (ROOT / "policies").glob("*.yaml")}
+    packs = {p.stem for p in (ROOT / "policies").glob("*.yaml")}
+    assert packs <= names
+    # more test files of a pack are named after it (baseline-cis: the baseline under CIS only)
+    assert all(name.split("-")[0] in packs for name in names)
 
 
 def test_every_check_type_and_selector_give_the_spec_findings(run_cli: Run) -> None:

@@ -8,14 +8,14 @@ incomplete audit raises (exit 3) before any output file exists.
 from __future__ import annotations
 
 import sys
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from genesys_oauth_audit import __version__
-from genesys_oauth_audit.errors import BadInputError, ExitCode, InputFileError
+from genesys_oauth_audit.errors import BadInputError, Diagnostic, ExitCode, InputFileError
 from genesys_oauth_audit.findings import Severity
 
 # Each command imports the stages it uses inside its function: ``validate`` must not pay for
@@ -56,6 +56,7 @@ class CheckOptions:
     baseline: Path | None = None
     write_baseline: Path | None = None
     proposed: tuple[Path, ...] = ()
+    frameworks: tuple[str, ...] = ()  # limit the run to rules mapped to these frameworks
 
 
 @dataclass
@@ -185,6 +186,7 @@ def run_info(
                 help_uri=r.help_uri,
                 tags=r.tags,
                 source=str(r.source),
+                controls=r.controls,
             )
             for r in policies.rules
         ),
@@ -195,6 +197,7 @@ def run_info(
         group_by=opts.group_by,
         sarif_include_waived=opts.sarif_include_waived,
         baseline=str(opts.baseline) if opts.baseline is not None else None,
+        frameworks=opts.frameworks,
     )
 
 
@@ -237,8 +240,12 @@ def _check(
 
     now = _now(opts.now)
     policies = load_policies(opts.policies)
+    warn(policies.warnings, streams)
+    if opts.frameworks:
+        policies = only_frameworks(policies, opts.frameworks)
     known = load_baseline(opts.baseline) if opts.baseline is not None else None
-    needs = policies.needs()
+    # Rules an override switches off today need no data: a disabled usage rule costs no query.
+    needs = policies.needs(now.date())
 
     # Proposal files are read and checked once, now, before the network: a bad one fails in
     # milliseconds. Their roles are resolved against the org's below.
@@ -265,7 +272,7 @@ def _check(
     elif proposed is None or has_credentials(opts.connection.client_id, environ):
         usage_days = None
         if "usage" in needs:
-            usage_days = max(opts.usage_days or 0, policies.usage_days() or 0) or None
+            usage_days = max(opts.usage_days or 0, policies.usage_days(now.date()) or 0) or None
         inventory = fetch_live(
             opts.connection,
             roles="roles" in needs or proposed is not None,
@@ -319,6 +326,39 @@ def write_reports(
 # -- policies -----------------------------------------------------------------------------------
 
 
+def warn(warnings: Sequence[Diagnostic], streams: Streams) -> None:
+    """Problems worth a second look that do not make a policy invalid, as ``path:line:col:
+    warning: message`` on standard error."""
+    for d in warnings:
+        where = ":".join(str(part) for part in (d.path, d.line, d.column) if part is not None)
+        streams.stderr.write(f"{where}: warning: {d.message}\n")
+
+
+def only_frameworks(policies: PolicySet, frameworks: tuple[str, ...]) -> PolicySet:
+    """``check --framework``: only the rules mapped to one of ``frameworks``; a framework no rule
+    maps to is bad input (exit 2), with a suggestion among those the policies do map."""
+    from genesys_oauth_audit.files.yamldoc import did_you_mean
+
+    known = policies.frameworks()
+    for framework in frameworks:
+        if framework not in known:
+            files = ", ".join(f.path for f in policies.files)
+            if not known:
+                raise BadInputError(
+                    f"--framework {framework}: no rule of {files} maps to a framework "
+                    "(rules name the controls they support under controls:)"
+                )
+            prefixed = next((k for k in known if k.startswith(framework)), None)
+            hint = did_you_mean(framework, known) or (
+                f"; did you mean {prefixed!r}?" if prefixed else ""
+            )
+            raise BadInputError(
+                f"--framework {framework}: no rule of {files} maps to it{hint} "
+                f"(the policies map: {', '.join(known)})"
+            )
+    return policies.for_frameworks(frameworks)
+
+
 def validate(paths: tuple[str, ...], *, streams: Streams) -> ExitCode:
     """``validate``: check each policy file (schema and semantics); every error of every file at once."""
     from genesys_oauth_audit.policy.loader import load_policies
@@ -332,8 +372,12 @@ def validate(paths: tuple[str, ...], *, streams: Streams) -> ExitCode:
         except InputFileError as exc:
             problems.extend(exc.diagnostics)
             continue
+        warn(policies.warnings, streams)
+        overridden = sum(1 for r in policies.rules if r.override is not None)
         streams.stdout.write(
-            f"{path}: ok ({len(policies.rules)} rules, {len(policies.exceptions)} exceptions)\n"
+            f"{path}: ok ({len(policies.rules)} rules, {len(policies.exceptions)} exceptions"
+            + (f", {overridden} overridden" if overridden else "")
+            + ")\n"
         )
     if problems:
         raise InputFileError(problems)
@@ -341,13 +385,17 @@ def validate(paths: tuple[str, ...], *, streams: Streams) -> ExitCode:
 
 
 def list_rules(paths: tuple[str, ...], *, streams: Streams) -> ExitCode:
-    """``rules``: one line per rule: id, severity, check type, title, where it is defined."""
+    """``rules``: one line per rule: id, severity (effective), title, where it is defined; below an
+    overridden rule, each replaced setting with where it was replaced, and whether it is off."""
+    from genesys_oauth_audit.policy.explain import origin_lines
     from genesys_oauth_audit.policy.loader import load_policies
 
     policies = load_policies(paths or ("builtin:tutorial",))
     width = max((len(r.id) for r in policies.rules), default=2)
     for r in policies.rules:
         streams.stdout.write(f"{r.id:<{width}}  {r.severity.value:<8}  {r.title}  ({r.source})\n")
+        for line in origin_lines(r, " " * (width + 2)):
+            streams.stdout.write(line + "\n")
     return ExitCode.OK
 
 

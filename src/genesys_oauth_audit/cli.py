@@ -326,6 +326,14 @@ def _severity_or_never(value: str) -> Severity | None:
     help="Days of usage to read when a rule needs usage (default: the longest max-days-unused rule).",
 )
 @click.option(
+    "--framework",
+    "frameworks",
+    multiple=True,
+    metavar="ID",
+    help="Run only the rules mapped to this compliance framework (a framework id of the rules' "
+    "controls, such as nist-800-53). Repeatable.",
+)
+@click.option(
     "--color/--no-color",
     default=None,
     help="Colour the text report (default: only on a terminal, never with NO_COLOR).",
@@ -348,6 +356,7 @@ def check(
     min_severity: str,
     fail_on: str,
     usage_days: int | None,
+    frameworks: tuple[str, ...],
     color: bool | None,
     now: str | None,
     **kw: Any,
@@ -376,6 +385,7 @@ def check(
             baseline=baseline,
             write_baseline=write_baseline,
             proposed=tuple(proposed),
+            frameworks=tuple(dict.fromkeys(frameworks)),
         )
         return app.check(opts, environ=os.environ, streams=_streams(), color=bool(use_color))
 
@@ -406,7 +416,8 @@ def validate(ctx: click.Context, paths: tuple[str, ...]) -> None:
 )
 @click.pass_context
 def rules_command(ctx: click.Context, policies: tuple[str, ...]) -> None:
-    """List the rules of policy files: id, severity, title, where defined."""
+    """List the rules of policy files: id, severity, title, where defined, and what overrides
+    replaced (each setting with where it came from)."""
 
     def action() -> ExitCode:
         from genesys_oauth_audit import app

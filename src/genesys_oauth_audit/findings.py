@@ -154,6 +154,22 @@ class ExceptionStatus:
     source: str
 
 
+@dataclass(frozen=True, kw_only=True)
+class DisabledRule:
+    """A rule an override switches off (``expired``: the override lapsed, so the rule was
+    evaluated again). Reports list both, like waivers and expired exceptions: never silent."""
+
+    rule_id: str
+    title: str
+    severity: Severity
+    reason: str
+    owner: str | None
+    ticket: str | None
+    expires: date | None
+    source: str  # the override's file:line
+    expired: bool = False
+
+
 @dataclass(frozen=True)
 class Evaluation:
     """Everything one evaluation found; reporters render it, ``fails`` decides the exit code."""
@@ -172,6 +188,18 @@ class Evaluation:
     selected: Mapping[str, array] = field(default_factory=dict)  # type: ignore[type-arg]
     # (rule, client) pairs that could not be evaluated, with why: JUnit reports them as errors.
     pairs_not_evaluated: tuple[NotEvaluated, ...] = ()
+    # Rules switched off by an override, and overrides that lapsed (their rules were evaluated).
+    disabled_rules: tuple[DisabledRule, ...] = ()
+
+    @property
+    def disabled(self) -> tuple[DisabledRule, ...]:
+        """The rules an override switched off for this run."""
+        return tuple(d for d in self.disabled_rules if not d.expired)
+
+    @property
+    def expired_overrides(self) -> tuple[DisabledRule, ...]:
+        """Overrides that lapsed: their rules were evaluated again."""
+        return tuple(d for d in self.disabled_rules if d.expired)
 
     def counting(self) -> tuple[Finding, ...]:
         return tuple(f for f in self.findings if f.counts)

@@ -1,4 +1,9 @@
-"""The generic ``field`` check type: one inventory field compared with a value."""
+"""The generic ``field`` check type: an inventory field compared with a value, or a tree of such
+comparisons composed with ``all``, ``any`` and ``not`` (SPEC §5, §10).
+
+A tree states what a compliant client satisfies, as a single comparison does; a client for which
+it does not hold is a finding whose subject and message name the comparisons that decided it.
+"""
 
 from __future__ import annotations
 
@@ -6,9 +11,10 @@ import re
 from collections.abc import Iterator
 from datetime import date, datetime, timezone
 from functools import cache
-from typing import Any, Literal, get_args
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import BaseModel, Field
+from pydantic.json_schema import SkipJsonSchema
 
 from genesys_oauth_audit.checks.registry import (
     Context,
@@ -30,55 +36,201 @@ FieldOp = Literal[
     "le",
     "gt",
     "ge",
-    "matches",
     "contains",
+    "not-contains",
+    "matches",
+    "not-matches",
     "exists",
     "empty",
     "not-empty",
 ]
 FIELD_OPS: tuple[str, ...] = get_args(FieldOp)
+NO_VALUE_OPS = ("exists", "empty", "not-empty")
+REGEX_OPS = ("matches", "not-matches")
+
+# A tree is bounded so a policy stays readable and a client is judged in bounded time: a root
+# comparison is one level, ``any: [comparison]`` two.
+MAX_DEPTH = 8
+MAX_LEAVES = 64
+# The most comparisons a finding's message names (the subject names every path).
+MESSAGE_LEAVES = 8
+
+Path_ = tuple[str | int, ...]
 
 
-def _field_reads(params: Any) -> frozenset[str]:
-    return frozenset({str(params.path).split(".")[0]})
+def _search(pattern: str, text: str) -> bool:
+    """Whether a policy's regular expression matches somewhere in ``text``: the one place
+    ``matches`` and ``not-matches`` meet client text."""
+    return re.search(pattern, text) is not None
 
 
-class FieldCheck(Params):
-    path: str = Field(
-        min_length=1, description="An inventory field, dotted for nested ones (createdBy.id)."
+def _regex_problem(pattern: str) -> str | None:
+    """Why ``pattern`` is not a regular expression the ``matches`` operators accept, or None."""
+    try:
+        re.compile(pattern)
+    except re.error as exc:
+        return f"invalid regular expression {pattern!r}: {exc}"
+    return None
+
+
+def _no_null(schema: dict[str, Any]) -> None:
+    # The parameter may be left out, never given as null: say so in the published schema.
+    schema.pop("default", None)
+
+
+def _optional(description: str, **kwargs: Any) -> Any:
+    return Field(default=None, description=description, json_schema_extra=_no_null, **kwargs)
+
+
+class FieldCondition(Params):
+    """One condition of a field check: a comparison (path, op, value), or all, any or not of
+    conditions."""
+
+    path: str | SkipJsonSchema[None] = _optional(
+        "An inventory field, dotted for nested ones (createdBy.id); with op, or instead a tree "
+        "of all, any and not.",
+        min_length=1,
     )
-    op: FieldOp = Field(description="The comparison.")
-    value: Any = Field(default=None, description="What to compare with (a list for in / not-in).")
+    op: FieldOp | SkipJsonSchema[None] = _optional("The comparison (with path).")
+    value: Any = Field(
+        default=None,
+        description="What to compare with (a list for in / not-in, a regular expression for "
+        "matches / not-matches).",
+    )
+    all_: Annotated[tuple[FieldCondition, ...], Field(min_length=1)] | SkipJsonSchema[None] = (
+        _optional("Every condition holds.", alias="all")
+    )
+    any_: Annotated[tuple[FieldCondition, ...], Field(min_length=1)] | SkipJsonSchema[None] = (
+        _optional("At least one condition holds.", alias="any")
+    )
+    not_: FieldCondition | SkipJsonSchema[None] = _optional(
+        "The condition does not hold.", alias="not"
+    )
 
-    def problems(self) -> Iterator[ParamProblem]:
+    @property
+    def children(self) -> tuple[tuple[str, int | None, FieldCondition], ...]:
+        """The sub-conditions with where each is written: (``all``/``any``/``not``, index)."""
+        out: list[tuple[str, int | None, FieldCondition]] = []
+        for key, nodes in (("all", self.all_), ("any", self.any_)):
+            out.extend((key, i, node) for i, node in enumerate(nodes or ()))
+        if self.not_ is not None:
+            out.append(("not", None, self.not_))
+        return tuple(out)
+
+    @property
+    def is_comparison(self) -> bool:
+        return self.all_ is None and self.any_ is None and self.not_ is None
+
+    def leaves(self) -> Iterator[FieldCondition]:
+        """Every comparison of the tree, in the order written."""
+        if self.is_comparison:
+            yield self
+        for _, _, node in self.children:
+            yield from node.leaves()
+
+    def text(self) -> str:
+        """The condition as a person reads it: ``path op value``, ``all of (…)``, ``not (…)``."""
+        if self.is_comparison:
+            value = "" if self.op in NO_VALUE_OPS else f" {_show(self.value)}"
+            return f"{self.path} {self.op}{value}"
+        if self.not_ is not None:
+            return f"not ({self.not_.text()})"
+        key, nodes = ("all", self.all_) if self.all_ is not None else ("any", self.any_)
+        return f"{key} of ({'; '.join(n.text() for n in nodes or ())})"
+
+    def _shape_problems(self, at: Path_, depth: int) -> Iterator[ParamProblem]:
+        """The tree's shape, then each comparison's semantics, each at its own place."""
+        given = [k for k, v in (("all", self.all_), ("any", self.any_), ("not", self.not_)) if v]
+        compared = [k for k in ("path", "op", "value") if k in self.model_fields_set]
+        if given and compared:
+            yield ParamProblem(
+                f"a condition is either a comparison (path, op, value) or one of all, any, not; "
+                f"this one has {', '.join(compared)} and {' and '.join(given)}",
+                at=at,
+            )
+            return
+        if len(given) > 1:
+            yield ParamProblem(
+                f"a condition has one of all, any, not; this one has {' and '.join(given)}: "
+                "nest them instead",
+                at=at,
+            )
+            return
+        if not given:
+            yield from self._comparison_problems(at)
+            return
+        if depth >= MAX_DEPTH:
+            yield ParamProblem(
+                f"conditions are nested more than {MAX_DEPTH} levels deep; "
+                "flatten the tree or split the rule",
+                at=at,
+            )
+            return
+        for key, index, node in self.children:
+            yield from node._shape_problems(
+                (*at, key) if index is None else (*at, key, index), depth + 1
+            )
+
+    def _comparison_problems(self, at: Path_) -> Iterator[ParamProblem]:
+        if self.path is None or self.op is None:
+            missing = " and ".join(k for k in ("path", "op") if getattr(self, k) is None)
+            yield ParamProblem(
+                f"a condition needs path and op (a comparison), or one of all, any, not; "
+                f"missing {missing}",
+                at=at,
+            )
+            return
         paths = field_paths()
         if self.path not in paths:
             yield ParamProblem(
                 f"unknown field path {self.path!r}{did_you_mean(self.path, paths)} "
                 f"(fields: {', '.join(paths)})",
-                at=("path",),
+                at=(*at, "path"),
             )
         op, value = self.op, self.value
         has_value = "value" in self.model_fields_set
-        if op in ("exists", "empty", "not-empty"):
+        if op in NO_VALUE_OPS:
             if has_value:
-                yield ParamProblem(f"operator {op!r} takes no value", at=("value",))
+                yield ParamProblem(f"operator {op!r} takes no value", at=(*at, "value"))
         elif not has_value:
-            yield ParamProblem(f"operator {op!r} needs a value")
+            yield ParamProblem(f"operator {op!r} needs a value", at=at)
         elif op in ("in", "not-in") and not isinstance(value, list):
-            yield ParamProblem(f"operator {op!r} needs a list value", at=("value",))
-        elif op == "matches":
+            yield ParamProblem(f"operator {op!r} needs a list value", at=(*at, "value"))
+        elif op in REGEX_OPS:
             if not isinstance(value, str):
                 yield ParamProblem(
-                    "operator 'matches' needs a regular expression string", at=("value",)
+                    f"operator {op!r} needs a regular expression string", at=(*at, "value")
                 )
             else:
-                try:
-                    re.compile(value)
-                except re.error as exc:
-                    yield ParamProblem(
-                        f"invalid regular expression {value!r}: {exc}", at=("value",)
-                    )
+                problem = _regex_problem(value)
+                if problem:
+                    yield ParamProblem(problem, at=(*at, "value"))
+
+
+class FieldCheck(FieldCondition):
+    """A field check's parameters: one comparison, or a tree of all, any and not."""
+
+    def problems(self) -> Iterator[ParamProblem]:
+        yield from self._shape_problems((), 1)
+        count = sum(1 for _ in self.leaves())
+        if count > MAX_LEAVES:
+            yield ParamProblem(
+                f"a field check may compare at most {MAX_LEAVES} conditions; this one has "
+                f"{count}: split the rule"
+            )
+
+    @classmethod
+    def merged(cls, base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+        """An override that gives any condition replaces the whole condition: a comparison and a
+        tree cannot be mixed key by key."""
+        return dict(override) if override else dict(base)
+
+    def describe(self) -> str | None:
+        return self.text()
+
+
+def _field_reads(params: Any) -> frozenset[str]:
+    return frozenset(str(leaf.path).split(".")[0] for leaf in params.leaves())
 
 
 def field_value(client: Client, path: str) -> Any:
@@ -153,15 +305,19 @@ def compare(actual: Any, op: str, expected: Any) -> bool:
         return _is_empty(actual)
     if op == "not-empty":
         return not _is_empty(actual)
-    if op == "contains":
+    if op in ("contains", "not-contains"):
         if isinstance(actual, (tuple, list)):
-            return expected in actual
-        return isinstance(actual, str) and isinstance(expected, str) and expected in actual
-    if op == "matches":
-        pattern = re.compile(str(expected))
+            found = expected in actual
+        else:
+            found = isinstance(actual, str) and isinstance(expected, str) and expected in actual
+        return found if op == "contains" else not found
+    if op in REGEX_OPS:
+        pattern = str(expected)
         if isinstance(actual, (tuple, list)):
-            return any(pattern.search(str(item)) for item in actual)
-        return actual is not None and pattern.search(str(actual)) is not None
+            found = any(_search(pattern, str(item)) for item in actual)
+        else:
+            found = actual is not None and _search(pattern, str(actual))
+        return found if op == "matches" else not found
     if op in ("in", "not-in"):
         members = [_comparable(actual, item)[1] for item in (expected or [])]
         value = _comparable(actual, (expected or [None])[0])[0] if expected else actual
@@ -196,12 +352,54 @@ def _show(value: Any) -> str:
     return repr(value)
 
 
+Decided = list[tuple[FieldCondition, Any, bool]]  # (comparison, the client's value, it held)
+
+
+def _decide(node: FieldCondition, client: Client) -> tuple[bool, Decided]:
+    """Whether ``node`` holds for ``client``, and the comparisons that decided it: for ``all``
+    that fails, the failing ones; for ``any`` that holds, the first that holds; for ``not``,
+    those that decided its operand (so a failing ``not`` names the comparison that held)."""
+    if node.is_comparison:
+        assert node.path is not None
+        assert node.op is not None
+        actual = field_value(client, node.path)
+        held = compare(actual, node.op, node.value)
+        return held, [(node, actual, held)]
+    if node.not_ is not None:
+        held, decided = _decide(node.not_, client)
+        return not held, decided
+    if node.all_ is not None:
+        results = [_decide(child, client) for child in node.all_]
+        if all(held for held, _ in results):
+            return True, [d for _, ds in results for d in ds]
+        return False, [d for held, ds in results if not held for d in ds]
+    failed: Decided = []
+    for child in node.any_ or ():
+        held, ds = _decide(child, client)
+        if held:
+            return True, ds
+        failed.extend(ds)
+    return False, failed
+
+
+def _because(decided: Decided) -> str:
+    """What a client's values were against the comparisons that decided a finding."""
+    parts = []
+    for leaf, actual, held in decided[:MESSAGE_LEAVES]:
+        value = "" if leaf.op in NO_VALUE_OPS else f" {_show(leaf.value)}"
+        parts.append(
+            f"{leaf.path} is {_show(actual)} (expected {'not ' if held else ''}{leaf.op}{value})"
+        )
+    more = len(decided) - MESSAGE_LEAVES
+    return "; ".join(parts) + (f"; and {more} more conditions" if more > 0 else "")
+
+
 @check(
     "field",
     reads=_field_reads,
     params=FieldCheck,
-    summary="A client field must satisfy a comparison (eq, ne, in, not-in, lt, le, gt, ge, matches, contains, exists, empty, not-empty).",
-    subject="the field path",
+    summary="A client field must satisfy a comparison (eq, ne, in, not-in, lt, le, gt, ge, matches, not-matches, contains, not-contains, exists, empty, not-empty), or a tree of comparisons must hold (all, any, not).",
+    subject="the field path; for a tree, the paths of the comparisons that decided it",
     example=Example(
         params={"path": "description", "op": "not-empty"},
         passing={"description": "Nightly export to the data warehouse; owner: data-team"},
@@ -210,11 +408,20 @@ def _show(value: Any) -> str:
     ),
 )
 def field_check(client: Client, ctx: Context, p: FieldCheck) -> Iterator[Problem]:
-    """A finding for a client whose field fails the comparison; a missing field fails lt/le/gt/ge."""
-    actual = field_value(client, p.path)
-    if not compare(actual, p.op, p.value):
-        expected = "" if p.op in ("exists", "empty", "not-empty") else f" {_show(p.value)}"
-        yield Problem(p.path, f"{p.path} is {_show(actual)}; expected {p.op}{expected}")
+    """A finding for a client whose field fails the comparison; a missing field fails lt/le/gt/ge.
+    With a tree (all, any, not), a finding when the tree does not hold, naming the comparisons
+    that decided it (for a not, the comparison that held)."""
+    path, op = p.path, p.op
+    if path is not None and op is not None:  # a comparison, judged for every client: no tree walk
+        actual = field_value(client, path)
+        if not compare(actual, op, p.value):
+            expected = "" if op in NO_VALUE_OPS else f" {_show(p.value)}"
+            yield Problem(path, f"{path} is {_show(actual)}; expected {op}{expected}")
+        return
+    held, decided = _decide(p, client)
+    if not held:
+        paths = dict.fromkeys(str(leaf.path) for leaf, _, _ in decided)
+        yield Problem(", ".join(paths), _because(decided))
 
 
 def field_paths() -> tuple[str, ...]:

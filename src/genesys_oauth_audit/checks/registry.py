@@ -55,7 +55,8 @@ class Context:
 @dataclass(frozen=True)
 class ParamProblem:
     """A semantic problem of a rule's parameters that the schema cannot see (a glob that never
-    matches, an unknown field path). ``at`` is the path below the rule's ``check`` mapping; with
+    matches, an unknown field path). ``at`` is the path below the rule's ``check`` mapping, as
+    deep as the parameters nest (``("any", 1, "all", 0, "path")`` in a field check's tree); with
     ``located`` the message is prefixed with where it is, as schema errors are."""
 
     message: str
@@ -78,6 +79,17 @@ class Params(BaseModel):
     def problems(self) -> Iterator[ParamProblem]:
         """Problems that involve several parameters; none by default."""
         return iter(())
+
+    @classmethod
+    def merged(cls, base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+        """The parameters of an included rule with an override's parameters applied (policy
+        ``overrides``): by default each parameter given replaces that parameter. A check type whose
+        parameters only make sense together says otherwise."""
+        return {**base, **override}
+
+    def describe(self) -> str | None:
+        """The parameters in words for ``explain``, where JSON would not read well; None: JSON."""
+        return None
 
 
 class NoParams(Params):

@@ -17,6 +17,7 @@ from genesys_oauth_audit.checks import (
 from genesys_oauth_audit.checks.risk import RiskCatalog, risk_catalog
 from genesys_oauth_audit.findings import (
     ClientRef,
+    DisabledRule,
     Evaluation,
     ExceptionStatus,
     Finding,
@@ -26,7 +27,7 @@ from genesys_oauth_audit.findings import (
     fingerprint,
 )
 from genesys_oauth_audit.inventory import Inventory, cyclic_gc_paused
-from genesys_oauth_audit.policy.model import PolicyException, PolicySet, Where
+from genesys_oauth_audit.policy.model import PolicyException, PolicySet, Rule, Where
 
 EXPIRY_WARNING_DAYS = 14
 
@@ -118,6 +119,25 @@ def _status(exc: PolicyException) -> ExceptionStatus:
     )
 
 
+def _disabled(rule: Rule, today: date) -> DisabledRule | None:
+    """The record reports show for a rule an override switches off (or switched off until a day
+    that has passed); None for a rule no override switches off."""
+    override = rule.override
+    if override is None or override.enabled:
+        return None
+    return DisabledRule(
+        rule_id=rule.id,
+        title=rule.title,
+        severity=rule.severity,
+        reason=override.reason or "",
+        owner=override.owner,
+        ticket=override.ticket,
+        expires=override.expires,
+        source=str(override.source),
+        expired=override.expired(today),
+    )
+
+
 def evaluate(
     policies: PolicySet,
     inventory: Inventory,
@@ -156,6 +176,7 @@ def _evaluate(
     not_evaluated: list[NotEvaluated] = []
     pairs_not_evaluated: list[NotEvaluated] = []
     selected: dict[str, array] = {}  # type: ignore[type-arg]
+    disabled: list[DisabledRule] = []
     pairs = 0
     rules_run = 0
     evaluated: set[str] = set()
@@ -164,6 +185,11 @@ def _evaluate(
     for rule in policies.rules:
         chosen = _select(rule.where, targets, by_field)
         selected[rule.id] = chosen
+        off = _disabled(rule, today)
+        if off is not None:
+            disabled.append(off)
+            if not off.expired:
+                continue  # switched off by an override: listed, not evaluated
         missing = sorted(rule.check_type.needs - have)
         reason = "; ".join(NEED_REASONS[m] for m in missing) if missing else None
         if reason is None and rule.check_type.precondition is not None:
@@ -251,4 +277,5 @@ def _evaluate(
         clients=tuple(_client_ref(t, ctx, catalog) for t in targets),
         selected=selected,
         pairs_not_evaluated=tuple(pairs_not_evaluated),
+        disabled_rules=tuple(disabled),
     )

@@ -43,6 +43,7 @@ class FileResult:
     path: str
     cases: tuple[CaseResult, ...]
     not_evaluated_problem: str | None = None
+    disabled_problem: str | None = None
 
     @property
     def passed(self) -> int:
@@ -50,8 +51,24 @@ class FileResult:
 
     @property
     def failed(self) -> int:
-        # A wrong set of not-evaluated rules counts as one more failed case.
-        return sum(1 for c in self.cases if not c.passed) + (1 if self.not_evaluated_problem else 0)
+        # A wrong set of not-evaluated (or disabled) rules counts as one more failed case.
+        return (
+            sum(1 for c in self.cases if not c.passed)
+            + (1 if self.not_evaluated_problem else 0)
+            + (1 if self.disabled_problem else 0)
+        )
+
+
+@dataclass(frozen=True)
+class LoadedTest:
+    """One parsed test file: what to evaluate, as of which day, and what to expect."""
+
+    policies: PolicySet
+    inventory: Inventory
+    today: date
+    cases: list[_Case]
+    not_evaluated: set[str] | None
+    disabled: set[str] | None
 
 
 @dataclass
@@ -119,7 +136,7 @@ def _resolve_client(inventory: Inventory, ref: str) -> str | None:
     return None
 
 
-def load_test_file(path: Path) -> tuple[PolicySet, Inventory, date, list[_Case], set[str] | None]:
+def load_test_file(path: Path) -> LoadedTest:
     """Parse and check one test file; every problem raises ``InputFileError`` (exit 2)."""
     shown = str(path)
     diagnostics: list[Diagnostic] = []
@@ -149,6 +166,20 @@ def load_test_file(path: Path) -> tuple[PolicySet, Inventory, date, list[_Case],
         raise InputFileError(
             [doc.at(("policies",), "the policies under test are invalid"), *exc.diagnostics]
         ) from None
+    if "frameworks" in data:
+        # As ``check --framework``: only the rules mapped to one of these frameworks run.
+        known = policies.frameworks()
+        for j, framework in enumerate(data["frameworks"]):
+            if framework not in known:
+                diagnostics.append(
+                    doc.at(
+                        ("frameworks", j),
+                        f"no rule of the policies under test maps to framework {framework!r}"
+                        f"{did_you_mean(framework, known)}"
+                        + (f" (they map: {', '.join(known)})" if known else ""),
+                    )
+                )
+        policies = policies.for_frameworks(tuple(data["frameworks"]))
 
     if ("inventory" in data) == ("inventoryFile" in data):
         raise InputFileError(
@@ -199,27 +230,52 @@ def load_test_file(path: Path) -> tuple[PolicySet, Inventory, date, list[_Case],
                 },
             )
         )
-    for j, rule_id in enumerate(data.get("notEvaluated", [])):
-        if rule_id not in rule_ids:
-            diagnostics.append(
-                doc.at(("notEvaluated", j), f"rule {rule_id!r} is not in the policies under test")
-            )
+    for key in ("notEvaluated", "disabled"):
+        for j, rule_id in enumerate(data.get(key, [])):
+            if rule_id not in rule_ids:
+                diagnostics.append(
+                    doc.at(
+                        (key, j),
+                        f"rule {rule_id!r} is not in the policies under test"
+                        f"{did_you_mean(rule_id, rule_ids)}",
+                    )
+                )
     if diagnostics:
         raise InputFileError(diagnostics)
-    not_evaluated = set(data["notEvaluated"]) if "notEvaluated" in data else None
-    return policies, inventory, today, cases, not_evaluated
+    return LoadedTest(
+        policies=policies,
+        inventory=inventory,
+        today=today,
+        cases=cases,
+        not_evaluated=set(data["notEvaluated"]) if "notEvaluated" in data else None,
+        disabled=set(data["disabled"]) if "disabled" in data else None,
+    )
+
+
+def _set_problem(what: str, expected: set[str] | None, actual: set[str]) -> str | None:
+    if expected is None or actual == expected:
+        return None
+    return f"{what}: expected {sorted(expected)}, got {sorted(actual)}"
 
 
 def run_test_file(path: Path) -> FileResult:
-    policies, inventory, today, cases, expected_not_evaluated = load_test_file(path)
-    evaluation = evaluate(policies, inventory, today=today)
-    results = [_run_case(case, inventory, evaluation) for case in cases]
-    problem = None
-    if expected_not_evaluated is not None:
-        actual = {n.rule_id for n in evaluation.not_evaluated}
-        if actual != expected_not_evaluated:
-            problem = f"rules not evaluated: expected {sorted(expected_not_evaluated)}, got {sorted(actual)}"
-    return FileResult(str(path), tuple(results), problem)
+    test = load_test_file(path)
+    evaluation = evaluate(test.policies, test.inventory, today=test.today)
+    results = [_run_case(case, test.inventory, evaluation) for case in test.cases]
+    return FileResult(
+        str(path),
+        tuple(results),
+        _set_problem(
+            "rules not evaluated",
+            test.not_evaluated,
+            {n.rule_id for n in evaluation.not_evaluated},
+        ),
+        _set_problem(
+            "rules disabled by overrides",
+            test.disabled,
+            {d.rule_id for d in evaluation.disabled},
+        ),
+    )
 
 
 def _run_case(case: _Case, inventory: Inventory, evaluation: Evaluation) -> CaseResult:
@@ -253,8 +309,9 @@ def render_results(results: list[FileResult]) -> str:
             for rule, subject, waived_flag in case.missing:
                 waived = ", waived" if waived_flag else ""
                 lines.append(f"        missing:    {rule} subject={_subject(subject)}{waived}")
-        if result.not_evaluated_problem:
-            lines.append(f"  FAIL  {result.not_evaluated_problem}")
+        for problem in (result.not_evaluated_problem, result.disabled_problem):
+            if problem:
+                lines.append(f"  FAIL  {problem}")
     passed = sum(r.passed for r in results)
     failed = sum(r.failed for r in results)
     lines.append(f"{passed} passed, {failed} failed")

@@ -250,6 +250,14 @@ def schema_diagnostics(doc: Document, error: SchemaError) -> list[Diagnostic]:
         ]
     if validator in ("minItems", "minLength"):
         return [doc.at(path, f"{where}: must not be empty")]
+    if validator == "pattern" and "propertyNames" in error.schema_path:
+        # A key of a mapping whose keys have a form (framework ids): point at the key itself.
+        what = schema.get("description") or f"of the expected form {validator_value}"
+        return [
+            doc.at(
+                (*path, error.instance), f"{where}: key {error.instance!r} is not {what}", key=True
+            )
+        ]
     if validator == "pattern":
         return [
             doc.at(

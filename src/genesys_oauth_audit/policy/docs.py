@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import yaml
@@ -20,13 +21,22 @@ def _params_table(schema: dict[str, Any]) -> list[str]:
         kind = prop.get("type") or (
             "one of " + ", ".join(prop["enum"]) if "enum" in prop else "any"
         )
+        if "$ref" in prop:
+            kind = _ref_name(prop["$ref"])
         if kind == "array":
-            kind = f"list of {prop.get('items', {}).get('type', 'values')}"
+            items = prop.get("items", {})
+            kind = f"list of {_ref_name(items['$ref']) + 's' if '$ref' in items else items.get('type', 'values')}"
         default = f" (default {json.dumps(prop['default'])})" if "default" in prop else ""
         rows.append(
             f"| `{name}` | {kind} | {'yes' if name in required else 'no'} | {prop.get('description', '')}{default} |"
         )
     return rows
+
+
+def _ref_name(ref: str) -> str:
+    """``#/$defs/FieldCondition`` -> ``field condition``."""
+    name = ref.rpartition("/")[2]
+    return " ".join(w.lower() for w in re.findall(r"[A-Z][a-z0-9]*|[a-z0-9]+", name))
 
 
 def _yaml(data: Any) -> str:

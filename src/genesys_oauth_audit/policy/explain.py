@@ -1,11 +1,13 @@
-"""``explain``: a rule in words, for the person deciding whether a finding matters."""
+"""``explain`` and ``rules``: a rule in words, for the person deciding whether a finding matters,
+with where each of its settings came from (the rule's file, or an override's line)."""
 
 from __future__ import annotations
 
 import json
 import textwrap
 
-from genesys_oauth_audit.policy.model import PolicySet, Rule, Where
+from genesys_oauth_audit.policy.frameworks import control_title, framework_name
+from genesys_oauth_audit.policy.model import Override, PolicySet, Rule, Where
 
 
 def _where_words(where: Where) -> list[str]:
@@ -23,6 +25,83 @@ def _where_words(where: Where) -> list[str]:
     if where.exclude_ids:
         words.append("id is none of " + ", ".join(where.exclude_ids))
     return words
+
+
+def _params_text(rule: Rule) -> str:
+    """The check's parameters: in words where the check type says them (a field check's
+    condition tree), else as JSON."""
+    described = rule.params.describe()
+    if described is not None:
+        return described
+    return json.dumps(
+        rule.params.model_dump(by_alias=True, exclude_defaults=False), ensure_ascii=False
+    )
+
+
+def _setting_value(rule: Rule, setting: str) -> str:
+    """The effective value of one setting an override may replace, in one line."""
+    if setting == "severity":
+        return rule.severity.value
+    if setting == "title":
+        return repr(rule.title)
+    if setting == "remediation":
+        return "replaced"
+    if setting == "tags":
+        return ", ".join(rule.tags) or "(none)"
+    if setting == "where":
+        words = _where_words(rule.where)
+        return "; ".join(words) if words else "every client"
+    return _params_text(rule)
+
+
+def _was(override: Override, setting: str) -> str:
+    """What the included rule had, for the settings short enough to show."""
+    if setting == "severity":
+        return f"; included: {override.base.severity.value}"
+    if setting == "title":
+        return f"; included: {override.base.title!r}"
+    return ""
+
+
+def disabled_words(override: Override) -> str:
+    """``at acme.yaml:5 until 2027-03-31 (then enabled again), owner x, ticket y: reason``."""
+    parts = [f"at {override.source}"]
+    if override.expires is not None:
+        parts.append(f"until {override.expires.isoformat()} (then enabled again)")
+    if override.owner:
+        parts.append(f"owner {override.owner}")
+    if override.ticket:
+        parts.append(f"ticket {override.ticket}")
+    return ", ".join(parts) + f": {override.reason}"
+
+
+def origin_lines(rule: Rule, indent: str) -> list[str]:
+    """For an overridden rule: one line per replaced setting with its value and where it was
+    written, and whether the override switches the rule off (``rules`` and ``explain``)."""
+    override = rule.override
+    if override is None:
+        return []
+    lines = []
+    if not override.enabled:
+        lines.append(f"{indent}disabled   {disabled_words(override)}")
+    for setting, ref in override.settings:
+        lines.append(
+            f"{indent}{setting:<10} {_setting_value(rule, setting)} "
+            f"(overridden at {ref}{_was(override, setting)})"
+        )
+    return lines
+
+
+def controls_text(rule: Rule) -> list[str]:
+    """``nist-800-53 AC-6(5) Least Privilege | Privileged Accounts`` per control, by framework."""
+    lines = []
+    for framework, ids in rule.controls:
+        for control in ids:
+            title = control_title(framework, control)
+            lines.append(
+                f"    {framework_name(framework)} {control}" + (f": {title}" if title else "")
+            )
+    return lines
 
 
 def _block(title: str, text: str | None) -> list[str]:
@@ -46,7 +125,11 @@ def explain_rule(rule: Rule, policies: PolicySet) -> str:
         f"  subject    {check.subject}",
     ]
     if params:
-        lines.append("  parameters " + json.dumps(params, ensure_ascii=False))
+        if rule.params.describe() is not None:
+            # One line, never wrapped: a break inside a regular expression would change it.
+            lines.append("  condition  " + _params_text(rule))
+        else:
+            lines.append("  parameters " + _params_text(rule))
     if rule.tags:
         lines.append("  tags       " + ", ".join(rule.tags))
     if rule.help_uri:
@@ -62,6 +145,10 @@ def explain_rule(rule: Rule, policies: PolicySet) -> str:
             + ", ".join(sorted(check.needs))
             + " in the inventory (else: not evaluated)"
         )
+    if rule.override is not None:
+        lines += ["", "Overridden:", *origin_lines(rule, "  ")]
+    if rule.controls:
+        lines += ["", "Controls it supports:", *controls_text(rule)]
     lines += _block("What it checks", check.doc)
     lines += _block("Why", rule.description)
     lines += _block("What to do", rule.remediation)

@@ -8,7 +8,9 @@ cap on size and on nodes so an alias bomb is refused quickly.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -27,11 +29,14 @@ from genesys_oauth_audit.files.yamldoc import (
     Path_,
     did_you_mean,
     read_document,
+    schema_diagnostics,
     where_text,
 )
 from genesys_oauth_audit.findings import Severity
 from genesys_oauth_audit.inventory import CLIENT_STATES, GRANT_TYPES
+from genesys_oauth_audit.policy.frameworks import control_warning, framework_warning
 from genesys_oauth_audit.policy.model import (
+    Override,
     PolicyException,
     PolicyFile,
     PolicySet,
@@ -43,22 +48,40 @@ from genesys_oauth_audit.policy.schema import policy_schema
 
 MAX_POLICY_BYTES = MAX_DOCUMENT_BYTES
 BUILTIN_PREFIX = "builtin:"
+# The settings of an included rule an override may replace (SPEC §10), in the order shown.
+OVERRIDABLE = ("severity", "title", "remediation", "tags", "where", "check")
 
 
 class _Loader:
     def __init__(self) -> None:
         self.diagnostics: list[Diagnostic] = []
+        self.warnings: list[Diagnostic] = []
         self.files: list[PolicyFile] = []
         self.rules: list[Rule] = []
         self.exceptions: list[tuple[Document, int, PolicyException]] = []
         self.rule_sources: dict[str, SourceRef] = {}
+        # What an override needs of a rule: the file that defines it, and its where and check
+        # parameters as written (an override's keys are applied over them, then validated).
+        self.rule_files: dict[str, Path] = {}
+        self.raw_rules: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {}
+        self.includes: dict[Path, list[Path]] = {}
+        self.overrides: list[tuple[Document, int, dict[str, Any], Path]] = []
         self.loaded: set[Path] = set()
         self.stack: list[Path] = []
         self.validator = Draft202012Validator(policy_schema(), format_checker=FormatChecker())
+        # An override's check parameters, with the included rule's type, against the same
+        # schema a rule's check meets: the same messages (did-you-mean included).
+        self.check_validator = Draft202012Validator(
+            {"$defs": policy_schema()["$defs"], "$ref": "#/$defs/check"},
+            format_checker=FormatChecker(),
+        )
 
     # -- files ----------------------------------------------------------------------------------
 
-    def load(self, ref: str, *, base: Path | None, origin: tuple[Document, Path_] | None) -> None:
+    def load(
+        self, ref: str, *, base: Path | None, origin: tuple[Document, Path_] | None
+    ) -> Path | None:
+        """Load one file and its includes; return its resolved path (None if it cannot be read)."""
         builtin = None
         if ref.startswith(BUILTIN_PREFIX):
             builtin = ref[len(BUILTIN_PREFIX) :]
@@ -69,7 +92,7 @@ class _Loader:
                     f"unknown shipped pack {ref!r}{did_you_mean(ref, [BUILTIN_PREFIX + n for n in pack_names()])} "
                     f"(shipped: {', '.join(BUILTIN_PREFIX + n for n in pack_names())})",
                 )
-                return
+                return None
             path = pack_path(builtin)
             shown = ref
         else:
@@ -86,22 +109,23 @@ class _Loader:
                 _display(p) for p in [*self.stack[self.stack.index(resolved) :], resolved]
             )
             self._missing(origin, ref, f"include loop: {cycle}")
-            return
+            return None
         if resolved in self.loaded:
-            return  # a diamond: the same file reached twice is loaded once
+            return resolved  # a diamond: the same file reached twice is loaded once
         if not path.is_file():  # reported where the include names it
             reason = "is a directory" if path.is_dir() else "No such file or directory"
             self._missing(origin, ref, f"cannot read policy file {shown}: {reason}")
-            return
+            return None
         parsed = read_document(path, shown, self.validator, self.diagnostics)
         if parsed is None:
-            return
+            return None
         self.loaded.add(resolved)
         self.stack.append(resolved)
         try:
             self._load_parsed(parsed, resolved, builtin)
         finally:
             self.stack.pop()
+        return resolved
 
     def _missing(self, origin: tuple[Document, Path_] | None, ref: str, message: str) -> None:
         if origin is None:
@@ -129,16 +153,25 @@ class _Loader:
             )
         )
         includes = data.get("include")
+        included = self.includes.setdefault(resolved, [])
         if isinstance(includes, list):
             for i, ref in enumerate(includes):
                 if isinstance(ref, str):
-                    self.load(ref, base=resolved.parent, origin=(doc, ("include", i)))
+                    child = self.load(ref, base=resolved.parent, origin=(doc, ("include", i)))
+                    if child is not None:
+                        included.append(child)
 
         rules = data.get("rules")
         if isinstance(rules, list):
             for i, raw_rule in enumerate(rules):
                 if isinstance(raw_rule, dict):
-                    self._rule(doc, i, raw_rule, schema_ok=parsed.clean(("rules", i)))
+                    self._rule(doc, i, raw_rule, resolved, schema_ok=parsed.clean(("rules", i)))
+        # Overrides are applied once every file is loaded (finish): they name included rules.
+        overrides = data.get("overrides")
+        if isinstance(overrides, list):
+            for i, raw_override in enumerate(overrides):
+                if isinstance(raw_override, dict) and parsed.clean(("overrides", i)):
+                    self.overrides.append((doc, i, raw_override, resolved))
         exceptions = data.get("exceptions")
         if isinstance(exceptions, list):
             for i, raw_exc in enumerate(exceptions):
@@ -147,7 +180,9 @@ class _Loader:
 
     # -- rules ----------------------------------------------------------------------------------
 
-    def _rule(self, doc: Document, index: int, raw: dict[str, Any], *, schema_ok: bool) -> None:
+    def _rule(
+        self, doc: Document, index: int, raw: dict[str, Any], file: Path, *, schema_ok: bool
+    ) -> None:
         here: Path_ = ("rules", index)
         source = SourceRef(doc.shown, doc.pos.get(here, (1, 1))[0])
         rule_id = raw.get("id")
@@ -161,6 +196,7 @@ class _Loader:
                 )
                 return
             self.rule_sources[rule_id] = source
+            self.rule_files[rule_id] = file
         if not schema_ok:
             return
         check = raw["check"]
@@ -168,17 +204,16 @@ class _Loader:
         before = len(self.diagnostics)
         params = self._params(doc, (*here, "check"), check_type, check)
         where_raw = raw.get("where") or {}
-        where = Where(
-            grant_types=_tuple(where_raw.get("grantTypes")),
-            states=_tuple(where_raw.get("states")),
-            names=_tuple(where_raw.get("names")),
-            ids=_tuple(where_raw.get("ids")),
-            exclude_names=_tuple(where_raw.get("excludeNames")) or (),
-            exclude_ids=_tuple(where_raw.get("excludeIds")) or (),
-        )
+        where = self._where(where_raw)
         self._check_where(doc, (*here, "where"), where_raw)
         if params is None or len(self.diagnostics) != before:
             return
+        controls = raw.get("controls") or {}
+        self._control_warnings(doc, (*here, "controls"), controls)
+        self.raw_rules[raw["id"]] = (
+            dict(where_raw),
+            {k: v for k, v in check.items() if k != "type"},
+        )
         self.rules.append(
             Rule(
                 id=raw["id"],
@@ -192,7 +227,30 @@ class _Loader:
                 remediation=raw.get("remediation"),
                 help_uri=raw.get("helpUri"),
                 tags=tuple(raw.get("tags") or ()),
+                controls=tuple((fw, tuple(ids)) for fw, ids in controls.items()),
             )
+        )
+
+    def _control_warnings(self, doc: Document, here: Path_, controls: dict[str, Any]) -> None:
+        """Framework ids and control ids this tool does not recognise: warnings, not errors."""
+        for framework, ids in controls.items():
+            warning = framework_warning(framework)
+            if warning:
+                self.warnings.append(doc.at((*here, framework), warning, key=True))
+                continue
+            for i, control in enumerate(ids):
+                warning = control_warning(framework, control)
+                if warning:
+                    self.warnings.append(doc.at((*here, framework, i), warning))
+
+    def _where(self, raw: dict[str, Any]) -> Where:
+        return Where(
+            grant_types=_tuple(raw.get("grantTypes")),
+            states=_tuple(raw.get("states")),
+            names=_tuple(raw.get("names")),
+            ids=_tuple(raw.get("ids")),
+            exclude_names=_tuple(raw.get("excludeNames")) or (),
+            exclude_ids=_tuple(raw.get("excludeIds")) or (),
         )
 
     def _check_where(self, doc: Document, here: Path_, raw: dict[str, Any]) -> None:
@@ -249,14 +307,7 @@ class _Loader:
         here: Path_ = ("exceptions", index)
         before = len(self.diagnostics)
         self._globs(doc, (*here, "clients"), raw["clients"])
-        expires = None
-        if "expires" in raw:
-            try:
-                expires = date.fromisoformat(raw["expires"])
-            except ValueError:
-                self.diagnostics.append(
-                    doc.at((*here, "expires"), f"{raw['expires']!r} is not a date (YYYY-MM-DD)")
-                )
+        expires = self._date(doc, here, raw)
         if len(self.diagnostics) != before:
             return
         self.exceptions.append(
@@ -275,7 +326,187 @@ class _Loader:
             )
         )
 
+    def _date(self, doc: Document, here: Path_, raw: dict[str, Any]) -> date | None:
+        if "expires" not in raw:
+            return None
+        try:
+            return date.fromisoformat(raw["expires"])
+        except ValueError:
+            self.diagnostics.append(
+                doc.at((*here, "expires"), f"{raw['expires']!r} is not a date (YYYY-MM-DD)")
+            )
+            return None
+
+    # -- overrides ------------------------------------------------------------------------------
+
+    def _reaches(self, start: Path) -> set[Path]:
+        """Every file ``start`` includes, directly or through other includes."""
+        seen: set[Path] = set()
+        todo = list(self.includes.get(start, ()))
+        while todo:
+            path = todo.pop()
+            if path not in seen:
+                seen.add(path)
+                todo.extend(self.includes.get(path, ()))
+        return seen
+
+    def _override(
+        self,
+        doc: Document,
+        index: int,
+        raw: dict[str, Any],
+        file: Path,
+        done: dict[str, SourceRef],
+    ) -> None:
+        """Check one override against the rule it names and apply it (SPEC §10)."""
+        here: Path_ = ("overrides", index)
+        source = SourceRef(doc.shown, doc.pos.get(here, (1, 1))[0])
+        position = self._overridden(doc, here, raw["rule"], file, source, done)
+        if position is not None:
+            self._apply_override(doc, here, raw, source, position)
+
+    def _overridden(
+        self,
+        doc: Document,
+        here: Path_,
+        rule_id: str,
+        file: Path,
+        source: SourceRef,
+        done: dict[str, SourceRef],
+    ) -> int | None:
+        """Where in ``self.rules`` the rule an override names is, if the override may name it:
+        a rule loaded through include, not the file's own, and not overridden already."""
+        if rule_id not in self.rule_sources:
+            self.diagnostics.append(
+                doc.at(
+                    (*here, "rule"),
+                    f"override names rule {rule_id!r}, which is not defined"
+                    f"{did_you_mean(rule_id, self.rule_sources)}",
+                )
+            )
+            return None
+        defined_in = self.rule_files[rule_id]
+        if defined_in == file:
+            self.diagnostics.append(
+                doc.at(
+                    (*here, "rule"),
+                    f"rule {rule_id!r} is defined in this file (line "
+                    f"{self.rule_sources[rule_id].line}): edit it there instead of overriding it",
+                )
+            )
+            return None
+        if defined_in not in self._reaches(file):
+            self.diagnostics.append(
+                doc.at(
+                    (*here, "rule"),
+                    f"rule {rule_id!r} is defined in {self.rule_sources[rule_id].path}, which this "
+                    "file does not include: an override applies only to rules loaded through "
+                    "include (include that file here, or override the rule where it is included)",
+                )
+            )
+            return None
+        if rule_id in done:
+            self.diagnostics.append(
+                doc.at(
+                    (*here, "rule"),
+                    f"rule {rule_id!r} is overridden twice: here and at {done[rule_id]}; "
+                    "keep one override",
+                )
+            )
+            return None
+        done[rule_id] = source
+        # None: the rule itself is invalid, and already reported.
+        return next((i for i, r in enumerate(self.rules) if r.id == rule_id), None)
+
+    def _apply_override(
+        self, doc: Document, here: Path_, raw: dict[str, Any], source: SourceRef, position: int
+    ) -> None:
+        """Validate an override's settings against the rule's and replace the rule with its
+        effective settings, remembering where each came from."""
+        rule_id = raw["rule"]
+        rule = self.rules[position]
+        enabled = raw.get("enabled", True)
+        given = [key for key in OVERRIDABLE if key in raw]
+        if enabled and not given:
+            self.diagnostics.append(
+                doc.at(
+                    here,
+                    f"the override of {rule_id!r} changes nothing: give enabled: false (with a "
+                    f"reason), or settings to replace ({', '.join(OVERRIDABLE)})",
+                )
+            )
+            return
+        before = len(self.diagnostics)
+        expires = self._date(doc, here, raw)
+        if expires is not None and enabled:
+            self.diagnostics.append(
+                doc.at(
+                    (*here, "expires"),
+                    "expires applies to an override that switches the rule off (enabled: false); "
+                    "a replaced setting holds until the override is removed",
+                )
+            )
+        changes: dict[str, Any] = {}
+        where_raw, params_raw = self.raw_rules[rule_id]
+        if "where" in raw:
+            self._check_where(doc, (*here, "where"), raw["where"])
+            where_raw = {**where_raw, **raw["where"]}
+            changes["where"] = self._where(where_raw)
+        if "check" in raw:
+            override_params = dict(raw["check"])
+            kind = override_params.pop("type", rule.check_type.name)
+            if kind != rule.check_type.name:
+                self.diagnostics.append(
+                    doc.at(
+                        (*here, "check", "type"),
+                        f"an override cannot change the check type: {rule_id!r} is a "
+                        f"{rule.check_type.name} check; write a rule of your own instead (and "
+                        "switch this one off)",
+                    )
+                )
+            else:
+                merged = rule.check_type.params.merged(params_raw, override_params)
+                at: Path_ = (*here, "check")
+                errors = list(self.check_validator.iter_errors({"type": kind, **merged}))
+                for error in errors:
+                    error.path.extendleft(reversed(at))  # located in the override's file
+                    self.diagnostics.extend(schema_diagnostics(doc, error))
+                params = None if errors else self._params(doc, at, rule.check_type, merged)
+                if params is not None:
+                    changes["params"] = params
+                    params_raw = merged
+        if len(self.diagnostics) != before:
+            return
+        if "severity" in raw:
+            changes["severity"] = Severity(raw["severity"])
+        for key in ("title", "remediation"):
+            if key in raw:
+                changes[key] = raw[key]
+        if "tags" in raw:
+            changes["tags"] = tuple(raw["tags"])
+        self.raw_rules[rule_id] = (where_raw, params_raw)
+        self.rules[position] = replace(
+            rule,
+            **changes,
+            override=Override(
+                source=source,
+                base=rule,
+                settings=tuple(
+                    (key, SourceRef(doc.shown, doc.pos.get((*here, key), (source.line, 1))[0]))
+                    for key in given
+                ),
+                enabled=bool(enabled),
+                reason=raw.get("reason"),
+                owner=raw.get("owner"),
+                ticket=raw.get("ticket"),
+                expires=expires,
+            ),
+        )
+
     def finish(self) -> PolicySet:
+        done: dict[str, SourceRef] = {}
+        for doc, index, raw, file in self.overrides:
+            self._override(doc, index, raw, file, done)
         for doc, index, exc in self.exceptions:
             if exc.rule_id not in self.rule_sources:
                 self.diagnostics.append(
@@ -294,17 +525,19 @@ class _Loader:
             files=tuple(self.files),
             rules=tuple(self.rules),
             exceptions=tuple(e for _, _, e in self.exceptions),
+            warnings=tuple(self.warnings),
         )
 
 
 def _display(path: Path) -> str:
-    """A path as the user would write it: relative to the working directory when it is below it."""
+    """A path as the user would write it: relative to the working directory when it is below it,
+    without ``..`` steps (an include of ``../shared/x.yaml`` is shown as ``shared/x.yaml``)."""
     if not path.is_absolute():
-        return str(path)
+        return os.path.normpath(path)
     try:
-        return str(path.relative_to(Path.cwd()))
+        return os.path.normpath(path.relative_to(Path.cwd()))
     except ValueError:
-        return str(path)
+        return os.path.normpath(path)
 
 
 def _tuple(value: Any) -> tuple[str, ...] | None:

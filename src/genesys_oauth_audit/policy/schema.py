@@ -24,6 +24,8 @@ SCHEMA_ID = SCHEMA_BASE + "policy.schema.json"
 TEST_KIND = "PolicyTest"
 
 RULE_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$"
+# A compliance framework's id: a lowercase slug (nist-800-53, iso-27001-2022, soc2, cis-controls-v8).
+FRAMEWORK_ID_PATTERN = r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$"
 
 
 def _strip_titles(node: Any) -> Any:
@@ -34,10 +36,17 @@ def _strip_titles(node: Any) -> Any:
     return node
 
 
-def _check_schema() -> dict[str, Any]:
+def _check_schema(defs: dict[str, Any]) -> dict[str, Any]:
+    """The ``check`` mapping: one if/then branch per check type. Definitions a parameters model
+    needs (a field check's recursive condition tree) are added to ``defs``, the document's own
+    ``$defs``, where the model's ``#/$defs/...`` references point."""
     branches = []
     for name, check in CHECKS.items():
         params = _strip_titles(check.params.model_json_schema(by_alias=True))
+        for def_name, definition in params.get("$defs", {}).items():
+            if def_name in defs and defs[def_name] != definition:
+                raise ValueError(f"two check types define a different {def_name!r}")
+            defs[def_name] = definition
         properties = {"type": {"const": name}, **params.get("properties", {})}
         then: dict[str, Any] = {
             "properties": properties,
@@ -68,7 +77,14 @@ def _check_schema() -> dict[str, Any]:
 @lru_cache(maxsize=1)
 def policy_schema() -> dict[str, Any]:
     strings = {"type": "array", "items": {"type": "string", "minLength": 1}}
-    return {
+    param_defs: dict[str, Any] = {}
+    check = _check_schema(param_defs)
+    expires = {
+        "type": "string",
+        "format": "date",
+        "pattern": r"^\d{4}-\d{2}-\d{2}$",
+    }
+    schema: dict[str, Any] = {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "$id": SCHEMA_ID,
         "title": "genesys-oauth-audit policy",
@@ -91,6 +107,12 @@ def policy_schema() -> dict[str, Any]:
             "include": {
                 "description": "Other policy files (paths relative to this one) or shipped packs (builtin:NAME).",
                 **strings,
+            },
+            "overrides": {
+                "description": "Changes to rules loaded through include: switch one off (with a "
+                "reason) or replace some of its settings.",
+                "type": "array",
+                "items": {"$ref": "#/$defs/override"},
             },
             "rules": {"type": "array", "items": {"$ref": "#/$defs/rule"}},
             "exceptions": {"type": "array", "items": {"$ref": "#/$defs/exception"}},
@@ -115,7 +137,24 @@ def policy_schema() -> dict[str, Any]:
                     "helpUri": {"type": "string", "pattern": "^https?://"},
                     "tags": strings,
                     "where": {"$ref": "#/$defs/where"},
+                    "controls": {"$ref": "#/$defs/controls"},
                     "check": {"$ref": "#/$defs/check"},
+                },
+            },
+            "controls": {
+                "type": "object",
+                "description": "The compliance controls the rule supports: framework id (a "
+                "lowercase slug such as nist-800-53, iso-27001-2022, soc2, cis-controls-v8) -> "
+                "control ids.",
+                "propertyNames": {
+                    "pattern": FRAMEWORK_ID_PATTERN,
+                    "description": "a framework id: a lowercase slug such as nist-800-53",
+                },
+                "additionalProperties": {
+                    "type": "array",
+                    "minItems": 1,
+                    "uniqueItems": True,
+                    "items": {"type": "string", "minLength": 1},
                 },
             },
             "where": {
@@ -131,7 +170,46 @@ def policy_schema() -> dict[str, Any]:
                     "excludeIds": {"$ref": "#/$defs/globs"},
                 },
             },
-            "check": _check_schema(),
+            "check": check,
+            "override": {
+                "type": "object",
+                "description": "An override of one rule loaded through include: enabled: false "
+                "(with a reason) switches it off; severity, title, remediation, tags, where and "
+                "check parameters (not the check type) replace the included rule's.",
+                "additionalProperties": False,
+                "required": ["rule"],
+                "properties": {
+                    "rule": {"type": "string", "description": "The id of an included rule."},
+                    "enabled": {
+                        "type": "boolean",
+                        "description": "false switches the rule off (a reason is required).",
+                    },
+                    "reason": {"type": "string", "minLength": 1},
+                    "owner": {"type": "string"},
+                    "ticket": {"type": "string"},
+                    "expires": {
+                        **expires,
+                        "description": "YYYY-MM-DD; with enabled: false, the rule is off through "
+                        "that day (UTC) and on again from the next.",
+                    },
+                    "severity": {"$ref": "#/$defs/severity"},
+                    "title": {"type": "string", "minLength": 1},
+                    "remediation": {"type": "string", "description": "Markdown."},
+                    "tags": strings,
+                    "where": {
+                        "$ref": "#/$defs/where",
+                        "description": "Selector keys to replace; keys not given keep the "
+                        "included rule's.",
+                    },
+                    "check": {
+                        "type": "object",
+                        "description": "Check parameters to replace, validated as the included "
+                        "rule's check type validates them; the type cannot change.",
+                    },
+                },
+                "if": {"properties": {"enabled": {"const": False}}, "required": ["enabled"]},
+                "then": {"required": ["reason"]},
+            },
             "exception": {
                 "type": "object",
                 "additionalProperties": False,
@@ -146,9 +224,7 @@ def policy_schema() -> dict[str, Any]:
                     },
                     "reason": {"type": "string", "minLength": 1},
                     "expires": {
-                        "type": "string",
-                        "format": "date",
-                        "pattern": r"^\d{4}-\d{2}-\d{2}$",
+                        **expires,
                         "description": "YYYY-MM-DD; the exception holds through that day (UTC).",
                     },
                     "ticket": {"type": "string"},
@@ -157,6 +233,8 @@ def policy_schema() -> dict[str, Any]:
             },
         },
     }
+    schema["$defs"].update(param_defs)
+    return schema
 
 
 @lru_cache(maxsize=1)
@@ -219,6 +297,17 @@ def policy_test_schema() -> dict[str, Any]:
             "notEvaluated": {
                 **strings,
                 "description": "If given: exactly the rules expected to be not evaluated.",
+            },
+            "disabled": {
+                **strings,
+                "description": "If given: exactly the rules expected to be switched off by "
+                "overrides on the day of the test.",
+            },
+            "frameworks": {
+                **strings,
+                "minItems": 1,
+                "description": "Run only the rules mapped to these frameworks (as check "
+                "--framework).",
             },
             "cases": {
                 "type": "array",

@@ -28,6 +28,8 @@ class RuleInfo:
     help_uri: str | None
     tags: tuple[str, ...]
     source: str
+    # Framework id -> control ids the rule supports (policy ``controls``).
+    controls: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
 
 SourceKind = Literal["live", "snapshot", "proposal"]
@@ -62,6 +64,7 @@ class RunInfo:
     sarif_include_waived: bool = False
     baseline: str | None = None  # the baseline file compared against, if any
     cwd: str | None = None  # for relative SARIF paths; None = the process's working directory
+    frameworks: tuple[str, ...] = ()  # --framework: the run is limited to rules mapped to these
 
     def reported(self, evaluation: Evaluation) -> tuple[Finding, ...]:
         """The findings at or above ``--min-severity``."""

@@ -18,6 +18,7 @@ from html import escape
 from genesys_oauth_audit.findings import SEVERITIES, Evaluation, Finding
 from genesys_oauth_audit.report.base import RunInfo, shown_location
 from genesys_oauth_audit.report.escape import terminal
+from genesys_oauth_audit.report.frameworks import controls_words, framework_views
 from genesys_oauth_audit.report.text import describe_client, riskiest
 
 STYLE = """
@@ -125,6 +126,12 @@ def _row(f: Finding, run: RunInfo) -> str:
     )
 
 
+def _status(status: str) -> str:
+    """A framework status for the eye: a failure stands out, the rest is plain."""
+    words = status.replace("-", " ")
+    return f"<b>{words}</b>" if status == "fail" else words
+
+
 def render(evaluation: Evaluation, run: RunInfo) -> str:
     reported = run.reported(evaluation)
     counts = evaluation.counts_by_severity()
@@ -187,6 +194,45 @@ def render(evaluation: Evaluation, run: RunInfo) -> str:
                 f"<td>{h(describe_client(c))}</td><td>{h(c.risk_reason or '')}</td></tr>"
             )
         parts.append("</tbody></table>")
+    if evaluation.disabled:
+        parts += [
+            f"<h2>Rules disabled by overrides ({len(evaluation.disabled)})</h2>",
+            "<table><thead><tr><th>rule</th><th>reason</th><th>owner</th><th>ticket</th>"
+            "<th>until</th><th>override</th></tr></thead><tbody>",
+        ]
+        for d in evaluation.disabled:
+            parts.append(
+                f"<tr><td><code>{h(d.rule_id)}</code><div>{h(d.title)}</div></td><td>{h(d.reason)}</td>"
+                f"<td>{h(d.owner or '—')}</td><td>{h(d.ticket or '—')}</td>"
+                f"<td>{d.expires.isoformat() if d.expires else '—'}</td><td><code>{h(d.source)}</code></td></tr>"
+            )
+        parts.append("</tbody></table>")
+    views = framework_views(evaluation, run)
+    if views:
+        parts.append("<h2>Compliance frameworks</h2>")
+        if run.frameworks:
+            parts.append(
+                f'<p class="meta">Only rules mapped to {", ".join(f"<code>{h(f)}</code>" for f in run.frameworks)} were run.</p>'
+            )
+        for view in views:
+            parts += [
+                f"<h3>{h(view.name)} <code>{h(view.id)}</code></h3>",
+                f'<p class="small">{h(controls_words(view))}</p>',
+                "<table><thead><tr><th>control</th><th>status</th><th>rules</th></tr></thead><tbody>",
+            ]
+            for control in view.controls:
+                supporting = "<br>".join(
+                    f"<code>{h(r.rule_id)}</code> {_status(r.status)}"
+                    + (f" ({r.findings})" if r.findings else "")
+                    for r in control.rules
+                )
+                title = f'<div class="small">{h(control.title)}</div>' if control.title else ""
+                parts.append(
+                    f"<tr><td><code>{h(control.id)}</code>{title}</td>"
+                    f"<td>{_status(control.status)}</td>"
+                    f"<td>{supporting}</td></tr>"
+                )
+            parts.append("</tbody></table>")
     notes = [
         f"<li><code>{h(n.rule_id)}</code> was not evaluated: {h(n.reason)}</li>"
         for n in evaluation.not_evaluated
@@ -206,6 +252,11 @@ def render(evaluation: Evaluation, run: RunInfo) -> str:
             notes.append(
                 f"<li>Exception for <code>{h(e.rule_id)}</code> ({h(', '.join(e.clients))}) {title}{expires}: {h(e.reason)}</li>"
             )
+    for d in evaluation.expired_overrides:
+        notes.append(
+            f"<li>The override disabling <code>{h(d.rule_id)}</code> (<code>{h(d.source)}</code>) "
+            f"expired ({d.expires.isoformat() if d.expires else '?'}): the rule is evaluated again</li>"
+        )
     if notes:
         parts += ["<h2>Notes</h2><ul>", *notes, "</ul>"]
     parts += [f"<script>{SCRIPT}</script>", "</body></html>"]

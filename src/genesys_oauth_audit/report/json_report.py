@@ -8,12 +8,14 @@ from typing import Any
 
 from genesys_oauth_audit.findings import (
     ClientRef,
+    DisabledRule,
     Evaluation,
     ExceptionStatus,
     Finding,
     NotEvaluated,
 )
 from genesys_oauth_audit.report.base import RunInfo
+from genesys_oauth_audit.report.frameworks import Status, framework_views
 
 REPORT_VERSION = 1
 
@@ -103,6 +105,60 @@ def _exception(e: ExceptionStatus) -> dict[str, Any]:
     }
 
 
+def _disabled(d: DisabledRule) -> dict[str, Any]:
+    return {
+        "ruleId": d.rule_id,
+        "title": d.title,
+        "severity": d.severity.value,
+        "reason": d.reason,
+        "owner": d.owner,
+        "ticket": d.ticket,
+        "expires": _iso(d.expires),
+        "source": d.source,
+    }
+
+
+def _counts(counts: dict[Status, int]) -> dict[str, int]:
+    return {
+        "fail": counts["fail"],
+        "pass": counts["pass"],
+        "notEvaluated": counts["not-evaluated"],
+        "disabled": counts["disabled"],
+    }
+
+
+def frameworks_list(evaluation: Evaluation, run: RunInfo) -> list[dict[str, Any]]:
+    """The per-framework view: controls -> rules -> pass / fail / not evaluated / disabled."""
+    return [
+        {
+            "id": view.id,
+            "name": view.name,
+            "rules": view.rule_count,
+            "counts": _counts(view.counts()),
+            "controls": [
+                {
+                    "id": control.id,
+                    "title": control.title,
+                    "status": control.status,
+                    "counts": _counts(control.counts()),
+                    "rules": [
+                        {
+                            "ruleId": r.rule_id,
+                            "title": r.title,
+                            "status": r.status,
+                            "findings": r.findings,
+                            "waived": r.waived,
+                        }
+                        for r in control.rules
+                    ],
+                }
+                for control in view.controls
+            ],
+        }
+        for view in framework_views(evaluation, run)
+    ]
+
+
 def report_dict(evaluation: Evaluation, run: RunInfo) -> dict[str, Any]:
     reported = run.reported(evaluation)
     src = run.source
@@ -141,6 +197,9 @@ def report_dict(evaluation: Evaluation, run: RunInfo) -> dict[str, Any]:
         "expiredExceptions": [_exception(e) for e in evaluation.expired_exceptions],
         "expiringExceptions": [_exception(e) for e in evaluation.expiring_exceptions],
         "unusedExceptions": [_exception(e) for e in evaluation.unused_exceptions],
+        "disabledRules": [_disabled(d) for d in evaluation.disabled],
+        "expiredOverrides": [_disabled(d) for d in evaluation.expired_overrides],
+        "frameworks": frameworks_list(evaluation, run),
     }
 
 

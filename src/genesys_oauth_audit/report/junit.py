@@ -16,7 +16,7 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from collections import defaultdict
 
-from genesys_oauth_audit.findings import ClientRef, Evaluation, Finding
+from genesys_oauth_audit.findings import ClientRef, DisabledRule, Evaluation, Finding
 from genesys_oauth_audit.report.base import RunInfo
 from genesys_oauth_audit.report.escape import one_line, xml_safe
 
@@ -48,6 +48,16 @@ def _skip_reason(findings: list[Finding]) -> str:
     return "known in the baseline"
 
 
+def _disabled_text(d: DisabledRule) -> str:
+    details = [
+        f"at {d.source}",
+        *([f"until {d.expires.isoformat()}"] if d.expires else []),
+        *([f"owner {d.owner}"] if d.owner else []),
+        *([f"ticket {d.ticket}"] if d.ticket else []),
+    ]
+    return f"{d.reason} ({', '.join(details)})"
+
+
 def _skip(case: ET.Element, reason: str) -> None:
     # The reason is the element's text: the junit4 schema allows no attribute on <skipped>.
     ET.SubElement(case, "skipped").text = one_line(reason, 500)
@@ -56,6 +66,7 @@ def _skip(case: ET.Element, reason: str) -> None:
 def render(evaluation: Evaluation, run: RunInfo) -> str:
     timestamp = run.generated_at.strftime("%Y-%m-%dT%H:%M:%S")
     not_evaluated = {n.rule_id: n.reason for n in evaluation.not_evaluated}
+    disabled = {d.rule_id: d for d in evaluation.disabled_rules}
     pair_errors = {(n.rule_id, n.client_index): n.reason for n in evaluation.pairs_not_evaluated}
     by_pair: dict[tuple[str, int], list[Finding]] = defaultdict(list)
     for f in run.reported(evaluation):
@@ -73,12 +84,25 @@ def render(evaluation: Evaluation, run: RunInfo) -> str:
             ("source", rule.source),
         ):
             ET.SubElement(props, "property", name=name, value=xml_safe(value))
+        off = disabled.get(rule.id)
+        if off is not None:
+            # The override that switches the rule off (or did, until a day that has passed).
+            ET.SubElement(
+                props,
+                "property",
+                name="override-expired" if off.expired else "disabled",
+                value=one_line(_disabled_text(off)),
+            )
         failures = skipped = errors = 0
         for index in chosen:
             client = evaluation.clients[index]
             case = ET.SubElement(
                 suite, "testcase", classname=rule.id, name=_case_name(client), time="0"
             )
+            if off is not None and not off.expired:
+                _skip(case, f"disabled by an override: {_disabled_text(off)}")
+                skipped += 1
+                continue
             if rule.id in not_evaluated:
                 _skip(case, f"not evaluated: {not_evaluated[rule.id]}")
                 skipped += 1

@@ -7,6 +7,7 @@ from genesys_oauth_audit.findings import SEVERITIES, Evaluation, Finding
 from genesys_oauth_audit.report.base import RunInfo
 from genesys_oauth_audit.report.escape import markdown as md
 from genesys_oauth_audit.report.escape import markdown_code
+from genesys_oauth_audit.report.frameworks import FrameworkView, controls_words, framework_views
 from genesys_oauth_audit.report.text import describe_client, riskiest
 
 TOP = 20
@@ -26,6 +27,55 @@ def _row(f: Finding) -> str:
 
 
 HEADER = ["| severity | rule | client | subject | finding |", "|---|---|---|---|---|"]
+STATUS_ICON = {"fail": "❌", "pass": "✅", "not-evaluated": "⚠️", "disabled": "🔕"}
+
+
+def _disabled_table(evaluation: Evaluation) -> list[str]:
+    """Rules switched off by overrides, folded away like waived findings."""
+    if not evaluation.disabled:
+        return []
+    lines = [
+        f"<details><summary>{len(evaluation.disabled)} "
+        f"rule{'' if len(evaluation.disabled) == 1 else 's'} disabled by overrides</summary>",
+        "",
+        "| rule | reason | owner | ticket | until | override |",
+        "|---|---|---|---|---|---|",
+    ]
+    for d in evaluation.disabled:
+        lines.append(
+            f"| `{d.rule_id}` {md(d.title)} | {md(d.reason)} | {md(d.owner or '—')} | "
+            f"{md(d.ticket or '—')} | {d.expires.isoformat() if d.expires else '—'} | "
+            f"{markdown_code(d.source)} |"
+        )
+    return [*lines, "", "</details>", ""]
+
+
+def _framework_tables(views: tuple[FrameworkView, ...]) -> list[str]:
+    """Per framework: each control, its status, and the rules that support it."""
+    if not views:
+        return []
+    lines = ["### Frameworks", ""]
+    for view in views:
+        lines += [
+            f"<details><summary>{md(view.name)} ({markdown_code(view.id)}): "
+            f"{controls_words(view)}</summary>",
+            "",
+            "| control | status | rules |",
+            "|---|---|---|",
+        ]
+        for control in view.controls:
+            title = f" {md(control.title)}" if control.title else ""
+            rules = "<br>".join(
+                f"{STATUS_ICON[r.status]} `{r.rule_id}` {r.status.replace('-', ' ')}"
+                + (f" ({r.findings})" if r.findings else "")
+                for r in control.rules
+            )
+            lines.append(
+                f"| {markdown_code(control.id)}{title} | {STATUS_ICON[control.status]} "
+                f"{control.status.replace('-', ' ')} | {rules} |"
+            )
+        lines += ["", "</details>", ""]
+    return lines
 
 
 def render(evaluation: Evaluation, run: RunInfo) -> str:
@@ -92,6 +142,7 @@ def render(evaluation: Evaluation, run: RunInfo) -> str:
                 f"{md(f.waived.reason)} | {until} |"
             )
         lines += ["", "</details>", ""]
+    lines += _disabled_table(evaluation)
     top = riskiest(evaluation)
     if top:
         lines += [
@@ -129,8 +180,20 @@ def render(evaluation: Evaluation, run: RunInfo) -> str:
         notes.append(
             f"- 💤 exception for `{e.rule_id}` ({md(', '.join(e.clients))}) waives nothing"
         )
+    for d in evaluation.expired_overrides:
+        notes.append(
+            f"- ⏰ the override disabling `{d.rule_id}` ({markdown_code(d.source)}) **expired** "
+            f"{d.expires}: the rule is evaluated again"
+        )
+    if run.frameworks:
+        notes.append(
+            "- 🔎 only rules mapped to "
+            + ", ".join(markdown_code(f) for f in run.frameworks)
+            + " were run"
+        )
     if notes:
         lines += ["### Notes", "", *notes, ""]
+    lines += _framework_tables(framework_views(evaluation, run))
     hidden = len(evaluation.findings) - len(reported)
     policies = ", ".join(markdown_code(p.path) for p in run.policies)
     lines.append(

@@ -23,6 +23,7 @@ from genesys_oauth_audit.report.escape import terminal
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 MAX_RESULTS = 25_000
+MAX_TAGS = 20  # GitHub code scanning keeps at most 20 tags per rule
 INFORMATION_URI = "https://github.com/genesys-oauth-audit/genesys-oauth-audit"
 
 SECURITY_SEVERITY = {
@@ -46,6 +47,17 @@ def _pascal(title: str) -> str:
     return "".join(w[:1].upper() + w[1:] for w in words) or "Rule"
 
 
+def rule_tags(rule: RuleInfo) -> list[str]:
+    """``security`` and the rule's own tags first (as before), then one ``framework/control`` tag
+    per control it supports, at most ``MAX_TAGS`` in all: GitHub drops a rule's tags beyond 20."""
+    own = sorted({"security", *rule.tags})
+    if len(own) > MAX_TAGS:
+        own = ["security", *[t for t in own if t != "security"][: MAX_TAGS - 1]]
+    controls = [f"{framework}/{control}" for framework, ids in rule.controls for control in ids]
+    room = MAX_TAGS - len(own)
+    return own + [t for t in dict.fromkeys(controls) if t not in own][:room]
+
+
 def _rule(rule: RuleInfo) -> dict[str, Any]:
     summary = rule.title
     full = " ".join((rule.description or rule.title).split())
@@ -66,7 +78,7 @@ def _rule(rule: RuleInfo) -> dict[str, Any]:
         "help": {"text": "\n".join(text), "markdown": "\n".join(markdown)},
         "defaultConfiguration": {"level": LEVEL[rule.severity]},
         "properties": {
-            "tags": sorted({"security", *rule.tags}),
+            "tags": rule_tags(rule),
             "security-severity": SECURITY_SEVERITY[rule.severity],
             "precision": "very-high",
             "problem.severity": "recommendation"
@@ -74,6 +86,8 @@ def _rule(rule: RuleInfo) -> dict[str, Any]:
             else LEVEL[rule.severity],
         },
     }
+    if rule.controls:
+        entry["properties"]["controls"] = {fw: list(ids) for fw, ids in rule.controls}
     if rule.help_uri:
         entry["helpUri"] = rule.help_uri
     return entry
@@ -203,6 +217,31 @@ def sarif_log(evaluation: Evaluation, run: RunInfo) -> dict[str, Any]:
                 },
             }
         )
+    for d in evaluation.disabled:
+        until = f" until {d.expires.isoformat()}" if d.expires else ""
+        owner = f", owner {d.owner}" if d.owner else ""
+        notifications.append(
+            {
+                "level": "note",
+                "message": {
+                    "text": f"Rule {d.rule_id} is disabled by an override ({d.source}){until}"
+                    f"{owner}: {terminal(d.reason)}"
+                },
+                "associatedRule": {"id": d.rule_id, "index": index[d.rule_id]},
+            }
+        )
+    for d in evaluation.expired_overrides:
+        expires = d.expires.isoformat() if d.expires else "?"
+        notifications.append(
+            {
+                "level": "warning",
+                "message": {
+                    "text": f"The override disabling rule {d.rule_id} ({d.source}) expired on "
+                    f"{expires}; the rule is evaluated again"
+                },
+                "associatedRule": {"id": d.rule_id, "index": index[d.rule_id]},
+            }
+        )
     if len(wanted) > MAX_RESULTS:
         omitted = len(wanted) - MAX_RESULTS
         wanted = wanted[:MAX_RESULTS]  # findings come most severe first
@@ -243,6 +282,21 @@ def sarif_log(evaluation: Evaluation, run: RunInfo) -> dict[str, Any]:
             "counts": evaluation.counts_by_severity(),
         },
     }
+    if evaluation.disabled_rules:
+        run_obj["properties"]["disabledRules"] = [
+            {
+                "ruleId": d.rule_id,
+                "reason": d.reason,
+                "owner": d.owner,
+                "ticket": d.ticket,
+                "expires": d.expires.isoformat() if d.expires else None,
+                "source": d.source,
+                "expired": d.expired,
+            }
+            for d in evaluation.disabled_rules
+        ]
+    if run.frameworks:
+        run_obj["properties"]["frameworks"] = list(run.frameworks)
     return {"$schema": SARIF_SCHEMA, "version": "2.1.0", "runs": [run_obj]}
 
 

@@ -7,6 +7,7 @@ from collections.abc import Iterable
 
 from genesys_oauth_audit.findings import (
     ClientRef,
+    DisabledRule,
     Evaluation,
     ExceptionStatus,
     Finding,
@@ -14,6 +15,7 @@ from genesys_oauth_audit.findings import (
 )
 from genesys_oauth_audit.report.base import RunInfo, SourceInfo, shown_location
 from genesys_oauth_audit.report.escape import terminal
+from genesys_oauth_audit.report.frameworks import controls_words, framework_views
 
 WIDTH = 80
 
@@ -60,6 +62,54 @@ def _exception_lines(title: str, items: Iterable[ExceptionStatus]) -> list[str]:
         lines += _wrap(
             f"{e.rule_id} for {clients}{expires} ({e.source}): {terminal(e.reason)}", "  "
         )
+    return lines
+
+
+def disabled_text(d: DisabledRule) -> str:
+    """``GOA-BL-001 No implicit grant: until 2027-03-31, owner platform-team, ticket SEC-88
+    (policies/acme.yaml:5): reason`` -- one disabled rule, as text and Markdown say it."""
+    lapse = "expired" if d.expired else "until"
+    details = [
+        part
+        for part in (
+            f"{lapse} {d.expires.isoformat()}" if d.expires else None,
+            f"owner {d.owner}" if d.owner else None,
+            f"ticket {d.ticket}" if d.ticket else None,
+        )
+        if part
+    ]
+    extra = f"{', '.join(details)} " if details else ""
+    return f"{d.rule_id} {d.title}: {extra}({d.source}): {d.reason}"
+
+
+def _disabled_lines(evaluation: Evaluation) -> list[str]:
+    lines: list[str] = []
+    if evaluation.disabled:
+        lines += ["", f"Disabled by overrides ({len(evaluation.disabled)}):"]
+        for d in evaluation.disabled:
+            lines += _wrap(f"- {terminal(disabled_text(d))}", "  ")
+    if evaluation.expired_overrides:
+        count = len(evaluation.expired_overrides)
+        lines += ["", f"Expired overrides (their rules are evaluated again) ({count}):"]
+        for d in evaluation.expired_overrides:
+            lines += _wrap(f"- {terminal(disabled_text(d))}", "  ")
+    return lines
+
+
+def _framework_lines(evaluation: Evaluation, run: RunInfo) -> list[str]:
+    """One line per framework (its controls by status), then the failing controls' ids."""
+    views = framework_views(evaluation, run)
+    if not views:
+        return []
+    lines = ["", "Frameworks (the JSON, HTML and Markdown reports show each control's rules):"]
+    for view in views:
+        lines += _wrap(
+            f"- {terminal(view.name)}: {controls_words(view)}",
+            "  ",
+        )
+        failing = [terminal(c.id) for c in view.controls if c.status == "fail"]
+        if failing:
+            lines += _wrap("failing: " + ", ".join(failing), "    ")
     return lines
 
 
@@ -182,6 +232,10 @@ def render(evaluation: Evaluation, run: RunInfo) -> str:
     if src.proposals:
         lines += _wrap(f"Proposals: {', '.join(src.proposals)}", "")
     lines += _wrap("Policies: " + ", ".join(p.path for p in run.policies), "")
+    if run.frameworks:
+        lines += _wrap(
+            f"Rules: only those mapped to {', '.join(terminal(f) for f in run.frameworks)}", ""
+        )
 
     if run.group_by == "client":
         lines += _by_client(counting, run.color, src)
@@ -200,6 +254,8 @@ def render(evaluation: Evaluation, run: RunInfo) -> str:
                 f"- {f.rule_id} {_client(f)}{subject}{expires}: {terminal(f.waived.reason)}", "  "
             )
 
+    lines += _disabled_lines(evaluation)
+
     not_evaluated = len(evaluation.not_evaluated) + len(evaluation.pairs_not_evaluated)
     if not_evaluated:
         lines += ["", f"Not evaluated ({not_evaluated}):"]
@@ -217,6 +273,7 @@ def render(evaluation: Evaluation, run: RunInfo) -> str:
     lines += _exception_lines(
         "Unused exceptions (they waive nothing)", evaluation.unused_exceptions
     )
+    lines += _framework_lines(evaluation, run)
 
     hidden = len(evaluation.findings) - len(reported)
     if hidden:
