@@ -343,11 +343,14 @@ def validate(paths: tuple[str, ...], *, streams: Streams) -> ExitCode:
 def list_rules(paths: tuple[str, ...], *, streams: Streams) -> ExitCode:
     """``rules``: one line per rule: id, severity, check type, title, where it is defined."""
     from genesys_oauth_audit.policy.loader import load_policies
+    from genesys_oauth_audit.report.escape import terminal
 
     policies = load_policies(paths or ("builtin:tutorial",))
     width = max((len(r.id) for r in policies.rules), default=2)
     for r in policies.rules:
-        streams.stdout.write(f"{r.id:<{width}}  {r.severity.value:<8}  {r.title}  ({r.source})\n")
+        # A title is text from a policy file, perhaps a shared one: neutralised like any other.
+        title, source = terminal(r.title), terminal(str(r.source))
+        streams.stdout.write(f"{r.id:<{width}}  {r.severity.value:<8}  {title}  ({source})\n")
     return ExitCode.OK
 
 
@@ -391,7 +394,9 @@ def explain(rule_id: str, paths: tuple[str, ...], *, streams: Streams) -> ExitCo
         raise BadInputError(
             f"no rule {rule_id!r} in {', '.join(f.path for f in policies.files)}{hint}"
         )
-    streams.stdout.write(explain_rule(rule, policies))
+    from genesys_oauth_audit.report.escape import terminal_lines
+
+    streams.stdout.write(terminal_lines(explain_rule(rule, policies)))
     return ExitCode.OK
 
 

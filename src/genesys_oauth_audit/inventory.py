@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic.alias_generators import to_camel
 
 from genesys_oauth_audit.errors import Diagnostic, SnapshotError
-from genesys_oauth_audit.files.output import write_atomically
+from genesys_oauth_audit.files.output import json_text, write_atomically
 from genesys_oauth_audit.files.reading import (
     ReadError,
     decode_utf8,
@@ -187,7 +187,7 @@ class Inventory(Model):
                 client.pop("lastUsed", None)
             if client.get("permissions") is None:
                 client.pop("permissions", None)
-        return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+        return json_text(data) + "\n"
 
 
 def role_grants(

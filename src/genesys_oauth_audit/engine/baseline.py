@@ -7,13 +7,12 @@ not stored, so a finding whose exception lapses later counts again.
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from genesys_oauth_audit.errors import Diagnostic, InputFileError
-from genesys_oauth_audit.files.output import write_atomically
+from genesys_oauth_audit.files.output import json_text, write_atomically
 from genesys_oauth_audit.files.reading import ReadError, decode_utf8, load_json, read_capped
 from genesys_oauth_audit.findings import Evaluation
 
@@ -43,7 +42,7 @@ def baseline_text(evaluation: Evaluation, generated_at: datetime, tool_version: 
         "tool": {"name": "genesys-oauth-audit", "version": tool_version},
         "findings": entries,
     }
-    return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+    return json_text(data) + "\n"
 
 
 def write_baseline(
