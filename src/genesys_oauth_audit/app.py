@@ -300,7 +300,7 @@ def _check(
         resolved = resolve_proposals(proposed, inventory)
         subjects = [p.subject() for p in resolved.proposals]
         inventory = proposal_inventory(resolved, inventory)
-        source = replace(source, proposals=resolved.files)
+        source = replace(source, proposals=resolved.files, notes=(*source.notes, *resolved.notes))
     assert inventory is not None
 
     evaluation = evaluate(policies, inventory, today=now.date(), subjects=subjects)

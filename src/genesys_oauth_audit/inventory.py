@@ -160,6 +160,17 @@ class Client(Model):
         description="Latest day with API requests inside the usage window; absent when usage "
         "was not fetched, null when the client was not used in the window.",
     )
+    expose_client_secret: bool | None = Field(
+        default=None,
+        description="Proposals from a Terraform plan: whether the provider's expose_client_secret "
+        "writes the client secret into the Terraform state. Absent for clients read from the org.",
+    )
+    directory_client_secret: bool | None = Field(
+        default=None,
+        description="Proposals from a Terraform plan: whether directory_client_secret names a "
+        "directory the provider writes the client secret to (never the secret, nor the path). "
+        "Absent for clients read from the org.",
+    )
 
 
 class Inventory(Model):
@@ -187,6 +198,9 @@ class Inventory(Model):
                 client.pop("lastUsed", None)
             if client.get("permissions") is None:
                 client.pop("permissions", None)
+            for key in ("exposeClientSecret", "directoryClientSecret"):  # proposals only
+                if client.get(key) is None:
+                    client.pop(key, None)
         return json_text(data) + "\n"
 
 
@@ -454,4 +468,6 @@ def inventory_schema() -> dict[str, Any]:
         "description": "The normalised inventory of one Genesys Cloud org's OAuth clients, as written by "
         "`genesys-oauth-audit fetch -o` and read by `check --inventory` (SPEC §4).",
         **{k: v for k, v in schema.items() if k not in ("title", "description")},
+        # The reader requires these (a snapshot without its clients would audit nothing).
+        "required": ["kind", "schemaVersion", "clients"],
     }

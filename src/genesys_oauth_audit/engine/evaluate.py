@@ -92,9 +92,10 @@ def _undecided(where: Where, targets: list[Subject], index: _Index) -> dict[int,
         unknown = target.unknown
         state = None
         if where.states is not None:
-            state = _state_doubt(target.client.state)
-            if state is None and "state" in unknown:
+            if "state" in unknown:
                 state = f"state {unknown['state']}"
+            else:
+                state = _state_doubt(target.client.state)
         grant = "grantType" in unknown and where.grant_types is not None
         name = "name" in unknown and (where.names is not None or bool(where.exclude_names))
         why = [

@@ -232,6 +232,13 @@ def type_name(value: Any) -> str:
         return "a boolean"
     if isinstance(value, int):
         return "a number"
+    if isinstance(value, float):
+        # JSON's 1e999 reads as infinity: say so, or "expected a whole number" is a riddle.
+        return (
+            "a number"
+            if value == value and abs(value) != float("inf")
+            else f"{value} (out of range)"
+        )
     if isinstance(value, str):
         return "a string"
     if isinstance(value, list):

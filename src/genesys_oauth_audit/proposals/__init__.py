@@ -29,7 +29,7 @@ from genesys_oauth_audit.proposals.model import (
     proposal_inventory,
     resolve_proposals,
 )
-from genesys_oauth_audit.proposals.terraform import is_plan, plan_drafts
+from genesys_oauth_audit.proposals.terraform import is_plan, read_plan
 
 MAX_PROPOSAL_BYTES = 64 * 1024 * 1024
 
@@ -49,6 +49,7 @@ def parse_proposals(paths: Sequence[Path]) -> ParsedProposals:
     drafts: list[Draft] = []
     roles: list[Role] = []
     files: list[str] = []
+    notes: list[str] = []
     problems: list[Diagnostic] = []
     for path in paths:
         shown = str(path)
@@ -62,8 +63,10 @@ def parse_proposals(paths: Sequence[Path]) -> ParsedProposals:
             files.append(shown)
             data = _parse(text, shown)
             if is_plan(data):
-                found, planned = plan_drafts(data, text, shown)
-                roles.extend(planned)
+                plan = read_plan(data, text, shown)
+                found = plan.drafts
+                roles.extend(plan.roles)
+                notes.extend(plan.notes)
             else:
                 found = body_drafts(positioned(text, shown))
             drafts.extend(found)
@@ -71,7 +74,9 @@ def parse_proposals(paths: Sequence[Path]) -> ParsedProposals:
             problems.extend(exc.diagnostics)
     if problems:
         raise ProposalError(problems)
-    return ParsedProposals(drafts=tuple(drafts), roles=tuple(roles), files=tuple(files))
+    return ParsedProposals(
+        drafts=tuple(drafts), roles=tuple(roles), files=tuple(files), notes=tuple(notes)
+    )
 
 
 def load_proposals(paths: Sequence[Path], inventory: Inventory | None) -> ProposalSet:

@@ -117,6 +117,7 @@ def report_dict(evaluation: Evaluation, run: RunInfo) -> dict[str, Any]:
             "fetchedAt": _iso(src.fetched_at),
             "path": src.path,
             "proposals": list(src.proposals),
+            **({"notes": list(src.notes)} if src.notes else {}),
         },
         "policies": [{"path": p.path, "sha256": p.sha256, "name": p.name} for p in run.policies],
         "summary": {

@@ -170,7 +170,9 @@ def sarif_log(evaluation: Evaluation, run: RunInfo) -> dict[str, Any]:
         for f in run.reported(evaluation)
         if (f.waived is None or run.sarif_include_waived) and f.rule_id in index
     ]
-    notifications: list[dict[str, Any]] = []
+    notifications: list[dict[str, Any]] = [
+        {"level": "note", "message": {"text": terminal(note)}} for note in run.source.notes
+    ]
     for n in evaluation.not_evaluated:
         notifications.append(
             {

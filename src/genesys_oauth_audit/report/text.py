@@ -189,6 +189,8 @@ def render(evaluation: Evaluation, run: RunInfo) -> str:
     if src.proposals:
         lines += _wrap(f"Proposals: {', '.join(terminal(p) for p in src.proposals)}", "")
     lines += _wrap("Policies: " + ", ".join(terminal(p.path) for p in run.policies), "")
+    for note in src.notes:
+        lines += _wrap(f"Note: {terminal(note)}", "")
 
     if run.group_by == "client":
         lines += _by_client(counting, run.color, src)
