@@ -178,7 +178,8 @@ def output_options(fn: Callable[..., Any]) -> Callable[..., Any]:
         fn = click.option(
             f"--{name}-output",
             type=click.Path(dir_okay=False, path_type=Path),
-            help=f"Also write the {name} report to this file ({description}).",
+            help=f"Also write the {name} report to this file ({description}); '-' is standard "
+            "output (instead of the --format report, unless --format is given).",
         )(fn)
     return fn
 
@@ -204,7 +205,7 @@ def cli(verbose: int, debug: bool) -> None:
     "--output",
     type=click.Path(dir_okay=False, path_type=Path),
     required=True,
-    help="Snapshot file to write.",
+    help="Snapshot file to write ('-': standard output).",
 )
 @click.option(
     "--usage-days",
@@ -314,7 +315,7 @@ def _severity_or_never(value: str) -> Severity | None:
 @click.option(
     "--write-baseline",
     type=click.Path(dir_okay=False, path_type=Path),
-    help="Store this run's findings (not the waived ones) as a baseline file.",
+    help="Store this run's findings (not the waived ones) as a baseline file ('-': standard output).",
 )
 @click.option(
     "--min-severity",
