@@ -60,6 +60,16 @@ def test_a_deeply_nested_block_yaml_policy_is_refused(run_cli: Run, tmp_path: Pa
     refused(run_cli("validate", str(path)), f"{path}:101:101: nested deeper than 100 levels")
 
 
+def test_aliases_cannot_stack_nesting_past_the_limit(run_cli: Run, tmp_path: Path) -> None:
+    lines = ["a0: &a0 " + "[" * 60 + "]" * 60]
+    lines += [f"a{i}: &a{i} [[[[[[[[[[*a{i - 1}]]]]]]]]]]" for i in range(1, 12)]
+    path = tmp_path / "aliases.yaml"
+    path.write_text("\n".join(lines) + "\n")
+    refused(
+        run_cli("validate", str(path)), f"{path}:1:1: nested deeper than 100 levels through aliases"
+    )
+
+
 def test_a_deeply_nested_policy_test_file_is_refused(run_cli: Run, tmp_path: Path) -> None:
     path = tmp_path / "deep.test.yaml"
     path.write_text("apiVersion: genesys-oauth-audit/v1\nkind: PolicyTest\ncases: " + "[" * DEEP)

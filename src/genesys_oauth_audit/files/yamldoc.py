@@ -18,7 +18,13 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError as SchemaError
 
 from genesys_oauth_audit.errors import Diagnostic
-from genesys_oauth_audit.files.reading import MAX_DEPTH, ReadError, decode_utf8, read_capped
+from genesys_oauth_audit.files.reading import (
+    MAX_DEPTH,
+    ReadError,
+    decode_utf8,
+    depth_exceeds,
+    read_capped,
+)
 
 MAX_DOCUMENT_BYTES = 2 * 1024 * 1024
 MAX_NODES = 200_000
@@ -204,6 +210,13 @@ def compose(text: str, doc: Document, diagnostics: list[Diagnostic]) -> None:
         doc.data = None
         diagnostics.append(
             Diagnostic(doc.shown, 1, 1, "YAML nested too deeply (or a recursive alias)")
+        )
+        return
+    if depth_exceeds(doc.data):
+        # Each level is bounded by the composer, but aliases can stack anchored collections.
+        doc.data = None
+        diagnostics.append(
+            Diagnostic(doc.shown, 1, 1, f"nested deeper than {MAX_DEPTH} levels through aliases")
         )
 
 
