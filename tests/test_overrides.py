@@ -193,7 +193,7 @@ def test_explain_shows_overrides_and_controls(run_cli: Run) -> None:
 def test_validate_counts_overrides_and_warns_about_unknown_frameworks(run_cli: Run) -> None:
     ran = run_cli("validate", OVERRIDES)
     assert ran.code == 0
-    assert ran.stdout.endswith("ok (16 rules, 0 exceptions, 5 overridden)\n")
+    assert ran.stdout.endswith("ok (17 rules, 0 exceptions, 5 overridden)\n")
     (warning,) = ran.stderr.splitlines()
     assert warning.endswith(
         "overrides.yaml:30:58: warning: framework 'acme-controls' is not one this tool knows; did "

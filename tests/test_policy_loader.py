@@ -10,6 +10,7 @@ import yaml
 from genesys_oauth_audit.checks.params import glob_problem
 from genesys_oauth_audit.data import pack_names
 from genesys_oauth_audit.errors import PolicyError
+from genesys_oauth_audit.files import yamldoc
 from genesys_oauth_audit.files.yamldoc import MAX_NODES
 from genesys_oauth_audit.policy.loader import MAX_POLICY_BYTES, load_policies
 from tests.helpers import DATA
@@ -103,13 +104,13 @@ def test_oversized_policy_is_refused_without_parsing(
     big = tmp_path / "big.yaml"
     big.write_text(HEADER + "# " + "x" * MAX_POLICY_BYTES + "\n")
     composed: list[str] = []
-    real_compose = yaml.compose
+    real_compose = yamldoc.compose_text
 
-    def spy(stream: str, Loader: type[yaml.SafeLoader]) -> yaml.Node | None:
-        composed.append(stream)
-        return real_compose(stream, Loader=Loader)
+    def spy(text: str) -> yaml.Node | None:
+        composed.append(text)
+        return real_compose(text)
 
-    monkeypatch.setattr(yaml, "compose", spy)
+    monkeypatch.setattr(yamldoc, "compose_text", spy)
     with pytest.raises(PolicyError, match="a policy file may be at most"):
         load_policies((str(big),))
     assert composed == []  # not parsed at all

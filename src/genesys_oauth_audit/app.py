@@ -23,6 +23,7 @@ from genesys_oauth_audit.findings import Severity
 if TYPE_CHECKING:
     import httpx
 
+    from genesys_oauth_audit.files.output import Output, OutputSet
     from genesys_oauth_audit.findings import Evaluation
     from genesys_oauth_audit.inventory import Inventory
     from genesys_oauth_audit.policy.model import PolicySet
@@ -57,6 +58,9 @@ class CheckOptions:
     write_baseline: Path | None = None
     proposed: tuple[Path, ...] = ()
     frameworks: tuple[str, ...] = ()  # limit the run to rules mapped to these frameworks
+    # False when --format was left at its default: an output given as "-" then takes standard
+    # output instead of the --format report (two things on stdout are an error otherwise).
+    format_explicit: bool = True
 
 
 @dataclass
@@ -139,8 +143,11 @@ def fetch(
     transport: httpx.BaseTransport | None = None,
 ) -> ExitCode:
     """``fetch``: write a full snapshot of the org (roles and usage included unless turned off)."""
-    from genesys_oauth_audit.inventory import save_snapshot
+    from genesys_oauth_audit.files.output import OutputSet
 
+    # The output is checked before the org is read: a bad path fails in milliseconds.
+    outputs = OutputSet(stdout=streams.stdout, stderr=streams.stderr)
+    snapshot = outputs.add(output, "-o")
     inventory = fetch_live(
         conn,
         roles=roles,
@@ -150,9 +157,11 @@ def fetch(
         streams=streams,
         transport=transport,
     )
-    save_snapshot(inventory, output)
+    with outputs.writing() as writer:
+        writer.write(snapshot, inventory.to_json())
+    where = "the snapshot to standard output" if snapshot.kind == "stdout" else snapshot.shown
     streams.stderr.write(
-        f"wrote {output}: {len(inventory.clients)} clients"
+        f"wrote {where}: {len(inventory.clients)} clients"
         + (f", {len(inventory.roles)} roles" if inventory.roles is not None else "")
         + (f", usage over {inventory.usage.days} days" if inventory.usage is not None else "")
         + "\n"
@@ -225,7 +234,7 @@ def _check(
     transport: httpx.BaseTransport | None,
     color: bool,
 ) -> ExitCode:
-    from genesys_oauth_audit.engine.baseline import load_baseline, write_baseline
+    from genesys_oauth_audit.engine.baseline import load_baseline
     from genesys_oauth_audit.engine.evaluate import evaluate
     from genesys_oauth_audit.findings import Location, Subject, apply_baseline
     from genesys_oauth_audit.inventory import read_snapshot
@@ -239,6 +248,9 @@ def _check(
     from genesys_oauth_audit.settings import has_credentials
 
     now = _now(opts.now)
+    # Every output path is checked before any work: a bad second path must not cost an audit,
+    # and nothing is written unless the whole set can be.
+    planned = plan_outputs(opts, streams)
     policies = load_policies(opts.policies)
     warn(policies.warnings, streams)
     if opts.frameworks:
@@ -295,32 +307,72 @@ def _check(
         resolved = resolve_proposals(proposed, inventory)
         subjects = [p.subject() for p in resolved.proposals]
         inventory = proposal_inventory(resolved, inventory)
-        source = replace(source, proposals=resolved.files)
+        source = replace(source, proposals=resolved.files, notes=(*source.notes, *resolved.notes))
     assert inventory is not None
 
     evaluation = evaluate(policies, inventory, today=now.date(), subjects=subjects)
     if known is not None:
         evaluation = apply_baseline(evaluation, known)
     info = run_info(policies, source, opts, now, color=color)
-    write_reports(evaluation, info, opts, streams)
-    if opts.write_baseline is not None:
-        write_baseline(opts.write_baseline, evaluation, now, __version__)
+    write_reports(evaluation, info, opts, streams, planned=planned)
     return ExitCode.FINDINGS if info.verdict(evaluation) else ExitCode.OK
 
 
+@dataclass(frozen=True)
+class PlannedOutputs:
+    """The outputs of a ``check`` run, every path checked: reports by format, the --format report
+    on standard output (unless an output given as ``-`` took it), and the baseline."""
+
+    outputs: OutputSet
+    reports: Mapping[str, Output]
+    stdout: Output | None
+    baseline: Output | None
+
+
+def plan_outputs(opts: CheckOptions, streams: Streams) -> PlannedOutputs:
+    """Check every output path of a ``check`` run now (exit 2 when one cannot be written)."""
+    from genesys_oauth_audit.files.output import OutputSet
+
+    outputs = OutputSet(stdout=streams.stdout, stderr=streams.stderr)
+    reports = {fmt: outputs.add(path, f"--{fmt}-output") for fmt, path in opts.outputs.items()}
+    baseline = (
+        outputs.add(opts.write_baseline, "--write-baseline")
+        if opts.write_baseline is not None
+        else None
+    )
+    claimed = any(o.kind == "stdout" for o in outputs.outputs)
+    stdout = None
+    if opts.format_explicit or not claimed:
+        stdout = outputs.add("-", f"--format {opts.format}")
+    return PlannedOutputs(outputs, reports, stdout, baseline)
+
+
 def write_reports(
-    evaluation: Evaluation, info: RunInfo, opts: CheckOptions, streams: Streams
+    evaluation: Evaluation,
+    info: RunInfo,
+    opts: CheckOptions,
+    streams: Streams,
+    *,
+    planned: PlannedOutputs | None = None,
 ) -> None:
-    """Render every requested format first, then write: a failing renderer leaves no partial set."""
-    from genesys_oauth_audit.files.output import write_atomically
+    """Render and stage every output, then commit them together: a failing renderer, an error
+    or a signal leaves no partial set (files.output.OutputSet)."""
+    from genesys_oauth_audit.engine.baseline import baseline_text
     from genesys_oauth_audit.report import renderer
 
+    planned = planned or plan_outputs(opts, streams)
     plain = replace(info, color=False)  # colour is for a terminal, never for a file
-    files = {path: renderer(fmt)(evaluation, plain) for fmt, path in opts.outputs.items()}
-    out = renderer(opts.format)(evaluation, info)
-    for path, text in files.items():
-        write_atomically(path, text)
-    streams.stdout.write(out)
+    with planned.outputs.writing() as writer:
+        for fmt, output in planned.reports.items():
+            writer.write(
+                output, renderer(fmt)(evaluation, plain if output.kind != "stdout" else info)
+            )
+        if planned.stdout is not None:
+            writer.write(planned.stdout, renderer(opts.format)(evaluation, info))
+        if planned.baseline is not None:
+            writer.write(
+                planned.baseline, baseline_text(evaluation, info.generated_at, __version__)
+            )
 
 
 # -- policies -----------------------------------------------------------------------------------
@@ -389,13 +441,16 @@ def list_rules(paths: tuple[str, ...], *, streams: Streams) -> ExitCode:
     overridden rule, each replaced setting with where it was replaced, and whether it is off."""
     from genesys_oauth_audit.policy.explain import origin_lines
     from genesys_oauth_audit.policy.loader import load_policies
+    from genesys_oauth_audit.report.escape import terminal
 
     policies = load_policies(paths or ("builtin:tutorial",))
     width = max((len(r.id) for r in policies.rules), default=2)
     for r in policies.rules:
-        streams.stdout.write(f"{r.id:<{width}}  {r.severity.value:<8}  {r.title}  ({r.source})\n")
+        # A title is text from a policy file, perhaps a shared one: neutralised like any other.
+        title, source = terminal(r.title), terminal(str(r.source))
+        streams.stdout.write(f"{r.id:<{width}}  {r.severity.value:<8}  {title}  ({source})\n")
         for line in origin_lines(r, " " * (width + 2)):
-            streams.stdout.write(line + "\n")
+            streams.stdout.write(terminal(line) + "\n")
     return ExitCode.OK
 
 
@@ -439,7 +494,9 @@ def explain(rule_id: str, paths: tuple[str, ...], *, streams: Streams) -> ExitCo
         raise BadInputError(
             f"no rule {rule_id!r} in {', '.join(f.path for f in policies.files)}{hint}"
         )
-    streams.stdout.write(explain_rule(rule, policies))
+    from genesys_oauth_audit.report.escape import terminal_lines
+
+    streams.stdout.write(terminal_lines(explain_rule(rule, policies)))
     return ExitCode.OK
 
 

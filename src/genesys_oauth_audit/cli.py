@@ -52,9 +52,13 @@ def _setup_logging(verbose: int) -> None:
 
 def _run(ctx: click.Context, action: Callable[[], ExitCode]) -> None:
     """Run one command; map expected failures to one stderr line and the exit code."""
+    from genesys_oauth_audit.files.output import Interrupted, Terminated, sigterm_raises
+
     debug = bool(ctx.find_root().params.get("debug"))
     try:
-        code = action()
+        # SIGTERM (a CI job cancelled) unwinds like SIGINT, so no temporary file is left behind.
+        with sigterm_raises():
+            code = action()
     except AuditError as exc:
         if exc.exit_code == ExitCode.INCOMPLETE:
             # One line: what failed, and that nothing that looks like a result was written.
@@ -67,8 +71,15 @@ def _run(ctx: click.Context, action: Callable[[], ExitCode]) -> None:
             for line in str(exc).splitlines() or [type(exc).__name__]:
                 click.echo(f"genesys-oauth-audit: invalid input: {line}", err=True)
         ctx.exit(int(exc.exit_code))
-    except KeyboardInterrupt:
-        click.echo("genesys-oauth-audit: interrupted; no report was written", err=True)
+    except KeyboardInterrupt as exc:
+        # Outputs are committed together at the end: before that, nothing was written; during
+        # it, the exception says which outputs were and which were not.
+        if isinstance(exc, Interrupted):
+            said = str(exc)
+        else:
+            cause = "terminated" if isinstance(exc, Terminated) else "interrupted"
+            said = f"{cause}; no report was written"
+        click.echo(f"genesys-oauth-audit: {said}", err=True)
         ctx.exit(int(ExitCode.INCOMPLETE))
     except Exception as exc:
         if debug:
@@ -167,7 +178,8 @@ def output_options(fn: Callable[..., Any]) -> Callable[..., Any]:
         fn = click.option(
             f"--{name}-output",
             type=click.Path(dir_okay=False, path_type=Path),
-            help=f"Also write the {name} report to this file ({description}).",
+            help=f"Also write the {name} report to this file ({description}); '-' is standard "
+            "output (instead of the --format report, unless --format is given).",
         )(fn)
     return fn
 
@@ -193,7 +205,7 @@ def cli(verbose: int, debug: bool) -> None:
     "--output",
     type=click.Path(dir_okay=False, path_type=Path),
     required=True,
-    help="Snapshot file to write.",
+    help="Snapshot file to write ('-': standard output).",
 )
 @click.option(
     "--usage-days",
@@ -303,7 +315,7 @@ def _severity_or_never(value: str) -> Severity | None:
 @click.option(
     "--write-baseline",
     type=click.Path(dir_okay=False, path_type=Path),
-    help="Store this run's findings (not the waived ones) as a baseline file.",
+    help="Store this run's findings (not the waived ones) as a baseline file ('-': standard output).",
 )
 @click.option(
     "--min-severity",
@@ -365,6 +377,7 @@ def check(
     conn = _connection(kw)
     outputs = {name: kw.pop(f"{name}_output") for name in REPORTERS}
     use_color = want_color(color, fmt, sys.stdout, os.environ)
+    format_explicit = ctx.get_parameter_source("fmt") is not click.core.ParameterSource.DEFAULT
 
     def action() -> ExitCode:
         from genesys_oauth_audit import app
@@ -386,6 +399,7 @@ def check(
             write_baseline=write_baseline,
             proposed=tuple(proposed),
             frameworks=tuple(dict.fromkeys(frameworks)),
+            format_explicit=format_explicit,
         )
         return app.check(opts, environ=os.environ, streams=_streams(), color=bool(use_color))
 

@@ -20,7 +20,17 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic.alias_generators import to_camel
 
 from genesys_oauth_audit.errors import Diagnostic, SnapshotError
-from genesys_oauth_audit.files.output import write_atomically
+from genesys_oauth_audit.files.output import json_text, write_atomically
+from genesys_oauth_audit.files.reading import (
+    ReadError,
+    decode_utf8,
+    depth_exceeds,
+    line_column,
+    load_json,
+    nesting_error,
+    read_capped,
+)
+from genesys_oauth_audit.files.yamldoc import compose_text
 
 # The API's enumerations (SPEC §2). Unknown values from the API are kept, never rejected; these
 # are what a policy or a proposal may name.
@@ -150,6 +160,17 @@ class Client(Model):
         description="Latest day with API requests inside the usage window; absent when usage "
         "was not fetched, null when the client was not used in the window.",
     )
+    expose_client_secret: bool | None = Field(
+        default=None,
+        description="Proposals from a Terraform plan: whether the provider's expose_client_secret "
+        "writes the client secret into the Terraform state. Absent for clients read from the org.",
+    )
+    directory_client_secret: bool | None = Field(
+        default=None,
+        description="Proposals from a Terraform plan: whether directory_client_secret names a "
+        "directory the provider writes the client secret to (never the secret, nor the path). "
+        "Absent for clients read from the org.",
+    )
 
 
 class Inventory(Model):
@@ -177,7 +198,10 @@ class Inventory(Model):
                 client.pop("lastUsed", None)
             if client.get("permissions") is None:
                 client.pop("permissions", None)
-        return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+            for key in ("exposeClientSecret", "directoryClientSecret"):  # proposals only
+                if client.get(key) is None:
+                    client.pop(key, None)
+        return json_text(data) + "\n"
 
 
 def role_grants(
@@ -246,23 +270,10 @@ def read_snapshot(path: Path) -> tuple[Inventory, dict[str, int]]:
     """A snapshot and the line of each client in it (SARIF points at the client's line)."""
     shown = str(path)
     try:
-        size = Path(path).stat().st_size
-        if size > MAX_SNAPSHOT_BYTES:
-            raise SnapshotError(
-                [
-                    Diagnostic(
-                        shown,
-                        None,
-                        None,
-                        f"file is {size} bytes; the limit is {MAX_SNAPSHOT_BYTES}",
-                    )
-                ]
-            )
-        text = Path(path).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise SnapshotError(
-            [Diagnostic(shown, None, None, f"cannot read snapshot: {_os_reason(exc)}")]
-        ) from None
+        raw = read_capped(path, MAX_SNAPSHOT_BYTES, what="snapshot", shown=shown)
+        text = decode_utf8(raw, prefix="cannot read snapshot: ")
+    except ReadError as exc:
+        raise SnapshotError([Diagnostic(shown, exc.line, exc.column, str(exc))]) from None
     with cyclic_gc_paused():
         inventory = parse_snapshot(text, shown)
     return inventory, client_lines(text, inventory.clients)
@@ -288,19 +299,13 @@ def client_lines(text: str, clients: tuple[Client, ...]) -> dict[str, int]:
     return lines
 
 
-def _os_reason(exc: Exception) -> str:
-    if isinstance(exc, OSError):
-        return exc.strerror or str(exc)
-    return str(exc)
-
-
 def parse_snapshot(text: str, shown: str) -> Inventory:
     try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise SnapshotError(
-            [Diagnostic(shown, exc.lineno, exc.colno, f"not valid JSON: {exc.msg}")]
-        ) from None
+        # The model validates level by level, so deep nesting is only looked for on the error
+        # path below; nesting that would overflow the parser itself is refused here.
+        data = load_json(text, check_depth=False)
+    except ReadError as exc:
+        raise SnapshotError([Diagnostic(shown, exc.line, exc.column, str(exc))]) from None
     if not isinstance(data, dict) or data.get("kind") != SNAPSHOT_KIND:
         raise SnapshotError(
             [
@@ -324,9 +329,24 @@ def parse_snapshot(text: str, shown: str) -> Inventory:
                 )
             ]
         )
+    if "clients" not in data:
+        # Without the key, every rule would pass over no clients: an empty audit, not a result.
+        raise SnapshotError(
+            [
+                Diagnostic(
+                    shown,
+                    1,
+                    1,
+                    'not a complete snapshot: the "clients" list is missing '
+                    "(write snapshots with `genesys-oauth-audit fetch -o`)",
+                )
+            ]
+        )
     try:
-        return Inventory.model_validate(data)
+        inventory = Inventory.model_validate(data)
     except ValidationError as exc:
+        if depth_exceeds(data):
+            raise SnapshotError([_nesting(text, shown)]) from None
         locate = JsonLocator(text)
         diagnostics = []
         for err in exc.errors(include_url=False)[:50]:
@@ -335,6 +355,53 @@ def parse_snapshot(text: str, shown: str) -> Inventory:
             where = "/".join(str(p) for p in loc) or "(top level)"
             diagnostics.append(Diagnostic(shown, line, col, f"{where}: {_describe(err)}"))
         raise SnapshotError(diagnostics) from None
+    duplicates = _duplicate_ids(inventory.clients)
+    if duplicates:
+        raise SnapshotError(_duplicate_diagnostics(text, shown, duplicates))
+    return inventory
+
+
+def _nesting(text: str, shown: str) -> Diagnostic:
+    error = nesting_error(text)
+    return Diagnostic(shown, error.line, error.column, str(error))
+
+
+def _duplicate_ids(clients: tuple[Client, ...]) -> list[str]:
+    seen: set[str] = set()
+    duplicates: dict[str, None] = {}
+    for client in clients:
+        if client.id in seen:
+            duplicates[client.id] = None
+        seen.add(client.id)
+    return list(duplicates)
+
+
+def _duplicate_diagnostics(text: str, shown: str, duplicates: list[str]) -> list[Diagnostic]:
+    """One diagnostic per repeated id, at its second occurrence, naming the line of the first.
+    Two clients with one id would be judged as one (fingerprints, baselines, exceptions by id)."""
+    start = max(text.find('"clients"'), 0)
+    out: list[Diagnostic] = []
+    for client_id in duplicates[:50]:
+        pattern = re.compile(r'"id"\s*:\s*' + re.escape(json.dumps(client_id, ensure_ascii=False)))
+        found = [m.start() for m in pattern.finditer(text, start)]
+        # Role grants also hold ids ("roleId"); the pattern only matches a client's own "id" key.
+        if len(found) >= 2:
+            first, _ = line_column(text, found[0])
+            line, column = line_column(text, found[1])
+            out.append(
+                Diagnostic(
+                    shown,
+                    line,
+                    column,
+                    f"duplicate client id {client_id!r} (first at line {first}); "
+                    "every client of an org has its own id",
+                )
+            )
+        else:
+            out.append(
+                Diagnostic(shown, None, None, f"duplicate client id {client_id!r} in clients")
+            )
+    return out
 
 
 def _describe(err: Any) -> str:
@@ -358,8 +425,8 @@ class JsonLocator:
         import yaml
 
         try:
-            self._root: Any = yaml.compose(text, Loader=yaml.SafeLoader)
-        except yaml.YAMLError:
+            self._root: Any = compose_text(text)
+        except (yaml.YAMLError, ReadError, RecursionError):
             self._root = None
 
     def __call__(self, path: tuple[Any, ...]) -> tuple[int | None, int | None]:
@@ -401,4 +468,6 @@ def inventory_schema() -> dict[str, Any]:
         "description": "The normalised inventory of one Genesys Cloud org's OAuth clients, as written by "
         "`genesys-oauth-audit fetch -o` and read by `check --inventory`.",
         **{k: v for k, v in schema.items() if k not in ("title", "description")},
+        # The reader requires these (a snapshot without its clients would audit nothing).
+        "required": ["kind", "schemaVersion", "clients"],
     }

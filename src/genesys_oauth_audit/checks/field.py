@@ -7,7 +7,6 @@ it does not hold is a finding whose subject and message name the comparisons tha
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from datetime import date, datetime, timezone
 from functools import cache
@@ -16,6 +15,7 @@ from typing import Annotated, Any, Literal, get_args
 from pydantic import BaseModel, Field
 from pydantic.json_schema import SkipJsonSchema
 
+from genesys_oauth_audit.checks import regex
 from genesys_oauth_audit.checks.registry import (
     Context,
     Example,
@@ -61,16 +61,13 @@ Path_ = tuple[str | int, ...]
 def _search(pattern: str, text: str) -> bool:
     """Whether a policy's regular expression matches somewhere in ``text``: the one place
     ``matches`` and ``not-matches`` meet client text."""
-    return re.search(pattern, text) is not None
+    # RE2, in linear time: a client's description cannot stall the gate (checks/regex.py).
+    return regex.search(pattern, text)
 
 
 def _regex_problem(pattern: str) -> str | None:
     """Why ``pattern`` is not a regular expression the ``matches`` operators accept, or None."""
-    try:
-        re.compile(pattern)
-    except re.error as exc:
-        return f"invalid regular expression {pattern!r}: {exc}"
-    return None
+    return regex.problem(pattern)
 
 
 def _no_null(schema: dict[str, Any]) -> None:

@@ -7,17 +7,19 @@ not stored, so a finding whose exception lapses later counts again.
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from genesys_oauth_audit.errors import Diagnostic, InputFileError
-from genesys_oauth_audit.files.output import write_atomically
+from genesys_oauth_audit.files.output import json_text, write_atomically
+from genesys_oauth_audit.files.reading import ReadError, decode_utf8, load_json, read_capped
 from genesys_oauth_audit.findings import Evaluation
 
 BASELINE_KIND = "genesys-oauth-audit/baseline"
 BASELINE_VERSION = 1
+# A baseline entry is ~250 bytes: a million findings fit well under this.
+MAX_BASELINE_BYTES = 512 * 1024 * 1024
 
 
 def baseline_text(evaluation: Evaluation, generated_at: datetime, tool_version: str) -> str:
@@ -40,7 +42,7 @@ def baseline_text(evaluation: Evaluation, generated_at: datetime, tool_version: 
         "tool": {"name": "genesys-oauth-audit", "version": tool_version},
         "findings": entries,
     }
-    return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+    return json_text(data) + "\n"
 
 
 def write_baseline(
@@ -53,18 +55,13 @@ def load_baseline(path: Path) -> frozenset[str]:
     """The fingerprints in a baseline file; a bad file is bad input (exit 2) with its position."""
     shown = str(path)
     try:
-        text = Path(path).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8"
-        raise InputFileError(
-            [Diagnostic(shown, None, None, f"cannot read baseline: {reason}")]
-        ) from None
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise InputFileError(
-            [Diagnostic(shown, exc.lineno, exc.colno, f"not valid JSON: {exc.msg}")]
-        ) from None
+        text = decode_utf8(
+            read_capped(path, MAX_BASELINE_BYTES, what="baseline", shown=shown),
+            prefix="cannot read baseline: ",
+        )
+        data = load_json(text)
+    except ReadError as exc:
+        raise InputFileError([Diagnostic(shown, exc.line, exc.column, str(exc))]) from None
     if (
         not isinstance(data, dict)
         or data.get("kind") != BASELINE_KIND

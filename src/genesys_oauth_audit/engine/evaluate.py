@@ -5,6 +5,7 @@ from __future__ import annotations
 from array import array
 from collections import defaultdict
 from collections.abc import Iterable
+from dataclasses import replace
 from datetime import date, timedelta
 
 from genesys_oauth_audit.checks import (
@@ -26,7 +27,7 @@ from genesys_oauth_audit.findings import (
     Waiver,
     fingerprint,
 )
-from genesys_oauth_audit.inventory import Inventory, cyclic_gc_paused
+from genesys_oauth_audit.inventory import CLIENT_STATES, Inventory, cyclic_gc_paused
 from genesys_oauth_audit.policy.model import PolicyException, PolicySet, Rule, Where
 
 EXPIRY_WARNING_DAYS = 14
@@ -56,15 +57,65 @@ def _client_ref(target: Subject, ctx: Context, catalog: RiskCatalog) -> ClientRe
 
 
 class _Index:
-    """Clients by grant type and by state, built once: most selectors name only those."""
+    """Clients by grant type and by state, built once: most selectors name only those; and the
+    clients for which a selector cannot be answered (``uncertain``)."""
 
     def __init__(self, targets: list[Subject]) -> None:
         self.count = len(targets)
         self.by_grant: dict[str, list[int]] = defaultdict(list)
         self.by_state: dict[str, list[int]] = defaultdict(list)
+        self.uncertain: list[int] = []
         for i, t in enumerate(targets):
             self.by_grant[t.client.grant_type].append(i)
             self.by_state[t.client.state or ""].append(i)
+            if t.unknown or t.client.state not in CLIENT_STATES:
+                self.uncertain.append(i)
+
+
+def _state_doubt(state: str | None) -> str | None:
+    if state is None:
+        return "state is missing"
+    if state not in CLIENT_STATES:
+        return f"state {state!r} is not one of the API's states ({', '.join(CLIENT_STATES)})"
+    return None
+
+
+def _undecided(where: Where, targets: list[Subject], index: _Index) -> dict[int, str]:
+    """Clients for which it cannot be told whether the rule applies, and why: a selector names a
+    field the client lacks (a state missing, or not one of the API's), or one a proposal knows
+    only after apply. Each is reported as not evaluated for the rule, never silently skipped;
+    one that the rule's other, known selectors exclude is left out as usual."""
+    if where.everyone or not index.uncertain:
+        return {}
+    out: dict[int, str] = {}
+    for i in index.uncertain:
+        target = targets[i]
+        unknown = target.unknown
+        state = None
+        if where.states is not None:
+            if "state" in unknown:
+                state = f"state {unknown['state']}"
+            else:
+                state = _state_doubt(target.client.state)
+        grant = "grantType" in unknown and where.grant_types is not None
+        name = "name" in unknown and (where.names is not None or bool(where.exclude_names))
+        why = [
+            *([state] if state else []),
+            *([f"grantType {unknown['grantType']}"] if grant else []),
+            *([f"name {unknown['name']}"] if name else []),
+        ]
+        if not why:
+            continue
+        relaxed = replace(
+            where,
+            states=None if state else where.states,
+            grant_types=None if grant else where.grant_types,
+            names=None if name else where.names,
+            exclude_names=() if name else where.exclude_names,
+        )
+        if relaxed.matches(target.client):
+            out[i] = "whether the rule applies cannot be told: " + "; ".join(why)
+    return out
 
 
 def _select(where: Where, targets: list[Subject], index: _Index) -> array:  # type: ignore[type-arg]
@@ -184,6 +235,9 @@ def _evaluate(
     catalog = risk_catalog()
     for rule in policies.rules:
         chosen = _select(rule.where, targets, by_field)
+        undecided = _undecided(rule.where, targets, by_field)
+        if undecided:
+            chosen = array("I", sorted({*chosen, *undecided}))
         selected[rule.id] = chosen
         off = _disabled(rule, today)
         if off is not None:
@@ -206,6 +260,11 @@ def _evaluate(
         for index in chosen:
             target = targets[index]
             client = target.client
+            if index in undecided:
+                pairs_not_evaluated.append(
+                    NotEvaluated(rule_id=rule.id, reason=undecided[index], client_index=index)
+                )
+                continue
             if target.unknown:
                 blocked = sorted(reads & target.unknown.keys())
                 if blocked:

@@ -18,6 +18,13 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError as SchemaError
 
 from genesys_oauth_audit.errors import Diagnostic
+from genesys_oauth_audit.files.reading import (
+    MAX_DEPTH,
+    ReadError,
+    decode_utf8,
+    depth_exceeds,
+    read_capped,
+)
 
 MAX_DOCUMENT_BYTES = 2 * 1024 * 1024
 MAX_NODES = 200_000
@@ -27,6 +34,48 @@ Path_ = tuple[Any, ...]
 
 class _TooManyNodes(Exception):
     pass
+
+
+class _TooDeep(Exception):
+    def __init__(self, mark: yaml.Mark | None) -> None:
+        self.mark = mark
+
+
+class _Loader(yaml.SafeLoader):
+    """The safe loader, refusing nesting deeper than ``MAX_DEPTH`` where it happens: PyYAML's
+    composer recurses once per level, and 200,000 ``[`` in a file would overflow the stack."""
+
+    _depth = 0
+
+    def compose_node(self, parent: yaml.Node | None, index: int) -> yaml.Node | None:
+        # Only collections nest (and count, as in JSON); scalars and aliases do not recurse.
+        if not self.check_event(yaml.SequenceStartEvent, yaml.MappingStartEvent):
+            return super().compose_node(parent, index)
+        self._depth += 1
+        try:
+            if self._depth > MAX_DEPTH:
+                event = self.peek_event()  # type: ignore[no-untyped-call]
+                raise _TooDeep(event.start_mark if event is not None else None)
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+
+def compose_text(text: str) -> yaml.Node | None:
+    """Compose one YAML document with the depth-limited safe loader (raises ``ReadError`` when
+    it nests too deeply, ``yaml.YAMLError`` for bad YAML)."""
+    loader = _Loader(text)
+    try:
+        return loader.get_single_node()
+    except _TooDeep as exc:
+        mark = exc.mark
+        raise ReadError(
+            f"nested deeper than {MAX_DEPTH} levels",
+            mark.line + 1 if mark else None,
+            mark.column + 1 if mark else None,
+        ) from None
+    finally:
+        loader.dispose()
 
 
 @dataclass
@@ -76,7 +125,15 @@ def _scalar(node: yaml.ScalarNode) -> Any:
 
 def compose(text: str, doc: Document, diagnostics: list[Diagnostic]) -> None:
     try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        root = compose_text(text)
+    except ReadError as exc:
+        diagnostics.append(Diagnostic(doc.shown, exc.line, exc.column, str(exc)))
+        return
+    except RecursionError:  # a parser deeper than ours; never a traceback
+        diagnostics.append(
+            Diagnostic(doc.shown, None, None, f"nested deeper than {MAX_DEPTH} levels")
+        )
+        return
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (None, None)
@@ -154,6 +211,13 @@ def compose(text: str, doc: Document, diagnostics: list[Diagnostic]) -> None:
         diagnostics.append(
             Diagnostic(doc.shown, 1, 1, "YAML nested too deeply (or a recursive alias)")
         )
+        return
+    if depth_exceeds(doc.data):
+        # Each level is bounded by the composer, but aliases can stack anchored collections.
+        doc.data = None
+        diagnostics.append(
+            Diagnostic(doc.shown, 1, 1, f"nested deeper than {MAX_DEPTH} levels through aliases")
+        )
 
 
 # -- schema errors --------------------------------------------------------------------------------
@@ -181,6 +245,13 @@ def type_name(value: Any) -> str:
         return "a boolean"
     if isinstance(value, int):
         return "a number"
+    if isinstance(value, float):
+        # JSON's 1e999 reads as infinity: say so, or "expected a whole number" is a riddle.
+        return (
+            "a number"
+            if value == value and abs(value) != float("inf")
+            else f"{value} (out of range)"
+        )
     if isinstance(value, str):
         return "a string"
     if isinstance(value, list):
@@ -299,26 +370,10 @@ def read_document(
 ) -> Parsed | None:
     """Read, size-check, decode, compose and schema-validate one YAML file; problems go to ``diagnostics``."""
     try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        diagnostics.append(
-            Diagnostic(shown, None, None, f"cannot read {what} file {shown}: {exc.strerror or exc}")
-        )
-        return None
-    if len(raw) > MAX_DOCUMENT_BYTES:
-        diagnostics.append(
-            Diagnostic(
-                shown,
-                None,
-                None,
-                f"file is {len(raw)} bytes; a {what} file may be at most {MAX_DOCUMENT_BYTES}",
-            )
-        )
-        return None
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        diagnostics.append(Diagnostic(shown, None, None, f"not UTF-8 text (byte {exc.start})"))
+        raw = read_capped(path, MAX_DOCUMENT_BYTES, what=f"{what} file", shown=shown)
+        text = decode_utf8(raw)
+    except ReadError as exc:
+        diagnostics.append(Diagnostic(shown, exc.line, exc.column, str(exc)))
         return None
     doc = Document(shown)
     compose(text, doc, diagnostics)

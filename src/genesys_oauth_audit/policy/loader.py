@@ -112,7 +112,9 @@ class _Loader:
             return None
         if resolved in self.loaded:
             return resolved  # a diamond: the same file reached twice is loaded once
-        if not path.is_file():  # reported where the include names it
+        # Reported where the include names it. A FIFO or a device (`<(...)`, /dev/stdin) is read
+        # like a file, through the size cap.
+        if path.is_dir() or not path.exists():
             reason = "is a directory" if path.is_dir() else "No such file or directory"
             self._missing(origin, ref, f"cannot read policy file {shown}: {reason}")
             return None

@@ -13,12 +13,12 @@ resolves the drafts' roles against the org's. Accepted files:
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from genesys_oauth_audit.errors import Diagnostic, ProposalError
+from genesys_oauth_audit.files.reading import ReadError, decode_utf8, load_json, read_capped
 from genesys_oauth_audit.inventory import Inventory, Role
 from genesys_oauth_audit.proposals.bodies import body_drafts, positioned
 from genesys_oauth_audit.proposals.model import (
@@ -29,7 +29,7 @@ from genesys_oauth_audit.proposals.model import (
     proposal_inventory,
     resolve_proposals,
 )
-from genesys_oauth_audit.proposals.terraform import is_plan, plan_drafts
+from genesys_oauth_audit.proposals.terraform import is_plan, read_plan
 
 MAX_PROPOSAL_BYTES = 64 * 1024 * 1024
 
@@ -49,46 +49,24 @@ def parse_proposals(paths: Sequence[Path]) -> ParsedProposals:
     drafts: list[Draft] = []
     roles: list[Role] = []
     files: list[str] = []
+    notes: list[str] = []
     problems: list[Diagnostic] = []
     for path in paths:
         shown = str(path)
         try:
-            raw = Path(path).read_bytes()
-            if len(raw) > MAX_PROPOSAL_BYTES:
-                raise ProposalError(
-                    [
-                        Diagnostic(
-                            shown,
-                            None,
-                            None,
-                            f"file is {len(raw)} bytes; the limit is {MAX_PROPOSAL_BYTES}",
-                        )
-                    ]
-                )
-            text = raw.decode("utf-8")
-        except OSError as exc:
-            problems.append(
-                Diagnostic(shown, None, None, f"cannot read proposal file: {exc.strerror or exc}")
-            )
-            continue
-        except UnicodeDecodeError as exc:
-            line = raw[: exc.start].count(b"\n") + 1
-            column = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
-            problems.append(
-                Diagnostic(
-                    shown, line, column, f"not JSON or YAML: not UTF-8 text (byte {exc.start})"
-                )
-            )
-            continue
-        except ProposalError as exc:
-            problems.extend(exc.diagnostics)
+            raw = read_capped(path, MAX_PROPOSAL_BYTES, what="proposal file", shown=shown)
+            text = decode_utf8(raw, prefix="not JSON or YAML: ")
+        except ReadError as exc:
+            problems.append(Diagnostic(shown, exc.line, exc.column, str(exc)))
             continue
         try:
             files.append(shown)
             data = _parse(text, shown)
             if is_plan(data):
-                found, planned = plan_drafts(data, text, shown)
-                roles.extend(planned)
+                plan = read_plan(data, text, shown)
+                found = plan.drafts
+                roles.extend(plan.roles)
+                notes.extend(plan.notes)
             else:
                 found = body_drafts(positioned(text, shown))
             drafts.extend(found)
@@ -96,7 +74,9 @@ def parse_proposals(paths: Sequence[Path]) -> ParsedProposals:
             problems.extend(exc.diagnostics)
     if problems:
         raise ProposalError(problems)
-    return ParsedProposals(drafts=tuple(drafts), roles=tuple(roles), files=tuple(files))
+    return ParsedProposals(
+        drafts=tuple(drafts), roles=tuple(roles), files=tuple(files), notes=tuple(notes)
+    )
 
 
 def load_proposals(paths: Sequence[Path], inventory: Inventory | None) -> ProposalSet:
@@ -108,11 +88,9 @@ def _parse(text: str, shown: str) -> Any:
     stripped = text.lstrip()
     if stripped.startswith(("{", "[")):
         try:
-            return json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise ProposalError(
-                [Diagnostic(shown, exc.lineno, exc.colno, f"not valid JSON: {exc.msg}")]
-            ) from None
+            return load_json(text)
+        except ReadError as exc:
+            raise ProposalError([Diagnostic(shown, exc.line, exc.column, str(exc))]) from None
     data = positioned(text, shown).data
     if data is None:
         raise ProposalError(

@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from genesys_oauth_audit.errors import Diagnostic, ProposalError
 from genesys_oauth_audit.files.yamldoc import Document, compose, did_you_mean
 from genesys_oauth_audit.findings import Location
-from genesys_oauth_audit.inventory import Client
+from genesys_oauth_audit.inventory import CLIENT_STATES, GRANT_TYPES, Client
 from genesys_oauth_audit.proposals.model import DEFAULT_VALIDITY, Draft
 
 
@@ -51,6 +51,40 @@ def positioned(text: str, shown: str) -> Document:
     return doc
 
 
+def _refused_values(doc: Document, path: tuple[Any, ...], body: _ClientRequest) -> list[Diagnostic]:
+    """Values the API would refuse: a grant type or state outside its enumerations (a grant type
+    spelt ``CLIENT_CREDENTIALS`` would otherwise skip every client-credentials rule), and a new
+    client that is not active (the API answers ``bad.client.state``)."""
+    problems: list[Diagnostic] = []
+    grant = body.authorizedGrantType
+    if grant not in GRANT_TYPES:
+        problems.append(
+            doc.at(
+                (*path, "authorizedGrantType"),
+                f"authorizedGrantType {grant!r} is not a grant type of the API"
+                f"{did_you_mean(grant.upper(), GRANT_TYPES)} (expected one of: {', '.join(GRANT_TYPES)})",
+            )
+        )
+    state = body.state
+    if state is not None and state not in CLIENT_STATES:
+        problems.append(
+            doc.at(
+                (*path, "state"),
+                f"state {state!r} is not a state of the API{did_you_mean(state.lower(), CLIENT_STATES)} "
+                f"(expected one of: {', '.join(CLIENT_STATES)})",
+            )
+        )
+    elif state not in (None, "active") and body.id is None:
+        problems.append(
+            doc.at(
+                (*path, "state"),
+                f"state {state!r} for a new client: the API creates clients only as active "
+                "(it answers bad.client.state); create it active, then change its state",
+            )
+        )
+    return problems
+
+
 def body_drafts(doc: Document) -> list[Draft]:
     """Every request body of a document; all of its problems at once (exit 2)."""
     data = doc.data
@@ -82,6 +116,10 @@ def body_drafts(doc: Document) -> list[Draft]:
                     problems.append(
                         doc.at(loc, f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}")
                     )
+            continue
+        refused = _refused_values(doc, path, body)
+        if refused:
+            problems.extend(refused)
             continue
         line, column = doc.pos.get(path, (1, 1))
         client = Client(

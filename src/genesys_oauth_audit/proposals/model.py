@@ -69,6 +69,7 @@ class ParsedProposals:
     drafts: tuple[Draft, ...] = ()
     roles: tuple[Role, ...] = ()  # roles planned in the same plans
     files: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()  # what reports should say (a plan that changes nothing)
 
 
 @dataclass(frozen=True)
@@ -78,6 +79,7 @@ class ProposalSet:
     proposals: tuple[Proposal, ...] = ()
     roles: tuple[Role, ...] = ()
     files: tuple[str, ...] = field(default_factory=tuple)
+    notes: tuple[str, ...] = ()
 
 
 def resolve_proposals(parsed: ParsedProposals, inventory: Inventory | None) -> ProposalSet:
@@ -93,6 +95,7 @@ def resolve_proposals(parsed: ParsedProposals, inventory: Inventory | None) -> P
         ),
         roles=parsed.roles,
         files=parsed.files,
+        notes=parsed.notes,
     )
 
 
@@ -107,7 +110,7 @@ def _resolve(
     permissions: tuple[str, ...] | None
     if draft.roles_unknown is not None:
         unknown["roles"] = draft.roles_unknown
-        unknown["permissions"] = "cannot be known: " + draft.roles_unknown
+        unknown["permissions"] = "cannot be known: its roles " + draft.roles_unknown
         permissions = None
     else:
         permissions, why = _permissions(grants, roles_by_id, org_known)

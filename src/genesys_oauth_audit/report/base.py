@@ -47,6 +47,9 @@ class SourceInfo:
     fetched_at: datetime | None = None
     path: str | None = None
     proposals: tuple[str, ...] = ()
+    # What a reader should know about the source ("the plan changes no resources"): every
+    # format states each note.
+    notes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, kw_only=True)

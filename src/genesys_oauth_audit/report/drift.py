@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from genesys_oauth_audit.engine.drift import Change, Drift
+from genesys_oauth_audit.files.output import json_text
 from genesys_oauth_audit.inventory import Client, Inventory
 from genesys_oauth_audit.report.escape import markdown as md
 from genesys_oauth_audit.report.escape import markdown_code, terminal
@@ -32,17 +32,16 @@ def render_text(d: Drift) -> str:
     for title, clients in (("Added", d.added), ("Removed", d.removed)):
         if clients:
             lines += ["", f"{title} ({len(clients)}):"]
+            sign = "+" if title == "Added" else "-"
             lines += [
-                f"  + {terminal(c.name)} ({c.id}) {c.grant_type}"
-                if title == "Added"
-                else f"  - {terminal(c.name)} ({c.id}) {c.grant_type}"
+                f"  {sign} {terminal(c.name)} ({terminal(c.id)}) {terminal(c.grant_type)}"
                 for c in clients
             ]
     if d.changed:
         lines += ["", f"Changed ({len(d.changed)}):"]
         for c in d.changed:
             renamed = f" (renamed from {terminal(c.old_name)})" if c.old_name is not None else ""
-            lines.append(f"  ~ {terminal(c.name)} ({c.id}){renamed}")
+            lines.append(f"  ~ {terminal(c.name)} ({terminal(c.id)}){renamed}")
             for change in c.changes:
                 lines += [f"      {terminal(line)}" for line in _describe_change(change)]
     return "\n".join(lines) + "\n"
@@ -81,7 +80,7 @@ def drift_dict(d: Drift) -> dict[str, Any]:
 
 
 def render_json(d: Drift) -> str:
-    return json.dumps(drift_dict(d), indent=2, ensure_ascii=False) + "\n"
+    return json_text(drift_dict(d)) + "\n"
 
 
 def render_markdown(d: Drift) -> str:

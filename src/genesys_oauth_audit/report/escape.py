@@ -8,18 +8,41 @@ import re
 _TERMINAL_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 
 
+# Every Unicode format (Cf), line separator (Zl), paragraph separator (Zp) and surrogate (Cs)
+# code point: invisible characters that reorder (U+061C, U+2066), hide (U+200B, U+2060, the tag
+# characters) or break lines (U+2028, U+2029) in what a reader sees, and lone surrogates, which
+# no UTF-8 output can even encode. Generated from Unicode 15.1 (tests/test_escaping.py checks it
+# against the running Python's database).
+FORMAT_RANGES = (
+    "\u00ad\u0600-\u0605\u061c\u06dd\u070f\u0890-\u0891\u08e2\u180e\u200b-\u200f"
+    "\u2028-\u202e\u2060-\u2064\u2066-\u206f\ud800-\udfff\ufeff\ufff9-\ufffb"
+    "\U000110bd\U000110cd\U00013430-\U0001343f\U0001bca0-\U0001bca3"
+    "\U0001d173-\U0001d17a\U000e0001\U000e0020-\U000e007f"
+)
+_FORMAT_UNSAFE = re.compile(f"[{FORMAT_RANGES}]")
+
+
 def terminal(text: str) -> str:
     """Make text safe to print on a terminal: every control character becomes a visible escape.
 
     This stops ANSI escape sequences in a client's name from recolouring,
     moving the cursor or retitling the user's terminal, and newlines from
-    forging report lines.
+    forging report lines. Format and separator characters (``FORMAT_RANGES``)
+    are made visible too.
     """
-    return _TERMINAL_UNSAFE.sub(_visible, text)
+    return _FORMAT_UNSAFE.sub(_visible, _TERMINAL_UNSAFE.sub(_visible, text))
+
+
+def terminal_lines(text: str) -> str:
+    """``terminal`` for text of several lines that are ours (``explain``): each line neutralised,
+    the newlines between them kept."""
+    return "\n".join(terminal(line) for line in text.split("\n"))
 
 
 def _visible(match: re.Match[str]) -> str:
     code = ord(match.group())
+    if code > 0xFFFF:
+        return f"\\U{code:08x}"
     return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
 
 
@@ -34,7 +57,7 @@ _XML_ILLEGAL = re.compile(
 
 def xml_safe(text: str) -> str:
     """Text XML can carry; the serializer then escapes ``<``, ``&``, ``]]>`` and quotes."""
-    return _XML_ILLEGAL.sub(_visible, text)
+    return _FORMAT_UNSAFE.sub(_visible, _XML_ILLEGAL.sub(_visible, text))
 
 
 def one_line(text: str, limit: int | None = None) -> str:

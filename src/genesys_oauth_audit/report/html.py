@@ -233,7 +233,8 @@ def render(evaluation: Evaluation, run: RunInfo) -> str:
                     f"<td>{supporting}</td></tr>"
                 )
             parts.append("</tbody></table>")
-    notes = [
+    notes = [f"<li>{h(note)}</li>" for note in src.notes]
+    notes += [
         f"<li><code>{h(n.rule_id)}</code> was not evaluated: {h(n.reason)}</li>"
         for n in evaluation.not_evaluated
     ]

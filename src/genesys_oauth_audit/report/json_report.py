@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import json
 from datetime import date, datetime
 from typing import Any
 
+from genesys_oauth_audit.files.output import json_text
 from genesys_oauth_audit.findings import (
     ClientRef,
     DisabledRule,
@@ -173,6 +173,7 @@ def report_dict(evaluation: Evaluation, run: RunInfo) -> dict[str, Any]:
             "fetchedAt": _iso(src.fetched_at),
             "path": src.path,
             "proposals": list(src.proposals),
+            **({"notes": list(src.notes)} if src.notes else {}),
         },
         "policies": [{"path": p.path, "sha256": p.sha256, "name": p.name} for p in run.policies],
         "summary": {
@@ -212,4 +213,4 @@ INDENT_LIMIT = 5000
 def render(evaluation: Evaluation, run: RunInfo) -> str:
     data = report_dict(evaluation, run)
     indent = 2 if len(data["findings"]) + len(data["clients"]) <= INDENT_LIMIT else None
-    return json.dumps(data, indent=indent, ensure_ascii=False) + "\n"
+    return json_text(data, indent=indent) + "\n"

@@ -159,7 +159,7 @@ def render(evaluation: Evaluation, run: RunInfo) -> str:
                 f"{md(c.risk_reason or '')} |"
             )
         lines += ["", "</details>", ""]
-    notes = []
+    notes = [f"- ℹ️ {md(note)}" for note in src.notes]
     for n in evaluation.not_evaluated:
         notes.append(f"- ⚠️ `{n.rule_id}` was **not evaluated**: {md(n.reason)}")
     for n in evaluation.pairs_not_evaluated:

@@ -11,15 +11,15 @@ most 25,000 results per run.
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import re
 from pathlib import Path
 from typing import Any
 
+from genesys_oauth_audit.files.output import json_text
 from genesys_oauth_audit.findings import Evaluation, Finding, Severity
 from genesys_oauth_audit.report.base import RuleInfo, RunInfo, live_path
-from genesys_oauth_audit.report.escape import terminal
+from genesys_oauth_audit.report.escape import terminal, terminal_lines
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 MAX_RESULTS = 25_000
@@ -73,9 +73,13 @@ def _rule(rule: RuleInfo) -> dict[str, Any]:
     entry: dict[str, Any] = {
         "id": rule.id,
         "name": _pascal(rule.title),
-        "shortDescription": {"text": summary},
-        "fullDescription": {"text": full},
-        "help": {"text": "\n".join(text), "markdown": "\n".join(markdown)},
+        # Policy text (titles, descriptions) may come from a shared pack: shown neutralised.
+        "shortDescription": {"text": terminal(summary)},
+        "fullDescription": {"text": terminal(full)},
+        "help": {
+            "text": terminal_lines("\n".join(text)),
+            "markdown": terminal_lines("\n".join(markdown)),
+        },
         "defaultConfiguration": {"level": LEVEL[rule.severity]},
         "properties": {
             "tags": rule_tags(rule),
@@ -108,7 +112,9 @@ def _line_hash(f: Finding) -> str:
 
 
 def _result(f: Finding, rule_index: int, run: RunInfo, cwd: str) -> dict[str, Any]:
-    # The message is what GitHub shows a person: no control or bidi characters in it.
+    # The message, the logical location and the client's name are what GitHub shows a person:
+    # no control, bidi or other invisible format characters in them (the JSON report carries
+    # the name exactly).
     name = terminal(f.client_name)
     who = f"{name} ({f.client_id})" if f.client_id else f"{name} (proposed client)"
     region: dict[str, int] = {"startLine": 1}
@@ -133,7 +139,7 @@ def _result(f: Finding, rule_index: int, run: RunInfo, cwd: str) -> dict[str, An
                 },
                 "logicalLocations": [
                     {
-                        "name": f.client_name,
+                        "name": name,
                         "fullyQualifiedName": live_path(run.source, f.client_id),
                         "kind": "resource",
                     }
@@ -148,7 +154,7 @@ def _result(f: Finding, rule_index: int, run: RunInfo, cwd: str) -> dict[str, An
             "severity": f.severity.value,
             "security-severity": SECURITY_SEVERITY[f.severity],
             "clientId": f.client_id,
-            "clientName": f.client_name,
+            "clientName": name,
             "subject": f.subject,
         },
     }
@@ -159,7 +165,7 @@ def _result(f: Finding, rule_index: int, run: RunInfo, cwd: str) -> dict[str, An
             f" (until {f.waived.expires.isoformat()})" if f.waived.expires else ""
         )
         result["suppressions"] = [
-            {"kind": "external", "status": "accepted", "justification": justification}
+            {"kind": "external", "status": "accepted", "justification": terminal(justification)}
         ]
     return result
 
@@ -178,12 +184,14 @@ def sarif_log(evaluation: Evaluation, run: RunInfo) -> dict[str, Any]:
         for f in run.reported(evaluation)
         if (f.waived is None or run.sarif_include_waived) and f.rule_id in index
     ]
-    notifications: list[dict[str, Any]] = []
+    notifications: list[dict[str, Any]] = [
+        {"level": "note", "message": {"text": terminal(note)}} for note in run.source.notes
+    ]
     for n in evaluation.not_evaluated:
         notifications.append(
             {
                 "level": "warning",
-                "message": {"text": f"Rule {n.rule_id} was not evaluated: {n.reason}"},
+                "message": {"text": f"Rule {n.rule_id} was not evaluated: {terminal(n.reason)}"},
                 "associatedRule": {"id": n.rule_id, "index": index[n.rule_id]},
             }
         )
@@ -192,7 +200,8 @@ def sarif_log(evaluation: Evaluation, run: RunInfo) -> dict[str, Any]:
         note: dict[str, Any] = {
             "level": "warning",
             "message": {
-                "text": f"Rule {n.rule_id} was not evaluated for {terminal(c.name)}: {n.reason}"
+                "text": f"Rule {n.rule_id} was not evaluated for {terminal(c.name)}: "
+                f"{terminal(n.reason)}"
             },
             "associatedRule": {"id": n.rule_id, "index": index[n.rule_id]},
         }
@@ -212,7 +221,7 @@ def sarif_log(evaluation: Evaluation, run: RunInfo) -> dict[str, Any]:
             {
                 "level": "warning",
                 "message": {
-                    "text": f"The exception for rule {e.rule_id} ({', '.join(e.clients)}) expired on {expires}; "
+                    "text": f"The exception for rule {e.rule_id} ({terminal(', '.join(e.clients))}) expired on {expires}; "
                     f"its findings count again ({e.source})"
                 },
             }
@@ -301,4 +310,4 @@ def sarif_log(evaluation: Evaluation, run: RunInfo) -> dict[str, Any]:
 
 
 def render(evaluation: Evaluation, run: RunInfo) -> str:
-    return json.dumps(sarif_log(evaluation, run), indent=2, ensure_ascii=False) + "\n"
+    return json_text(sarif_log(evaluation, run)) + "\n"

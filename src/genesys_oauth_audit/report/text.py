@@ -60,7 +60,9 @@ def _exception_lines(title: str, items: Iterable[ExceptionStatus]) -> list[str]:
         expires = f", expires {e.expires.isoformat()}" if e.expires else ""
         clients = ", ".join(terminal(c) for c in e.clients)
         lines += _wrap(
-            f"{e.rule_id} for {clients}{expires} ({e.source}): {terminal(e.reason)}", "  "
+            f"{terminal(e.rule_id)} for {clients}{expires} ({terminal(e.source)}): "
+            f"{terminal(e.reason)}",
+            "  ",
         )
     return lines
 
@@ -115,7 +117,7 @@ def _framework_lines(evaluation: Evaluation, run: RunInfo) -> list[str]:
 
 def _where(f: Finding, source: SourceInfo) -> str:
     at = shown_location(f, source)
-    return f"  [{at.path}:{at.line}]" if at is not None else ""
+    return f"  [{terminal(at.path)}:{at.line}]" if at is not None else ""
 
 
 def _new(f: Finding) -> str:
@@ -220,22 +222,29 @@ def render(evaluation: Evaluation, run: RunInfo) -> str:
         f"and {evaluation.rules_evaluated} rules",
         "",
     )
+    # The org's name and region come from the API or a snapshot file: neutralised like any
+    # other text from outside; paths too, since a file name can hold anything.
     org = terminal(src.org_name or src.org_id or "unknown org")
+    region = terminal(str(src.region))
     if src.kind == "live":
         fetched = src.fetched_at.strftime("%Y-%m-%d %H:%M UTC") if src.fetched_at else "now"
-        lines += _wrap(f"Source: org {org}, region {src.region}, fetched {fetched}", "")
+        lines += _wrap(f"Source: org {org}, region {region}, fetched {fetched}", "")
     elif src.kind == "snapshot":
         fetched = src.fetched_at.strftime("%Y-%m-%d %H:%M UTC") if src.fetched_at else "unknown"
         lines += _wrap(
-            f"Source: snapshot {src.path} (org {org}, region {src.region}, fetched {fetched})", ""
+            f"Source: snapshot {terminal(src.path or '')} (org {org}, region {region}, "
+            f"fetched {fetched})",
+            "",
         )
     if src.proposals:
-        lines += _wrap(f"Proposals: {', '.join(src.proposals)}", "")
-    lines += _wrap("Policies: " + ", ".join(p.path for p in run.policies), "")
+        lines += _wrap(f"Proposals: {', '.join(terminal(p) for p in src.proposals)}", "")
+    lines += _wrap("Policies: " + ", ".join(terminal(p.path) for p in run.policies), "")
     if run.frameworks:
         lines += _wrap(
             f"Rules: only those mapped to {', '.join(terminal(f) for f in run.frameworks)}", ""
         )
+    for note in src.notes:
+        lines += _wrap(f"Note: {terminal(note)}", "")
 
     if run.group_by == "client":
         lines += _by_client(counting, run.color, src)
@@ -260,10 +269,10 @@ def render(evaluation: Evaluation, run: RunInfo) -> str:
     if not_evaluated:
         lines += ["", f"Not evaluated ({not_evaluated}):"]
         for n in evaluation.not_evaluated:
-            lines += _wrap(f"- {n.rule_id}: {n.reason}", "  ")
+            lines += _wrap(f"- {n.rule_id}: {terminal(n.reason)}", "  ")
         for n in evaluation.pairs_not_evaluated:
             c = evaluation.clients[n.client_index]
-            where = f" [{c.location.path}:{c.location.line}]" if c.location else ""
+            where = f" [{terminal(c.location.path)}:{c.location.line}]" if c.location else ""
             who = terminal(c.name) + (f" ({terminal(c.id)})" if c.id else " (proposed)")
             lines += _wrap(f"- {n.rule_id} for {who}{where}: {terminal(n.reason)}", "  ")
     lines += _exception_lines(

@@ -1,0 +1,357 @@
+"""Hostile input files end in exit 2 with the file and a location, never "internal error": nesting
+200,000 levels deep, ``/dev/zero``, an 8 GB sparse file, an endless FIFO, a lone surrogate."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import SAMPLE_SNAPSHOT, Ran
+
+Run = Callable[..., Ran]
+DEEP = 200_000
+MINIMAL_POLICY = (
+    "apiVersion: genesys-oauth-audit/v1\nkind: Policy\nrules:\n"
+    "  - {id: R-1, title: t, check: {type: max-scopes, max: 1}}\n"
+)
+
+
+def refused(ran: Ran, message: str) -> None:
+    """Exit 2, the message on one line of stderr, no traceback, no result on stdout (``test``
+    prints its empty tally)."""
+    assert ran.code == 2, (ran.code, ran.stderr)
+    assert message in ran.stderr, ran.stderr
+    assert "internal error" not in ran.stderr and "Traceback" not in ran.stderr
+    assert ran.stdout in ("", "0 passed, 0 failed\n")
+
+
+def deep_json(key: str = "x") -> str:
+    return '{"' + key + '": ' + "[" * DEEP + "]" * DEEP + "}"
+
+
+@pytest.fixture
+def policy(tmp_path: Path) -> Path:
+    path = tmp_path / "policy.yaml"
+    path.write_text(MINIMAL_POLICY)
+    return path
+
+
+# -- nesting -------------------------------------------------------------------------------------
+
+
+def test_a_deeply_nested_policy_is_refused_where_it_goes_too_deep(
+    run_cli: Run, tmp_path: Path
+) -> None:
+    path = tmp_path / "deep.yaml"
+    path.write_text("apiVersion: genesys-oauth-audit/v1\nkind: Policy\nrules: " + "[" * DEEP)
+    assert path.stat().st_size < 2 * 1024 * 1024
+    refused(run_cli("validate", str(path)), f"{path}:3:107: nested deeper than 100 levels")
+
+
+def test_a_deeply_nested_block_yaml_policy_is_refused(run_cli: Run, tmp_path: Path) -> None:
+    path = tmp_path / "deep.yaml"
+    path.write_text("".join(" " * i + f"k{i}:\n" for i in range(400)))
+    refused(run_cli("validate", str(path)), f"{path}:101:101: nested deeper than 100 levels")
+
+
+def test_aliases_cannot_stack_nesting_past_the_limit(run_cli: Run, tmp_path: Path) -> None:
+    lines = ["a0: &a0 " + "[" * 60 + "]" * 60]
+    lines += [f"a{i}: &a{i} [[[[[[[[[[*a{i - 1}]]]]]]]]]]" for i in range(1, 12)]
+    path = tmp_path / "aliases.yaml"
+    path.write_text("\n".join(lines) + "\n")
+    refused(
+        run_cli("validate", str(path)), f"{path}:1:1: nested deeper than 100 levels through aliases"
+    )
+
+
+def test_a_deeply_nested_policy_test_file_is_refused(run_cli: Run, tmp_path: Path) -> None:
+    path = tmp_path / "deep.test.yaml"
+    path.write_text("apiVersion: genesys-oauth-audit/v1\nkind: PolicyTest\ncases: " + "[" * DEEP)
+    refused(run_cli("test", str(path)), f"{path}:3:107: nested deeper than 100 levels")
+
+
+def test_a_deeply_nested_snapshot_is_refused(run_cli: Run, tmp_path: Path) -> None:
+    path = tmp_path / "deep.json"
+    path.write_text(
+        '{"kind": "genesys-oauth-audit/inventory", "schemaVersion": 1, "org": '
+        + "[" * DEEP
+        + "]" * DEEP
+        + ', "clients": []}'
+    )
+    out = tmp_path / "r.json"
+    ran = run_cli(
+        "check", "-p", "builtin:tutorial", "--inventory", str(path), "--json-output", str(out)
+    )
+    refused(ran, f"{path}:1:169: nested deeper than 100 levels")
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("depth", [150, 900])
+def test_a_snapshot_nested_deeper_than_the_limit_but_parseable_is_refused(
+    run_cli: Run, tmp_path: Path, depth: int
+) -> None:
+    path = tmp_path / "deep.json"
+    path.write_text(
+        '{"kind": "genesys-oauth-audit/inventory", "schemaVersion": 1, "org": '
+        + "[" * depth
+        + "]" * depth
+        + ', "clients": []}'
+    )
+    refused(
+        run_cli("check", "-p", "builtin:tutorial", "--inventory", str(path)),
+        "nested deeper than 100 levels",
+    )
+
+
+def test_a_deeply_nested_baseline_is_refused(run_cli: Run, tmp_path: Path) -> None:
+    path = tmp_path / "baseline.json"
+    path.write_text(deep_json("findings"))
+    ran = run_cli(
+        "check",
+        "-p",
+        "builtin:tutorial",
+        "--inventory",
+        str(SAMPLE_SNAPSHOT),
+        "--baseline",
+        str(path),
+    )
+    refused(ran, f"{path}:1:113: nested deeper than 100 levels")
+
+
+@pytest.mark.parametrize("suffix", [".json", ".yaml"])
+def test_a_deeply_nested_proposal_is_refused(run_cli: Run, tmp_path: Path, suffix: str) -> None:
+    path = tmp_path / f"deep{suffix}"
+    path.write_text(deep_json("name") if suffix == ".json" else "name: " + "[" * DEEP)
+    column = 109 if suffix == ".json" else 106
+    refused(
+        run_cli("check", "-p", "builtin:baseline", "--proposed", str(path)),
+        f"{path}:1:{column}: nested deeper than 100 levels",
+    )
+
+
+def test_a_deeply_nested_plan_is_refused(run_cli: Run, tmp_path: Path) -> None:
+    path = tmp_path / "plan.json"
+    path.write_text(
+        '{"format_version": "1.2", "resource_changes": [{"change": {"after_unknown": '
+        + "[" * 150
+        + "]" * 150
+        + "}}]}"
+    )
+    refused(
+        run_cli("check", "-p", "builtin:baseline", "--proposed", str(path)),
+        "nested deeper than 100 levels",
+    )
+
+
+def test_a_deeply_nested_diff_input_is_refused(run_cli: Run, tmp_path: Path) -> None:
+    path = tmp_path / "old.json"
+    path.write_text(deep_json())
+    refused(run_cli("diff", str(path), str(SAMPLE_SNAPSHOT)), f"{path}:1:106: nested deeper")
+
+
+def test_nan_and_infinity_are_not_json(run_cli: Run, tmp_path: Path) -> None:
+    path = tmp_path / "baseline.json"
+    path.write_text('{"kind": "genesys-oauth-audit/baseline", "version": 1,\n "findings": NaN}')
+    ran = run_cli(
+        "check",
+        "-p",
+        "builtin:tutorial",
+        "--inventory",
+        str(SAMPLE_SNAPSHOT),
+        "--baseline",
+        str(path),
+    )
+    refused(ran, f"{path}:2:14: not valid JSON: NaN is not a JSON number")
+
+
+# -- sizes: /dev/zero, sparse files, FIFOs -------------------------------------------------------
+
+
+def _inputs(tmp_path: Path, policy: Path, hostile: str) -> dict[str, list[str]]:
+    return {
+        "policy": ["validate", hostile],
+        "snapshot": ["check", "-p", str(policy), "--inventory", hostile],
+        "baseline": [
+            "check",
+            "-p",
+            str(policy),
+            "--inventory",
+            str(SAMPLE_SNAPSHOT),
+            "--baseline",
+            hostile,
+        ],
+        "proposal": ["check", "-p", str(policy), "--proposed", hostile],
+        "diff": ["diff", hostile, str(SAMPLE_SNAPSHOT)],
+        "policy test": ["test", hostile],
+    }
+
+
+KINDS = ["policy", "snapshot", "baseline", "proposal", "diff", "policy test"]
+
+
+@pytest.mark.skipif(not Path("/dev/zero").exists(), reason="no /dev/zero")
+@pytest.mark.parametrize("kind", KINDS)
+def test_dev_zero_as_any_input_is_refused_at_once(
+    run_cli: Run, tmp_path: Path, policy: Path, kind: str
+) -> None:
+    args = _inputs(tmp_path, policy, "/dev/zero")[kind]
+    if kind == "policy test":
+        test_file = tmp_path / "z.test.yaml"
+        test_file.write_text(
+            f"apiVersion: genesys-oauth-audit/v1\nkind: PolicyTest\npolicies: [{policy}]\n"
+            "inventoryFile: /dev/zero\ncases: [{name: n, client: x, expect: []}]\n"
+        )
+        args = ["test", str(test_file)]
+    refused(run_cli(*args), "/dev/zero: not a text file: a NUL byte at offset 0")
+
+
+@pytest.mark.parametrize("kind", KINDS[:5])
+def test_an_8_gb_sparse_file_is_refused_by_its_size(
+    run_cli: Run, tmp_path: Path, policy: Path, kind: str
+) -> None:
+    sparse = tmp_path / "sparse.json"
+    with sparse.open("wb") as handle:
+        handle.truncate(8 * 1024**3)
+    refused(
+        run_cli(*_inputs(tmp_path, policy, str(sparse))[kind]),
+        f"{sparse}: file is {8 * 1024**3} bytes; a ",
+    )
+
+
+@contextlib.contextmanager
+def fifo_fed(path: Path, chunk: bytes, *, endless: bool) -> Iterator[threading.Thread]:
+    """A FIFO at ``path`` with a writer thread: ``chunk`` once, or forever until the reader
+    closes (the writer then gets EPIPE and stops)."""
+    os.mkfifo(path)
+
+    def write() -> None:
+        with contextlib.suppress(BrokenPipeError, OSError):
+            fd = os.open(path, os.O_WRONLY)
+            try:
+                while True:
+                    os.write(fd, chunk)
+                    if not endless:
+                        break
+            finally:
+                os.close(fd)
+
+    writer = threading.Thread(target=write, daemon=True)
+    writer.start()
+    yield writer
+    writer.join(timeout=30)
+    assert not writer.is_alive(), "the tool kept the FIFO open"
+
+
+def test_an_endless_fifo_as_a_policy_is_read_up_to_the_cap(run_cli: Run, tmp_path: Path) -> None:
+    fifo = tmp_path / "policy.fifo"
+    with fifo_fed(fifo, b"# " + b"a" * 65534, endless=True):
+        ran = run_cli("validate", str(fifo))
+    refused(ran, f"{fifo}: more than {2 * 1024 * 1024} bytes; a policy file may be at most")
+
+
+@pytest.mark.parametrize("kind", KINDS[1:5])
+def test_an_endless_fifo_of_zeros_as_any_input_is_refused(
+    run_cli: Run, tmp_path: Path, policy: Path, kind: str
+) -> None:
+    fifo = tmp_path / "input.fifo"
+    with fifo_fed(fifo, b"\0" * 65536, endless=True):
+        ran = run_cli(*_inputs(tmp_path, policy, str(fifo))[kind])
+    refused(ran, f"{fifo}: not a text file: a NUL byte at offset 0")
+
+
+def test_a_fifo_holding_a_good_policy_is_read(run_cli: Run, tmp_path: Path) -> None:
+    fifo = tmp_path / "policy.fifo"
+    with fifo_fed(fifo, MINIMAL_POLICY.encode(), endless=False):
+        ran = run_cli("validate", str(fifo))
+    assert ran.code == 0 and "ok (1 rules" in ran.stdout
+
+
+def test_a_directory_as_an_input_is_refused(run_cli: Run, tmp_path: Path) -> None:
+    refused(
+        run_cli("validate", str(tmp_path)), f"cannot read policy file {tmp_path}: is a directory"
+    )
+    refused(run_cli("test", str(tmp_path)), "no policy test files")
+
+
+# -- snapshots that are not a complete audit -----------------------------------------------------
+
+
+def test_a_snapshot_without_clients_is_refused(run_cli: Run, tmp_path: Path) -> None:
+    path = tmp_path / "s.json"
+    path.write_text('{"kind": "genesys-oauth-audit/inventory", "schemaVersion": 1}')
+    sarif = tmp_path / "r.sarif"
+    ran = run_cli(
+        "check", "-p", "builtin:baseline", "--inventory", str(path), "--sarif-output", str(sarif)
+    )
+    refused(ran, f'{path}:1:1: not a complete snapshot: the "clients" list is missing')
+    assert not sarif.exists()
+    refused(run_cli("diff", str(path), str(SAMPLE_SNAPSHOT)), 'the "clients" list is missing')
+
+
+def test_duplicate_client_ids_in_a_snapshot_are_refused_naming_both_lines(
+    run_cli: Run, tmp_path: Path
+) -> None:
+    data = json.loads(SAMPLE_SNAPSHOT.read_text())
+    data["clients"].append(dict(data["clients"][0], name="Impostor"))
+    path = tmp_path / "s.json"
+    path.write_text(json.dumps(data, indent=2))
+    client_id = data["clients"][0]["id"]
+    lines = [
+        i
+        for i, line in enumerate(path.read_text().splitlines(), 1)
+        if line.strip() == f'"id": "{client_id}",'
+    ]
+    assert len(lines) == 2
+    out = tmp_path / "r.json"
+    ran = run_cli(
+        "check", "-p", "builtin:tutorial", "--inventory", str(path), "--json-output", str(out)
+    )
+    refused(
+        ran,
+        f"{path}:{lines[1]}:7: duplicate client id '{client_id}' (first at line {lines[0]})",
+    )
+    assert not out.exists()
+
+
+# -- text that is not valid Unicode --------------------------------------------------------------
+
+
+@pytest.mark.parametrize("fmt", ["text", "json", "sarif", "junit", "markdown", "html"])
+def test_a_lone_surrogate_in_a_snapshot_crashes_no_format(
+    run_cli: Run, tmp_path: Path, fmt: str
+) -> None:
+    data = json.loads(SAMPLE_SNAPSHOT.read_text())
+    data["clients"][0]["name"] = "Bad \ud800 name"
+    data["clients"][0]["description"] = ""
+    data["org"]["name"] = "Org \udfff"
+    path = tmp_path / "s.json"
+    path.write_text(json.dumps(data))  # ensure_ascii: the file holds the \\ud800 escape
+    out = tmp_path / f"r.{fmt}"
+    ran = run_cli(
+        "check",
+        "-p",
+        "builtin:baseline",
+        "--inventory",
+        str(path),
+        "--format",
+        fmt,
+        f"--{fmt}-output",
+        str(out),
+    )
+    assert ran.code == 1, ran.stderr
+    assert "internal error" not in ran.stderr
+    written = out.read_text(encoding="utf-8")
+    assert "\ud800" not in ran.stdout and "\ud800" not in written
+    if fmt in ("json", "sarif"):
+        names = json.dumps(json.loads(written))
+        assert "\\ud800" in names  # JSON carries the name exactly, as an escape
+    else:
+        assert "\\ud800" in written  # shown as a visible escape
+    diff = run_cli("diff", str(SAMPLE_SNAPSHOT), str(path))
+    assert diff.code == 1 and "\\ud800" in diff.stdout
