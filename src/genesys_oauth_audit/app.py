@@ -164,7 +164,13 @@ def fetch(
 
 
 def run_info(
-    policies: PolicySet, source: SourceInfo, opts: CheckOptions, now: datetime, *, color: bool
+    policies: PolicySet,
+    source: SourceInfo,
+    opts: CheckOptions,
+    now: datetime,
+    *,
+    color: bool,
+    warnings: tuple[str, ...] = (),
 ) -> RunInfo:
     return RunInfo(
         tool_version=__version__,
@@ -191,6 +197,7 @@ def run_info(
         group_by=opts.group_by,
         sarif_include_waived=opts.sarif_include_waived,
         baseline=str(opts.baseline) if opts.baseline is not None else None,
+        warnings=warnings,
     )
 
 
@@ -259,6 +266,8 @@ def _check(
             "live", inventory.org.id, inventory.org.name, inventory.region, inventory.fetched_at
         )
 
+    # What the fetch doubted (an org with no clients) stays said when proposals are judged too.
+    warnings = inventory.warnings if inventory is not None else ()
     if proposed is not None:
         # Judge the proposals (as they will be after the change) against the org's catalogs.
         if inventory is not None:
@@ -271,7 +280,7 @@ def _check(
     evaluation = evaluate(policies, inventory, today=now.date(), subjects=subjects)
     if known is not None:
         evaluation = apply_baseline(evaluation, known)
-    info = run_info(policies, source, opts, now, color=color)
+    info = run_info(policies, source, opts, now, color=color, warnings=warnings)
     write_reports(evaluation, info, opts, streams)
     if opts.write_baseline is not None:
         write_baseline(opts.write_baseline, evaluation, now, __version__)

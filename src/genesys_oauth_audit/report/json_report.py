@@ -141,6 +141,7 @@ def report_dict(evaluation: Evaluation, run: RunInfo) -> dict[str, Any]:
         "expiredExceptions": [_exception(e) for e in evaluation.expired_exceptions],
         "expiringExceptions": [_exception(e) for e in evaluation.expiring_exceptions],
         "unusedExceptions": [_exception(e) for e in evaluation.unused_exceptions],
+        "warnings": list(run.warnings),
     }
 
 

@@ -164,7 +164,9 @@ def sarif_log(evaluation: Evaluation, run: RunInfo) -> dict[str, Any]:
         for f in run.reported(evaluation)
         if (f.waived is None or run.sarif_include_waived) and f.rule_id in index
     ]
-    notifications: list[dict[str, Any]] = []
+    notifications: list[dict[str, Any]] = [
+        {"level": "warning", "message": {"text": terminal(w)}} for w in run.warnings
+    ]
     for n in evaluation.not_evaluated:
         notifications.append(
             {

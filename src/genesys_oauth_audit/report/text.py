@@ -182,6 +182,8 @@ def render(evaluation: Evaluation, run: RunInfo) -> str:
     if src.proposals:
         lines += _wrap(f"Proposals: {', '.join(src.proposals)}", "")
     lines += _wrap("Policies: " + ", ".join(p.path for p in run.policies), "")
+    for warning in run.warnings:
+        lines += _wrap(f"WARNING: {terminal(warning)}", "  ")
 
     if run.group_by == "client":
         lines += _by_client(counting, run.color, src)
