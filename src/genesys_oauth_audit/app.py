@@ -24,8 +24,10 @@ from genesys_oauth_audit.inventory import Inventory, read_snapshot, save_snapsho
 from genesys_oauth_audit.policy.loader import load_policies
 from genesys_oauth_audit.policy.model import PolicySet
 from genesys_oauth_audit.proposals import load_proposals, proposal_inventory
+from genesys_oauth_audit.redact import redact
 from genesys_oauth_audit.report import renderer
 from genesys_oauth_audit.report.base import PolicyRef, RuleInfo, RunInfo, SourceInfo
+from genesys_oauth_audit.report.escape import markdown, terminal
 from genesys_oauth_audit.settings import has_credentials
 
 if TYPE_CHECKING:
@@ -80,7 +82,9 @@ class Progress:
     def __call__(self, what: str) -> None:
         self._count += 1
         if self._enabled:
-            self._stream.write(f"\r\x1b[Kfetching: {self._count} requests, now {what}"[:200])
+            # ``what`` can hold a path the server chose (a nextUri): escaped like any server text.
+            shown = terminal(what)[:150]
+            self._stream.write(f"\r\x1b[Kfetching: {self._count} requests, now {shown}")
             self._stream.flush()
 
     def done(self) -> None:
@@ -290,10 +294,19 @@ def _check(
 def write_reports(
     evaluation: Evaluation, info: RunInfo, opts: CheckOptions, streams: Streams
 ) -> None:
-    """Render every requested format first, then write: a failing renderer leaves no partial set."""
+    """Render every requested format first, then write: a failing renderer leaves no partial set.
+
+    Every text is redacted: a secret of this run that reached the data (a server echoing a
+    token into a client's description) is not written.
+    """
     plain = replace(info, color=False)  # colour is for a terminal, never for a file
-    files = {path: renderer(fmt)(evaluation, plain) for fmt, path in opts.outputs.items()}
-    out = renderer(opts.format)(evaluation, info)
+    # Markdown escapes a secret's punctuation (a token's "-" becomes "\-"): that form too.
+    encoders = (markdown,)
+    files = {
+        path: redact(renderer(fmt)(evaluation, plain), encoders)
+        for fmt, path in opts.outputs.items()
+    }
+    out = redact(renderer(opts.format)(evaluation, info), encoders)
     for path, text in files.items():
         write_atomically(path, text)
     streams.stdout.write(out)

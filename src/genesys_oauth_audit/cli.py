@@ -34,10 +34,26 @@ FORMAT_CHOICES = (
 EPILOG = "\b\nExit codes:\n" + exit_code_table()  # \b: click must not rewrap the table
 
 
+def shown(text: str) -> str:
+    """Text as it may reach the terminal: this run's secrets redacted, then every control,
+    format and separator character escaped (a server's error text can carry ESC sequences)."""
+    from genesys_oauth_audit.redact import redact
+    from genesys_oauth_audit.report.escape import terminal
+
+    return redact(terminal(redact(text)))
+
+
+class _ShownFormatter(logging.Formatter):
+    """Log lines pass through ``shown``: no secret and no raw control reaches stderr at -vv."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return shown(super().format(record))
+
+
 def _setup_logging(verbose: int) -> None:
     level = logging.WARNING if verbose <= 0 else logging.INFO if verbose == 1 else logging.DEBUG
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("genesys-oauth-audit: %(message)s"))
+    handler.setFormatter(_ShownFormatter("genesys-oauth-audit: %(message)s"))
     root = logging.getLogger("genesys_oauth_audit")
     root.handlers[:] = [handler]
     root.setLevel(level)
@@ -46,20 +62,25 @@ def _setup_logging(verbose: int) -> None:
 
 def _run(ctx: click.Context, action: Callable[[], Any]) -> None:
     """Run one command; map expected failures to one stderr line and the exit code."""
+    from genesys_oauth_audit.redact import forget_all
+    from genesys_oauth_audit.settings import register_environment_secrets
+
     debug = bool(ctx.find_root().params.get("debug"))
+    forget_all()  # a new run: the secrets registered from here on are this run's
+    register_environment_secrets(os.environ)
     try:
         code = action()
     except AuditError as exc:
         if exc.exit_code == ExitCode.INCOMPLETE:
             # One line: what failed, and that nothing that looks like a result was written.
-            message = " ".join(str(exc).split()) or type(exc).__name__
+            message = shown(" ".join(str(exc).split()) or type(exc).__name__)
             click.echo(
                 f"genesys-oauth-audit: error: {message} [audit incomplete; no report written]",
                 err=True,
             )
         else:
             for line in str(exc).splitlines() or [type(exc).__name__]:
-                click.echo(f"genesys-oauth-audit: invalid input: {line}", err=True)
+                click.echo(f"genesys-oauth-audit: invalid input: {shown(line)}", err=True)
         ctx.exit(int(exc.exit_code))
     except KeyboardInterrupt:
         click.echo("genesys-oauth-audit: interrupted; no report was written", err=True)
@@ -68,7 +89,7 @@ def _run(ctx: click.Context, action: Callable[[], Any]) -> None:
         if debug:
             raise
         click.echo(
-            f"genesys-oauth-audit: internal error: {type(exc).__name__}: {exc} "
+            f"genesys-oauth-audit: internal error: {type(exc).__name__}: {shown(str(exc))} "
             "(this is a bug; re-run with --debug for details and report it)",
             err=True,
         )
