@@ -77,7 +77,7 @@ def test_seeded_mixed_faults_give_the_identical_inventory(
     fake = faulty(
         fault_rate=0.3,
         fault_kinds=("5xx", "reset", "timeout", "429", "html", "truncated"),
-        retry_after="0",
+        retry_after="0.05",  # a positive wait; "0" means the normal backoff
         seed=seed,
     )
     ran = fetch(run_cli, fake, tmp_path / "s.json")
@@ -91,7 +91,10 @@ def test_seeded_mixed_faults_give_the_identical_inventory(
     [
         (
             "429 storm with Retry-After",
-            lambda f: (setattr(f, "retry_after", "0"), f.fail("/api/v2/oauth/clients", "429", 6)),
+            lambda f: (
+                setattr(f, "retry_after", "0.05"),
+                f.fail("/api/v2/oauth/clients", "429", 6),
+            ),
         ),
         (
             "429 storm without Retry-After",
@@ -195,7 +198,7 @@ def test_retry_after_is_honoured(run_cli: Run, tmp_path: Path, clean_snapshot: s
             "a listing that overruns its pageCount",
             lambda f: (setattr(f, "client_page_size", 10), setattr(f, "paging_bug", "overrun")),
             (),
-            "did not end",
+            "first declared",
         ),
         (
             "a usage query that stays Running",

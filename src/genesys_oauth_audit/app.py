@@ -43,6 +43,8 @@ class ConnectionOptions:
     max_retries: int = 8
     retry_budget: float = 300.0
     usage_timeout: float = 600.0
+    deadline: float | None = 900.0  # the whole run, every wait included
+    max_response_mb: int = 256  # one response, counted after decompression
 
 
 @dataclass(frozen=True)
@@ -123,7 +125,13 @@ def fetch_live(
     retry = RetryPolicy(max_retries=conn.max_retries, budget_seconds=conn.retry_budget)
     try:
         with GenesysClient(
-            settings, transport=transport, retry=retry, timeout=conn.timeout, on_request=progress
+            settings,
+            transport=transport,
+            retry=retry,
+            timeout=conn.timeout,
+            on_request=progress,
+            deadline=conn.deadline,
+            max_response_bytes=conn.max_response_mb * 1024 * 1024,
         ) as api:
             plan = FetchPlan(
                 roles=roles, usage_days=usage_days, usage_timeout_seconds=conn.usage_timeout

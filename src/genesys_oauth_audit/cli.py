@@ -133,7 +133,7 @@ def connection_options(fn: Callable[..., Any]) -> Callable[..., Any]:
             type=click.FloatRange(min=0.1),
             default=30.0,
             show_default=True,
-            help="Seconds to wait for one HTTP response.",
+            help="Seconds one HTTP response may take, from sending to its last byte.",
         ),
         click.option(
             "--max-retries",
@@ -156,6 +156,20 @@ def connection_options(fn: Callable[..., Any]) -> Callable[..., Any]:
             show_default=True,
             help="Seconds to wait for the org-level usage query to complete.",
         ),
+        click.option(
+            "--deadline",
+            type=click.FloatRange(min=0, min_open=True),
+            default=900.0,
+            show_default=True,
+            help="Seconds the whole audit may take, every wait included; past it, exit 3.",
+        ),
+        click.option(
+            "--max-response-mb",
+            type=click.IntRange(min=1),
+            default=256,
+            show_default=True,
+            help="Largest API response read, in MiB after decompression; a larger one exits 3.",
+        ),
     ]
     for option in reversed(options):
         fn = option(fn)
@@ -173,6 +187,8 @@ def _connection(kw: dict[str, Any]) -> Any:
         max_retries=kw.pop("max_retries"),
         retry_budget=kw.pop("retry_budget"),
         usage_timeout=kw.pop("usage_timeout"),
+        deadline=kw.pop("deadline"),
+        max_response_mb=kw.pop("max_response_mb"),
     )
 
 
