@@ -33,7 +33,7 @@ from genesys_oauth_audit.genesys.client import (
 )
 from genesys_oauth_audit.genesys.fetch import FetchPlan, fetch_inventory
 from genesys_oauth_audit.genesys.wire import WireOrganization
-from tests.conftest import CLIENT_ID, TUTORIAL, FakeClock, Ran
+from tests.conftest import TUTORIAL, FakeClock, Ran, env_for
 from tests.fake.orgdata import sample_fake
 from tests.fake.server import FakeGenesys
 
@@ -277,14 +277,6 @@ def test_a_next_uri_with_dot_segments_is_not_followed(fake: FakeGenesys, make_cl
 # -- over a real socket, through the command line -------------------------------------------------
 
 
-def live_env(fake: FakeGenesys, base: str) -> dict[str, str]:
-    return {
-        "GENESYSCLOUD_REGION": base,
-        "GENESYSCLOUD_OAUTHCLIENT_ID": CLIENT_ID,
-        "GENESYSCLOUD_OAUTHCLIENT_SECRET": fake.credentials[CLIENT_ID],
-    }
-
-
 def assert_stopped(ran: Ran, folder: Path, message: str) -> None:
     """Exit 3, one line naming the cause, no traceback, no stdout, and no file written."""
     assert ran.code == 3, (ran.code, ran.stderr)
@@ -298,7 +290,7 @@ def assert_stopped(ran: Ran, folder: Path, message: str) -> None:
 
 def run_fetch(run_cli: Run, fake: FakeGenesys, folder: Path, *flags: str) -> Ran:
     with fake.serve() as base:
-        return run_cli("fetch", "-o", str(folder / "s.json"), *flags, env=live_env(fake, base))
+        return run_cli("fetch", "-o", str(folder / "s.json"), *flags, env=env_for(fake, base))
 
 
 def run_check(run_cli: Run, fake: FakeGenesys, folder: Path, *flags: str) -> Ran:
@@ -311,7 +303,7 @@ def run_check(run_cli: Run, fake: FakeGenesys, folder: Path, *flags: str) -> Ran
             TUTORIAL,
             *[str(part) for pair in outputs for part in pair],
             *flags,
-            env=live_env(fake, base),
+            env=env_for(fake, base),
         )
 
 
@@ -331,7 +323,7 @@ def test_cli_a_dripping_body_stops_at_the_timeout(run_cli: Run, tmp_path: Path) 
             "1",
             "--max-retries",
             "0",
-            env=live_env(fake, base),
+            env=env_for(fake, base),
         )
     assert_stopped(ran, tmp_path, "no complete answer within --timeout 1s")
 
@@ -341,7 +333,7 @@ def test_cli_the_deadline_stops_a_slow_run(run_cli: Run, tmp_path: Path) -> None
     fake = sample_fake(usage_running_polls=0, latency=0.4)
     with fake.serve() as base:
         ran = run_cli(
-            "fetch", "-o", str(tmp_path / "s.json"), "--deadline", "1", env=live_env(fake, base)
+            "fetch", "-o", str(tmp_path / "s.json"), "--deadline", "1", env=env_for(fake, base)
         )
     assert_stopped(ran, tmp_path, "the audit did not finish within --deadline 1s")
     assert len(fake.log) <= 4  # about a second of 0.4 s answers, not the whole fetch
@@ -408,7 +400,7 @@ def test_cli_retry_after_zero_is_not_a_storm_of_immediate_retries(
             "500",
             "--retry-budget",
             "1.5",
-            env=live_env(fake, base),
+            env=env_for(fake, base),
         )
     assert_stopped(ran, tmp_path, "retry budget of 1.5s")
     # the normal backoff (0.25-0.5 s, then 0.5-1 s, ...) spends the budget in a few retries

@@ -23,9 +23,10 @@ from hypothesis import strategies as st
 
 from genesys_oauth_audit import app
 from genesys_oauth_audit.errors import AuditError, ExitCode
-from tests.conftest import CLIENT_ID, ROOT, TUTORIAL, Ran
+from tests.conftest import ROOT, TUTORIAL, Ran, env_for
 from tests.fake.orgdata import sample_fake
 from tests.fake.server import FakeGenesys
+from tests.test_bounds import assert_stopped
 
 Run = Callable[..., Ran]
 CLIENTS = "/api/v2/oauth/clients"
@@ -37,26 +38,9 @@ RESULTS = "/api/v2/usage/query/{executionId}/results"
 STATIC_TOKEN = "static-token-value-4567"
 
 
-def live_env(fake: FakeGenesys, base: str) -> dict[str, str]:
-    return {
-        "GENESYSCLOUD_REGION": base,
-        "GENESYSCLOUD_OAUTHCLIENT_ID": CLIENT_ID,
-        "GENESYSCLOUD_OAUTHCLIENT_SECRET": fake.credentials[CLIENT_ID],
-    }
-
-
 def token_env(fake: FakeGenesys, base: str) -> dict[str, str]:
     fake.tokens[STATIC_TOKEN] = 10**12
     return {"GENESYSCLOUD_REGION": base, "GENESYSCLOUD_ACCESS_TOKEN": STATIC_TOKEN}
-
-
-def assert_stopped(ran: Ran, folder: Path, message: str) -> None:
-    """Exit 3, one line naming the cause, no traceback, no stdout, and no file written."""
-    assert ran.code == 3, (ran.code, ran.stdout[:300], ran.stderr)
-    lines = ran.stderr.strip().splitlines()
-    assert len(lines) == 1 and message in lines[0], ran.stderr
-    assert "Traceback" not in ran.stderr and ran.stdout == ""
-    assert list(folder.iterdir()) == []
 
 
 def without(key: str) -> Callable[[Any], Any]:
@@ -110,7 +94,7 @@ def test_fetch_refuses_an_answer_it_did_not_understand(
     fake = sample_fake(usage_running_polls=0)
     fake.mangle[template] = mangle
     with fake.serve() as base:
-        ran = run_cli("fetch", "-o", str(tmp_path / "s.json"), env=live_env(fake, base))
+        ran = run_cli("fetch", "-o", str(tmp_path / "s.json"), env=env_for(fake, base))
     assert_stopped(ran, tmp_path, message)
     assert any(r.fault == "mangle" for r in fake.log)
 
@@ -140,7 +124,7 @@ def test_check_writes_no_report_on_an_answer_it_did_not_understand(
             "-p",
             "builtin:baseline",  # reads roles as well as clients, scopes and the org
             *[part for pair in outputs for part in pair],
-            env=live_env(fake, base),
+            env=env_for(fake, base),
         )
     assert_stopped(ran, tmp_path, message)
 
@@ -214,13 +198,13 @@ def test_a_lone_surrogate_in_a_client_name_is_escaped_not_a_crash(
     fake.clients[0]["name"] = "Bad \ud800 name – ünïcödé 😀"  # json.dumps spells it \ud800
     outputs = {fmt: tmp_path / f"r.{fmt}" for fmt in REPORT_FORMATS}
     with fake.serve() as base:
-        fetched = run_cli("fetch", "-o", str(tmp_path / "s.json"), env=live_env(fake, base))
+        fetched = run_cli("fetch", "-o", str(tmp_path / "s.json"), env=env_for(fake, base))
         checked = run_cli(
             "check",
             "-p",
             TUTORIAL,
             *[part for fmt, path in outputs.items() for part in (f"--{fmt}-output", str(path))],
-            env=live_env(fake, base),
+            env=env_for(fake, base),
         )
     assert fetched.code == 0, fetched.stderr
     assert checked.code in (0, 1), checked.stderr
@@ -338,8 +322,6 @@ def test_any_misshape_of_any_answer_is_exit_3_with_nothing_written(
 
     fake.mangle[template] = mangle
     out = tmp_path / f"snapshot-{len(list(tmp_path.iterdir()))}.json"
-    env = {"GENESYSCLOUD_OAUTHCLIENT_ID": CLIENT_ID, "GENESYSCLOUD_OAUTHCLIENT_SECRET": "x"}
-    env["GENESYSCLOUD_OAUTHCLIENT_SECRET"] = fake.credentials[CLIENT_ID]
     with pytest.raises(AuditError) as err:
         app.fetch(
             app.ConnectionOptions(max_retries=0),
@@ -347,7 +329,7 @@ def test_any_misshape_of_any_answer_is_exit_3_with_nothing_written(
             roles=True,
             usage_days=90,
             now=datetime(2026, 11, 20, 6, 0, tzinfo=timezone.utc),
-            environ=env,
+            environ=env_for(fake),
             streams=app.Streams(stdout=_Sink(), stderr=_Sink()),
             transport=fake.transport(),
         )

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import CLIENT_ID, TUTORIAL, Ran
+from tests.conftest import CLIENT_ID, TUTORIAL, Ran, env_for
 from tests.fake.orgdata import sample_fake
 from tests.fake.server import FakeGenesys
 
@@ -159,14 +159,6 @@ BAD_TOKENS = {
 }
 
 
-def live(fake: FakeGenesys, base: str) -> dict[str, str]:
-    return {
-        "GENESYSCLOUD_REGION": base,
-        "GENESYSCLOUD_OAUTHCLIENT_ID": CLIENT_ID,
-        "GENESYSCLOUD_OAUTHCLIENT_SECRET": fake.credentials[CLIENT_ID],
-    }
-
-
 def one_error_line(ran: Ran, message: str) -> str:
     """Exit 3 and one error line (after the -vv log lines) that says ``message``."""
     assert ran.code == 3, (ran.code, ran.stderr)
@@ -203,7 +195,7 @@ def test_a_token_from_the_login_host_a_header_cannot_carry_is_refused(
 ) -> None:
     fake = sample_fake(token_suffix="\r\nX-Injected: yes")
     with fake.serve() as base:
-        ran = run_cli("-vv", "fetch", "-o", str(tmp_path / "s.json"), env=live(fake, base))
+        ran = run_cli("-vv", "fetch", "-o", str(tmp_path / "s.json"), env=env_for(fake, base))
     one_error_line(ran, "the access token contains characters not allowed in an HTTP header")
     assert [r.path for r in fake.log] == ["/oauth/token"]  # one login, no API request, no retry
     assert_clean(ran.stderr, fake, ("X-Injected",))
@@ -218,7 +210,7 @@ def test_an_error_that_echoes_the_authorization_header_is_redacted(
     fake = sample_fake(usage_running_polls=0)
     fake.fail(where, "echo-auth", times=10)
     with fake.serve() as base:
-        ran = run_cli("-vv", "fetch", "-o", str(tmp_path / "s.json"), env=live(fake, base))
+        ran = run_cli("-vv", "fetch", "-o", str(tmp_path / "s.json"), env=env_for(fake, base))
     line = one_error_line(ran, "[REDACTED]")
     basic = base64.b64encode(f"{CLIENT_ID}:{fake.credentials[CLIENT_ID]}".encode()).decode()
     assert basic[:12] not in ran.stderr
@@ -232,7 +224,7 @@ def test_server_text_is_neutralised_on_stderr(run_cli: Run, tmp_path: Path) -> N
     fake = sample_fake(usage_running_polls=0)
     fake.fail("/api/v2/oauth/scopes", "hostile-error")
     with fake.serve() as base:
-        ran = run_cli("-vv", "fetch", "-o", str(tmp_path / "s.json"), env=live(fake, base))
+        ran = run_cli("-vv", "fetch", "-o", str(tmp_path / "s.json"), env=env_for(fake, base))
     line = one_error_line(ran, "HTTP 400")
     assert "denied" in line and "\\x1b[31m RED" in line and "\\u202egnp.exe" in line
     unsafe = [c for c in ran.stderr if c != "\n" and not c.isprintable()]
@@ -273,7 +265,7 @@ def test_a_secret_that_reaches_the_data_is_redacted_from_every_report(
     with fake.serve() as base:
         runs = [
             run_cli(
-                "fetch", "-o", str(out / "snap.json"), "--usage-days", "0", env=live(fake, base)
+                "fetch", "-o", str(out / "snap.json"), "--usage-days", "0", env=env_for(fake, base)
             ),
             run_cli(
                 "check",
@@ -282,7 +274,7 @@ def test_a_secret_that_reaches_the_data_is_redacted_from_every_report(
                 "--group-by",
                 "client",
                 *[a for f in formats for a in (f"--{f}-output", str(out / f"live.{f}"))],
-                env=live(fake, base),
+                env=env_for(fake, base),
             ),
         ]
     snapshot = tmp_path / "given.json"  # a snapshot written elsewhere, with the secret in it

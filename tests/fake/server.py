@@ -553,6 +553,13 @@ class FakeGenesys:
             listing["previousUri"] = f"{base}?{extra}pageNumber={page_number - 1}"
         return listing
 
+    def _fresh_entities(self, page_number: int) -> list[dict[str, Any]]:
+        """A page of clients never seen before (the broken listings serve these)."""
+        assert self.client_page_size is not None
+        return [
+            {**c, "id": f"{c['id']}-p{page_number}"} for c in self.clients[: self.client_page_size]
+        ]
+
     def _clients(self, request: httpx.Request, body: Any) -> httpx.Response:
         denied = self._require("oauth:client:view")
         if denied:
@@ -584,10 +591,7 @@ class FakeGenesys:
             if bug == "repeat":
                 listing["nextUri"] = f"/api/v2/oauth/clients?pageNumber={page_number + 1}"
             if bug == "endless":
-                fresh = [
-                    {**c, "id": f"{c['id']}-p{page_number}"}
-                    for c in self.clients[: self.client_page_size]
-                ]
+                fresh = self._fresh_entities(page_number)
                 listing = {
                     "entities": fresh,
                     "pageSize": self.client_page_size,
@@ -597,10 +601,7 @@ class FakeGenesys:
                 }
             if bug == "overrun" and page_number >= 4:
                 # pageCount says 4, but nextUri keeps coming with fresh entities
-                fresh = [
-                    {**c, "id": f"{c['id']}-p{page_number}"}
-                    for c in self.clients[: self.client_page_size]
-                ]
+                fresh = self._fresh_entities(page_number)
                 listing = {
                     **listing,
                     "entities": fresh,
@@ -612,10 +613,7 @@ class FakeGenesys:
             if bug == "growing":
                 # Every page declares one page more and a larger total, with a fresh nextUri and
                 # fresh entities: followed naively, it never ends.
-                fresh = [
-                    {**c, "id": f"{c['id']}-p{page_number}"}
-                    for c in self.clients[: self.client_page_size]
-                ]
+                fresh = self._fresh_entities(page_number)
                 listing = {
                     "entities": fresh,
                     "pageSize": self.client_page_size,
