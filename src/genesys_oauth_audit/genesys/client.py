@@ -495,14 +495,14 @@ class GenesysClient:
                 f"(retry budget: {self._retry.max_retries} retries per request)"
             )
         delay = self._backoff(attempt, failure.retry_after)
-        self._check_deadline(
-            f"{what}: {failure.reason}; {delay:.1f}s to wait before a retry", delay
-        )
         if self.stats.waited_seconds + delay > self._retry.budget_seconds:
             raise TransportError(
                 f"{what}: giving up: {failure.reason}; waiting {delay:.1f}s more would exceed the "
                 f"retry budget of {self._retry.budget_seconds:g}s"
             )
+        self._check_deadline(
+            f"{what}: {failure.reason}; {delay:.1f}s to wait before a retry", delay
+        )
         log.info("%s: %s; retrying in %.1fs", what, failure.reason, delay)
         self.stats.retries += 1
         self.stats.waited_seconds += delay
