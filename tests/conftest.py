@@ -35,6 +35,16 @@ def _no_network(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(socket.socket, "connect", guarded)
 
 
+@pytest.fixture(autouse=True)
+def _fresh_secrets() -> Iterator[None]:
+    """Each test is its own run: the secrets one registers (redact.py) do not outlive it."""
+    from genesys_oauth_audit import redact
+
+    redact.forget_all()
+    yield
+    redact.forget_all()
+
+
 # -- time --------------------------------------------------------------------------------------------
 
 

@@ -70,7 +70,7 @@ def test_seeded_mixed_faults_give_the_identical_inventory(
     fake = faulty(
         fault_rate=0.3,
         fault_kinds=("5xx", "reset", "timeout", "429", "html", "truncated"),
-        retry_after="0",
+        retry_after="0.05",  # a positive wait; "0" means the normal backoff
         seed=seed,
     )
     ran = fetch(run_cli, fake, tmp_path / "s.json")
@@ -94,7 +94,7 @@ def storm(path: str, times: int, retry_after: str | None) -> Callable[[FakeGenes
     [
         (
             "429 storm with Retry-After",
-            storm("/api/v2/oauth/clients", 6, retry_after="0"),
+            storm("/api/v2/oauth/clients", 6, retry_after="0.05"),
         ),
         (
             "429 storm without Retry-After",
@@ -200,7 +200,7 @@ def test_retry_after_is_honoured(run_cli: Run, tmp_path: Path, clean_snapshot: s
             "a listing that overruns its pageCount",
             lambda f: f.page_clients(10, "overrun"),
             (),
-            "did not end",
+            "first declared",
         ),
         (
             "a usage query that stays Running",

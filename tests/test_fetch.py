@@ -191,3 +191,38 @@ def test_snapshot_round_trip_keeps_everything(
 
 def test_identity_of_ids(fake: FakeGenesys) -> None:
     assert uid("client:x") == uid("client:x") != uid("client:y")
+
+
+# -- issue 11: answers a live org cannot give ------------------------------------------------------
+
+
+def test_zero_clients_through_a_token_from_elsewhere_is_a_warning_in_the_inventory(
+    fake: FakeGenesys, make_client: Make, clock: FakeClock
+) -> None:
+    fake.tokens["given-token-value"] = 10**12
+    fake.clients.clear()
+    inv = fetch(make_client(env={"GENESYSCLOUD_ACCESS_TOKEN": "given-token-value"}), clock)
+    assert inv.clients == () and len(inv.warnings) == 1
+    assert "listed no OAuth clients" in inv.warnings[0]
+    assert json.loads(inv.to_json())["warnings"] == list(inv.warnings)
+
+
+def test_zero_clients_with_client_credentials_is_an_error(
+    fake: FakeGenesys, make_client: Make, clock: FakeClock
+) -> None:
+    fake.clients.clear()
+    with pytest.raises(FetchError, match="not even the one this audit signs in with"):
+        fetch(make_client(), clock)
+    assert [r.path for r in fake.api_requests()] == ["/api/v2/oauth/clients"]
+
+
+def test_a_lone_surrogate_from_the_api_is_kept_as_visible_text(
+    fake: FakeGenesys, make_client: Make, clock: FakeClock
+) -> None:
+    fake.clients[0]["name"] = "x\ud800y"
+    fake.clients[1]["description"] = "emoji 😀 spelled as an escaped pair"
+    inv = fetch(make_client(), clock)
+    names = {c.name for c in inv.clients}
+    assert "x\\ud800y" in names
+    inv.to_json().encode("utf-8")  # no surrogate is left to crash an encoder
+    assert any(c.description == "emoji 😀 spelled as an escaped pair" for c in inv.clients)

@@ -2,7 +2,7 @@
 
 The layers, bottom to top (a module may import its own layer or any layer below):
 
-    errors
+    errors, redact                    the error tree; the secrets of this run, redacted everywhere
     data, files                       shipped catalogs; documents in, outputs out
     inventory                         the normalised inventory and snapshots
     findings                          the records an evaluation produces
@@ -27,7 +27,7 @@ PACKAGE = "genesys_oauth_audit"
 SRC = ROOT / "src" / PACKAGE
 
 LAYERS: tuple[tuple[str, ...], ...] = (
-    ("errors",),
+    ("errors", "redact"),
     ("data", "files"),
     ("inventory",),
     ("findings",),

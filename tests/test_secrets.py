@@ -7,13 +7,15 @@ stdout, stderr (logs included), snapshots and reports.
 
 from __future__ import annotations
 
+import base64
+import json
 from pathlib import Path
 
 import pytest
 
 from tests.fake.orgdata import sample_fake
 from tests.fake.server import FakeGenesys
-from tests.helpers import CLIENT_ID, TUTORIAL, Ran, Run
+from tests.helpers import CLIENT_ID, TUTORIAL, Ran, Run, env_for
 
 NOW = "2026-11-20T06:00:00Z"
 
@@ -38,7 +40,7 @@ def test_fetch_and_check_at_full_verbosity_leak_nothing(run_cli: Run, tmp_path: 
         usage_running_polls=0,
         fault_rate=0.3,
         fault_kinds=("429", "5xx", "reset"),
-        retry_after="0",
+        retry_after="0.05",  # a positive wait; "0" means the normal backoff
         seed=3,
     )
     fake.fail("/api/v2/oauth/clients", "429")
@@ -142,3 +144,200 @@ def test_error_paths_leak_nothing(run_cli: Run, tmp_path: Path) -> None:
     assert_clean(
         everything(runs, tmp_path), fake, ("wrong-secret-value-123", "static-token-value-456")
     )
+
+
+# -- issue 11: tokens a header cannot carry, credentials echoed back, hostile server text ---------
+
+BAD_TOKENS = {
+    "trailing newline": "static-token-value-456\n",
+    "trailing space": "static-token-value-456 ",
+    "header injection": "static-token-value-456\r\nX-Injected: yes",
+    "non-ASCII": "static-tökén-value-456",
+    "undecodable byte": "static-token-value-456\udcff",
+}
+
+
+def one_error_line(ran: Ran, message: str) -> str:
+    """Exit 3 and one error line (after the -vv log lines) that says ``message``."""
+    assert ran.code == 3, (ran.code, ran.stderr)
+    lines = [x for x in ran.stderr.splitlines() if x.startswith("genesys-oauth-audit: error:")]
+    assert len(lines) == 1 and message in lines[0], ran.stderr
+    assert ran.stderr.strip().splitlines()[-1] == lines[0]
+    assert "Traceback" not in ran.stderr and ran.stdout == ""
+    return lines[0]
+
+
+@pytest.mark.socket
+@pytest.mark.parametrize("token", list(BAD_TOKENS.values()), ids=list(BAD_TOKENS))
+def test_a_given_token_a_header_cannot_carry_is_refused_before_sending(
+    run_cli: Run, tmp_path: Path, token: str
+) -> None:
+    fake = sample_fake()
+    fake.tokens[token] = 10**12
+    with fake.serve() as base:
+        ran = run_cli(
+            "-vv",
+            "fetch",
+            "-o",
+            str(tmp_path / "s.json"),
+            env={"GENESYSCLOUD_REGION": base, "GENESYSCLOUD_ACCESS_TOKEN": token},
+        )
+    one_error_line(ran, "the access token contains characters not allowed in an HTTP header")
+    assert fake.log == []  # nothing was sent, so nothing was retried
+    assert "static-t" not in ran.stderr and not list(tmp_path.iterdir())
+
+
+@pytest.mark.socket
+def test_a_token_from_the_login_host_a_header_cannot_carry_is_refused(
+    run_cli: Run, tmp_path: Path
+) -> None:
+    fake = sample_fake(token_suffix="\r\nX-Injected: yes")
+    with fake.serve() as base:
+        ran = run_cli("-vv", "fetch", "-o", str(tmp_path / "s.json"), env=env_for(fake, base))
+    one_error_line(ran, "the access token contains characters not allowed in an HTTP header")
+    assert [r.path for r in fake.log] == ["/oauth/token"]  # one login, no API request, no retry
+    assert_clean(ran.stderr, fake, ("X-Injected",))
+    assert not list(tmp_path.iterdir())
+
+
+@pytest.mark.socket
+@pytest.mark.parametrize("where", ["^/oauth/token$", "/api/v2/oauth/scopes"])
+def test_an_error_that_echoes_the_authorization_header_is_redacted(
+    run_cli: Run, tmp_path: Path, where: str
+) -> None:
+    fake = sample_fake(usage_running_polls=0)
+    fake.fail(where, "echo-auth", times=10)
+    with fake.serve() as base:
+        ran = run_cli("-vv", "fetch", "-o", str(tmp_path / "s.json"), env=env_for(fake, base))
+    line = one_error_line(ran, "[REDACTED]")
+    basic = base64.b64encode(f"{CLIENT_ID}:{fake.credentials[CLIENT_ID]}".encode()).decode()
+    assert basic[:12] not in ran.stderr
+    assert_clean(ran.stderr, fake, (basic,))
+    assert "Authorization: [REDACTED]" in line  # the whole header value, scheme and all
+    assert not list(tmp_path.iterdir())
+
+
+@pytest.mark.socket
+def test_server_text_is_neutralised_on_stderr(run_cli: Run, tmp_path: Path) -> None:
+    fake = sample_fake(usage_running_polls=0)
+    fake.fail("/api/v2/oauth/scopes", "hostile-error")
+    with fake.serve() as base:
+        ran = run_cli("-vv", "fetch", "-o", str(tmp_path / "s.json"), env=env_for(fake, base))
+    line = one_error_line(ran, "HTTP 400")
+    assert "denied" in line and "\\x1b[31m RED" in line and "\\u202egnp.exe" in line
+    unsafe = [c for c in ran.stderr if c != "\n" and not c.isprintable()]
+    assert unsafe == [], [hex(ord(c)) for c in unsafe]
+    assert "\x1b" not in ran.stderr and "\u2028" not in ran.stderr and "\x9b" not in ran.stderr
+
+
+def test_log_lines_are_redacted_and_escaped_at_every_verbosity(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    import logging
+
+    from genesys_oauth_audit import redact
+    from genesys_oauth_audit.cli import _setup_logging
+
+    redact.register("a-secret-token-value")
+    _setup_logging(2)
+    log = logging.getLogger("genesys_oauth_audit.http")
+    log.debug("sent %s", "Authorization: Bearer a-secret-token-value\x1b]0;t\x07\u202e")
+    log.warning("quoted %r", b"Bearer a-secret-token-value")
+    err = capsys.readouterr().err
+    assert "a-secret-token-value" not in err and err.count("[REDACTED]") == 2
+    assert "\x1b" not in err and "\u202e" not in err and "\\x1b]0;t\\x07\\u202e" in err
+
+
+@pytest.mark.socket
+def test_a_secret_that_reaches_the_data_is_redacted_from_every_report(
+    run_cli: Run, tmp_path: Path
+) -> None:
+    """A server (or a snapshot) that puts a credential of this run into a client's text."""
+    fake = sample_fake(usage_running_polls=0)
+    secret = fake.credentials[CLIENT_ID]
+    fake.clients[0]["description"] = f"leaked: {secret} / Basic x"
+    fake.clients[1]["name"] = f"svc {secret}"
+    out = tmp_path / "out"
+    out.mkdir()
+    formats = ("json", "sarif", "junit", "markdown", "html")
+    with fake.serve() as base:
+        runs = [
+            run_cli(
+                "fetch", "-o", str(out / "snap.json"), "--usage-days", "0", env=env_for(fake, base)
+            ),
+            run_cli(
+                "check",
+                "-p",
+                TUTORIAL,
+                "--group-by",
+                "client",
+                *[a for f in formats for a in (f"--{f}-output", str(out / f"live.{f}"))],
+                env=env_for(fake, base),
+            ),
+        ]
+    snapshot = tmp_path / "given.json"  # a snapshot written elsewhere, with the secret in it
+    data = json.loads((out / "snap.json").read_text())
+    data["clients"][0]["description"] = f"leaked: {secret}"
+    snapshot.write_text(json.dumps(data))
+    for fmt in ("text", *formats):
+        runs.append(
+            run_cli(
+                "check",
+                "-p",
+                TUTORIAL,
+                "--inventory",
+                str(snapshot),
+                "--format",
+                fmt,
+                env={"GENESYSCLOUD_OAUTHCLIENT_SECRET": secret},
+            )
+        )
+    assert [r.code for r in runs] == [0] + [1] * (1 + 1 + len(formats)), [r.stderr for r in runs]
+    text = everything(runs, out)
+    assert secret not in text and "[REDACTED]" in text
+    assert "auditor\\-secret\\-value" not in text  # Markdown's escaped form too
+
+
+def test_redaction_covers_the_usual_encodings() -> None:
+    import html
+    from urllib.parse import quote
+
+    from genesys_oauth_audit import redact
+
+    secret = 'se/cr+et"val<ue>&ü'
+    redact.register(secret)
+    basic = base64.b64encode(f"id:{secret}".encode()).decode()
+    redact.register(basic)
+    for form in (
+        secret,
+        json.dumps(secret)[1:-1],
+        json.dumps(secret, ensure_ascii=False)[1:-1],
+        html.escape(secret),
+        quote(secret, safe=""),
+        repr(secret.encode())[2:-1],
+        base64.b64encode(secret.encode()).decode(),
+        base64.urlsafe_b64encode(secret.encode()).decode().rstrip("="),
+        f"Basic {basic}",
+    ):
+        assert redact.redact(f"<<{form}>>") == "<<[REDACTED]>>" or "[REDACTED]" in redact.redact(
+            form
+        ), form
+        assert form not in redact.redact(f"x {form} y")
+    assert redact.redact_bytes(json.dumps({"m": secret}).encode()) == b'{"m": "[REDACTED]"}'
+    assert redact.redact("short abc stays") == "short abc stays"
+
+
+def test_terminal_escaping_covers_every_control_format_and_separator_character() -> None:
+    import sys
+    import unicodedata
+
+    from genesys_oauth_audit.report.escape import terminal
+
+    missed = [
+        hex(code)
+        for code in range(sys.maxunicode + 1)
+        if unicodedata.category(chr(code)) in ("Cc", "Cf", "Zl", "Zp", "Cs")
+        and terminal(chr(code)) == chr(code)
+    ]
+    assert missed == []
+    assert terminal("ünïcödé 😀 日本") == "ünïcödé 😀 日本"  # printable text stays as it is

@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING, TextIO
 from genesys_oauth_audit import __version__
 from genesys_oauth_audit.errors import BadInputError, Diagnostic, ExitCode, InputFileError
 from genesys_oauth_audit.findings import Severity
+from genesys_oauth_audit.redact import redact
+from genesys_oauth_audit.report.escape import markdown, terminal
 
 # Each command imports the stages it uses inside its function: ``validate`` must not pay for
 # the engine, the reporters or HTTP, and ``--help`` for nothing at all.
@@ -39,6 +41,8 @@ class ConnectionOptions:
     max_retries: int = 8
     retry_budget: float = 300.0
     usage_timeout: float = 600.0
+    deadline: float | None = 900.0  # the whole run, every wait included
+    max_response_mb: int = 256  # one response, counted after decompression
 
 
 @dataclass(frozen=True)
@@ -82,7 +86,9 @@ class Progress:
     def __call__(self, what: str) -> None:
         self._count += 1
         if self._enabled:
-            self._stream.write(f"\r\x1b[Kfetching: {self._count} requests, now {what}"[:200])
+            # ``what`` can hold a path the server chose (a nextUri): escaped like any server text.
+            shown = terminal(what)[:150]
+            self._stream.write(f"\r\x1b[Kfetching: {self._count} requests, now {shown}")
             self._stream.flush()
 
     def done(self) -> None:
@@ -121,7 +127,13 @@ def fetch_live(
     retry = RetryPolicy(max_retries=conn.max_retries, budget_seconds=conn.retry_budget)
     try:
         with GenesysClient(
-            settings, transport=transport, retry=retry, timeout=conn.timeout, on_request=progress
+            settings,
+            transport=transport,
+            retry=retry,
+            timeout=conn.timeout,
+            on_request=progress,
+            deadline=conn.deadline,
+            max_response_bytes=conn.max_response_mb * 1024 * 1024,
         ) as api:
             plan = FetchPlan(
                 roles=roles, usage_days=usage_days, usage_timeout_seconds=conn.usage_timeout
@@ -173,7 +185,13 @@ def fetch(
 
 
 def run_info(
-    policies: PolicySet, source: SourceInfo, opts: CheckOptions, now: datetime, *, color: bool
+    policies: PolicySet,
+    source: SourceInfo,
+    opts: CheckOptions,
+    now: datetime,
+    *,
+    color: bool,
+    warnings: tuple[str, ...] = (),
 ) -> RunInfo:
     """What every reporter states besides the findings: tool, policies, rules, source, options."""
     from genesys_oauth_audit.report.base import PolicyRef, RuleInfo, RunInfo
@@ -207,6 +225,7 @@ def run_info(
         sarif_include_waived=opts.sarif_include_waived,
         baseline=str(opts.baseline) if opts.baseline is not None else None,
         frameworks=opts.frameworks,
+        warnings=warnings,
     )
 
 
@@ -302,6 +321,8 @@ def _check(
             fetched_at=inventory.fetched_at,
         )
 
+    # What the fetch doubted (an org with no clients) stays said when proposals are judged too.
+    warnings = inventory.warnings if inventory is not None else ()
     if proposed is not None:
         # Judge the proposals (as they will be after the change) against the org's catalogs.
         resolved = resolve_proposals(proposed, inventory)
@@ -313,7 +334,7 @@ def _check(
     evaluation = evaluate(policies, inventory, today=now.date(), subjects=subjects)
     if known is not None:
         evaluation = apply_baseline(evaluation, known)
-    info = run_info(policies, source, opts, now, color=color)
+    info = run_info(policies, source, opts, now, color=color, warnings=warnings)
     write_reports(evaluation, info, opts, streams, planned=planned)
     return ExitCode.FINDINGS if info.verdict(evaluation) else ExitCode.OK
 
@@ -356,19 +377,27 @@ def write_reports(
     planned: PlannedOutputs | None = None,
 ) -> None:
     """Render and stage every output, then commit them together: a failing renderer, an error
-    or a signal leaves no partial set (files.output.OutputSet)."""
+    or a signal leaves no partial set (files.output.OutputSet).
+
+    Every text is redacted: a secret of this run that reached the data (a server echoing a
+    token into a client's description) is not written.
+    """
     from genesys_oauth_audit.engine.baseline import baseline_text
     from genesys_oauth_audit.report import renderer
+
+    # Markdown escapes a secret's punctuation (a token's "-" becomes "\-"): that form too.
+    encoders = (markdown,)
+
+    def text(fmt: str, run: RunInfo) -> str:
+        return redact(renderer(fmt)(evaluation, run), encoders)
 
     planned = planned or plan_outputs(opts, streams)
     plain = replace(info, color=False)  # colour is for a terminal, never for a file
     with planned.outputs.writing() as writer:
         for fmt, output in planned.reports.items():
-            writer.write(
-                output, renderer(fmt)(evaluation, plain if output.kind != "stdout" else info)
-            )
+            writer.write(output, text(fmt, plain if output.kind != "stdout" else info))
         if planned.stdout is not None:
-            writer.write(planned.stdout, renderer(opts.format)(evaluation, info))
+            writer.write(planned.stdout, text(opts.format, info))
         if planned.baseline is not None:
             writer.write(
                 planned.baseline, baseline_text(evaluation, info.generated_at, __version__)

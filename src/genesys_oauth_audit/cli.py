@@ -40,10 +40,26 @@ def _formats_help(registry: Mapping[str, tuple[str, str]]) -> str:
 EPILOG = "\b\nExit codes:\n" + exit_code_table()  # \b: click must not rewrap the table
 
 
+def shown(text: str) -> str:
+    """Text as it may reach the terminal: this run's secrets redacted, then every control,
+    format and separator character escaped (a server's error text can carry ESC sequences)."""
+    from genesys_oauth_audit.redact import redact
+    from genesys_oauth_audit.report.escape import terminal
+
+    return redact(terminal(redact(text)))
+
+
+class _ShownFormatter(logging.Formatter):
+    """Log lines pass through ``shown``: no secret and no raw control reaches stderr at -vv."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return shown(super().format(record))
+
+
 def _setup_logging(verbose: int) -> None:
     level = logging.WARNING if verbose <= 0 else logging.INFO if verbose == 1 else logging.DEBUG
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("genesys-oauth-audit: %(message)s"))
+    handler.setFormatter(_ShownFormatter("genesys-oauth-audit: %(message)s"))
     root = logging.getLogger("genesys_oauth_audit")
     root.handlers[:] = [handler]
     root.setLevel(level)
@@ -53,8 +69,12 @@ def _setup_logging(verbose: int) -> None:
 def _run(ctx: click.Context, action: Callable[[], ExitCode]) -> None:
     """Run one command; map expected failures to one stderr line and the exit code."""
     from genesys_oauth_audit.files.output import Interrupted, Terminated, sigterm_raises
+    from genesys_oauth_audit.redact import forget_all
+    from genesys_oauth_audit.settings import register_environment_secrets
 
     debug = bool(ctx.find_root().params.get("debug"))
+    forget_all()  # a new run: the secrets registered from here on are this run's
+    register_environment_secrets(os.environ)
     try:
         # SIGTERM (a CI job cancelled) unwinds like SIGINT, so no temporary file is left behind.
         with sigterm_raises():
@@ -62,14 +82,14 @@ def _run(ctx: click.Context, action: Callable[[], ExitCode]) -> None:
     except AuditError as exc:
         if exc.exit_code == ExitCode.INCOMPLETE:
             # One line: what failed, and that nothing that looks like a result was written.
-            message = " ".join(str(exc).split()) or type(exc).__name__
+            message = shown(" ".join(str(exc).split()) or type(exc).__name__)
             click.echo(
                 f"genesys-oauth-audit: error: {message} [audit incomplete; no report written]",
                 err=True,
             )
         else:
             for line in str(exc).splitlines() or [type(exc).__name__]:
-                click.echo(f"genesys-oauth-audit: invalid input: {line}", err=True)
+                click.echo(f"genesys-oauth-audit: invalid input: {shown(line)}", err=True)
         ctx.exit(int(exc.exit_code))
     except KeyboardInterrupt as exc:
         # Outputs are committed together at the end: before that, nothing was written; during
@@ -85,7 +105,7 @@ def _run(ctx: click.Context, action: Callable[[], ExitCode]) -> None:
         if debug:
             raise
         click.echo(
-            f"genesys-oauth-audit: internal error: {type(exc).__name__}: {exc} "
+            f"genesys-oauth-audit: internal error: {type(exc).__name__}: {shown(str(exc))} "
             "(this is a bug; re-run with --debug for details and report it)",
             err=True,
         )
@@ -129,7 +149,7 @@ def connection_options(fn: Callable[..., Any]) -> Callable[..., Any]:
             type=click.FloatRange(min=0.1),
             default=30.0,
             show_default=True,
-            help="Seconds to wait for one HTTP response.",
+            help="Seconds one HTTP response may take, from sending to its last byte.",
         ),
         click.option(
             "--max-retries",
@@ -152,6 +172,20 @@ def connection_options(fn: Callable[..., Any]) -> Callable[..., Any]:
             show_default=True,
             help="Seconds to wait for the org-level usage query to complete.",
         ),
+        click.option(
+            "--deadline",
+            type=click.FloatRange(min=0, min_open=True),
+            default=900.0,
+            show_default=True,
+            help="Seconds the whole audit may take, every wait included; past it, exit 3.",
+        ),
+        click.option(
+            "--max-response-mb",
+            type=click.IntRange(min=1),
+            default=256,
+            show_default=True,
+            help="Largest API response read, in MiB after decompression; a larger one exits 3.",
+        ),
     ]
     for option in reversed(options):
         fn = option(fn)
@@ -169,6 +203,8 @@ def _connection(kw: dict[str, Any]) -> ConnectionOptions:
         max_retries=kw.pop("max_retries"),
         retry_budget=kw.pop("retry_budget"),
         usage_timeout=kw.pop("usage_timeout"),
+        deadline=kw.pop("deadline"),
+        max_response_mb=kw.pop("max_response_mb"),
     )
 
 

@@ -118,3 +118,23 @@ class BadResponseError(FetchError):
 
 class PagingError(FetchError):
     """Pagination repeated, never ended, or lost entities."""
+
+
+class InvalidTokenError(AuthenticationError):
+    """An access token that cannot be sent: a character an HTTP header may not carry."""
+
+
+class ResponseTooLargeError(BadResponseError):
+    """A response grew past ``--max-response-mb`` once decompressed."""
+
+
+class UnsafeIdError(BadResponseError):
+    """An id the API answered that cannot be placed in a URL path (``/``, ``..``, controls)."""
+
+
+class EmptyOrgError(FetchError):
+    """The API listed nothing where a real org always has something (clients, roles, scopes)."""
+
+
+class DeadlineError(FetchError):
+    """The run passed ``--deadline``."""

@@ -189,10 +189,17 @@ class Inventory(Model):
     roles: tuple[Role, ...] | None = None
     usage: UsageWindow | None = None
     clients: tuple[Client, ...] = ()
+    warnings: tuple[str, ...] = Field(
+        default=(),
+        description="What the fetch found doubtful but not wrong enough to stop (e.g. an org "
+        "that lists no clients to a token issued elsewhere); every report repeats them.",
+    )
 
     def to_json(self) -> str:
         """The snapshot text: stable key order, one field per line (so lines are addressable)."""
         data = self.model_dump(mode="json", by_alias=True, exclude_none=False)
+        if not data["warnings"]:
+            del data["warnings"]  # snapshots without warnings stay as they were
         for client in data["clients"]:
             if self.usage is None:
                 client.pop("lastUsed", None)

@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 
 from pydantic import SecretStr
 
+from genesys_oauth_audit import redact
 from genesys_oauth_audit.errors import BadInputError
 
 # Region name (the SDK's enum, AWS style) -> host suffix. Source: Python SDK 269
@@ -148,6 +149,9 @@ def connection_settings(
     token = environ.get(ENV_ACCESS_TOKEN) or None
     cid = client_id or environ.get(ENV_CLIENT_ID) or None
     secret = environ.get(ENV_CLIENT_SECRET) or None
+    # Secret from the moment it is read: whatever later echoes it is redacted (redact.py).
+    redact.register(token)
+    redact.register(secret)
     if token is None:
         if not cid:
             raise BadInputError(
@@ -166,6 +170,13 @@ def connection_settings(
             access_token=SecretStr(token) if token else None,
         ),
     )
+
+
+def register_environment_secrets(environ: Mapping[str, str]) -> None:
+    """The secrets the environment holds are this run's, whether it reads the org or a snapshot:
+    a report must not repeat them even if a snapshot (or a server) does."""
+    redact.register(environ.get(ENV_CLIENT_SECRET))
+    redact.register(environ.get(ENV_ACCESS_TOKEN))
 
 
 def has_credentials(client_id: str | None, environ: Mapping[str, str]) -> bool:

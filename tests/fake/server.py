@@ -9,19 +9,26 @@ serves the login host (``POST /oauth/token``) and the API host, reachable
 
 It can inject the faults real orgs show: 429 with ``Retry-After``, 5xx,
 connection resets, timeouts, HTML error pages, truncated and empty bodies,
-wrong JSON types, login throttling, token expiry and broken paging. Every
-request is logged (``fake.log``) so tests assert what the tool *sent*.
+wrong JSON types, login throttling, token expiry and broken paging; and the
+ones an attacker or a broken proxy sends: bodies dripped a byte at a time,
+gzip bombs, oversized and deeply nested bodies, errors that echo the request's
+``Authorization`` header, listings that grow on every page, hostile execution
+ids, tokens a header cannot carry, and any mis-shape of any answer
+(``fake.mangle``). Every request is logged (``fake.log``) so tests assert what
+the tool *sent*.
 """
 
 from __future__ import annotations
 
 import base64
 import contextlib
+import gzip
 import json
 import random
 import re
 import socket
 import struct
+import sys
 import threading
 import time
 import uuid
@@ -67,6 +74,19 @@ FAULT_KINDS = (
     "empty",
     "wrongtype",
     "login-throttle",
+    "drip",  # the real body, one byte every ``drip_interval`` seconds
+    "gzip-bomb",  # a small gzip body that expands to ``bomb_bytes``
+    "big",  # an uncompressed body of ``bomb_bytes``
+    "deep",  # JSON nested ``deep_levels`` deep
+    "echo-auth",  # an error whose text quotes the request's Authorization header
+    "hostile-error",  # an error message full of terminal escapes and invisible characters
+)
+
+# What a hostile server puts in an error message to rewrite the user's terminal: a colour (CSI),
+# a window title (OSC), a clear-screen, bidi overrides, a forged second line (U+2028, NEL, CR).
+HOSTILE_TEXT = (
+    "denied\x1b[31m RED\x1b]0;pwned-title\x07\x1b[2J\u202egnp.exe\u2066x\u2069"
+    "\u2028forged: PASS\x85\rPASS\u200b\ufeff\u061c\x9b31m"
 )
 
 
@@ -132,6 +152,17 @@ class FakeGenesys:
     timeout_delay: float = 2.0  # socket mode: how long a "timeout" fault stalls
     seed: int = 0
     clock: Callable[[], float] = time.monotonic
+    # How a "drip" paces its bytes: real sleeps over a socket; through MockTransport, tests hand
+    # in the fake clock's sleep, so the tool sees time pass without waiting for it.
+    sleep: Callable[[float], None] = time.sleep
+    drip_interval: float = 2.0
+    bomb_bytes: int = 4 * 1024 * 1024
+    deep_levels: int = 200_000
+    # Mis-shapes: OpenAPI path template -> a function of the JSON body that returns the body to
+    # send instead (applied to successful answers of that operation).
+    mangle: dict[str, Callable[[Any], Any]] = field(default_factory=dict)
+    execution_id: str | None = None  # the executionId the usage query answers (None: a uuid)
+    token_suffix: str = ""  # appended to every token the login host issues (e.g. "\r\n")
 
     def __post_init__(self) -> None:
         self.log: list[Logged] = []
@@ -141,6 +172,7 @@ class FakeGenesys:
         self.executions: dict[str, dict[str, Any]] = {}
         self._rng = random.Random(self.seed)
         self._lock = threading.Lock()
+        self._stopping = threading.Event()
 
     # -- configuration helpers -----------------------------------------------------------------
 
@@ -186,6 +218,19 @@ class FakeGenesys:
                     if k.lower() not in ("x-fake-truncate", "content-length")
                 }
                 return httpx.Response(response.status_code, headers=headers, content=body)
+            if "X-Fake-Drip" in response.headers:
+                return httpx.Response(
+                    response.status_code,
+                    headers=_wire_headers(response),
+                    stream=_Drip(response.content, self.drip_interval, self.sleep),
+                )
+            if "X-Fake-Encoded" in response.headers:
+                # The body is already gzip: the client's httpx must do the decoding, as over a socket.
+                return httpx.Response(
+                    response.status_code,
+                    headers=_wire_headers(response),
+                    stream=httpx.ByteStream(response.content),
+                )
             return response
 
         return httpx.MockTransport(handler)
@@ -224,9 +269,7 @@ class FakeGenesys:
                 content = response.content
                 cut = response.headers.get("X-Fake-Truncate")
                 self.send_response(response.status_code)
-                for key, value in response.headers.items():
-                    if key.lower() in ("content-length", "x-fake-truncate", "content-encoding"):
-                        continue
+                for key, value in _wire_headers(response).items():
                     self.send_header(key, value)
                 self.send_header("Content-Length", str(len(content)))
                 self.end_headers()
@@ -235,6 +278,15 @@ class FakeGenesys:
                     self.wfile.flush()
                     self.close_connection = True
                     return
+                if "X-Fake-Drip" in response.headers:
+                    self.close_connection = True
+                    with contextlib.suppress(OSError):  # the client hangs up: that is the point
+                        for i in range(len(content)):
+                            if fake._stopping.wait(fake.drip_interval):
+                                return
+                            self.wfile.write(content[i : i + 1])
+                            self.wfile.flush()
+                    return
                 self.wfile.write(content)
 
             do_GET = _serve
@@ -242,15 +294,24 @@ class FakeGenesys:
             do_PUT = _serve
             do_DELETE = _serve
 
-        server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        class Server(ThreadingHTTPServer):
+            def handle_error(self, request: Any, client_address: Any) -> None:
+                # A client that hangs up mid-body (it refused a bomb, or timed out a drip) is
+                # what those tests want; anything else is a bug in the fake and is shown.
+                if not isinstance(sys.exc_info()[1], ConnectionError):
+                    super().handle_error(request, client_address)
+
+        server = Server(("127.0.0.1", 0), Handler)
         server.daemon_threads = True
         thread = threading.Thread(
             target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
         )
         thread.start()
+        self._stopping.clear()
         try:
             yield f"http://127.0.0.1:{server.server_address[1]}"
         finally:
+            self._stopping.set()  # a dripping handler stops at once
             server.shutdown()
             server.server_close()
 
@@ -289,11 +350,16 @@ class FakeGenesys:
         response = self._fault_response(fault, request, entry) if fault else None
         if response is None:
             response = self._route(request, entry, body)
+            template = template_of(request.method, url.path)
+            if template in self.mangle and 200 <= response.status_code < 300:
+                fault = entry.fault = "mangle"
+                mangled = self.mangle[template](json.loads(response.content))
+                response = _json(response.status_code, mangled)
         entry.status = response.status_code
         entry.template = template_of(request.method, url.path)
-        if fault not in ("truncated", "wrongtype", "empty") and "json" in response.headers.get(
-            "Content-Type", ""
-        ):
+        # Bodies off the contract on purpose are not recorded as the API's answers.
+        off_contract = ("truncated", "wrongtype", "empty", "mangle", "deep", "gzip-bomb", "big")
+        if fault not in off_contract and "json" in response.headers.get("Content-Type", ""):
             with contextlib.suppress(ValueError):
                 entry.response_json = json.loads(response.content)
         return response
@@ -345,7 +411,44 @@ class FakeGenesys:
                     "error_description": "rate limit exceeded; try again later",
                 },
             )
+        if kind == "echo-auth":
+            # A gateway that quotes the request back: the Basic credential or the bearer token.
+            auth = request.headers.get("Authorization", "")
+            if request.url.path == "/oauth/token":
+                return httpx.Response(
+                    401,
+                    json={
+                        "error": "invalid_client",
+                        "description": f"cannot parse header 'Authorization: {auth}'",
+                    },
+                )
+            return _error(400, "bad.request", f"Malformed request header Authorization: {auth}")
+        if kind == "hostile-error":
+            return _error(400, "bad.request\x1b[5m", HOSTILE_TEXT)
+        if kind == "deep":
+            n = self.deep_levels
+            return httpx.Response(
+                200, headers={"Content-Type": "application/json"}, content=b"[" * n + b"]" * n
+            )
+        if kind in ("gzip-bomb", "big"):
+            # Valid JSON, mostly whitespace: it compresses about a thousand to one.
+            body = b'{"entities": [' + b" " * self.bomb_bytes + b"]}"
+            if kind == "big":
+                return httpx.Response(
+                    200, headers={"Content-Type": "application/json"}, content=body
+                )
+            return httpx.Response(
+                200,
+                headers={"Content-Type": "application/json", "X-Fake-Encoded": "gzip"},
+                content=gzip.compress(body, compresslevel=9),
+            )
         real = self._route(request, entry, entry.body)
+        if kind == "drip":
+            return httpx.Response(
+                real.status_code,
+                headers={**dict(real.headers), "X-Fake-Drip": "1"},
+                content=real.content,
+            )
         if kind == "truncated":
             return httpx.Response(
                 real.status_code,
@@ -421,7 +524,11 @@ class FakeGenesys:
         self.issued_tokens.append(token)
         return httpx.Response(
             200,
-            json={"access_token": token, "token_type": "bearer", "expires_in": self.token_lifetime},
+            json={
+                "access_token": token + self.token_suffix,
+                "token_type": "bearer",
+                "expires_in": self.token_lifetime,
+            },
         )
 
     def _page(
@@ -450,6 +557,13 @@ class FakeGenesys:
         if page_number > 1:
             listing["previousUri"] = f"{base}?{extra}pageNumber={page_number - 1}"
         return listing
+
+    def _fresh_entities(self, page_number: int) -> list[dict[str, Any]]:
+        """A page of clients never seen before (the broken listings serve these)."""
+        assert self.client_page_size is not None
+        return [
+            {**c, "id": f"{c['id']}-p{page_number}"} for c in self.clients[: self.client_page_size]
+        ]
 
     def _clients(self, request: httpx.Request, body: Any) -> httpx.Response:
         denied = self._require("oauth:client:view")
@@ -482,10 +596,7 @@ class FakeGenesys:
             if bug == "repeat":
                 listing["nextUri"] = f"/api/v2/oauth/clients?pageNumber={page_number + 1}"
             if bug == "endless":
-                fresh = [
-                    {**c, "id": f"{c['id']}-p{page_number}"}
-                    for c in self.clients[: self.client_page_size]
-                ]
+                fresh = self._fresh_entities(page_number)
                 listing = {
                     "entities": fresh,
                     "pageSize": self.client_page_size,
@@ -495,10 +606,7 @@ class FakeGenesys:
                 }
             if bug == "overrun" and page_number >= 4:
                 # pageCount says 4, but nextUri keeps coming with fresh entities
-                fresh = [
-                    {**c, "id": f"{c['id']}-p{page_number}"}
-                    for c in self.clients[: self.client_page_size]
-                ]
+                fresh = self._fresh_entities(page_number)
                 listing = {
                     **listing,
                     "entities": fresh,
@@ -507,6 +615,19 @@ class FakeGenesys:
                 }
             if bug == "short-total":
                 listing["total"] = len(self.clients) + 5
+            if bug == "growing":
+                # Every page declares one page more and a larger total, with a fresh nextUri and
+                # fresh entities: followed naively, it never ends.
+                fresh = self._fresh_entities(page_number)
+                listing = {
+                    "entities": fresh,
+                    "pageSize": self.client_page_size,
+                    "pageNumber": page_number,
+                    "pageCount": page_number + 1,
+                    "total": (page_number + 1) * self.client_page_size,
+                    "nextUri": f"/api/v2/oauth/clients?pageNumber={page_number + 1}",
+                    "selfUri": f"/api/v2/oauth/clients?pageNumber={page_number}",
+                }
             if bug == "foreign-next" and "nextUri" in listing:
                 listing["nextUri"] = "https://evil.example.com" + listing["nextUri"]
         return _json(200, listing)
@@ -555,7 +676,7 @@ class FakeGenesys:
                 "bad.request",
                 "The request could not be understood by the server due to malformed syntax.",
             )
-        execution_id = str(uuid.UUID(int=self._rng.getrandbits(128)))
+        execution_id = self.execution_id or str(uuid.UUID(int=self._rng.getrandbits(128)))
         self.executions[execution_id] = {"query": body, "polls": 0}
         return _json(
             202,
@@ -591,6 +712,34 @@ class FakeGenesys:
                         }
                     )
         return _json(200, {"results": rows, "queryStatus": "Complete"})
+
+
+class _Drip(httpx.SyncByteStream):
+    """A body that arrives one byte at a time, ``interval`` seconds apart (by ``sleep``)."""
+
+    def __init__(self, content: bytes, interval: float, sleep: Callable[[float], None]) -> None:
+        self._content = content
+        self._interval = interval
+        self._sleep = sleep
+
+    def __iter__(self) -> Iterator[bytes]:
+        for i in range(len(self._content)):
+            self._sleep(self._interval)
+            yield self._content[i : i + 1]
+
+
+def _wire_headers(response: httpx.Response) -> dict[str, str]:
+    """The headers to send: the fake's markers dropped, an already-encoded body labelled."""
+    headers = {}
+    for key, value in response.headers.items():
+        lower = key.lower()
+        if lower in ("content-length", "x-fake-truncate", "content-encoding", "x-fake-drip"):
+            continue
+        if lower == "x-fake-encoded":
+            headers["Content-Encoding"] = value
+            continue
+        headers[key] = value
+    return headers
 
 
 def _json(status: int, data: Any, headers: dict[str, str] | None = None) -> httpx.Response:

@@ -5,7 +5,16 @@ shortly before it expires, sends at most ``requests_per_minute`` API requests
 in any 60 seconds (the documented per-token limit), retries what is worth
 retrying within a budget the user sets, and turns every other failure into an
 ``errors.FetchError`` with one clear line. It never logs headers or bodies, so
-neither the client secret nor the token can reach a log.
+neither the client secret nor the token can reach a log; and it registers every
+credential it builds or receives with ``redact``, so one echoed back by a server
+is taken out of every line the tool writes.
+
+Every answer is bounded before it is believed: in time (``--timeout`` bounds one
+whole response, not the gap between two bytes; ``--deadline`` the whole run, every
+wait included), in size (``--max-response-mb``, counted after decompression, so a
+small gzip body cannot expand without limit) and in nesting depth; a listing may
+not grow past what its first page declared. Ids from the API are placed in URL
+paths only percent-encoded, and not at all when they could change the path.
 """
 
 from __future__ import annotations
@@ -13,27 +22,34 @@ from __future__ import annotations
 import base64
 import json
 import logging
+import math
 import random
+import re
 import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
+from itertools import accumulate
 from typing import Any, TypeVar
-from urllib.parse import urlsplit
+from urllib.parse import quote, unquote, urlsplit
 
 import httpx
 from pydantic import BaseModel, SecretStr, ValidationError
 
-from genesys_oauth_audit import __version__
+from genesys_oauth_audit import __version__, redact
 from genesys_oauth_audit.errors import (
     ApiError,
     AuthenticationError,
     BadResponseError,
+    DeadlineError,
     FetchError,
+    InvalidTokenError,
     PagingError,
     PermissionDeniedError,
+    ResponseTooLargeError,
     TransportError,
+    UnsafeIdError,
 )
 from genesys_oauth_audit.genesys.wire import WireError, WireListing, WireToken
 from genesys_oauth_audit.settings import ConnectionSettings
@@ -53,6 +69,12 @@ REQUIRED_PERMISSIONS: dict[str, str] = {
 # Statuses worth another try: throttling and the gateway/server family. 501 means
 # "not implemented" and will not change on a retry.
 _RETRY_STATUSES = frozenset({429, 500, 502, 503, 504, 408})
+
+DEFAULT_MAX_RESPONSE_BYTES = 256 * 1024 * 1024
+DEFAULT_DEADLINE_SECONDS = 900.0
+# The API's bodies nest about six levels deep; far deeper is an attack on the parser (Python's
+# json recurses, and 200,000 levels fit in 400 KB), refused before it is parsed.
+MAX_JSON_DEPTH = 100
 
 
 @dataclass(frozen=True)
@@ -76,6 +98,19 @@ class _RetryLater(Exception):
         super().__init__(reason)
         self.reason = reason
         self.retry_after = retry_after
+
+
+class _TooSlow(Exception):
+    """Internal: the response took longer than the time it was given."""
+
+
+@dataclass(frozen=True)
+class Reply:
+    """One response, read whole within its bounds: status, headers and the decoded body."""
+
+    status_code: int
+    headers: httpx.Headers
+    content: bytes
 
 
 @dataclass
@@ -103,11 +138,27 @@ class GenesysClient:
         clock: Callable[[], float] = time.monotonic,
         rng: random.Random | None = None,
         on_request: Callable[[str], None] | None = None,
+        deadline: float | None = DEFAULT_DEADLINE_SECONDS,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
     ) -> None:
         self._settings = settings
         self._retry = retry or RetryPolicy()
         self._sleep = sleep
         self._clock = clock
+        self._timeout = timeout
+        self._deadline = deadline
+        self._deadline_at = clock() + deadline if deadline is not None else None
+        self._max_bytes = max_response_bytes
+        redact.register(
+            settings.credentials.client_secret.get_secret_value()
+            if settings.credentials.client_secret is not None
+            else None
+        )
+        redact.register(
+            settings.credentials.access_token.get_secret_value()
+            if settings.credentials.access_token is not None
+            else None
+        )
         self._rng = rng or random.Random()
         self._on_request = on_request
         self._rpm = requests_per_minute
@@ -141,6 +192,35 @@ class GenesysClient:
     def api_base(self) -> str:
         return self._settings.endpoint.api_base
 
+    @property
+    def signs_in_with_client_credentials(self) -> bool:
+        """True when this run logs in with its own OAuth client (which the org then must list)."""
+        return not self._static_token
+
+    # -- the run's deadline ----------------------------------------------------------------------
+
+    def _remaining(self) -> float | None:
+        return None if self._deadline_at is None else self._deadline_at - self._clock()
+
+    def _deadline_error(self, doing: str) -> DeadlineError:
+        return DeadlineError(
+            f"the audit did not finish within --deadline {self._deadline:g}s ({doing}); "
+            "raise --deadline, or see what is slow with -v"
+        )
+
+    def _check_deadline(self, doing: str, wait: float = 0.0) -> None:
+        """Raise when the deadline has passed, or would pass during a wait of ``wait`` seconds."""
+        remaining = self._remaining()
+        if remaining is not None and wait >= remaining:
+            raise self._deadline_error(doing)
+
+    def wait(
+        self, seconds: float, doing: str, sleep: Callable[[float], None] | None = None
+    ) -> None:
+        """Sleep ``seconds`` (polling, for one) unless that would pass the run's deadline."""
+        self._check_deadline(f"{doing}; {seconds:.1f}s more to wait", seconds)
+        (sleep or self._sleep)(seconds)
+
     # -- public API ----------------------------------------------------------------------------
 
     def get(self, path: str, model: type[M], params: dict[str, Any] | None = None) -> M:
@@ -165,10 +245,13 @@ class GenesysClient:
         """
         what = f"GET {path}"
         first = self.get(path, WireListing, params)
-        entities = list(first.entities or [])
+        entities = _entities(first, what, 1)
         seen_ids = _ids(entities, what, 1)
         if len(seen_ids) != len(entities):
             raise PagingError(f"{what}: page 1 lists the same entity twice")
+        # What the first page declares bounds the listing: one that grows while it is read (a
+        # pageCount or total that rises on every page, with fresh nextUris) would otherwise be
+        # followed to max_pages.
         total = first.total
         page_count = first.pageCount
         page_number = first.pageNumber or 1
@@ -184,22 +267,28 @@ class GenesysClient:
                     "refusing to follow a listing whose end cannot be verified"
                 )
             pages += 1
-            if pages > max_pages or (page_count is not None and pages > max(page_count, 1) + 1):
-                raise PagingError(f"{what}: pagination did not end after {pages - 1} pages")
+            if page_count is not None and pages > max(page_count, 1):
+                raise PagingError(
+                    f"{what}: pagination did not end within the {max(page_count, 1)} pages the "
+                    f"listing first declared (page {pages - 1} announces more); refusing to "
+                    "follow a listing that grows while it is read"
+                )
+            if pages > max_pages:
+                raise PagingError(f"{what}: pagination did not end after {max_pages} pages")
             next_params: dict[str, Any] | None
             if listing.nextUri:
                 next_path, next_params = self._same_origin(listing.nextUri, what)
                 key = listing.nextUri
                 if key in seen_next:
                     raise PagingError(
-                        f"{what}: nextUri {listing.nextUri} repeats; pagination loops"
+                        f"{what}: nextUri {listing.nextUri!r} repeats; pagination loops"
                     )
                 seen_next.add(key)
             else:
                 next_path, next_params = path, dict(params or {})
                 next_params["pageNumber"] = page_number + 1
             listing = self.get(next_path, WireListing, next_params)
-            page_entities = list(listing.entities or [])
+            page_entities = _entities(listing, what, pages)
             if not page_entities:
                 raise PagingError(
                     f"{what}: page {pages} is empty but the listing announced more "
@@ -215,11 +304,12 @@ class GenesysClient:
                 )
             seen_ids |= page_ids
             entities.extend(page_entities)
+            if total is not None and len(entities) > total:
+                raise PagingError(
+                    f"{what}: the listing holds more than the {total} entities it first declared "
+                    "(it grew while it was read); refusing to audit a list that is still changing"
+                )
             page_number = listing.pageNumber or page_number + 1
-            if listing.total is not None:
-                total = listing.total
-            if listing.pageCount is not None:
-                page_count = listing.pageCount
         if total is not None and total != len(entities):
             raise PagingError(
                 f"{what}: the listing says total={total} but gave {len(entities)} entities; "
@@ -235,8 +325,9 @@ class GenesysClient:
     ) -> bool:
         if listing.nextUri and listing.nextUri != listing.selfUri:
             return True
-        if page_count is not None and page_number < page_count:
-            return True
+        if page_count is not None:
+            # The declared page count rules; a total it disagrees with is caught at the end.
+            return page_number < page_count
         return total is not None and held < total and bool(listing.entities)
 
     def _same_origin(self, uri: str, what: str) -> tuple[str, dict[str, Any] | None]:
@@ -247,7 +338,12 @@ class GenesysClient:
             raise PagingError(
                 f"{what}: nextUri points at another host ({parts.netloc}); not followed"
             )
-        if not parts.path.startswith("/api/v2/"):
+        segments = unquote(parts.path).split("/")
+        if (
+            not parts.path.startswith("/api/v2/")
+            or any(seg in (".", "..") for seg in segments)
+            or _CONTROL.search(unquote(uri))
+        ):
             raise PagingError(f"{what}: nextUri {uri!r} is not an API path")
         params: dict[str, Any] | None = None
         if parts.query:
@@ -256,8 +352,8 @@ class GenesysClient:
 
     # -- parsing -------------------------------------------------------------------------------
 
-    def _parse(self, response: httpx.Response, model: type[M], what: str) -> M:
-        data = _decode_json(response, what)
+    def _parse(self, response: Reply, model: type[M], what: str, *, login: bool = False) -> M:
+        data = _decode_json(response, what, redacting=not login)
         try:
             return model.model_validate(data)
         except ValidationError as exc:
@@ -274,15 +370,17 @@ class GenesysClient:
         *,
         params: dict[str, Any] | None = None,
         json_body: dict[str, Any] | None = None,
-    ) -> httpx.Response:
+    ) -> Reply:
         url = self.api_base + path
         what = f"{method} {path}"
         refreshed = False
         failures = 0
         while True:
             token = self._ensure_token()
-            self._pace()
-            headers = {"Authorization": f"Bearer {token.get_secret_value()}"}
+            self._pace(what)
+            header = f"Bearer {token.get_secret_value()}"
+            redact.register(header)
+            headers = {"Authorization": header}
             response = self._send_once(
                 self._http.build_request(
                     method, url, params=params, json=json_body, headers=headers
@@ -316,30 +414,71 @@ class GenesysClient:
 
     def _send_once(
         self, request: httpx.Request, what: str, *, count_as_api: bool
-    ) -> httpx.Response | _RetryLater:
-        """One try: a response to judge, or a reason to retry."""
+    ) -> Reply | _RetryLater:
+        """One try: a response read whole within its bounds, or a reason to retry."""
+        self._check_deadline(f"before {what}")
+        remaining = self._remaining()
+        # One response may take --timeout, but never past the run's deadline.
+        limit = self._timeout if remaining is None else min(self._timeout, remaining)
+        request.extensions["timeout"] = httpx.Timeout(limit).as_dict()
         started = self._clock()
         if count_as_api:
             self.stats.requests += 1
         if self._on_request is not None:
             self._on_request(what)
         try:
-            response = self._http.send(request)
-        except httpx.TimeoutException:
+            response = self._http.send(request, stream=True)
+            try:
+                reply = self._read(response, what, started, limit)
+            finally:
+                response.close()
+        except (httpx.TimeoutException, _TooSlow):
+            self._check_deadline(f"waiting for {what}")
             log.debug("%s: timed out", what)
-            return _RetryLater("the request timed out")
+            return _RetryLater(f"no complete answer within --timeout {self._timeout:g}s")
+        except httpx.DecodingError:
+            log.debug("%s: undecodable body", what)
+            return _RetryLater("the body could not be decoded (its Content-Encoding is broken)")
         except httpx.TransportError as exc:
             log.debug("%s: transport error %s", what, type(exc).__name__)
             return _RetryLater(f"connection failed ({_transport_reason(exc)})")
-        log.debug(
-            "%s -> %s in %.0f ms", what, response.status_code, (self._clock() - started) * 1000
-        )
-        if response.status_code in _RETRY_STATUSES:
+        log.debug("%s -> %s in %.0f ms", what, reply.status_code, (self._clock() - started) * 1000)
+        if reply.status_code in _RETRY_STATUSES:
             return _RetryLater(
-                f"HTTP {response.status_code} {_error_text(response)}",
-                _retry_after(response) if response.status_code in (429, 503) else None,
+                f"HTTP {reply.status_code} {_error_text(reply)}",
+                _retry_after(reply) if reply.status_code in (429, 503) else None,
             )
-        return response
+        return reply
+
+    def _read(self, response: httpx.Response, what: str, started: float, limit: float) -> Reply:
+        """Read the body in pieces, stopping at the size cap and at the whole-response time limit.
+
+        httpx's own timeout bounds the wait for each piece; a server that drips one byte every
+        few seconds never trips it, so the time since the request was sent is checked as each
+        piece arrives. The size is counted after decompression: a 0.5 MB gzip body can expand
+        to 512 MB.
+        """
+        declared = response.headers.get("Content-Length", "")
+        encoded = response.headers.get("Content-Encoding", "identity").strip().lower()
+        if declared.isdigit() and encoded in ("", "identity") and int(declared) > self._max_bytes:
+            raise self._too_large(what)
+        chunks: list[bytes] = []
+        size = 0
+        for chunk in response.iter_bytes():
+            size += len(chunk)
+            if size > self._max_bytes:
+                raise self._too_large(what)
+            chunks.append(chunk)
+            if self._clock() - started > limit:
+                raise _TooSlow(what)
+        return Reply(response.status_code, response.headers, b"".join(chunks))
+
+    def _too_large(self, what: str) -> ResponseTooLargeError:
+        return ResponseTooLargeError(
+            f"{what}: the response is larger than --max-response-mb "
+            f"{self._max_bytes / 2**20:g} once decompressed; refusing to read more "
+            "(raise --max-response-mb if the org is really that large)"
+        )
 
     def _backoff(self, attempt: int, retry_after: float | None) -> float:
         if retry_after is not None:
@@ -361,12 +500,15 @@ class GenesysClient:
                 f"{what}: giving up: {failure.reason}; waiting {delay:.1f}s more would exceed the "
                 f"retry budget of {self._retry.budget_seconds:g}s"
             )
+        self._check_deadline(
+            f"{what}: {failure.reason}; {delay:.1f}s to wait before a retry", delay
+        )
         log.info("%s: %s; retrying in %.1fs", what, failure.reason, delay)
         self.stats.retries += 1
         self.stats.waited_seconds += delay
         self._sleep(delay)
 
-    def _pace(self) -> None:
+    def _pace(self, what: str) -> None:
         """Stay under the per-token request limit before the server has to say 429."""
         if self._rpm <= 0:
             return
@@ -376,6 +518,7 @@ class GenesysClient:
         if len(self._sent) >= self._rpm:
             wait = 60.0 - (now - self._sent[0])
             if wait > 0:
+                self._check_deadline(f"pacing before {what}; {wait:.1f}s to wait", wait)
                 log.info(
                     "pacing: %d requests in the last minute; waiting %.1fs", len(self._sent), wait
                 )
@@ -388,6 +531,12 @@ class GenesysClient:
     def _ensure_token(self) -> SecretStr:
         if self._static_token:
             assert self._token is not None
+            if not _header_safe(self._token.get_secret_value()):
+                raise InvalidTokenError(
+                    "GENESYSCLOUD_ACCESS_TOKEN: the access token contains characters not allowed "
+                    "in an HTTP header (a trailing newline or space, or a non-ASCII character?); "
+                    "nothing was sent"
+                )
             return self._token
         if (
             self._token is not None
@@ -403,9 +552,20 @@ class GenesysClient:
         assert creds.client_secret is not None
         url = self._settings.endpoint.login_base + "/oauth/token"
         what = "POST /oauth/token"
-        basic = base64.b64encode(
-            f"{creds.client_id}:{creds.client_secret.get_secret_value()}".encode()
-        ).decode("ascii")
+        try:
+            # surrogateescape: a secret read from the environment as undecodable bytes is sent
+            # as those bytes.
+            pair = f"{creds.client_id}:{creds.client_secret.get_secret_value()}".encode(
+                "utf-8", "surrogateescape"
+            )
+        except UnicodeEncodeError:
+            raise AuthenticationError(
+                "the client id or secret contains characters that cannot be encoded; "
+                "check GENESYSCLOUD_OAUTHCLIENT_ID / GENESYSCLOUD_OAUTHCLIENT_SECRET"
+            ) from None
+        basic = base64.b64encode(pair).decode("ascii")
+        redact.register(basic)
+        redact.register(f"Basic {basic}")
         failures = 0
         while True:
             self.stats.token_requests += 1
@@ -424,10 +584,25 @@ class GenesysClient:
                 self._wait_before_retry(what, failures, response)
                 continue
             if response.status_code == 200:
+                # The login answer is the one body not redacted: it carries the new token, which
+                # may equal one issued before.
                 token = self._parse(
-                    response, WireToken, f"login at {self._settings.endpoint.login_base}"
+                    response,
+                    WireToken,
+                    f"login at {self._settings.endpoint.login_base}",
+                    login=True,
                 )
-                lifetime = token.expires_in if token.expires_in and token.expires_in > 0 else 3600.0
+                redact.register(token.access_token)
+                if not _header_safe(token.access_token):
+                    raise InvalidTokenError(
+                        f"login at {self._settings.endpoint.login_base}: the access token contains "
+                        "characters not allowed in an HTTP header; nothing was sent with it"
+                    )
+                lifetime = (
+                    token.expires_in
+                    if token.expires_in and math.isfinite(token.expires_in) and token.expires_in > 0
+                    else 3600.0
+                )
                 # Renew a little before the end: a minute, or a tenth of a short lifetime.
                 margin = min(60.0, lifetime / 10)
                 self._token = SecretStr(token.access_token)
@@ -467,6 +642,42 @@ class GenesysClient:
 # -- helpers -------------------------------------------------------------------------------------
 
 
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
+# What a bearer token may hold to travel in a header: visible ASCII, no space (RFC 6750 is
+# stricter still). Checked before sending, so h11 never prints it in "Illegal header value".
+_HEADER_SAFE = re.compile("[!-~]+")
+_UNSAFE_IN_PATH = re.compile(r"[/\\?#%\x00-\x20\x7f-\x9f]|\.\.")
+
+
+def _header_safe(token: str) -> bool:
+    return _HEADER_SAFE.fullmatch(token) is not None
+
+
+def path_segment(value: str, what: str) -> str:
+    """An id from the API as one percent-encoded URL path segment, or ``UnsafeIdError``.
+
+    An id that holds ``/``, ``..``, ``?``, ``#``, ``%`` or a control character would move the
+    request (and its bearer token) to another path; no real id does, so it is refused, not
+    cleaned up.
+    """
+    if value in ("", ".") or _UNSAFE_IN_PATH.search(value):
+        shown = repr(value) if len(value) <= 80 else repr(value[:80]) + "…"
+        raise UnsafeIdError(
+            f"{what}: the API answered an id that cannot be placed in a URL path ({shown}); "
+            "refusing to send a request it would redirect"
+        )
+    return quote(value, safe="")
+
+
+def _entities(listing: WireListing, what: str, page: int) -> list[dict[str, Any]]:
+    if listing.entities is None:
+        raise BadResponseError(
+            f"{what}: page {page} has no entities list; a listing without its entities is not "
+            "an answer the API gives (a proxy, or a changed API?)"
+        )
+    return list(listing.entities)
+
+
 def _ids(entities: list[dict[str, Any]], what: str, page: int) -> set[str]:
     ids: set[str] = set()
     for index, entity in enumerate(entities):
@@ -476,24 +687,86 @@ def _ids(entities: list[dict[str, Any]], what: str, page: int) -> set[str]:
     return ids
 
 
-def _retry_after(response: httpx.Response) -> float | None:
+def _retry_after(response: Reply) -> float | None:
+    """Seconds the server asks us to wait; ``None`` (the normal backoff) for anything but a
+    positive number or a future date: ``0``, negative or garbage must not mean "retry now"."""
     value = response.headers.get("Retry-After")
     if value is None:
         return None
     value = value.strip()
     try:
-        return max(0.0, float(value))
+        seconds = float(value)
     except ValueError:
-        pass
+        try:
+            seconds = parsedate_to_datetime(value).timestamp() - time.time()
+        except (TypeError, ValueError, IndexError, OverflowError):
+            return None
+    return seconds if math.isfinite(seconds) and seconds > 0 else None
+
+
+_NOT_STRUCTURE = bytes(c for c in range(256) if c not in b'[]{}"')
+_STRING = re.compile(b'"[^"]*"')
+_DEPTH_STEP = [0] * 256
+for _c in b"[{":
+    _DEPTH_STEP[_c] = 1
+for _c in b"]}":
+    _DEPTH_STEP[_c] = -1
+
+
+def json_depth_exceeds(body: bytes, limit: int = MAX_JSON_DEPTH) -> bool:
+    """Whether a JSON text nests deeper than ``limit``, found without parsing (which recurses).
+
+    Escaped backslashes and quotes go first; then only brackets and quotes are kept, strings
+    (now just quote pairs) are dropped, and the running sum of openers minus closers is the
+    depth. C-speed passes: a few per cent of what parsing the same body costs.
+    """
+    if body.count(b"[") + body.count(b"{") <= limit:
+        return False
+    if b"\\" in body:
+        body = body.replace(b"\\\\", b"").replace(b'\\"', b"")
+    shape = body.translate(None, _NOT_STRUCTURE).replace(b'""', b"")
+    if b'"' in shape:
+        shape = _STRING.sub(b"", shape)
+    return max(accumulate(map(_DEPTH_STEP.__getitem__, shape)), default=0) > limit
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _visible_surrogates(value: Any) -> Any:
+    """The parsed body with each lone surrogate (JSON can spell ``"\\ud800"``; no encoder can
+    write it) as visible text ``\\ud800``, so a hostile name is shown, never a crash."""
+    if isinstance(value, str):
+        return _SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", value)
+    if isinstance(value, list):
+        return [_visible_surrogates(v) for v in value]
+    if isinstance(value, dict):
+        return {_visible_surrogates(k): _visible_surrogates(v) for k, v in value.items()}
+    return value
+
+
+def _loads(body: bytes, what: str) -> Any:
+    """Parse a JSON body within the depth limit; lone surrogates made visible."""
+    too_deep = BadResponseError(
+        f"{what}: the JSON body is nested deeper than {MAX_JSON_DEPTH} levels; refused"
+    )
+    if json_depth_exceeds(body):
+        raise too_deep
     try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, when.timestamp() - time.time())
+        data = json.loads(body)
+    except RecursionError:
+        raise too_deep from None
+    # Only a \u escape can make a lone surrogate; the backslash is rare, so that scan is cheap.
+    if b"\\u" in body and (b"\\ud" in body or b"\\uD" in body):
+        data = _visible_surrogates(data)
+    return data
 
 
-def _decode_json(response: httpx.Response, what: str) -> Any:
-    body = response.content
+def _decode_json(response: Reply, what: str, *, redacting: bool = True) -> Any:
+    """The body as JSON. A server or proxy that echoes a credential (an error quoting the
+    Authorization header, a token in a description) must not get it into an error line, a log,
+    a report or the snapshot: registered secrets are redacted from the body first."""
+    body = redact.redact_bytes(response.content) if redacting else response.content
     if not body.strip():
         raise BadResponseError(
             f"{what}: HTTP {response.status_code} with an empty body, expected JSON"
@@ -504,7 +777,7 @@ def _decode_json(response: httpx.Response, what: str) -> Any:
             "(a proxy or gateway in the way?)"
         )
     try:
-        return json.loads(body)
+        return _loads(body, what)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         detail = exc.msg if isinstance(exc, json.JSONDecodeError) else "not UTF-8"
         raise BadResponseError(
@@ -513,7 +786,7 @@ def _decode_json(response: httpx.Response, what: str) -> Any:
         ) from None
 
 
-def _looks_like_html(response: httpx.Response) -> bool:
+def _looks_like_html(response: Reply) -> bool:
     ctype = response.headers.get("Content-Type", "").lower()
     head = response.content[:200].lstrip().lower()
     return "html" in ctype or head.startswith((b"<!doctype", b"<html", b"<"))
@@ -527,15 +800,15 @@ def _first_error(exc: ValidationError) -> str:
     return f"{loc}: {first['msg']}{more}"
 
 
-def _error_body(response: httpx.Response) -> WireError:
+def _error_body(response: Reply) -> WireError:
     try:
-        data = json.loads(response.content)
+        data = _loads(redact.redact_bytes(response.content), "error body")
         return WireError.model_validate(data) if isinstance(data, dict) else WireError()
-    except (json.JSONDecodeError, UnicodeDecodeError, ValidationError):
+    except (json.JSONDecodeError, UnicodeDecodeError, ValidationError, BadResponseError):
         return WireError()
 
 
-def _error_text(response: httpx.Response) -> str:
+def _error_text(response: Reply) -> str:
     """One line about an error response: the API's message, code and contextId when it sent them."""
     if not response.content.strip():
         return "(empty body)"
@@ -560,7 +833,7 @@ def _one_line(text: str, limit: int = 300) -> str:
     return flat if len(flat) <= limit else flat[: limit - 1] + "…"
 
 
-def _permission_message(what: str, path: str, response: httpx.Response) -> str:
+def _permission_message(what: str, path: str, response: Reply) -> str:
     needed = next(
         (perm for prefix, perm in REQUIRED_PERMISSIONS.items() if path.startswith(prefix)), None
     )
@@ -578,4 +851,4 @@ def _transport_reason(exc: httpx.TransportError) -> str:
     return f"{type(exc).__name__}: {_one_line(text, 160)}" if text else type(exc).__name__
 
 
-__all__ = ["FetchError", "GenesysClient", "RequestStats", "RetryPolicy"]
+__all__ = ["FetchError", "GenesysClient", "Reply", "RequestStats", "RetryPolicy", "path_segment"]

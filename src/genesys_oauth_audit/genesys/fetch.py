@@ -1,7 +1,9 @@
 """Wire -> inventory: read one org through the API and normalise it (SPEC §2, §4).
 
 Fetches only what the loaded policies need (roles and usage cost requests and
-permissions), and never returns a partial inventory: any doubt raises.
+permissions), and never returns a partial inventory: any doubt raises. An answer
+that is well-formed but impossible for a live org (no clients although this run
+signs in with one, no roles, no scopes) is doubt too.
 """
 
 from __future__ import annotations
@@ -14,8 +16,8 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from genesys_oauth_audit.errors import BadResponseError, FetchError
-from genesys_oauth_audit.genesys.client import GenesysClient
+from genesys_oauth_audit.errors import BadResponseError, EmptyOrgError, FetchError
+from genesys_oauth_audit.genesys.client import GenesysClient, path_segment
 from genesys_oauth_audit.genesys.wire import (
     WireClient,
     WireOrganization,
@@ -73,12 +75,31 @@ def _fetch_inventory(
     now: datetime,
     sleep: Callable[[float], None] | None,
 ) -> Inventory:
+    warnings: list[str] = []
     raw_clients = api.get_all_pages("/api/v2/oauth/clients")
+    if not raw_clients:
+        if api.signs_in_with_client_credentials:
+            raise EmptyOrgError(
+                "GET /api/v2/oauth/clients: the API listed no OAuth clients, not even the one "
+                "this audit signs in with; refusing to report on an empty org"
+            )
+        # A token issued elsewhere (GENESYSCLOUD_ACCESS_TOKEN) may belong to a user in an org
+        # that really has no OAuth clients; unlikely enough to be said loudly in every report.
+        warnings.append(
+            "the API listed no OAuth clients; with a token from GENESYSCLOUD_ACCESS_TOKEN this "
+            "audit cannot tell an empty org from a token that sees no clients"
+        )
+        log.warning("warning: %s", warnings[-1])
     wire_clients = [
         _validate(WireClient, item, f"GET /api/v2/oauth/clients: entity {i}")
         for i, item in enumerate(raw_clients)
     ]
     scopes = api.get("/api/v2/oauth/scopes", WireScopeListing)
+    if not scopes.entities:
+        raise EmptyOrgError(
+            "GET /api/v2/oauth/scopes: the API listed no OAuth scopes; every org has its scope "
+            "catalog, so this answer is not one to audit against"
+        )
     roles = _fetch_roles(api) if plan.roles else None
     usage = (
         _fetch_usage(api, plan.usage_days, now, plan.usage_timeout_seconds, sleep)
@@ -86,6 +107,11 @@ def _fetch_inventory(
         else None
     )
     org = api.get("/api/v2/organizations/me", WireOrganization)
+    if not org.id:
+        raise BadResponseError(
+            "GET /api/v2/organizations/me: the answer has no organization id; reports and "
+            "snapshots must name the org they audited"
+        )
 
     roles_by_id = {role.id: role for role in roles} if roles is not None else None
     last_used = usage[1] if usage is not None else None
@@ -110,6 +136,7 @@ def _fetch_inventory(
         else None,
         usage=usage[0] if usage is not None else None,
         clients=clients,
+        warnings=tuple(warnings),
     )
 
 
@@ -170,6 +197,11 @@ def _fetch_roles(api: GenesysClient) -> list[Role]:
         "/api/v2/authorization/roles",
         {"pageSize": ROLE_PAGE_SIZE, "pageNumber": 1, "userCount": "false"},
     )
+    if not raw:
+        raise EmptyOrgError(
+            "GET /api/v2/authorization/roles: the API listed no roles; a Genesys Cloud org always "
+            "has roles (at least its built-in ones), so rules about roles cannot be judged"
+        )
     roles = []
     for i, item in enumerate(raw):
         wire: WireRole = _validate(WireRole, item, f"GET /api/v2/authorization/roles: entity {i}")
@@ -198,9 +230,6 @@ def _fetch_usage(
     sleep: Callable[[float], None] | None,
 ) -> tuple[UsageWindow, dict[str, date]]:
     """One org-level query for every client (never one per client), polled until complete."""
-    import time as _time
-
-    do_sleep = sleep or _time.sleep
     end_day = now.astimezone(timezone.utc).date() + timedelta(days=1)
     start_day = end_day - timedelta(days=days)
     interval = f"{_midnight(start_day)}/{_midnight(end_day)}"
@@ -214,7 +243,12 @@ def _fetch_usage(
         },
         WireUsageExecution,
     )
-    path = f"/api/v2/usage/query/{execution.executionId}/results"
+    # The id goes into the path: percent-encoded, and refused if it could move the request
+    # (an executionId of "../../oauth/clients?x=" would send the token elsewhere).
+    path = (
+        "/api/v2/usage/query/"
+        f"{path_segment(execution.executionId, 'POST /api/v2/usage/query: executionId')}/results"
+    )
     waited = 0.0
     delay = 1.0
     while True:
@@ -233,11 +267,16 @@ def _fetch_usage(
                 f"GET {path}: the usage query was still running after {waited:.0f}s; giving up "
                 "(raise --usage-timeout, or audit without usage rules)"
             )
-        do_sleep(delay)
+        api.wait(delay, f"polling GET {path}", sleep)
         waited += delay
         delay = min(delay * 2, 30.0)
+    if result.results is None:
+        raise BadResponseError(
+            f"GET {path}: the usage query is Complete but its answer has no results list; "
+            "refusing to judge last use without it"
+        )
     last: dict[str, date] = {}
-    for row in result.results or ():
+    for row in result.results:
         if not row.clientId or not row.requests or row.date is None:
             continue
         day = row.date.astimezone(timezone.utc).date() if row.date.tzinfo else row.date.date()

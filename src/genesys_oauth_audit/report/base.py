@@ -68,6 +68,9 @@ class RunInfo:
     baseline: str | None = None  # the baseline file compared against, if any
     cwd: str | None = None  # for relative SARIF paths; None = the process's working directory
     frameworks: tuple[str, ...] = ()  # --framework: the run is limited to rules mapped to these
+    # What the fetch found doubtful but not wrong enough to stop (Inventory.warnings); every
+    # format shows them, so a gate that passes on a suspicious inventory says so.
+    warnings: tuple[str, ...] = ()
 
     def reported(self, evaluation: Evaluation) -> tuple[Finding, ...]:
         """The findings at or above ``--min-severity``."""

@@ -4,8 +4,18 @@ from __future__ import annotations
 
 import re
 
-# C0 and C1 controls, DEL, and the Unicode bidi controls that can reorder what a reader sees.
-_TERMINAL_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+# C0 and C1 controls and DEL (Cc); every Unicode format character (Cf: the bidi controls that
+# reorder what a reader sees, zero-width and invisible characters, tags); the line and paragraph
+# separators (Zl, Zp), which terminals and editors break lines at; and lone surrogates (Cs),
+# which cannot even be encoded for output. Listed as ranges so that importing this stays cheap;
+# tests/test_secrets.py checks them against unicodedata (whole blocks are taken, so characters a
+# later Unicode version assigns there are covered too).
+_TERMINAL_UNSAFE = re.compile(
+    "[\x00-\x1f\x7f-\x9f\xad\u0600-\u0605\u061c\u06dd\u070f\u0890\u0891\u08e2\u180e"
+    "\u200b-\u200f\u2028-\u202e\u2060-\u206f\ud800-\udfff\ufeff\ufff9-\ufffb"
+    "\U000110bd\U000110cd\U00013430-\U0001343f\U0001bca0-\U0001bca3\U0001d173-\U0001d17a"
+    "\U000e0000-\U000e007f]"
+)
 
 
 # Every Unicode format (Cf), line separator (Zl), paragraph separator (Zp) and surrogate (Cs)
@@ -25,12 +35,12 @@ _FORMAT_UNSAFE = re.compile(f"[{FORMAT_RANGES}]")
 def terminal(text: str) -> str:
     """Make text safe to print on a terminal: every control character becomes a visible escape.
 
-    This stops ANSI escape sequences in a client's name from recolouring,
-    moving the cursor or retitling the user's terminal, and newlines from
-    forging report lines. Format and separator characters (``FORMAT_RANGES``)
-    are made visible too.
+    This stops ANSI escape sequences (ESC, CSI, OSC) in a client's name or a server's error
+    message from recolouring, moving the cursor or retitling the user's terminal, newlines and
+    separators from forging report lines, and bidi or invisible characters from disguising text.
+    (``_TERMINAL_UNSAFE`` covers every ``FORMAT_RANGES`` character, whole blocks included.)
     """
-    return _FORMAT_UNSAFE.sub(_visible, _TERMINAL_UNSAFE.sub(_visible, text))
+    return _TERMINAL_UNSAFE.sub(_visible, text)
 
 
 def terminal_lines(text: str) -> str:
@@ -41,9 +51,9 @@ def terminal_lines(text: str) -> str:
 
 def _visible(match: re.Match[str]) -> str:
     code = ord(match.group())
-    if code > 0xFFFF:
-        return f"\\U{code:08x}"
-    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+    if code < 0x100:
+        return f"\\x{code:02x}"
+    return f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
 
 
 # Characters XML 1.0 cannot carry at all (even escaped): C0 controls but tab/newline/CR, the

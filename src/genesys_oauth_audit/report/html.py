@@ -164,6 +164,7 @@ def render(evaluation: Evaluation, run: RunInfo) -> str:
         f'<p class="meta">{source}; generated {when} by {h(run.tool_name)} {h(run.tool_version)}; '
         f"fails on {h(run.fail_on.value if run.fail_on else 'never')} or worse.</p>",
         f'<p class="meta">Policies: {", ".join(f"<code>{h(p.path)}</code>" for p in run.policies)}</p>',
+        *(f'<p class="verdict fail">Warning: {h(w)}</p>' for w in run.warnings),
         f'<div class="cards">{cards}<div class="card"><b>{waived_count}</b>waived</div></div>',
         '<h2>Findings</h2><div class="filters">',
         '<label>Minimum severity<select id="f-severity">'

@@ -201,6 +201,7 @@ def report_dict(evaluation: Evaluation, run: RunInfo) -> dict[str, Any]:
         "disabledRules": [_disabled(d) for d in evaluation.disabled],
         "expiredOverrides": [_disabled(d) for d in evaluation.expired_overrides],
         "frameworks": frameworks_list(evaluation, run),
+        "warnings": list(run.warnings),
     }
 
 

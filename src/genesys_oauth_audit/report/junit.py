@@ -73,6 +73,9 @@ def render(evaluation: Evaluation, run: RunInfo) -> str:
         by_pair[(f.rule_id, f.client_index)].append(f)
 
     root = ET.Element("testsuites")
+    # Run-level warnings go where every CI reader shows a suite's stderr (no suite, no warning:
+    # a run with no rules has nothing to gate anyway).
+    warnings = "".join(f"WARNING: {w}\n" for w in run.warnings)
     for suite_id, rule in enumerate(run.rules):
         chosen = evaluation.selected.get(rule.id, ())
         suite = ET.SubElement(root, "testsuite")
@@ -150,6 +153,6 @@ def render(evaluation: Evaluation, run: RunInfo) -> str:
             }
         )
         ET.SubElement(suite, "system-out").text = ""
-        ET.SubElement(suite, "system-err").text = ""
+        ET.SubElement(suite, "system-err").text = xml_safe(warnings)
     ET.indent(root)
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"

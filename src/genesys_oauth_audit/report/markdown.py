@@ -106,6 +106,7 @@ def render(evaluation: Evaluation, run: RunInfo) -> str:
             else ""
         ),
         "",
+        *(f"> ⚠️ **Warning:** {md(w)}\n" for w in run.warnings),
         "| " + " | ".join(f"{ICON[s.value]} {s.value}" for s in SEVERITIES) + " | waived |",
         "|" + "---:|" * (len(SEVERITIES) + 1),
         "| "

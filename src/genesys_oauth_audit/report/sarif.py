@@ -186,7 +186,7 @@ def sarif_log(evaluation: Evaluation, run: RunInfo) -> dict[str, Any]:
     ]
     notifications: list[dict[str, Any]] = [
         {"level": "note", "message": {"text": terminal(note)}} for note in run.source.notes
-    ]
+    ] + [{"level": "warning", "message": {"text": terminal(w)}} for w in run.warnings]
     for n in evaluation.not_evaluated:
         notifications.append(
             {

@@ -245,6 +245,8 @@ def render(evaluation: Evaluation, run: RunInfo) -> str:
         )
     for note in src.notes:
         lines += _wrap(f"Note: {terminal(note)}", "")
+    for warning in run.warnings:
+        lines += _wrap(f"WARNING: {terminal(warning)}", "  ")
 
     if run.group_by == "client":
         lines += _by_client(counting, run.color, src)

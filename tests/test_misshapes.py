@@ -1,0 +1,344 @@
+"""The gate never passes on an answer it did not understand (issue 11).
+
+A listing without its entities, an org with no clients although this run signs in with one, no
+roles, no scopes, a usage result without results, an org without an id: each is exit 3 with one
+line and nothing written, over a real socket through the CLI. A property test throws random
+mis-shapes at every answer the fetch reads and asserts the same. The one empty answer that can be
+real (no clients, seen through a token issued elsewhere) passes with a warning in every format.
+"""
+
+from __future__ import annotations
+
+import copy
+import io
+import json
+from collections.abc import Callable
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+
+from genesys_oauth_audit import app
+from genesys_oauth_audit.errors import AuditError, ExitCode
+from tests.fake.orgdata import sample_fake
+from tests.fake.server import FakeGenesys
+from tests.helpers import ROOT, TUTORIAL, Ran, env_for
+from tests.test_bounds import assert_stopped
+
+Run = Callable[..., Ran]
+CLIENTS = "/api/v2/oauth/clients"
+SCOPES = "/api/v2/oauth/scopes"
+ORG = "/api/v2/organizations/me"
+ROLES = "/api/v2/authorization/roles"
+USAGE = "/api/v2/usage/query"
+RESULTS = "/api/v2/usage/query/{executionId}/results"
+STATIC_TOKEN = "static-token-value-4567"
+
+
+def token_env(fake: FakeGenesys, base: str) -> dict[str, str]:
+    fake.tokens[STATIC_TOKEN] = 10**12
+    return {"GENESYSCLOUD_REGION": base, "GENESYSCLOUD_ACCESS_TOKEN": STATIC_TOKEN}
+
+
+def without(key: str) -> Callable[[Any], Any]:
+    return lambda body: {k: v for k, v in body.items() if k != key}
+
+
+def complete_without_results(body: Any) -> Any:
+    return without("results")(body) if body.get("queryStatus") == "Complete" else body
+
+
+# -- each mis-shape, through the CLI over a socket ------------------------------------------------
+
+
+@pytest.mark.socket
+@pytest.mark.parametrize(
+    ("template", "mangle", "message"),
+    [
+        (CLIENTS, lambda b: {}, "has no entities list"),
+        (CLIENTS, lambda b: {"foo": "bar"}, "has no entities list"),
+        (CLIENTS, lambda b: {**b, "entities": None}, "has no entities list"),
+        (
+            CLIENTS,
+            lambda b: {**b, "entities": [], "total": 0},
+            "the API listed no OAuth clients, not even the one this audit signs in with",
+        ),
+        (SCOPES, lambda b: {**b, "entities": [], "total": 0}, "the API listed no OAuth scopes"),
+        (SCOPES, lambda b: {**b, "entities": None}, "unexpected response shape: entities"),
+        (ROLES, lambda b: {}, "has no entities list"),
+        (ROLES, lambda b: {**b, "entities": [], "total": 0}, "the API listed no roles"),
+        (RESULTS, complete_without_results, "Complete but its answer has no results list"),
+        (ORG, without("id"), "the answer has no organization id"),
+        (ORG, lambda b: {**b, "id": None}, "the answer has no organization id"),
+    ],
+    ids=[
+        "clients {}",
+        "clients foo",
+        "clients entities null",
+        "zero clients",
+        "zero scopes",
+        "scopes entities null",
+        "roles {}",
+        "zero roles",
+        "usage without results",
+        "org without id",
+        "org id null",
+    ],
+)
+def test_fetch_refuses_an_answer_it_did_not_understand(
+    run_cli: Run, tmp_path: Path, template: str, mangle: Callable[[Any], Any], message: str
+) -> None:
+    fake = sample_fake(usage_running_polls=0)
+    fake.mangle[template] = mangle
+    with fake.serve() as base:
+        ran = run_cli("fetch", "-o", str(tmp_path / "s.json"), env=env_for(fake, base))
+    assert_stopped(ran, tmp_path, message)
+    assert any(r.fault == "mangle" for r in fake.log)
+
+
+@pytest.mark.socket
+@pytest.mark.parametrize(
+    ("template", "mangle", "message"),
+    [
+        (CLIENTS, lambda b: {}, "has no entities list"),
+        (CLIENTS, lambda b: {"entities": None}, "has no entities list"),
+        (CLIENTS, lambda b: {**b, "entities": [], "total": 0}, "the API listed no OAuth clients"),
+        (ROLES, lambda b: {}, "has no entities list"),
+        (SCOPES, lambda b: {**b, "entities": []}, "the API listed no OAuth scopes"),
+        (ORG, lambda b: {"name": "x"}, "no organization id"),
+    ],
+    ids=["clients {}", "clients null", "zero clients", "roles {}", "zero scopes", "org"],
+)
+def test_check_writes_no_report_on_an_answer_it_did_not_understand(
+    run_cli: Run, tmp_path: Path, template: str, mangle: Callable[[Any], Any], message: str
+) -> None:
+    fake = sample_fake(usage_running_polls=0)
+    fake.mangle[template] = mangle
+    outputs = [(f"--{fmt}-output", str(tmp_path / f"r.{fmt}")) for fmt in REPORT_FORMATS]
+    with fake.serve() as base:
+        ran = run_cli(
+            "check",
+            "-p",
+            "builtin:baseline",  # reads roles as well as clients, scopes and the org
+            *[part for pair in outputs for part in pair],
+            env=env_for(fake, base),
+        )
+    assert_stopped(ran, tmp_path, message)
+
+
+REPORT_FORMATS = ("json", "sarif", "junit", "markdown", "html")
+
+
+# -- zero clients through a token from elsewhere: a loud warning in every format --------------------
+
+WARNING = "the API listed no OAuth clients"
+
+
+@pytest.mark.socket
+def test_zero_clients_with_a_static_token_is_a_warning_in_every_format(
+    run_cli: Run, tmp_path: Path
+) -> None:
+    from tests.test_ci_reports import sarif_validator
+
+    fake = sample_fake(usage_running_polls=0)
+    fake.mangle[CLIENTS] = lambda b: {**b, "entities": [], "total": 0, "pageSize": 0}
+    outputs = {fmt: tmp_path / f"r.{fmt}" for fmt in REPORT_FORMATS}
+    with fake.serve() as base:
+        ran = run_cli(
+            "check",
+            "-p",
+            TUTORIAL,
+            *[part for fmt, path in outputs.items() for part in (f"--{fmt}-output", str(path))],
+            env=token_env(fake, base),
+        )
+        fetched = run_cli("fetch", "-o", str(tmp_path / "s.json"), env=token_env(fake, base))
+    assert ran.code == 0, ran.stderr
+    assert f"WARNING: {WARNING}" in ran.stdout  # text
+    assert f"warning: {WARNING}" in ran.stderr  # and said on stderr while it ran
+    report = json.loads(outputs["json"].read_text())
+    schema = json.loads((ROOT / "schemas" / "report.schema.json").read_text())
+    jsonschema.validate(report, schema)
+    assert report["warnings"] and WARNING in report["warnings"][0]
+    sarif = json.loads(outputs["sarif"].read_text())
+    assert not list(sarif_validator().iter_errors(sarif))
+    notes = sarif["runs"][0]["invocations"][0]["toolExecutionNotifications"]
+    assert any(n["level"] == "warning" and WARNING in n["message"]["text"] for n in notes)
+    assert f"WARNING: {WARNING}" in outputs["junit"].read_text()
+    assert "**Warning:**" in outputs["markdown"].read_text()
+    assert WARNING in outputs["markdown"].read_text().replace("\\", "")
+    assert WARNING in outputs["html"].read_text()
+
+    # the snapshot keeps the warning, and a check of the snapshot repeats it
+    assert fetched.code == 0, fetched.stderr
+    snapshot = json.loads((tmp_path / "s.json").read_text())
+    assert snapshot["clients"] == [] and WARNING in snapshot["warnings"][0]
+    again = run_cli("check", "-p", TUTORIAL, "--inventory", str(tmp_path / "s.json"))
+    assert again.code == 0 and f"WARNING: {WARNING}" in again.stdout
+
+
+def test_a_snapshot_without_warnings_keeps_its_shape(tmp_path: Path) -> None:
+    from genesys_oauth_audit.inventory import load_snapshot
+
+    sample = ROOT / "examples" / "sample-snapshot.json"
+    assert "warnings" not in json.loads(sample.read_text())
+    assert load_snapshot(sample).to_json() == sample.read_text()
+
+
+# -- a lone surrogate or non-ASCII in a name: shown, never a crash ---------------------------------
+
+
+@pytest.mark.socket
+def test_a_lone_surrogate_in_a_client_name_is_escaped_not_a_crash(
+    run_cli: Run, tmp_path: Path
+) -> None:
+    fake = sample_fake(usage_running_polls=0)
+    fake.clients[0]["name"] = "Bad \ud800 name – ünïcödé 😀"  # json.dumps spells it \ud800
+    outputs = {fmt: tmp_path / f"r.{fmt}" for fmt in REPORT_FORMATS}
+    with fake.serve() as base:
+        fetched = run_cli("fetch", "-o", str(tmp_path / "s.json"), env=env_for(fake, base))
+        checked = run_cli(
+            "check",
+            "-p",
+            TUTORIAL,
+            *[part for fmt, path in outputs.items() for part in (f"--{fmt}-output", str(path))],
+            env=env_for(fake, base),
+        )
+    assert fetched.code == 0, fetched.stderr
+    assert checked.code in (0, 1), checked.stderr
+    names = [c["name"] for c in json.loads((tmp_path / "s.json").read_text())["clients"]]
+    assert "Bad \\ud800 name – ünïcödé 😀" in names
+    for path in outputs.values():
+        path.read_text(encoding="utf-8")  # every report is valid UTF-8
+
+
+# -- random mis-shapes of every answer: exit 3, nothing written, never 0 or 1 ----------------------
+
+NOT_STR = st.one_of(st.integers(), st.lists(st.integers(), max_size=2), st.just({"a": 1}))
+NOT_INT: st.SearchStrategy[object] = st.one_of(
+    st.just("abc"), st.just([]), st.just({"a": 1}), st.just(1.5)
+)
+NOT_LIST = st.one_of(st.just("abc"), st.integers(), st.just({"a": 1}))
+NOT_DICT = st.one_of(st.just("abc"), st.integers(), st.just([1]), st.none())
+NOT_DATE: st.SearchStrategy[object] = st.one_of(
+    st.just("not a date"), st.just([]), st.just({"a": 1})
+)
+NOT_ID = st.one_of(NOT_STR, st.none())
+NOT_BODY = st.one_of(st.none(), st.just("text"), st.integers(), st.just([{"id": "x"}]))
+HOSTILE_ID = st.sampled_from(["../../oauth/clients?x=", "a/b", "..", "x#y", "%2e%2e", "a\r\nb"])
+
+DROP, EMPTY = "drop", "empty"
+# (operation, path into its body ("*" = a random element), what to put there): every one of these
+# is an answer the real API never gives and the gate must not believe.
+MISSHAPES: list[tuple[str, tuple[Any, ...], Any]] = [
+    *[(t, (), NOT_BODY) for t in (CLIENTS, SCOPES, ORG, ROLES, USAGE, RESULTS)],
+    (CLIENTS, ("entities",), st.sampled_from([DROP, EMPTY]) | NOT_LIST | st.none()),
+    (CLIENTS, ("entities", "*"), NOT_DICT),
+    (CLIENTS, ("entities", "*", "id"), st.just(DROP) | NOT_ID),
+    (CLIENTS, ("entities", "*", "name"), NOT_STR),
+    (CLIENTS, ("entities", "*", "description"), NOT_STR),
+    (CLIENTS, ("entities", "*", "authorizedGrantType"), NOT_STR),
+    (CLIENTS, ("entities", "*", "state"), NOT_STR),
+    (CLIENTS, ("entities", "*", "scope"), NOT_LIST),
+    (CLIENTS, ("entities", "*", "roleIds"), NOT_LIST),
+    (CLIENTS, ("entities", "*", "roleDivisions"), NOT_LIST | st.just([{"roleId": "r"}])),
+    (CLIENTS, ("entities", "*", "registeredRedirectUri"), NOT_LIST),
+    (CLIENTS, ("entities", "*", "accessTokenValiditySeconds"), NOT_INT),
+    (CLIENTS, ("entities", "*", "dateCreated"), NOT_DATE),
+    (CLIENTS, ("entities", "*", "createdBy"), st.just("abc") | st.integers()),
+    (CLIENTS, ("total",), NOT_INT | st.just(1_000)),
+    (CLIENTS, ("pageCount",), NOT_INT),
+    (SCOPES, ("entities",), st.sampled_from([DROP, EMPTY]) | NOT_LIST | st.none()),
+    (SCOPES, ("entities", "*"), NOT_DICT),
+    (SCOPES, ("entities", "*", "id"), st.just(DROP) | NOT_ID),
+    (SCOPES, ("entities", "*", "description"), NOT_STR),
+    (ORG, ("id",), st.sampled_from([DROP, ""]) | NOT_ID),
+    (ORG, ("name",), NOT_STR),
+    (ROLES, ("entities",), st.sampled_from([DROP, EMPTY]) | NOT_LIST | st.none()),
+    (ROLES, ("entities", "*"), NOT_DICT),
+    (ROLES, ("entities", "*", "id"), st.just(DROP) | NOT_ID),
+    (ROLES, ("entities", "*", "name"), NOT_STR),
+    (ROLES, ("entities", "*", "permissionPolicies"), NOT_LIST),
+    (ROLES, ("entities", "*", "permissionPolicies", "*", "actionSet"), NOT_LIST),
+    (ROLES, ("entities", "*", "permissionPolicies", "*", "domain"), NOT_STR),
+    (ROLES, ("total",), NOT_INT | st.just(1_000)),
+    (USAGE, ("executionId",), st.just(DROP) | NOT_ID | HOSTILE_ID),
+    (RESULTS, ("results",), st.just(DROP) | NOT_LIST | st.none()),
+    (RESULTS, ("results", "*"), NOT_DICT.filter(lambda v: v is not None)),
+    (RESULTS, ("results", "*", "requests"), NOT_INT),
+    (RESULTS, ("results", "*", "date"), NOT_DATE),
+    (RESULTS, ("results", "*", "clientId"), NOT_STR),
+    (RESULTS, ("queryStatus",), st.sampled_from([DROP, "Weird", ""]) | NOT_STR | st.none()),
+]
+
+
+def _apply(body: Any, path: tuple[Any, ...], value: Any, pick: int) -> Any:
+    """``body`` with ``value`` put at ``path`` (or the key dropped, or the list emptied)."""
+    if not path:
+        return value
+    body = copy.deepcopy(body)
+    node = body
+    for part in path[:-1]:
+        if part == "*":
+            assume(isinstance(node, list) and node)
+            node = node[pick % len(node)]
+        else:
+            assume(isinstance(node, dict) and part in node)
+            node = node[part]
+    last = path[-1]
+    if last == "*":
+        assume(isinstance(node, list) and node)
+        node[pick % len(node)] = value
+    elif value == DROP:
+        assume(last in node)
+        del node[last]
+    elif value == EMPTY:
+        node[last] = []
+    else:
+        node[last] = value
+    return body
+
+
+@settings(
+    max_examples=200,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(st.data())
+def test_any_misshape_of_any_answer_is_exit_3_with_nothing_written(
+    tmp_path: Path, data: st.DataObject
+) -> None:
+    template, path, values = data.draw(st.sampled_from(MISSHAPES), label="misshape")
+    value = data.draw(values, label="value")
+    pick = data.draw(st.integers(min_value=0, max_value=40), label="element")
+    fake = sample_fake(usage_running_polls=0)
+    seen: list[Any] = []
+
+    def mangle(body: Any) -> Any:
+        if template == RESULTS and body.get("queryStatus") != "Complete":
+            return body
+        changed = _apply(body, path, value, pick)
+        seen.append(changed)
+        return changed
+
+    fake.mangle[template] = mangle
+    out = tmp_path / f"snapshot-{len(list(tmp_path.iterdir()))}.json"
+    with pytest.raises(AuditError) as err:
+        app.fetch(
+            app.ConnectionOptions(max_retries=0),
+            out,
+            roles=True,
+            usage_days=90,
+            now=datetime(2026, 11, 20, 6, 0, tzinfo=timezone.utc),
+            environ=env_for(fake),
+            streams=app.Streams(stdout=io.StringIO(), stderr=io.StringIO()),
+            transport=fake.transport(),
+        )
+    assert seen, "the mis-shaped answer was served"
+    assert err.value.exit_code == ExitCode.INCOMPLETE, str(err.value)
+    assert str(err.value) and "\n" not in str(err.value)
+    assert not out.exists() and not list(tmp_path.glob(".*.tmp"))
