@@ -5,7 +5,7 @@ The layers, bottom to top (a module may import its own layer or any layer below)
     errors
     data, files                       shipped catalogs; documents in, outputs out
     inventory                         the normalised inventory and snapshots
-    findings                          the records an evaluation produces
+    findings, evidence                the records an evaluation produces, and why each holds
     settings, genesys, proposals      the input stages: a live org, proposed clients
     checks                            the check types and their registry
     policy                            policy files: model, loader, schema
@@ -29,7 +29,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("errors",),
     ("data", "files"),
     ("inventory",),
-    ("findings",),
+    ("findings", "evidence"),
     ("settings", "genesys", "proposals"),
     ("checks",),
     ("policy",),

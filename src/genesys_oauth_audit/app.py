@@ -10,7 +10,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from genesys_oauth_audit.findings import Evaluation
     from genesys_oauth_audit.inventory import Inventory
     from genesys_oauth_audit.policy.model import PolicySet
-    from genesys_oauth_audit.report.base import GroupBy, RunInfo, SourceInfo
+    from genesys_oauth_audit.report.base import AsOfBasis, GroupBy, RunInfo, SourceInfo
 
 
 @dataclass(frozen=True)
@@ -56,6 +56,7 @@ class CheckOptions:
     baseline: Path | None = None
     write_baseline: Path | None = None
     proposed: tuple[Path, ...] = ()
+    as_of: date | None = None  # --as-of: judge time as of this day (default: see ``as_of_day``)
 
 
 @dataclass
@@ -162,8 +163,24 @@ def fetch(
 # -- checking -----------------------------------------------------------------------------------
 
 
+def as_of_day(flag: date | None, source: SourceInfo, now: datetime) -> tuple[date, AsOfBasis]:
+    """The day time-based checks judge as of: ``--as-of``, else a snapshot's ``fetchedAt`` (so the
+    same snapshot gives the same answer on any day), else now (a live org, proposals alone)."""
+    if flag is not None:
+        return flag, "as-of"
+    if source.kind == "snapshot" and source.fetched_at is not None:
+        return source.fetched_at.astimezone(timezone.utc).date(), "snapshot"
+    return now.astimezone(timezone.utc).date(), "now"
+
+
 def run_info(
-    policies: PolicySet, source: SourceInfo, opts: CheckOptions, now: datetime, *, color: bool
+    policies: PolicySet,
+    source: SourceInfo,
+    opts: CheckOptions,
+    now: datetime,
+    *,
+    color: bool,
+    as_of: tuple[date, AsOfBasis] | None = None,
 ) -> RunInfo:
     """What every reporter states besides the findings: tool, policies, rules, source, options."""
     from genesys_oauth_audit.report.base import PolicyRef, RuleInfo, RunInfo
@@ -195,6 +212,8 @@ def run_info(
         group_by=opts.group_by,
         sarif_include_waived=opts.sarif_include_waived,
         baseline=str(opts.baseline) if opts.baseline is not None else None,
+        as_of=(as_of or as_of_day(opts.as_of, source, now))[0],
+        as_of_basis=(as_of or as_of_day(opts.as_of, source, now))[1],
     )
 
 
@@ -291,10 +310,11 @@ def _check(
         source = replace(source, proposals=resolved.files)
     assert inventory is not None
 
-    evaluation = evaluate(policies, inventory, today=now.date(), subjects=subjects)
+    judged = as_of_day(opts.as_of, source, now)
+    evaluation = evaluate(policies, inventory, today=judged[0], subjects=subjects)
     if known is not None:
         evaluation = apply_baseline(evaluation, known)
-    info = run_info(policies, source, opts, now, color=color)
+    info = run_info(policies, source, opts, now, color=color, as_of=judged)
     write_reports(evaluation, info, opts, streams)
     if opts.write_baseline is not None:
         write_baseline(opts.write_baseline, evaluation, now, __version__)
@@ -351,8 +371,12 @@ def list_rules(paths: tuple[str, ...], *, streams: Streams) -> ExitCode:
     return ExitCode.OK
 
 
-def run_policy_tests(paths: tuple[str, ...], *, streams: Streams) -> ExitCode:
-    """``test``: run policy test files (files, or directories searched for ``*.test.yaml``)."""
+def run_policy_tests(
+    paths: tuple[str, ...], *, streams: Streams, as_of: date | None = None
+) -> ExitCode:
+    """``test``: run policy test files (files, or directories searched for ``*.test.yaml``).
+    ``as_of`` (``--as-of``) overrides each file's ``today:``, as it overrides a snapshot's date
+    in ``check``."""
     from genesys_oauth_audit.engine.policytests import (
         find_test_files,
         render_results,
@@ -366,7 +390,7 @@ def run_policy_tests(paths: tuple[str, ...], *, streams: Streams) -> ExitCode:
     problems = []
     for path in files:
         try:
-            results.append(run_test_file(path))
+            results.append(run_test_file(path, as_of=as_of))
         except InputFileError as exc:
             problems.extend(exc.diagnostics)
     streams.stdout.write(render_results(results))

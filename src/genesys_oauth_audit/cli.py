@@ -99,6 +99,18 @@ def _parse_now(value: str | None) -> datetime | None:
         ) from None
 
 
+def as_of_option(help_text: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """``--as-of YYYY-MM-DD``: the day time-based checks judge as of (SPEC §10)."""
+    return click.option(
+        "--as-of",
+        "as_of",
+        type=click.DateTime(formats=["%Y-%m-%d"]),
+        default=None,
+        metavar="YYYY-MM-DD",
+        help=help_text,
+    )
+
+
 def connection_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     options = [
         click.option(
@@ -330,6 +342,11 @@ def _severity_or_never(value: str) -> Severity | None:
     default=None,
     help="Colour the text report (default: only on a terminal, never with NO_COLOR).",
 )
+@as_of_option(
+    "Judge time-based checks (days unused, client age, exception expiry) as of this day "
+    "(UTC). Default: the snapshot's fetchedAt with --inventory, so a snapshot gives the same "
+    "answer on any day; today for a live org."
+)
 @click.option(
     "--now", hidden=True, help="Pretend the current time is this (ISO-8601); for reproducible runs."
 )
@@ -349,6 +366,7 @@ def check(
     fail_on: str,
     usage_days: int | None,
     color: bool | None,
+    as_of: datetime | None,
     now: str | None,
     **kw: Any,
 ) -> None:
@@ -376,6 +394,7 @@ def check(
             baseline=baseline,
             write_baseline=write_baseline,
             proposed=tuple(proposed),
+            as_of=as_of.date() if as_of is not None else None,
         )
         return app.check(opts, environ=os.environ, streams=_streams(), color=bool(use_color))
 
@@ -439,14 +458,20 @@ def explain(ctx: click.Context, rule_id: str, policies: tuple[str, ...]) -> None
 
 @cli.command(name="test", epilog=EPILOG)
 @click.argument("paths", nargs=-1, required=True)
+@as_of_option(
+    "Judge every test file as of this day (UTC), overriding its today: key. Default: the "
+    "file's today:, else its inventoryFile's fetchedAt, else today."
+)
 @click.pass_context
-def test_command(ctx: click.Context, paths: tuple[str, ...]) -> None:
+def test_command(ctx: click.Context, paths: tuple[str, ...], as_of: datetime | None) -> None:
     """Run policy unit tests: *.test.yaml files, or directories holding them (exit 1 on a failure)."""
 
     def action() -> ExitCode:
         from genesys_oauth_audit import app
 
-        return app.run_policy_tests(paths, streams=_streams())
+        return app.run_policy_tests(
+            paths, streams=_streams(), as_of=as_of.date() if as_of is not None else None
+        )
 
     _run(ctx, action)
 

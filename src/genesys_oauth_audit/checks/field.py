@@ -18,8 +18,9 @@ from genesys_oauth_audit.checks.registry import (
     Problem,
     check,
 )
+from genesys_oauth_audit.evidence import JsonValue, ValueEvidence
 from genesys_oauth_audit.files.yamldoc import did_you_mean
-from genesys_oauth_audit.inventory import Client
+from genesys_oauth_audit.inventory import GRANT_TYPE_NAMES, Client
 
 FieldOp = Literal[
     "eq",
@@ -188,14 +189,6 @@ def compare(actual: Any, op: str, expected: Any) -> bool:
     raise ValueError(f"unknown operator {op}")
 
 
-def _show(value: Any) -> str:
-    if isinstance(value, tuple):
-        value = list(value)
-    if isinstance(value, (datetime, date)):
-        return value.isoformat()
-    return repr(value)
-
-
 @check(
     "field",
     reads=_field_reads,
@@ -213,8 +206,89 @@ def field_check(client: Client, ctx: Context, p: FieldCheck) -> Iterator[Problem
     """A finding for a client whose field fails the comparison; a missing field fails lt/le/gt/ge."""
     actual = field_value(client, p.path)
     if not compare(actual, p.op, p.value):
-        expected = "" if p.op in ("exists", "empty", "not-empty") else f" {_show(p.value)}"
-        yield Problem(p.path, f"{p.path} is {_show(actual)}; expected {p.op}{expected}")
+        yield Problem(
+            p.path,
+            failure_sentence(p.path, p.op, actual, p.value),
+            ValueEvidence(p.path, _jsonable(actual), p.op, _jsonable(p.value)),
+        )
+
+
+# What each field is called in a sentence; other paths are named as written.
+FIELD_LABELS = {
+    "grantType": "grant type",
+    "tokenValiditySeconds": "access-token lifetime (seconds)",
+    "redirectUris": "redirect URIs",
+    "dateCreated": "creation date",
+    "dateModified": "last modification date",
+    "dateToDelete": "deletion date",
+    "lastUsed": "last use",
+}
+
+# The end of the sentence for each operator, when the comparison fails ({v}: the rule's value).
+_FAILS = {
+    "eq": "; this rule requires {v}",
+    "ne": ", which this rule forbids",
+    "in": ", which is not one of {v}",
+    "not-in": ", one of the forbidden {v}",
+    "lt": "; this rule requires less than {v}",
+    "le": "; this rule requires at most {v}",
+    "gt": "; this rule requires more than {v}",
+    "ge": "; this rule requires at least {v}",
+    "matches": ", which does not match the pattern {v}",
+    "not-matches": ", which matches the forbidden pattern {v}",
+    "contains": ", which does not contain {v}",
+    "not-contains": ", which contains the forbidden {v}",
+    "exists": "",
+    "empty": "; this rule requires it to be empty",
+    "not-empty": "",
+}
+
+
+def failure_sentence(path: str, op: str, actual: Any, expected: Any) -> str:
+    """Why a comparison failed, as a sentence: "grant type is TOKEN (implicit), which this rule
+    forbids", "description is empty", "access-token lifetime (seconds) is 172800; this rule
+    requires at most 86400"."""
+    label = FIELD_LABELS.get(path, path)
+    if actual is None:
+        said = f"{label} is missing"
+    elif _is_empty(actual):
+        said = f"{label} is empty"
+    else:
+        said = f"{label} is {_said(path, actual)}"
+    if op in ("exists", "not-empty") or (op == "empty" and actual is None):
+        return said
+    if isinstance(expected, list):
+        shown = ", ".join(_said(path, v) for v in expected)
+    elif op in ("matches", "not-matches"):
+        shown = f"/{expected}/"
+    else:
+        shown = _said(path, expected)
+    return said + _FAILS.get(op, f" (fails {op} {{v}})").format(v=shown)
+
+
+def _said(path: str, value: Any) -> str:
+    """A value in a sentence: a grant type with its OAuth name, text quoted, lists bracketed."""
+    if path == "grantType" and isinstance(value, str) and value in GRANT_TYPE_NAMES:
+        return f"{value} ({GRANT_TYPE_NAMES[value]})"
+    if isinstance(value, (tuple, list)):
+        return "[" + ", ".join(_said(path, v) for v in value) + "]"
+    if isinstance(value, (datetime, date)):
+        return value.isoformat()
+    if isinstance(value, str):
+        return repr(value)
+    return str(value).lower() if isinstance(value, bool) else str(value)
+
+
+def _jsonable(value: Any) -> JsonValue:
+    if isinstance(value, (tuple, list)):
+        return tuple(_jsonable(v) for v in value)
+    if isinstance(value, (datetime, date)):
+        return value.isoformat()
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return value
+    if isinstance(value, BaseModel):
+        return str(value.model_dump(mode="json", by_alias=True))
+    return str(value)
 
 
 def field_paths() -> tuple[str, ...]:

@@ -51,6 +51,7 @@ class _Loader:
         self.files: list[PolicyFile] = []
         self.rules: list[Rule] = []
         self.exceptions: list[tuple[Document, int, PolicyException]] = []
+        self.exception_rules: list[tuple[Document, int, str]] = []
         self.rule_sources: dict[str, SourceRef] = {}
         self.loaded: set[Path] = set()
         self.stack: list[Path] = []
@@ -138,18 +139,21 @@ class _Loader:
         if isinstance(rules, list):
             for i, raw_rule in enumerate(rules):
                 if isinstance(raw_rule, dict):
-                    self._rule(doc, i, raw_rule, schema_ok=parsed.clean(("rules", i)))
+                    self._rule(doc, i, raw_rule, parsed)
         exceptions = data.get("exceptions")
         if isinstance(exceptions, list):
             for i, raw_exc in enumerate(exceptions):
-                if isinstance(raw_exc, dict) and parsed.clean(("exceptions", i)):
-                    self._exception(doc, i, raw_exc)
+                if isinstance(raw_exc, dict):
+                    self._exception(doc, i, raw_exc, parsed)
 
     # -- rules ----------------------------------------------------------------------------------
 
-    def _rule(self, doc: Document, index: int, raw: dict[str, Any], *, schema_ok: bool) -> None:
+    def _rule(self, doc: Document, index: int, raw: dict[str, Any], parsed: Parsed) -> None:
+        """Check one rule. Every part that the schema found well-formed is checked further even
+        when another part of the rule is not, so one run reports every problem."""
         here: Path_ = ("rules", index)
         source = SourceRef(doc.shown, doc.pos.get(here, (1, 1))[0])
+        before = len(self.diagnostics)
         rule_id = raw.get("id")
         if isinstance(rule_id, str):
             if rule_id in self.rule_sources:
@@ -159,15 +163,22 @@ class _Loader:
                         f"rule id {rule_id!r} is already defined at {self.rule_sources[rule_id]}",
                     )
                 )
-                return
-            self.rule_sources[rule_id] = source
-        if not schema_ok:
-            return
-        check = raw["check"]
-        check_type = CHECKS[check["type"]]
-        before = len(self.diagnostics)
-        params = self._params(doc, (*here, "check"), check_type, check)
+            else:
+                self.rule_sources[rule_id] = source
+        check = raw.get("check")
+        params = None
+        if (
+            parsed.clean((*here, "check"))
+            and isinstance(check, dict)
+            and check.get("type") in CHECKS
+        ):
+            check_type = CHECKS[check["type"]]
+            params = self._params(doc, (*here, "check"), check_type, check)
         where_raw = raw.get("where") or {}
+        if isinstance(where_raw, dict) and parsed.clean((*here, "where")):
+            self._check_where(doc, (*here, "where"), where_raw)
+        if not parsed.clean(here) or params is None or len(self.diagnostics) != before:
+            return
         where = Where(
             grant_types=_tuple(where_raw.get("grantTypes")),
             states=_tuple(where_raw.get("states")),
@@ -176,9 +187,6 @@ class _Loader:
             exclude_names=_tuple(where_raw.get("excludeNames")) or (),
             exclude_ids=_tuple(where_raw.get("excludeIds")) or (),
         )
-        self._check_where(doc, (*here, "where"), where_raw)
-        if params is None or len(self.diagnostics) != before:
-            return
         self.rules.append(
             Rule(
                 id=raw["id"],
@@ -245,8 +253,16 @@ class _Loader:
 
     # -- exceptions -----------------------------------------------------------------------------
 
-    def _exception(self, doc: Document, index: int, raw: dict[str, Any]) -> None:
+    def _exception(self, doc: Document, index: int, raw: dict[str, Any], parsed: Parsed) -> None:
         here: Path_ = ("exceptions", index)
+        if isinstance(raw.get("rule"), str):
+            # Checked in finish(), once every rule of every file is known, even when another
+            # part of this exception is malformed.
+            self.exception_rules.append((doc, index, raw["rule"]))
+        if not parsed.clean(here):
+            if isinstance(raw.get("clients"), list) and parsed.clean((*here, "clients")):
+                self._globs(doc, (*here, "clients"), raw["clients"])
+            return
         before = len(self.diagnostics)
         self._globs(doc, (*here, "clients"), raw["clients"])
         expires = None
@@ -276,13 +292,13 @@ class _Loader:
         )
 
     def finish(self) -> PolicySet:
-        for doc, index, exc in self.exceptions:
-            if exc.rule_id not in self.rule_sources:
+        for doc, index, rule_id in self.exception_rules:
+            if rule_id not in self.rule_sources:
                 self.diagnostics.append(
                     doc.at(
                         ("exceptions", index, "rule"),
-                        f"exception names rule {exc.rule_id!r}, which is not defined"
-                        f"{did_you_mean(exc.rule_id, self.rule_sources)}",
+                        f"exception names rule {rule_id!r}, which is not defined"
+                        f"{did_you_mean(rule_id, self.rule_sources)}",
                     )
                 )
         if self.diagnostics:
