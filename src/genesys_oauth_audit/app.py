@@ -419,12 +419,23 @@ def explain(rule_id: str, paths: tuple[str, ...], *, streams: Streams) -> ExitCo
     return ExitCode.OK
 
 
-def drift(old: Path, new: Path, fmt: str, *, streams: Streams) -> ExitCode:
-    """``diff``: what changed between two snapshots of one org; exit 1 when anything did."""
+def drift(
+    old: Path,
+    new: Path,
+    fmt: str,
+    *,
+    streams: Streams,
+    fail_on: tuple[str, ...] = ("any",),
+) -> ExitCode:
+    """``diff``: what changed between two snapshots of one org; exit 1 when a change of a class
+    in ``fail_on`` did (``any``, the default: any change; ``never``: report only)."""
     from genesys_oauth_audit.engine.drift import compare
+    from genesys_oauth_audit.engine.drift_classes import FAIL_ON_NEVER
     from genesys_oauth_audit.inventory import load_snapshot
     from genesys_oauth_audit.report import drift_renderer
 
-    result = compare(load_snapshot(old), load_snapshot(new))
+    if FAIL_ON_NEVER in fail_on and len(set(fail_on)) > 1:
+        raise BadInputError("--fail-on never cannot be combined with other classes")
+    result = compare(load_snapshot(old), load_snapshot(new), fail_on=fail_on or ("any",))
     streams.stdout.write(drift_renderer(fmt)(result))
-    return ExitCode.OK if result.empty else ExitCode.FINDINGS
+    return ExitCode.FINDINGS if result.failed else ExitCode.OK

@@ -19,6 +19,8 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from genesys_oauth_audit import __version__
+from genesys_oauth_audit.engine.drift_classes import DRIFT_CLASSES
+from genesys_oauth_audit.engine.drift_classes import FAIL_ON_CHOICES as DRIFT_FAIL_ON
 from genesys_oauth_audit.errors import AuditError, ExitCode, exit_code_table
 from genesys_oauth_audit.report import DRIFT_REPORTERS, REPORTERS
 
@@ -476,7 +478,15 @@ def test_command(ctx: click.Context, paths: tuple[str, ...], as_of: datetime | N
     _run(ctx, action)
 
 
-@cli.command(name="diff", epilog=EPILOG)
+DIFF_EPILOG = (
+    "\b\nClasses of change (--fail-on):\n"
+    + "\n".join(f"  {name:<15} {meaning}" for name, meaning in DRIFT_CLASSES.items())
+    + "\n\n"
+    + EPILOG
+)
+
+
+@cli.command(name="diff", epilog=DIFF_EPILOG)
 @click.argument("old", type=click.Path(dir_okay=False, path_type=Path))
 @click.argument("new", type=click.Path(dir_okay=False, path_type=Path))
 @click.option(
@@ -487,14 +497,27 @@ def test_command(ctx: click.Context, paths: tuple[str, ...], as_of: datetime | N
     show_default=True,
     help="What goes to standard output: " + _formats_help(DRIFT_REPORTERS) + ".",
 )
+@click.option(
+    "--fail-on",
+    "fail_on",
+    multiple=True,
+    type=click.Choice(DRIFT_FAIL_ON),
+    default=("any",),
+    show_default=True,
+    help="Exit 1 when a change of this class is found (repeatable; classes below). any: every "
+    "class (exit 1 on any drift); never: report only.",
+)
 @click.pass_context
-def diff_command(ctx: click.Context, old: Path, new: Path, fmt: str) -> None:
-    """What changed between two snapshots of one org (exit 1 when something did)."""
+def diff_command(
+    ctx: click.Context, old: Path, new: Path, fmt: str, fail_on: tuple[str, ...]
+) -> None:
+    """What changed between two snapshots of one org, effective permissions included (exit 1
+    when a change of a --fail-on class did)."""
 
     def action() -> ExitCode:
         from genesys_oauth_audit import app
 
-        return app.drift(old, new, fmt, streams=_streams())
+        return app.drift(old, new, fmt, streams=_streams(), fail_on=fail_on)
 
     _run(ctx, action)
 
