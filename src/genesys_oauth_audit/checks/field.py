@@ -206,10 +206,16 @@ def field_check(client: Client, ctx: Context, p: FieldCheck) -> Iterator[Problem
     """A finding for a client whose field fails the comparison; a missing field fails lt/le/gt/ge."""
     actual = field_value(client, p.path)
     if not compare(actual, p.op, p.value):
+        # The rule's half of the sentence and of the evidence is built once per rule; the entry
+        # holds the parameters, so its key (their identity) cannot be reused by another object.
+        key = ("field", id(p))
+        rule = ctx.memo.get(key)
+        if rule is None or rule[0] is not p:
+            rule = ctx.memo[key] = (p, _rule_tail(p.path, p.op, p.value), _jsonable(p.value))
         yield Problem(
             p.path,
-            failure_sentence(p.path, p.op, actual, p.value),
-            ValueEvidence(p.path, _jsonable(actual), p.op, _jsonable(p.value)),
+            _said_actual(p.path, actual) + ("" if p.op == "empty" and actual is None else rule[1]),
+            ValueEvidence(p.path, _jsonable(actual), p.op, rule[2]),
         )
 
 
@@ -248,22 +254,32 @@ def failure_sentence(path: str, op: str, actual: Any, expected: Any) -> str:
     """Why a comparison failed, as a sentence: "grant type is TOKEN (implicit), which this rule
     forbids", "description is empty", "access-token lifetime (seconds) is 172800; this rule
     requires at most 86400"."""
+    tail = "" if op == "empty" and actual is None else _rule_tail(path, op, expected)
+    return _said_actual(path, actual) + tail
+
+
+def _said_actual(path: str, actual: Any) -> str:
+    """The client's half of the sentence: "grant type is TOKEN (implicit)", "... is missing"."""
     label = FIELD_LABELS.get(path, path)
     if actual is None:
-        said = f"{label} is missing"
-    elif _is_empty(actual):
-        said = f"{label} is empty"
-    else:
-        said = f"{label} is {_said(path, actual)}"
-    if op in ("exists", "not-empty") or (op == "empty" and actual is None):
-        return said
+        return f"{label} is missing"
+    if _is_empty(actual):
+        return f"{label} is empty"
+    return f"{label} is {_said(path, actual)}"
+
+
+def _rule_tail(path: str, op: str, expected: Any) -> str:
+    """The rule's half of the sentence: ", which this rule forbids", "; this rule requires at
+    most 3600" (nothing for exists and not-empty: "is missing" says it all)."""
+    if op in ("exists", "not-empty"):
+        return ""
     if isinstance(expected, list):
         shown = ", ".join(_said(path, v) for v in expected)
     elif op in ("matches", "not-matches"):
         shown = f"/{expected}/"
     else:
         shown = _said(path, expected)
-    return said + _FAILS.get(op, f" (fails {op} {{v}})").format(v=shown)
+    return _FAILS.get(op, f" (fails {op} {{v}})").format(v=shown)
 
 
 def _said(path: str, value: Any) -> str:

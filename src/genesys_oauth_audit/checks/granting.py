@@ -39,27 +39,46 @@ def _stated(ctx: Context, role: Role, permission: str) -> tuple[PermissionPolicy
     return hit
 
 
+def client_divisions(client: Client, ctx: Context) -> dict[str, tuple[str, ...]]:
+    """``role_divisions`` of a client, computed once per evaluation. Keyed by the identity of the
+    client's grants, which the entry itself holds, so the key cannot be reused by another object."""
+    grants = client.roles
+    key = ("divisions", id(grants))
+    hit = ctx.memo.get(key)
+    if hit is None or hit[0] is not grants:
+        hit = ctx.memo[key] = (grants, role_divisions(client))
+    divisions: dict[str, tuple[str, ...]] = hit[1]
+    return divisions
+
+
 def granted_by(client: Client, ctx: Context, permission: str) -> tuple[Via, ...]:
     """Every resolved role of the client that grants ``permission`` (as the role grants it, so
-    ``*:*:*`` is asked as ``*:*:*``), by name; () when none does or roles were not fetched."""
+    ``*:*:*`` is asked as ``*:*:*``), by name; () when none does or roles were not fetched.
+
+    Called only for a finding. Each (role, divisions, permission) answer is built once per
+    evaluation and shared: clients share roles, so the same answers come back thousands of times.
+    """
     roles = ctx.roles
     if not roles or not client.roles:
         return ()
-    key = ("via", tuple((g.role_id, g.division_id) for g in client.roles), permission)
-    hit: tuple[Via, ...] | None = ctx.memo.get(key)
-    if hit is None:
-        vias = []
-        for role_id, divisions in role_divisions(client).items():
+    memo = ctx.memo
+    vias: list[Via] = []
+    for role_id, divisions in client_divisions(client, ctx).items():
+        key = ("via", role_id, divisions, permission)
+        via: Via | bool | None = memo.get(key)
+        if via is None:
             role = roles.get(role_id)
-            if role is None:
-                continue
-            stated = _stated(ctx, role, permission)
-            if stated is not None:
-                vias.append(Via(role.id, role.name, divisions, permission, stated[0]))
-        hit = ctx.memo[key] = tuple(
-            sorted(vias, key=lambda v: ((v.role_name or "").casefold(), v.role_id))
-        )
-    return hit
+            stated = _stated(ctx, role, permission) if role is not None else None
+            via = memo[key] = (
+                Via(role_id, role.name, divisions, permission, stated[0])
+                if role is not None and stated is not None
+                else False
+            )
+        if isinstance(via, Via):
+            vias.append(via)
+    if len(vias) > 1:
+        vias.sort(key=lambda v: ((v.role_name or "").casefold(), v.role_id))
+    return tuple(vias)
 
 
 def granters(vias: tuple[Via, ...]) -> str:

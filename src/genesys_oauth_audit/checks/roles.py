@@ -8,7 +8,7 @@ from typing import Literal, NamedTuple, get_args
 
 from pydantic import Field
 
-from genesys_oauth_audit.checks.granting import granted_by, granters, role_divisions
+from genesys_oauth_audit.checks.granting import client_divisions, granted_by, granters
 from genesys_oauth_audit.checks.params import Glob, PermissionPattern
 from genesys_oauth_audit.checks.registry import (
     NEEDS_ROLES,
@@ -67,17 +67,18 @@ def forbidden_roles(client: Client, ctx: Context, p: RoleNames) -> Iterator[Prob
     """A finding for each assigned role whose name matches a glob (roles that do not resolve
     are the business of ``orphan-roles``)."""
     assert ctx.roles is not None
-    for role_id, divisions in role_divisions(client).items():
-        role = ctx.roles.get(role_id)
-        name = (
-            role.name
-            if role is not None
-            else next((g.name for g in client.roles if g.role_id == role_id and g.name), None)
-        )
+    seen: set[str] = set()
+    for grant in client.roles:  # most clients pass: look at names first, divisions only on a match
+        if grant.role_id in seen:
+            continue
+        seen.add(grant.role_id)
+        role = ctx.roles.get(grant.role_id)
+        name = role.name if role is not None else grant.name
         if name is None:
             continue
         glob = any_glob(name, p.names)
         if glob is not None:
+            divisions = client_divisions(client, ctx)[grant.role_id]
             why = (
                 "which this rule forbids"
                 if glob == name
@@ -86,7 +87,7 @@ def forbidden_roles(client: Client, ctx: Context, p: RoleNames) -> Iterator[Prob
             yield Problem(
                 name,
                 f"holds role {name!r} ({divisions_text(divisions)}), {why}",
-                RoleEvidence(role_id, name, divisions, glob),
+                RoleEvidence(grant.role_id, name, divisions, glob),
             )
 
 
@@ -113,7 +114,9 @@ def forbidden_roles(client: Client, ctx: Context, p: RoleNames) -> Iterator[Prob
 def orphan_roles(client: Client, ctx: Context, p: NoParams) -> Iterator[Problem]:
     """A finding for each assigned role id that does not resolve to a role."""
     assert ctx.roles is not None
-    for role_id, divisions in sorted(role_divisions(client).items()):
+    if all(g.role_id in ctx.roles for g in client.roles):
+        return
+    for role_id, divisions in sorted(client_divisions(client, ctx).items()):
         if role_id not in ctx.roles:
             yield Problem(
                 role_id,
