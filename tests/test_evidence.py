@@ -582,3 +582,26 @@ def test_a_role_name_in_evidence_is_neutralised(tmp_path: Path) -> None:
             assert "<b>" not in out
         if fmt == "markdown":
             assert "@octocat" not in out
+
+
+def test_the_docs_show_the_finding_as_the_tool_prints_it(
+    run_cli: Run, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """docs/report-formats.md shows one finding in every format: its text lines, JSON finding and
+    Markdown row are what the tool prints today."""
+    doc = (ROOT / "docs" / "report-formats.md").read_text(encoding="utf-8")
+    monkeypatch.chdir(ROOT)
+    args = ("check", "-p", "builtin:baseline", "--inventory", "examples/sample-snapshot.json")
+    text = run_cli(*args).stdout
+    block = doc.split("**text**\n\n```\n", 1)[1].split("```", 1)[0]
+    header, elided, *finding_lines = block.strip("\n").splitlines()
+    assert elided.strip() == "..." and header in text.splitlines()
+    assert "\n".join(finding_lines) in text
+    md = run_cli(*args, "--format", "markdown").stdout
+    row = doc.split("**markdown** (a row of the findings table)\n\n```\n", 1)[1].split("\n```", 1)[
+        0
+    ]
+    assert row in md
+    finding = json.loads(doc.split("**json** (`findings[]`)\n\n```json\n", 1)[1].split("```", 1)[0])
+    report = json.loads(run_cli(*args, "--format", "json").stdout)
+    assert finding in report["findings"]
