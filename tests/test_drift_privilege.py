@@ -237,3 +237,16 @@ def test_role_names_in_drift_are_neutralised(run_cli: Run, tmp_path: Path, fmt: 
     assert "\x1b" not in out
     if fmt == "markdown":
         assert "<b>" not in out
+
+
+def test_a_renamed_role_is_a_role_change_not_a_privilege_change(
+    run_cli: Run, tmp_path: Path
+) -> None:
+    new = changed_snapshot(
+        tmp_path, lambda d: role(d, "Reporting Reader").update(name="Report Reader")
+    )
+    report = json.loads(run_cli("diff", str(SAMPLE_SNAPSHOT), str(new), "--format", "json").stdout)
+    assert report["classes"] == ["role"] and report["changed"] == []
+    [renamed] = report["roles"]["changed"]
+    assert (renamed["name"], renamed["renamedFrom"]) == ("Report Reader", "Reporting Reader")
+    assert run_cli("diff", str(SAMPLE_SNAPSHOT), str(new), "--fail-on", "privilege-gain").code == 0

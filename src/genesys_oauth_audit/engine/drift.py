@@ -164,6 +164,23 @@ def _set_change(
     return Change(field, gained=gained, lost=lost, classes=classes)
 
 
+def _roles_change(
+    a: Client, b: Client, old_names: Mapping[str, str], new_names: Mapping[str, str]
+) -> Change | None:
+    """Role assignments gained and lost, compared by (role id, division): a role renamed in the
+    org is not an assignment changed (it is a ``role`` change of the org)."""
+    before = {(g.role_id, g.division_id): g for g in a.roles}
+    after = {(g.role_id, g.division_id): g for g in b.roles}
+    gained = tuple(sorted(_grant(after[k], new_names) for k in after.keys() - before.keys()))
+    lost = tuple(sorted(_grant(before[k], old_names) for k in before.keys() - after.keys()))
+    if not gained and not lost:
+        return None
+    classes = tuple(
+        c for c, items in (("privilege-gain", gained), ("privilege-loss", lost)) if items
+    )
+    return Change("roles", gained=gained, lost=lost, classes=classes)
+
+
 def _value_change(field: str, before: object, after: object, cls: str) -> Change | None:
     if before == after:
         return None
@@ -364,13 +381,7 @@ def compare(old: Inventory, new: Inventory, fail_on: Collection[str] = (FAIL_ON_
         a, b = before[cid], after[cid]
         changes = [
             _set_change("scopes", a.scopes, b.scopes, "privilege-gain", "privilege-loss"),
-            _set_change(
-                "roles",
-                (_grant(g, old_names) for g in a.roles),
-                (_grant(g, new_names) for g in b.roles),
-                "privilege-gain",
-                "privilege-loss",
-            ),
+            _roles_change(a, b, old_names, new_names),
             _permission_change(a, b, *sides) if sides is not None else None,
             _value_change("grantType", a.grant_type, b.grant_type, "config"),
             _value_change("state", a.state, b.state, "state"),
