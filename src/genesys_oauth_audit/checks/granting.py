@@ -90,3 +90,10 @@ def granters(vias: tuple[Via, ...]) -> str:
     if len(names) == 1:
         return f"role {names[0]}"
     return f"roles {', '.join(names[:-1])} and {names[-1]}"
+
+
+def who_grants(vias: tuple[Via, ...], granted: str) -> str:
+    """The start of a sentence about a grant: "role 'A' grants oauth:*:*", "roles 'A' and 'B'
+    grant ...", or (no role resolves) "the client holds ..."."""
+    verb = "holds" if not vias else "grants" if len(vias) == 1 else "grant"
+    return f"{granters(vias)} {verb} {granted}"

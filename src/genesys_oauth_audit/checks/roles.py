@@ -8,7 +8,7 @@ from typing import Literal, NamedTuple, get_args
 
 from pydantic import Field
 
-from genesys_oauth_audit.checks.granting import client_divisions, granted_by, granters
+from genesys_oauth_audit.checks.granting import client_divisions, granted_by, who_grants
 from genesys_oauth_audit.checks.params import Glob, PermissionPattern
 from genesys_oauth_audit.checks.registry import (
     NEEDS_ROLES,
@@ -209,9 +209,7 @@ def forbidden_permissions(client: Client, ctx: Context, p: Permissions) -> Itera
         for granted, verdict in hits:
             by = granted_by(client, ctx, granted)
             vias.extend(by)
-            who = granters(by)
-            verb = "holds" if not by else "grants" if len(by) == 1 else "grant"
-            clauses.append(f"{who} {verb} {granted}, {verdict.why}")
+            clauses.append(f"{who_grants(by, granted)}, {verdict.why}")
         yield Problem(
             subject,
             "; ".join(clauses),
@@ -328,10 +326,9 @@ def wildcard_grants(client: Client, ctx: Context, p: WildcardGrants) -> Iterator
         parts = _wild_parts(p.allow, granted)
         if parts:
             by = granted_by(client, ctx, granted)
-            verb = "holds" if not by else "grants" if len(by) == 1 else "grant"
             yield Problem(
                 granted,
-                f"{granters(by)} {verb} {granted}, {_and(parts)}, which this rule forbids",
+                f"{who_grants(by, granted)}, {_and(parts)}, which this rule forbids",
                 PermissionEvidence(granted, None, by),
             )
 
