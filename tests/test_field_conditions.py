@@ -50,25 +50,27 @@ def test_a_finding_names_the_comparisons_that_decided_it() -> None:
     assert found == [
         (
             "grantType, tokenValiditySeconds",
-            "grantType is 'CLIENT-CREDENTIALS' (expected not eq 'CLIENT-CREDENTIALS'); "
-            "tokenValiditySeconds is 172800 (expected le 86400)",
+            "grant type is CLIENT-CREDENTIALS (client credentials), which this rule forbids; "
+            "access-token lifetime (seconds) is 172800; this rule requires at most 86400",
         )
     ]
     # both conditions of the all fail: both are named, in the order written
     (subject, message), *_ = problems(SPEC_TREE, cc(tokenValiditySeconds=172800, description=""))
     assert subject == "grantType, tokenValiditySeconds, description"
-    assert message.endswith("description is '' (expected matches 'owner: \\\\S+')")
+    assert message.endswith("description is empty, which does not match the pattern /owner: \\S+/")
 
 
 def test_a_not_that_fails_names_the_comparison_that_held() -> None:
     tree = {"not": {"any": [{"path": "name", "op": "matches", "value": "^tmp"}, FORBIDDEN_STATE]}}
     found = problems(tree, client(name="tmp-report", state="active"))
-    assert found == [("name", "name is 'tmp-report' (expected not matches '^tmp')")]
+    assert found == [
+        ("name", "name is 'tmp-report', which this rule forbids (not name matches '^tmp')")
+    ]
     # all under not: every comparison held, so every one is named
     both = {"not": {"all": [{"path": "name", "op": "exists"}, {"path": "state", "op": "exists"}]}}
     (subject, message) = problems(both, client(state="active"))[0]
     assert subject == "name, state"
-    assert message.startswith("name is 'Example Client' (expected not exists)")
+    assert message.startswith("name is 'Example Client', which this rule forbids (not name exists)")
 
 
 FORBIDDEN_STATE = {"path": "state", "op": "eq", "value": "disabled"}
@@ -78,7 +80,7 @@ def test_double_negation_and_any_that_holds() -> None:
     tree = {"not": {"not": {"path": "state", "op": "eq", "value": "active"}}}
     assert problems(tree, client(state="active")) == []
     assert problems(tree, client(state="disabled")) == [
-        ("state", "state is 'disabled' (expected eq 'active')")
+        ("state", "state is 'disabled'; this rule requires 'active'")
     ]
     any_tree = {
         "any": [{"path": "state", "op": "eq", "value": "x"}, {"path": "name", "op": "exists"}]
@@ -88,7 +90,7 @@ def test_double_negation_and_any_that_holds() -> None:
 
 def test_a_single_comparison_keeps_its_message_and_subject() -> None:
     found = problems({"path": "description", "op": "not-empty"}, client(description=""))
-    assert found == [("description", "description is ''; expected not-empty")]
+    assert found == [("description", "description is empty")]
 
 
 @pytest.mark.parametrize(

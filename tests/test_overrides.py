@@ -230,8 +230,8 @@ cases:
     ("today", "disabled", "expect", "code"),
     [
         ("2027-03-31", "[GOA-BL-001]", "[]", 0),
-        ("2027-04-01", "[]", "[{rule: GOA-BL-001, subject: grantType}]", 0),
-        ("2027-04-01", "[GOA-BL-001]", "[{rule: GOA-BL-001, subject: grantType}]", 1),
+        ("2027-04-01", "[]", "[{rule: GOA-BL-001, subject: TOKEN}]", 0),
+        ("2027-04-01", "[GOA-BL-001]", "[{rule: GOA-BL-001, subject: TOKEN}]", 1),
     ],
 )
 def test_policy_tests_see_overrides_as_of_their_day(

@@ -42,7 +42,7 @@ def test_plan_creates_updates_and_replacements_are_judged_as_they_will_be(run_cl
     assert findings(report) == {
         ("GOA-BL-006", "Client Deployer", "oauth:client:add"),  # role created in the same plan
         ("GOA-BL-006", "Client Deployer", "oauth:client:edit"),
-        ("GOA-BL-001", "Chat Widget", "grantType"),  # an update, judged after the change
+        ("GOA-BL-001", "Chat Widget", "TOKEN"),  # an update, judged after the change
         ("GOA-BL-004", "Chat Widget", "https://*.example.com/chat"),
         ("GOA-BL-004", "Partner Portal", "http://localhost:3000/callback"),
         ("GOA-BL-014", "Partner Portal", "oauth"),

@@ -139,7 +139,7 @@ def test_text_report_fits_80_columns_and_neutralises_client_text(tmp_path: Path)
         and "Expired exceptions" in text
         and "Waived by exceptions (1):" in text
     )
-    assert text.rstrip().endswith("Result: FAIL (--fail-on high)")
+    assert text.rstrip().endswith("Result: FAIL (--fail-on high): 11 findings at or above high")
 
 
 def test_text_colour_only_when_asked(tmp_path: Path) -> None:

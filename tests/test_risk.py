@@ -122,8 +122,13 @@ def test_forbidden_permission_message_names_the_rating_and_the_entry() -> None:
         Context(today=date(2026, 11, 20)),
         check.params.model_validate({"riskAtLeast": "critical"}),
     )
-    assert problem.message.startswith("permission authorization:*:* (through authorization:")
-    assert "is rated critical (privilege-escalation)" in problem.message
+    # No role resolves (the context has none): the client itself is said to hold the grant.
+    assert problem.message.startswith(
+        "the client holds authorization:*:*, which includes authorization:"
+    )
+    assert "rated critical by the risk catalog (privilege-escalation)" in problem.message
+    assert "more rated critical or above" in problem.message
+    assert problem.subject == "authorization:*:*"
 
 
 def test_forbidden_scopes_by_rating() -> None:

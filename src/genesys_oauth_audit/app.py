@@ -10,7 +10,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from genesys_oauth_audit.findings import Evaluation
     from genesys_oauth_audit.inventory import Inventory
     from genesys_oauth_audit.policy.model import PolicySet
-    from genesys_oauth_audit.report.base import GroupBy, RunInfo, SourceInfo
+    from genesys_oauth_audit.report.base import AsOfBasis, GroupBy, RunInfo, SourceInfo
 
 
 @dataclass(frozen=True)
@@ -65,6 +65,7 @@ class CheckOptions:
     # False when --format was left at its default: an output given as "-" then takes standard
     # output instead of the --format report (two things on stdout are an error otherwise).
     format_explicit: bool = True
+    as_of: date | None = None  # --as-of: judge time as of this day (default: see ``as_of_day``)
 
 
 @dataclass
@@ -184,6 +185,16 @@ def fetch(
 # -- checking -----------------------------------------------------------------------------------
 
 
+def as_of_day(flag: date | None, source: SourceInfo, now: datetime) -> tuple[date, AsOfBasis]:
+    """The day time-based checks judge as of: ``--as-of``, else a snapshot's ``fetchedAt`` (so the
+    same snapshot gives the same answer on any day), else now (a live org, proposals alone)."""
+    if flag is not None:
+        return flag, "as-of"
+    if source.kind == "snapshot" and source.fetched_at is not None:
+        return source.fetched_at.astimezone(timezone.utc).date(), "snapshot"
+    return now.astimezone(timezone.utc).date(), "now"
+
+
 def run_info(
     policies: PolicySet,
     source: SourceInfo,
@@ -192,6 +203,7 @@ def run_info(
     *,
     color: bool,
     warnings: tuple[str, ...] = (),
+    as_of: tuple[date, AsOfBasis] | None = None,
 ) -> RunInfo:
     """What every reporter states besides the findings: tool, policies, rules, source, options."""
     from genesys_oauth_audit.report.base import PolicyRef, RuleInfo, RunInfo
@@ -226,6 +238,8 @@ def run_info(
         baseline=str(opts.baseline) if opts.baseline is not None else None,
         frameworks=opts.frameworks,
         warnings=warnings,
+        as_of=(as_of or as_of_day(opts.as_of, source, now))[0],
+        as_of_basis=(as_of or as_of_day(opts.as_of, source, now))[1],
     )
 
 
@@ -275,8 +289,11 @@ def _check(
     if opts.frameworks:
         policies = only_frameworks(policies, opts.frameworks)
     known = load_baseline(opts.baseline) if opts.baseline is not None else None
-    # Rules an override switches off today need no data: a disabled usage rule costs no query.
-    needs = policies.needs(now.date())
+    # Rules an override switches off (as of the day judged) need no data: a disabled usage rule
+    # costs no query. A snapshot's own day is known only once it is read, but then nothing is
+    # fetched.
+    fetch_day = opts.as_of or now.date()
+    needs = policies.needs(fetch_day)
 
     # Proposal files are read and checked once, now, before the network: a bad one fails in
     # milliseconds. Their roles are resolved against the org's below.
@@ -303,7 +320,7 @@ def _check(
     elif proposed is None or has_credentials(opts.connection.client_id, environ):
         usage_days = None
         if "usage" in needs:
-            usage_days = max(opts.usage_days or 0, policies.usage_days(now.date()) or 0) or None
+            usage_days = max(opts.usage_days or 0, policies.usage_days(fetch_day) or 0) or None
         inventory = fetch_live(
             opts.connection,
             roles="roles" in needs or proposed is not None,
@@ -331,10 +348,11 @@ def _check(
         source = replace(source, proposals=resolved.files, notes=(*source.notes, *resolved.notes))
     assert inventory is not None
 
-    evaluation = evaluate(policies, inventory, today=now.date(), subjects=subjects)
+    judged = as_of_day(opts.as_of, source, now)
+    evaluation = evaluate(policies, inventory, today=judged[0], subjects=subjects)
     if known is not None:
         evaluation = apply_baseline(evaluation, known)
-    info = run_info(policies, source, opts, now, color=color, warnings=warnings)
+    info = run_info(policies, source, opts, now, color=color, warnings=warnings, as_of=judged)
     write_reports(evaluation, info, opts, streams, planned=planned)
     return ExitCode.FINDINGS if info.verdict(evaluation) else ExitCode.OK
 
@@ -483,8 +501,12 @@ def list_rules(paths: tuple[str, ...], *, streams: Streams) -> ExitCode:
     return ExitCode.OK
 
 
-def run_policy_tests(paths: tuple[str, ...], *, streams: Streams) -> ExitCode:
-    """``test``: run policy test files (files, or directories searched for ``*.test.yaml``)."""
+def run_policy_tests(
+    paths: tuple[str, ...], *, streams: Streams, as_of: date | None = None
+) -> ExitCode:
+    """``test``: run policy test files (files, or directories searched for ``*.test.yaml``).
+    ``as_of`` (``--as-of``) overrides each file's ``today:``, as it overrides a snapshot's date
+    in ``check``."""
     from genesys_oauth_audit.engine.policytests import (
         find_test_files,
         render_results,
@@ -498,7 +520,7 @@ def run_policy_tests(paths: tuple[str, ...], *, streams: Streams) -> ExitCode:
     problems = []
     for path in files:
         try:
-            results.append(run_test_file(path))
+            results.append(run_test_file(path, as_of=as_of))
         except InputFileError as exc:
             problems.extend(exc.diagnostics)
     streams.stdout.write(render_results(results))
@@ -529,12 +551,23 @@ def explain(rule_id: str, paths: tuple[str, ...], *, streams: Streams) -> ExitCo
     return ExitCode.OK
 
 
-def drift(old: Path, new: Path, fmt: str, *, streams: Streams) -> ExitCode:
-    """``diff``: what changed between two snapshots of one org; exit 1 when anything did."""
+def drift(
+    old: Path,
+    new: Path,
+    fmt: str,
+    *,
+    streams: Streams,
+    fail_on: tuple[str, ...] = ("any",),
+) -> ExitCode:
+    """``diff``: what changed between two snapshots of one org; exit 1 when a change of a class
+    in ``fail_on`` did (``any``, the default: any change; ``never``: report only)."""
     from genesys_oauth_audit.engine.drift import compare
+    from genesys_oauth_audit.engine.drift_classes import FAIL_ON_NEVER
     from genesys_oauth_audit.inventory import load_snapshot
     from genesys_oauth_audit.report import drift_renderer
 
-    result = compare(load_snapshot(old), load_snapshot(new))
+    if FAIL_ON_NEVER in fail_on and len(set(fail_on)) > 1:
+        raise BadInputError("--fail-on never cannot be combined with other classes")
+    result = compare(load_snapshot(old), load_snapshot(new), fail_on=fail_on or ("any",))
     streams.stdout.write(drift_renderer(fmt)(result))
-    return ExitCode.OK if result.empty else ExitCode.FINDINGS
+    return ExitCode.FINDINGS if result.failed else ExitCode.OK

@@ -19,6 +19,8 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from genesys_oauth_audit import __version__
+from genesys_oauth_audit.engine.drift_classes import DRIFT_CLASSES
+from genesys_oauth_audit.engine.drift_classes import FAIL_ON_CHOICES as DRIFT_FAIL_ON
 from genesys_oauth_audit.errors import AuditError, ExitCode, exit_code_table
 from genesys_oauth_audit.report import DRIFT_REPORTERS, REPORTERS
 
@@ -128,6 +130,18 @@ def _parse_now(value: str | None) -> datetime | None:
         raise click.BadParameter(
             f"{value!r} is not an ISO-8601 date-time", param_hint="--now"
         ) from None
+
+
+def as_of_option(help_text: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """``--as-of YYYY-MM-DD``: the day time-based checks judge as of (SPEC §10)."""
+    return click.option(
+        "--as-of",
+        "as_of",
+        type=click.DateTime(formats=["%Y-%m-%d"]),
+        default=None,
+        metavar="YYYY-MM-DD",
+        help=help_text,
+    )
 
 
 def connection_options(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -386,6 +400,11 @@ def _severity_or_never(value: str) -> Severity | None:
     default=None,
     help="Colour the text report (default: only on a terminal, never with NO_COLOR).",
 )
+@as_of_option(
+    "Judge time-based checks (days unused, client age, exception expiry) as of this day "
+    "(UTC). Default: the snapshot's fetchedAt with --inventory, so a snapshot gives the same "
+    "answer on any day; today for a live org."
+)
 @click.option(
     "--now", hidden=True, help="Pretend the current time is this (ISO-8601); for reproducible runs."
 )
@@ -406,6 +425,7 @@ def check(
     usage_days: int | None,
     frameworks: tuple[str, ...],
     color: bool | None,
+    as_of: datetime | None,
     now: str | None,
     **kw: Any,
 ) -> None:
@@ -436,6 +456,7 @@ def check(
             proposed=tuple(proposed),
             frameworks=tuple(dict.fromkeys(frameworks)),
             format_explicit=format_explicit,
+            as_of=as_of.date() if as_of is not None else None,
         )
         return app.check(opts, environ=os.environ, streams=_streams(), color=bool(use_color))
 
@@ -500,19 +521,33 @@ def explain(ctx: click.Context, rule_id: str, policies: tuple[str, ...]) -> None
 
 @cli.command(name="test", epilog=EPILOG)
 @click.argument("paths", nargs=-1, required=True)
+@as_of_option(
+    "Judge every test file as of this day (UTC), overriding its today: key. Default: the "
+    "file's today:, else its inventoryFile's fetchedAt, else today."
+)
 @click.pass_context
-def test_command(ctx: click.Context, paths: tuple[str, ...]) -> None:
+def test_command(ctx: click.Context, paths: tuple[str, ...], as_of: datetime | None) -> None:
     """Run policy unit tests: *.test.yaml files, or directories holding them (exit 1 on a failure)."""
 
     def action() -> ExitCode:
         from genesys_oauth_audit import app
 
-        return app.run_policy_tests(paths, streams=_streams())
+        return app.run_policy_tests(
+            paths, streams=_streams(), as_of=as_of.date() if as_of is not None else None
+        )
 
     _run(ctx, action)
 
 
-@cli.command(name="diff", epilog=EPILOG)
+DIFF_EPILOG = (
+    "\b\nClasses of change (--fail-on):\n"
+    + "\n".join(f"  {name:<15} {meaning}" for name, meaning in DRIFT_CLASSES.items())
+    + "\n\n"
+    + EPILOG
+)
+
+
+@cli.command(name="diff", epilog=DIFF_EPILOG)
 @click.argument("old", type=click.Path(dir_okay=False, path_type=Path))
 @click.argument("new", type=click.Path(dir_okay=False, path_type=Path))
 @click.option(
@@ -523,14 +558,27 @@ def test_command(ctx: click.Context, paths: tuple[str, ...]) -> None:
     show_default=True,
     help="What goes to standard output: " + _formats_help(DRIFT_REPORTERS) + ".",
 )
+@click.option(
+    "--fail-on",
+    "fail_on",
+    multiple=True,
+    type=click.Choice(DRIFT_FAIL_ON),
+    default=("any",),
+    show_default=True,
+    help="Exit 1 when a change of this class is found (repeatable; classes below). any: every "
+    "class (exit 1 on any drift); never: report only.",
+)
 @click.pass_context
-def diff_command(ctx: click.Context, old: Path, new: Path, fmt: str) -> None:
-    """What changed between two snapshots of one org (exit 1 when something did)."""
+def diff_command(
+    ctx: click.Context, old: Path, new: Path, fmt: str, fail_on: tuple[str, ...]
+) -> None:
+    """What changed between two snapshots of one org, effective permissions included (exit 1
+    when a change of a --fail-on class did)."""
 
     def action() -> ExitCode:
         from genesys_oauth_audit import app
 
-        return app.drift(old, new, fmt, streams=_streams())
+        return app.drift(old, new, fmt, streams=_streams(), fail_on=fail_on)
 
     _run(ctx, action)
 

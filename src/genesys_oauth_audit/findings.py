@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 from array import array
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date
 from enum import Enum
@@ -13,6 +13,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Literal, NamedTuple
 
 if TYPE_CHECKING:
+    from genesys_oauth_audit.evidence import Evidence
     from genesys_oauth_audit.inventory import Client
 
 
@@ -107,6 +108,7 @@ class Finding(NamedTuple):
     baseline_state: BaselineState | None = None
     location: Location | None = None
     client_index: int = -1  # index into Evaluation.clients
+    evidence: Evidence | None = None  # why it holds: granting roles, values compared, dates
 
     @property
     def counts(self) -> bool:
@@ -188,6 +190,9 @@ class Evaluation:
     selected: Mapping[str, array] = field(default_factory=dict)  # type: ignore[type-arg]
     # (rule, client) pairs that could not be evaluated, with why: JUnit reports them as errors.
     pairs_not_evaluated: tuple[NotEvaluated, ...] = ()
+    # Set by ``apply_baseline``: whether a baseline was compared, and its entries no longer found.
+    baselined: bool = False
+    absent: tuple[BaselineEntry, ...] = ()
     # Rules switched off by an override, and overrides that lapsed (their rules were evaluated).
     disabled_rules: tuple[DisabledRule, ...] = ()
 
@@ -214,13 +219,94 @@ class Evaluation:
             return False
         return any(f.severity.at_least(threshold) for f in self.counting())
 
+    def tally(self, min_severity: Severity, fail_on: Severity | None) -> Counts:
+        """The one set of numbers every report prints (SPEC §10), in one pass."""
+        shown = waived = unchanged = failing = 0
+        by_severity = dict.fromkeys((s.value for s in SEVERITIES), 0)
+        for f in self.findings:
+            counts = f.waived is None and f.baseline_state != "unchanged"
+            if counts and fail_on is not None and f.severity.at_least(fail_on):
+                failing += 1
+            if not f.severity.at_least(min_severity):
+                continue
+            shown += 1
+            if f.waived is not None:
+                waived += 1
+            elif f.baseline_state == "unchanged":
+                unchanged += 1
+            else:
+                by_severity[f.severity.value] += 1
+        opened = shown - waived - unchanged
+        return Counts(
+            total=len(self.findings),
+            shown=shown,
+            hidden=len(self.findings) - shown,
+            waived=waived,
+            unchanged=unchanged,
+            open=opened,
+            new=opened if self.baselined else None,
+            absent=len(self.absent) if self.baselined else None,
+            failing=failing,
+            by_severity=MappingProxyType(by_severity),
+            min_severity=min_severity,
+        )
 
-def apply_baseline(evaluation: Evaluation, known: frozenset[str]) -> Evaluation:
-    """Mark findings whose fingerprint is in ``known`` as unchanged (they no longer count), others new."""
+
+@dataclass(frozen=True, kw_only=True)
+class Counts:
+    """The numbers of a run, computed once (``Evaluation.tally``) and printed by every format.
+
+    They add up: ``total = shown + hidden`` and ``shown = open + waived + unchanged``. Waived
+    wins over the baseline: a waived finding is counted as waived whether or not the baseline
+    knows it. The verdict is ``failing > 0``, and ``failing`` counts hidden findings too:
+    ``--min-severity`` chooses what is reported, ``--fail-on`` what fails (SPEC §7).
+    """
+
+    total: int  # every finding of the evaluation
+    shown: int  # at or above --min-severity
+    hidden: int  # below it
+    waived: int  # shown, waived by an exception
+    unchanged: int  # shown, not waived, already in the baseline
+    open: int  # shown, neither waived nor unchanged: what to act on
+    new: int | None  # with a baseline: the open findings, which the baseline does not know
+    absent: int | None  # with a baseline: its entries this run no longer finds
+    failing: int  # findings that count (shown or hidden) at or above --fail-on
+    by_severity: Mapping[str, int]  # the open findings, by severity
+    min_severity: Severity
+
+
+@dataclass(frozen=True, kw_only=True)
+class BaselineEntry:
+    """One finding stored in a baseline file, as it was then."""
+
+    fingerprint: str
+    rule_id: str | None = None
+    client_id: str | None = None
+    client_name: str | None = None
+    subject: str | None = None
+    severity: str | None = None
+
+
+def apply_baseline(
+    evaluation: Evaluation, known: Iterable[BaselineEntry] | frozenset[str]
+) -> Evaluation:
+    """Mark findings whose fingerprint the baseline knows as unchanged (they no longer count),
+    others new, and keep the baseline's entries this run no longer finds (fixed or deleted
+    clients) as ``absent``."""
+    entries = tuple(BaselineEntry(fingerprint=k) if isinstance(k, str) else k for k in known)
+    fingerprints = frozenset(e.fingerprint for e in entries)
+    found = frozenset(f.fingerprint for f in evaluation.findings)
     return replace(
         evaluation,
         findings=tuple(
-            f._replace(baseline_state="unchanged" if f.fingerprint in known else "new")
+            f._replace(baseline_state="unchanged" if f.fingerprint in fingerprints else "new")
             for f in evaluation.findings
+        ),
+        baselined=True,
+        absent=tuple(
+            sorted(
+                (e for e in entries if e.fingerprint not in found),
+                key=lambda e: (e.rule_id or "", (e.client_name or "").casefold(), e.subject or ""),
+            )
         ),
     )

@@ -35,6 +35,14 @@ from genesys_oauth_audit.files.yamldoc import compose_text
 # The API's enumerations (SPEC §2). Unknown values from the API are kept, never rejected; these
 # are what a policy or a proposal may name.
 GRANT_TYPES = ("CODE", "TOKEN", "SAML2-BEARER", "PASSWORD", "CLIENT-CREDENTIALS")
+# What each grant type is called in OAuth, for sentences ("grant type is TOKEN (implicit)").
+GRANT_TYPE_NAMES = {
+    "CODE": "authorization code",
+    "TOKEN": "implicit",
+    "SAML2-BEARER": "SAML2 bearer",
+    "PASSWORD": "resource-owner password",
+    "CLIENT-CREDENTIALS": "client credentials",
+}
 CLIENT_STATES = ("active", "disabled", "inactive")
 
 SNAPSHOT_KIND = "genesys-oauth-audit/inventory"
@@ -102,6 +110,27 @@ class Scope(Model):
     description: str | None = None
 
 
+class PermissionPolicy(Model):
+    """One permission policy of a role as the API states it (``DomainPermissionPolicy``): a domain,
+    an entity and the set of actions it grants; any of them may be ``*``. Kept beside the flattened
+    permissions so a finding can name the policy that grants a permission."""
+
+    domain: str
+    entity_name: str
+    action_set: tuple[str, ...] = ()
+
+    @property
+    def text(self) -> str:
+        """``domain:entity:actionSet``, the actions comma-separated (``oauth:client:add,edit``)."""
+        return f"{self.domain}:{self.entity_name}:{','.join(self.action_set)}"
+
+    def grants(self, permission: str) -> bool:
+        """Whether this policy states ``permission`` (one ``domain:entity:action``, as flattened)."""
+        domain, _, rest = permission.partition(":")
+        entity, _, action = rest.partition(":")
+        return domain == self.domain and entity == self.entity_name and action in self.action_set
+
+
 class Role(Model):
     """A role of the org and the permissions its policies grant."""
 
@@ -111,6 +140,12 @@ class Role(Model):
     permissions: tuple[str, ...] = Field(
         default=(),
         description="Granted permissions as domain:entity:action; any part may be '*'.",
+    )
+    policies: tuple[PermissionPolicy, ...] | None = Field(
+        default=None,
+        description="The role's permission policies as the API states them (domain, entityName, "
+        "actionSet); absent in snapshots written before 0.2, where findings name the flattened "
+        "permission instead.",
     )
 
 
@@ -260,6 +295,27 @@ def policy_permissions(
                 if domain and entity
                 for action in actions
             }
+        )
+    )
+
+
+def role_policies(
+    policies: Iterable[tuple[object, object, Iterable[object]]],
+) -> tuple[PermissionPolicy, ...]:
+    """The permission policies of a role as stated (same input as ``policy_permissions``), in a
+    stable order; a policy without domain or entity grants nothing and is left out."""
+    return tuple(
+        sorted(
+            (
+                PermissionPolicy(
+                    domain=str(domain),
+                    entity_name=str(entity),
+                    action_set=tuple(sorted({str(a) for a in actions})),
+                )
+                for domain, entity, actions in policies
+                if domain and entity
+            ),
+            key=lambda p: (p.domain, p.entity_name, p.action_set),
         )
     )
 

@@ -24,8 +24,9 @@ from genesys_oauth_audit.checks.registry import (
     Problem,
     check,
 )
+from genesys_oauth_audit.evidence import JsonValue, ValueEvidence
 from genesys_oauth_audit.files.yamldoc import did_you_mean
-from genesys_oauth_audit.inventory import Client
+from genesys_oauth_audit.inventory import GRANT_TYPE_NAMES, Client
 
 FieldOp = Literal[
     "eq",
@@ -380,13 +381,21 @@ def _decide(node: FieldCondition, client: Client) -> tuple[bool, Decided]:
 
 
 def _because(decided: Decided) -> str:
-    """What a client's values were against the comparisons that decided a finding."""
+    """What a client's values were against the comparisons that decided a finding, as sentences:
+    a comparison that failed says why (as a single comparison does); one that held inside a
+    ``not`` says the rule forbids it."""
     parts = []
     for leaf, actual, held in decided[:MESSAGE_LEAVES]:
-        value = "" if leaf.op in NO_VALUE_OPS else f" {_show(leaf.value)}"
-        parts.append(
-            f"{leaf.path} is {_show(actual)} (expected {'not ' if held else ''}{leaf.op}{value})"
-        )
+        assert leaf.path is not None
+        assert leaf.op is not None
+        if held:
+            # The value itself is forbidden (an eq that held): the sentence says it all; else
+            # name the comparison that held.
+            value = "" if leaf.op in NO_VALUE_OPS else f" {_said(leaf.path, leaf.value)}"
+            held_as = "" if leaf.op == "eq" else f" (not {leaf.path} {leaf.op}{value})"
+            parts.append(f"{_said_actual(leaf.path, actual)}, which this rule forbids{held_as}")
+        else:
+            parts.append(failure_sentence(leaf.path, leaf.op, actual, leaf.value))
     more = len(decided) - MESSAGE_LEAVES
     return "; ".join(parts) + (f"; and {more} more conditions" if more > 0 else "")
 
@@ -412,13 +421,119 @@ def field_check(client: Client, ctx: Context, p: FieldCheck) -> Iterator[Problem
     if path is not None and op is not None:  # a comparison, judged for every client: no tree walk
         actual = field_value(client, path)
         if not compare(actual, op, p.value):
-            expected = "" if op in NO_VALUE_OPS else f" {_show(p.value)}"
-            yield Problem(path, f"{path} is {_show(actual)}; expected {op}{expected}")
+            # The rule's half of the sentence and of the evidence is built once per rule; the
+            # entry holds the parameters, so its key (their identity) cannot be reused by another.
+            key = ("field", id(p))
+            rule = ctx.memo.get(key)
+            if rule is None or rule[0] is not p:
+                rule = ctx.memo[key] = (p, _rule_tail(path, op, p.value), _jsonable(p.value))
+            yield Problem(
+                path,
+                _said_actual(path, actual) + ("" if op == "empty" and actual is None else rule[1]),
+                ValueEvidence(path, _jsonable(actual), op, rule[2]),
+            )
         return
     held, decided = _decide(p, client)
     if not held:
-        paths = dict.fromkeys(str(leaf.path) for leaf, _, _ in decided)
-        yield Problem(", ".join(paths), _because(decided))
+        paths = ", ".join(dict.fromkeys(str(leaf.path) for leaf, _, _ in decided))
+        yield Problem(
+            paths,
+            _because(decided),
+            ValueEvidence(
+                paths,
+                tuple(_jsonable(actual) for _, actual, _ in decided),
+                "condition",
+                p.text(),
+            ),
+        )
+
+
+# What each field is called in a sentence; other paths are named as written.
+FIELD_LABELS = {
+    "grantType": "grant type",
+    "tokenValiditySeconds": "access-token lifetime (seconds)",
+    "redirectUris": "redirect URIs",
+    "dateCreated": "creation date",
+    "dateModified": "last modification date",
+    "dateToDelete": "deletion date",
+    "lastUsed": "last use",
+}
+
+# The end of the sentence for each operator, when the comparison fails ({v}: the rule's value).
+_FAILS = {
+    "eq": "; this rule requires {v}",
+    "ne": ", which this rule forbids",
+    "in": ", which is not one of {v}",
+    "not-in": ", one of the forbidden {v}",
+    "lt": "; this rule requires less than {v}",
+    "le": "; this rule requires at most {v}",
+    "gt": "; this rule requires more than {v}",
+    "ge": "; this rule requires at least {v}",
+    "matches": ", which does not match the pattern {v}",
+    "not-matches": ", which matches the forbidden pattern {v}",
+    "contains": ", which does not contain {v}",
+    "not-contains": ", which contains the forbidden {v}",
+    "exists": "",
+    "empty": "; this rule requires it to be empty",
+    "not-empty": "",
+}
+
+
+def failure_sentence(path: str, op: str, actual: Any, expected: Any) -> str:
+    """Why a comparison failed, as a sentence: "grant type is TOKEN (implicit), which this rule
+    forbids", "description is empty", "access-token lifetime (seconds) is 172800; this rule
+    requires at most 86400"."""
+    tail = "" if op == "empty" and actual is None else _rule_tail(path, op, expected)
+    return _said_actual(path, actual) + tail
+
+
+def _said_actual(path: str, actual: Any) -> str:
+    """The client's half of the sentence: "grant type is TOKEN (implicit)", "... is missing"."""
+    label = FIELD_LABELS.get(path, path)
+    if actual is None:
+        return f"{label} is missing"
+    if _is_empty(actual):
+        return f"{label} is empty"
+    return f"{label} is {_said(path, actual)}"
+
+
+def _rule_tail(path: str, op: str, expected: Any) -> str:
+    """The rule's half of the sentence: ", which this rule forbids", "; this rule requires at
+    most 3600" (nothing for exists and not-empty: "is missing" says it all)."""
+    if op in ("exists", "not-empty"):
+        return ""
+    if isinstance(expected, list):
+        shown = ", ".join(_said(path, v) for v in expected)
+    elif op in ("matches", "not-matches"):
+        shown = f"/{expected}/"
+    else:
+        shown = _said(path, expected)
+    return _FAILS.get(op, f" (fails {op} {{v}})").format(v=shown)
+
+
+def _said(path: str, value: Any) -> str:
+    """A value in a sentence: a grant type with its OAuth name, text quoted, lists bracketed."""
+    if path == "grantType" and isinstance(value, str) and value in GRANT_TYPE_NAMES:
+        return f"{value} ({GRANT_TYPE_NAMES[value]})"
+    if isinstance(value, (tuple, list)):
+        return "[" + ", ".join(_said(path, v) for v in value) + "]"
+    if isinstance(value, (datetime, date)):
+        return value.isoformat()
+    if isinstance(value, str):
+        return repr(value)
+    return str(value).lower() if isinstance(value, bool) else str(value)
+
+
+def _jsonable(value: Any) -> JsonValue:
+    if isinstance(value, (tuple, list)):
+        return tuple(_jsonable(v) for v in value)
+    if isinstance(value, (datetime, date)):
+        return value.isoformat()
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return value
+    if isinstance(value, BaseModel):
+        return str(value.model_dump(mode="json", by_alias=True))
+    return str(value)
 
 
 def field_paths() -> tuple[str, ...]:

@@ -17,7 +17,8 @@ from genesys_oauth_audit.checks.registry import (
     check,
     nonempty_strings,
 )
-from genesys_oauth_audit.inventory import Client
+from genesys_oauth_audit.evidence import ValueEvidence
+from genesys_oauth_audit.inventory import GRANT_TYPE_NAMES, Client
 
 
 class GrantTypes(Params):
@@ -42,10 +43,51 @@ class GrantTypes(Params):
 def allowed_grant_types(client: Client, ctx: Context, p: GrantTypes) -> Iterator[Problem]:
     """A finding for a client whose grant type is not listed (an unknown grant type too)."""
     if client.grant_type not in p.grant_types:
-        shown = client.grant_type or "(none)"
         yield Problem(
             client.grant_type or None,
-            f"grant type {shown} is not allowed (allowed: {', '.join(p.grant_types)})",
+            f"grant type is {grant_type_text(client.grant_type)}, which is not among the allowed "
+            f"{', '.join(p.grant_types)}",
+            ValueEvidence("grantType", client.grant_type, "grantTypes", p.grant_types),
+        )
+
+
+def grant_type_text(grant_type: str) -> str:
+    """``TOKEN (implicit)``: the API's value and what OAuth calls it."""
+    if not grant_type:
+        return "(none)"
+    name = GRANT_TYPE_NAMES.get(grant_type)
+    return f"{grant_type} ({name})" if name else grant_type
+
+
+class ForbiddenGrantTypes(Params):
+    grant_types: tuple[GrantTypeName, ...] = nonempty_strings(
+        "Forbidden authorizedGrantType values: CODE, TOKEN, SAML2-BEARER, PASSWORD, CLIENT-CREDENTIALS."
+    )
+
+
+@check(
+    "forbidden-grant-types",
+    reads=frozenset({"grantType"}),
+    params=ForbiddenGrantTypes,
+    summary="The client's grant type must not be one of the listed ones.",
+    subject="the grant type",
+    example=Example(
+        params={"grantTypes": ["TOKEN", "PASSWORD"]},
+        passing={"grantType": "CODE"},
+        failing={"grantType": "TOKEN"},
+        subjects=("TOKEN",),
+    ),
+)
+def forbidden_grant_types(
+    client: Client, ctx: Context, p: ForbiddenGrantTypes
+) -> Iterator[Problem]:
+    """A finding for a client whose grant type is listed (the implicit grant, the password
+    grant, ...)."""
+    if client.grant_type in p.grant_types:
+        yield Problem(
+            client.grant_type,
+            f"grant type is {grant_type_text(client.grant_type)}, which this rule forbids",
+            ValueEvidence("grantType", client.grant_type, "grantTypes", p.grant_types),
         )
 
 
@@ -75,18 +117,18 @@ def max_token_validity(client: Client, ctx: Context, p: MaxTokenValidity) -> Ite
     if value is not None and value > p.seconds:
         yield Problem(
             None,
-            f"access tokens live {_duration(value)} ({value}s); at most {_duration(p.seconds)} ({p.seconds}s) allowed",
+            f"access tokens live {_duration(value)} ({value} s), longer than the "
+            f"{_duration(p.seconds)} ({p.seconds} s) this rule allows",
+            ValueEvidence("tokenValiditySeconds", value, "seconds", p.seconds),
         )
 
 
 def _duration(seconds: int) -> str:
-    if seconds % 86400 == 0:
-        return f"{seconds // 86400}d"
-    if seconds % 3600 == 0:
-        return f"{seconds // 3600}h"
-    if seconds % 60 == 0:
-        return f"{seconds // 60}min"
-    return f"{seconds}s"
+    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
+        if seconds % size == 0:
+            n = seconds // size
+            return f"{n} {unit}{'' if n == 1 else 's'}"
+    return f"{seconds} seconds"
 
 
 class RedirectUris(Params):
@@ -135,17 +177,26 @@ def _is_local(host: str) -> bool:
 def redirect_uris(client: Client, ctx: Context, p: RedirectUris) -> Iterator[Problem]:
     """A finding for each redirect URI that breaks an enabled option (all broken options named)."""
     for uri in client.redirect_uris:
-        broken = []
+        broken: list[str] = []
+        options: list[str] = []
         try:
             parts = urlsplit(uri)
             scheme, host = parts.scheme.lower(), parts.hostname or ""
         except ValueError:
             scheme, host = "", ""
         if p.require_https and scheme != "https":
-            broken.append(f"scheme is {scheme or '(none)'}, not https")
+            broken.append(f"uses {scheme or 'no scheme'}, not https")
+            options.append("requireHttps")
         if p.forbid_localhost and host and _is_local(host):
-            broken.append(f"host {host} is local")
+            broken.append(f"points at the local host {host}")
+            options.append("forbidLocalhost")
         if p.forbid_wildcards and "*" in uri:
             broken.append("contains a wildcard '*'")
+            options.append("forbidWildcards")
         if broken:
-            yield Problem(uri, f"redirect URI {uri!r}: " + "; ".join(broken))
+            said = broken[0] if len(broken) == 1 else ", ".join(broken[:-1]) + " and " + broken[-1]
+            yield Problem(
+                uri,
+                f"redirect URI {uri!r} {said}",
+                ValueEvidence("redirectUris", uri, ", ".join(options), True),
+            )

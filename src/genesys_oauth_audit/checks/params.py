@@ -59,6 +59,12 @@ def permission_problem(pattern: str, catalog: frozenset[str]) -> str | None:
         if problem:
             return problem
     parts = pattern.split(":")
+    if any(part in ("[*]", "\\*") for part in parts):
+        return (
+            f"{pattern!r} asks for a literal '*': a pattern matches the permissions a client is "
+            "granted, and a grant of *:*:* is already reported for each forbidden permission it "
+            "includes; to forbid wildcard grants themselves, use the wildcard-grants check type"
+        )
     for perm in catalog:
         if all(fnmatchcase(cp, pp) for cp, pp in zip(perm.split(":"), parts, strict=False)):
             return None

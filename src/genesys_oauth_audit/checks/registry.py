@@ -20,6 +20,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
+from genesys_oauth_audit.evidence import Evidence
 from genesys_oauth_audit.inventory import Client, Role, UsageWindow
 
 Need = Literal["scopes", "roles", "usage"]
@@ -36,20 +37,26 @@ NEED_REASONS: dict[str, str] = {
 
 @dataclass(frozen=True)
 class Problem:
-    """One subject of one client that breaks a check."""
+    """One subject of one client that breaks a check, a sentence saying why, and the evidence
+    behind it (built only here, for a problem: most pairs pass and build nothing)."""
 
     subject: str | None
     message: str
+    evidence: Evidence | None = None
 
 
 @dataclass(frozen=True)
 class Context:
-    """What the checks may compare a client against, beyond the client itself."""
+    """What the checks may compare a client against, beyond the client itself. ``today`` is the
+    day time-based checks judge as of (the snapshot's ``fetchedAt``, now, or ``--as-of``)."""
 
     today: date
     scopes: frozenset[str] | None = None
     roles: Mapping[str, Role] | None = None
     usage: UsageWindow | None = None
+    # Evidence shared by many findings (the policy of a role that states a permission), built once
+    # per evaluation: clients share roles, so the same answers come back thousands of times.
+    memo: dict[Any, Any] = field(default_factory=dict, compare=False, repr=False)
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ from genesys_oauth_audit.checks.registry import (
     nonempty_strings,
 )
 from genesys_oauth_audit.checks.risk import RiskFilter, risk_catalog
+from genesys_oauth_audit.evidence import ValueEvidence
 from genesys_oauth_audit.inventory import Client
 
 SCOPES = frozenset({"scopes"})
@@ -50,7 +51,11 @@ def forbidden_scope_prefixes(
     for scope in client.scopes:
         prefix = next((pre for pre in p.prefixes if scope.startswith(pre)), None)
         if prefix is not None:
-            yield Problem(scope, f"scope {scope!r} starts with forbidden prefix {prefix!r}")
+            yield Problem(
+                scope,
+                f"holds scope {scope!r}, which starts with the forbidden prefix {prefix!r}",
+                ValueEvidence("scopes", scope, "prefixes", prefix),
+            )
 
 
 class ScopeGlobs(Params):
@@ -86,14 +91,25 @@ def forbidden_scopes(client: Client, ctx: Context, p: ForbiddenScopes) -> Iterat
     for scope in client.scopes:
         glob = any_glob(scope, p.scopes)
         if glob is not None:
-            yield Problem(scope, f"scope {scope!r} is forbidden (matches {glob!r})")
+            why = (
+                "which this rule forbids"
+                if glob == scope
+                else f"which matches the forbidden {glob!r}"
+            )
+            yield Problem(
+                scope,
+                f"holds scope {scope!r}, {why}",
+                ValueEvidence("scopes", scope, "scopes", glob),
+            )
             continue
         entry = catalog.scope(scope)
         risky = p.risky((entry,)) if entry is not None else None
         if risky is not None:
             yield Problem(
                 scope,
-                f"scope {scope!r} is rated {risky.risk.value} ({risky.category}): {risky.reason}",
+                f"holds scope {scope!r}, rated {risky.risk.value} by the risk catalog "
+                f"({risky.category}): {risky.reason}",
+                ValueEvidence("scopes", scope, "riskAtLeast", p.risk_at_least),
             )
 
 
@@ -114,8 +130,12 @@ def allowed_scopes(client: Client, ctx: Context, p: ScopeGlobs) -> Iterator[Prob
     """A finding for each assigned scope that matches none of the allowed globs."""
     for scope in client.scopes:
         if any_glob(scope, p.scopes) is None:
-            allowed = ", ".join(p.scopes)
-            yield Problem(scope, f"scope {scope!r} is not in the allow-list ({allowed})")
+            allowed = ", ".join(repr(g) for g in p.scopes)
+            yield Problem(
+                scope,
+                f"holds scope {scope!r}, which matches none of the allowed {allowed}",
+                ValueEvidence("scopes", scope, "scopes", p.scopes),
+            )
 
 
 @check(
@@ -138,7 +158,11 @@ def orphan_scopes(client: Client, ctx: Context, p: NoParams) -> Iterator[Problem
     assert ctx.scopes is not None
     for scope in client.scopes:
         if scope not in ctx.scopes:
-            yield Problem(scope, f"scope {scope!r} does not exist in the org's scope catalog")
+            yield Problem(
+                scope,
+                f"holds scope {scope!r}, which the org's scope catalog does not list",
+                ValueEvidence("scopes", scope),
+            )
 
 
 class MaxScopes(Params):
@@ -161,4 +185,8 @@ class MaxScopes(Params):
 def max_scopes(client: Client, ctx: Context, p: MaxScopes) -> Iterator[Problem]:
     """A finding for a client with more than ``max`` scopes."""
     if len(client.scopes) > p.max:
-        yield Problem(None, f"client holds {len(client.scopes)} scopes; at most {p.max} allowed")
+        yield Problem(
+            None,
+            f"holds {len(client.scopes)} scopes, more than the {p.max} this rule allows",
+            ValueEvidence("scopes", client.scopes, "max", p.max),
+        )

@@ -15,6 +15,7 @@ from genesys_oauth_audit.checks.registry import (
     Problem,
     check,
 )
+from genesys_oauth_audit.evidence import UsageEvidence
 from genesys_oauth_audit.inventory import Client
 
 
@@ -55,21 +56,40 @@ def max_days_unused(client: Client, ctx: Context, p: MaxDaysUnused) -> Iterator[
     """A finding for a client with no API use in the last ``days`` days (UTC).
 
     A client created within those days is not stale yet. Usage data is up to a
-    day old (Genesys aggregates it daily), so "the last N days" counts back from today.
+    day old (Genesys aggregates it daily), so "the last N days" counts back from the as-of
+    day: the snapshot's ``fetchedAt``, today for a live org, or ``--as-of``.
     """
-    # The last N days are today and the N-1 days before it (the usage window is the same).
-    cutoff = ctx.today - timedelta(days=p.days - 1)
+    # The last N days are the as-of day and the N-1 days before it (the usage window is the same).
+    today = ctx.today
+    cutoff = today - timedelta(days=p.days - 1)
     created = client.date_created
-    if created is not None and _utc_date(created) >= cutoff:
+    created_day = _utc_date(created) if created is not None else None
+    if created_day is not None and created_day >= cutoff:
         return
     last = client.last_used
     if last is None or last < cutoff:
-        since = (
-            f"last used {last.isoformat()}"
-            if last is not None
-            else "no use recorded in the usage window"
+        usage = ctx.usage
+        if last is not None:
+            since = f"last used {last.isoformat()}, {(today - last).days} days before {today.isoformat()}"
+        elif usage is not None:
+            since = (
+                f"no use recorded in the usage window, {usage.start.isoformat()} to "
+                f"{usage.end.isoformat()}"
+            )
+        else:
+            since = "no use recorded"
+        yield Problem(
+            None,
+            f"not used in the last {p.days} days ({since})",
+            UsageEvidence(
+                last,
+                created_day,
+                p.days,
+                today,
+                usage.start if usage is not None else None,
+                usage.end if usage is not None else None,
+            ),
         )
-        yield Problem(None, f"not used in the last {p.days} days ({since})")
 
 
 def _utc_date(value: datetime) -> date:

@@ -14,7 +14,7 @@ from typing import Any
 from genesys_oauth_audit.errors import Diagnostic, InputFileError
 from genesys_oauth_audit.files.output import json_text, write_atomically
 from genesys_oauth_audit.files.reading import ReadError, decode_utf8, load_json, read_capped
-from genesys_oauth_audit.findings import Evaluation
+from genesys_oauth_audit.findings import BaselineEntry, Evaluation
 
 BASELINE_KIND = "genesys-oauth-audit/baseline"
 BASELINE_VERSION = 1
@@ -51,8 +51,9 @@ def write_baseline(
     write_atomically(path, baseline_text(evaluation, generated_at, tool_version))
 
 
-def load_baseline(path: Path) -> frozenset[str]:
-    """The fingerprints in a baseline file; a bad file is bad input (exit 2) with its position."""
+def load_baseline(path: Path) -> tuple[BaselineEntry, ...]:
+    """The entries of a baseline file (a fingerprint, and the rule, client and subject it stood
+    for, so entries no longer found can be listed); a bad file is bad input (exit 2)."""
     shown = str(path)
     try:
         text = decode_utf8(
@@ -84,4 +85,19 @@ def load_baseline(path: Path) -> frozenset[str]:
         raise InputFileError(
             [Diagnostic(shown, 1, 1, 'expected "findings": a list of objects with a "fingerprint"')]
         )
-    return frozenset(f["fingerprint"] for f in findings)
+
+    def text_of(entry: dict[str, Any], key: str) -> str | None:
+        value = entry.get(key)
+        return value if isinstance(value, str) else None
+
+    return tuple(
+        BaselineEntry(
+            fingerprint=f["fingerprint"],
+            rule_id=text_of(f, "ruleId"),
+            client_id=text_of(f, "clientId"),
+            client_name=text_of(f, "clientName"),
+            subject=text_of(f, "subject"),
+            severity=text_of(f, "severity"),
+        )
+        for f in findings
+    )

@@ -307,6 +307,7 @@ def _evaluate(
                         waived=waiver,
                         location=target.location,
                         client_index=index,
+                        evidence=problem.evidence,
                     )
                 )
     unused = [

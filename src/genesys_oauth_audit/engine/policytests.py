@@ -44,6 +44,7 @@ class FileResult:
     cases: tuple[CaseResult, ...]
     not_evaluated_problem: str | None = None
     disabled_problem: str | None = None
+    as_of: date | None = None  # the day the file was judged as of
 
     @property
     def passed(self) -> int:
@@ -136,8 +137,24 @@ def _resolve_client(inventory: Inventory, ref: str) -> str | None:
     return None
 
 
-def load_test_file(path: Path) -> LoadedTest:
-    """Parse and check one test file; every problem raises ``InputFileError`` (exit 2)."""
+def _date(value: Any) -> date | None:
+    try:
+        return date.fromisoformat(value) if isinstance(value, str) else None
+    except ValueError:
+        return None
+
+
+def _strings(value: Any) -> list[str]:
+    return [v for v in value if isinstance(v, str)] if isinstance(value, list) else []
+
+
+def load_test_file(path: Path, as_of: date | None = None) -> LoadedTest:
+    """Parse and check one test file; every problem of the file (schema, the policies under test,
+    the inventory, every case) is collected and raised together as ``InputFileError`` (exit 2),
+    so fixing one error never reveals another that was there all along.
+
+    The day it is judged as of: ``as_of`` (``--as-of``), else the file's ``today:``, else its
+    ``inventoryFile``'s ``fetchedAt``, else today (the same order as ``check``)."""
     shown = str(path)
     diagnostics: list[Diagnostic] = []
     validator = Draft202012Validator(policy_test_schema(), format_checker=FormatChecker())
@@ -149,27 +166,28 @@ def load_test_file(path: Path) -> LoadedTest:
         what="policy test",
         expected="a mapping with apiVersion, kind, policies and cases",
     )
-    if parsed is None or diagnostics:
+    if parsed is None:
         raise InputFileError(diagnostics)
     doc, data = parsed.doc, parsed.doc.data
     base = path.parent
-    today = (
-        date.fromisoformat(data["today"]) if "today" in data else datetime.now(timezone.utc).date()
-    )
 
-    refs = tuple(
-        ref if ref.startswith(BUILTIN_PREFIX) else str(base / ref) for ref in data["policies"]
-    )
-    try:
-        policies = load_policies(refs)
-    except PolicyError as exc:
-        raise InputFileError(
-            [doc.at(("policies",), "the policies under test are invalid"), *exc.diagnostics]
-        ) from None
-    if "frameworks" in data:
+    policies: PolicySet | None = None
+    refs = _strings(data.get("policies"))
+    if refs and parsed.clean(("policies",)):
+        try:
+            policies = load_policies(
+                tuple(ref if ref.startswith(BUILTIN_PREFIX) else str(base / ref) for ref in refs)
+            )
+        except PolicyError as exc:
+            diagnostics += [
+                doc.at(("policies",), "the policies under test are invalid"),
+                *exc.diagnostics,
+            ]
+    if policies is not None and isinstance(data.get("frameworks"), list):
         # As ``check --framework``: only the rules mapped to one of these frameworks run.
         known = policies.frameworks()
-        for j, framework in enumerate(data["frameworks"]):
+        frameworks = _strings(data["frameworks"])
+        for j, framework in enumerate(frameworks):
             if framework not in known:
                 diagnostics.append(
                     doc.at(
@@ -179,76 +197,95 @@ def load_test_file(path: Path) -> LoadedTest:
                         + (f" (they map: {', '.join(known)})" if known else ""),
                     )
                 )
-        policies = policies.for_frameworks(tuple(data["frameworks"]))
+        policies = policies.for_frameworks(tuple(frameworks))
 
+    inventory: Inventory | None = None
+    today = as_of or _date(data.get("today"))
     if ("inventory" in data) == ("inventoryFile" in data):
-        raise InputFileError(
-            [doc.at((), "give exactly one of inventory (inline) or inventoryFile")]
-        )
-    if "inventoryFile" in data:
-        inventory = load_snapshot(base / data["inventoryFile"])
-    else:
-        maybe, problems = _inline_inventory(doc, data["inventory"], today)
-        if maybe is None:
-            raise InputFileError(problems)
-        inventory = maybe
+        diagnostics.append(doc.at((), "give exactly one of inventory (inline) or inventoryFile"))
+    elif isinstance(data.get("inventoryFile"), str):
+        try:
+            inventory = load_snapshot(base / data["inventoryFile"])
+        except InputFileError as exc:
+            diagnostics += exc.diagnostics
+        if today is None and inventory is not None and inventory.fetched_at is not None:
+            today = inventory.fetched_at.astimezone(timezone.utc).date()
+    today = today or datetime.now(timezone.utc).date()
+    if isinstance(data.get("inventory"), dict) and parsed.clean(("inventory",)):
+        inventory, problems = _inline_inventory(doc, data["inventory"], today)
+        diagnostics += problems
 
-    rule_ids = [r.id for r in policies.rules]
+    rule_ids = [r.id for r in policies.rules] if policies is not None else None
     cases: list[_Case] = []
-    for i, raw_case in enumerate(data["cases"]):
+    raw_cases = data.get("cases")
+    for i, raw_case in enumerate(raw_cases if isinstance(raw_cases, list) else ()):
+        if not isinstance(raw_case, dict):
+            continue
         here = ("cases", i)
-        if _resolve_client(inventory, raw_case["client"]) is None:
+        name, ref = raw_case.get("name"), raw_case.get("client")
+        if (
+            inventory is not None
+            and isinstance(ref, str)
+            and _resolve_client(inventory, ref) is None
+        ):
             names = [c.name for c in inventory.clients]
             diagnostics.append(
                 doc.at(
                     (*here, "client"),
-                    f"case {raw_case['name']!r} names client {raw_case['client']!r}, which is not in the "
-                    f"inventory{did_you_mean(raw_case['client'], names)}",
+                    f"case {name!r} names client {ref!r}, which is not in the "
+                    f"inventory{did_you_mean(ref, names)}",
                 )
             )
-        for key, values in (
-            ("rules", raw_case.get("rules", [])),
-            ("expect", [e["rule"] for e in raw_case["expect"]]),
-        ):
-            for j, rule_id in enumerate(values):
+        expect = [e for e in raw_case.get("expect") or () if isinstance(e, dict)]
+        if rule_ids is not None:
+            named: list[tuple[tuple[str | int, ...], str]] = [
+                (("rules", j), r) for j, r in enumerate(_strings(raw_case.get("rules")))
+            ]
+            named += [
+                (("expect", j, "rule"), e["rule"])
+                for j, e in enumerate(raw_case.get("expect") or ())
+                if isinstance(e, dict) and isinstance(e.get("rule"), str)
+            ]
+            for at, rule_id in named:
                 if rule_id not in rule_ids:
-                    at = (*here, key, j) if key == "rules" else (*here, "expect", j, "rule")
                     diagnostics.append(
                         doc.at(
-                            at,
-                            f"rule {rule_id!r} is not in the policies under test{did_you_mean(rule_id, rule_ids)}",
+                            (*here, *at),
+                            f"rule {rule_id!r} is not in the policies under "
+                            f"test{did_you_mean(rule_id, rule_ids)}",
                         )
                     )
         cases.append(
             _Case(
-                name=raw_case["name"],
-                client_ref=raw_case["client"],
-                rules=tuple(raw_case["rules"]) if "rules" in raw_case else None,
+                name=str(name),
+                client_ref=str(ref),
+                rules=tuple(_strings(raw_case["rules"])) if "rules" in raw_case else None,
                 expect={
-                    (e["rule"], e.get("subject"), bool(e.get("waived", False)))
-                    for e in raw_case["expect"]
+                    (str(e.get("rule")), e.get("subject"), bool(e.get("waived", False)))
+                    for e in expect
                 },
             )
         )
-    for key in ("notEvaluated", "disabled"):
-        for j, rule_id in enumerate(data.get(key, [])):
-            if rule_id not in rule_ids:
-                diagnostics.append(
-                    doc.at(
-                        (key, j),
-                        f"rule {rule_id!r} is not in the policies under test"
-                        f"{did_you_mean(rule_id, rule_ids)}",
+    if rule_ids is not None:
+        for key in ("notEvaluated", "disabled"):
+            for j, rule_id in enumerate(_strings(data.get(key))):
+                if rule_id not in rule_ids:
+                    diagnostics.append(
+                        doc.at(
+                            (key, j),
+                            f"rule {rule_id!r} is not in the policies under test"
+                            f"{did_you_mean(rule_id, rule_ids)}",
+                        )
                     )
-                )
-    if diagnostics:
+    if diagnostics or policies is None or inventory is None:
         raise InputFileError(diagnostics)
     return LoadedTest(
         policies=policies,
         inventory=inventory,
         today=today,
         cases=cases,
-        not_evaluated=set(data["notEvaluated"]) if "notEvaluated" in data else None,
-        disabled=set(data["disabled"]) if "disabled" in data else None,
+        not_evaluated=set(_strings(data["notEvaluated"])) if "notEvaluated" in data else None,
+        disabled=set(_strings(data["disabled"])) if "disabled" in data else None,
     )
 
 
@@ -258,23 +295,24 @@ def _set_problem(what: str, expected: set[str] | None, actual: set[str]) -> str 
     return f"{what}: expected {sorted(expected)}, got {sorted(actual)}"
 
 
-def run_test_file(path: Path) -> FileResult:
-    test = load_test_file(path)
+def run_test_file(path: Path, as_of: date | None = None) -> FileResult:
+    test = load_test_file(path, as_of)
     evaluation = evaluate(test.policies, test.inventory, today=test.today)
     results = [_run_case(case, test.inventory, evaluation) for case in test.cases]
     return FileResult(
-        str(path),
-        tuple(results),
-        _set_problem(
+        path=str(path),
+        cases=tuple(results),
+        not_evaluated_problem=_set_problem(
             "rules not evaluated",
             test.not_evaluated,
             {n.rule_id for n in evaluation.not_evaluated},
         ),
-        _set_problem(
+        disabled_problem=_set_problem(
             "rules disabled by overrides",
             test.disabled,
             {d.rule_id for d in evaluation.disabled},
         ),
+        as_of=test.today,
     )
 
 
@@ -298,7 +336,8 @@ def render_results(results: list[FileResult]) -> str:
     """Runner-like output: each case, what differed, and a closing ``N passed, N failed`` line."""
     lines: list[str] = []
     for result in results:
-        lines.append(result.path)
+        when = f" (as of {result.as_of.isoformat()})" if result.as_of is not None else ""
+        lines.append(result.path + when)
         for case in result.cases:
             lines.append(f"  {'PASS' if case.passed else 'FAIL'}  {case.name}")
             for f in case.unexpected:

@@ -38,6 +38,7 @@ from genesys_oauth_audit.inventory import (
     effective_permissions,
     policy_permissions,
     role_grants,
+    role_policies,
 )
 
 log = logging.getLogger("genesys_oauth_audit.fetch")
@@ -205,15 +206,16 @@ def _fetch_roles(api: GenesysClient) -> list[Role]:
     roles = []
     for i, item in enumerate(raw):
         wire: WireRole = _validate(WireRole, item, f"GET /api/v2/authorization/roles: entity {i}")
+        stated = [
+            (p.domain, p.entityName, p.actionSet or ()) for p in wire.permissionPolicies or ()
+        ]
         roles.append(
             Role(
                 id=wire.id,
                 name=wire.name or "",
                 description=wire.description,
-                permissions=policy_permissions(
-                    (p.domain, p.entityName, p.actionSet or ())
-                    for p in wire.permissionPolicies or ()
-                ),
+                permissions=policy_permissions(stated),
+                policies=role_policies(stated),
             )
         )
     return roles

@@ -59,6 +59,7 @@ class _Loader:
         self.files: list[PolicyFile] = []
         self.rules: list[Rule] = []
         self.exceptions: list[tuple[Document, int, PolicyException]] = []
+        self.exception_rules: list[tuple[Document, int, str]] = []
         self.rule_sources: dict[str, SourceRef] = {}
         # What an override needs of a rule: the file that defines it, and its where and check
         # parameters as written (an override's keys are applied over them, then validated).
@@ -167,7 +168,7 @@ class _Loader:
         if isinstance(rules, list):
             for i, raw_rule in enumerate(rules):
                 if isinstance(raw_rule, dict):
-                    self._rule(doc, i, raw_rule, resolved, schema_ok=parsed.clean(("rules", i)))
+                    self._rule(doc, i, raw_rule, resolved, parsed)
         # Overrides are applied once every file is loaded (finish): they name included rules.
         overrides = data.get("overrides")
         if isinstance(overrides, list):
@@ -177,16 +178,19 @@ class _Loader:
         exceptions = data.get("exceptions")
         if isinstance(exceptions, list):
             for i, raw_exc in enumerate(exceptions):
-                if isinstance(raw_exc, dict) and parsed.clean(("exceptions", i)):
-                    self._exception(doc, i, raw_exc)
+                if isinstance(raw_exc, dict):
+                    self._exception(doc, i, raw_exc, parsed)
 
     # -- rules ----------------------------------------------------------------------------------
 
     def _rule(
-        self, doc: Document, index: int, raw: dict[str, Any], file: Path, *, schema_ok: bool
+        self, doc: Document, index: int, raw: dict[str, Any], file: Path, parsed: Parsed
     ) -> None:
+        """Check one rule. Every part that the schema found well-formed is checked further even
+        when another part of the rule is not, so one run reports every problem."""
         here: Path_ = ("rules", index)
         source = SourceRef(doc.shown, doc.pos.get(here, (1, 1))[0])
+        before = len(self.diagnostics)
         rule_id = raw.get("id")
         if isinstance(rule_id, str):
             if rule_id in self.rule_sources:
@@ -196,20 +200,25 @@ class _Loader:
                         f"rule id {rule_id!r} is already defined at {self.rule_sources[rule_id]}",
                     )
                 )
-                return
-            self.rule_sources[rule_id] = source
-            self.rule_files[rule_id] = file
-        if not schema_ok:
-            return
-        check = raw["check"]
-        check_type = CHECKS[check["type"]]
-        before = len(self.diagnostics)
-        params = self._params(doc, (*here, "check"), check_type, check)
+            else:
+                self.rule_sources[rule_id] = source
+                self.rule_files[rule_id] = file
+        check = raw.get("check")
+        params = None
+        if (
+            parsed.clean((*here, "check"))
+            and isinstance(check, dict)
+            and check.get("type") in CHECKS
+        ):
+            check_type = CHECKS[check["type"]]
+            params = self._params(doc, (*here, "check"), check_type, check)
         where_raw = raw.get("where") or {}
-        where = self._where(where_raw)
-        self._check_where(doc, (*here, "where"), where_raw)
-        if params is None or len(self.diagnostics) != before:
+        if isinstance(where_raw, dict) and parsed.clean((*here, "where")):
+            self._check_where(doc, (*here, "where"), where_raw)
+        if not parsed.clean(here) or params is None or len(self.diagnostics) != before:
             return
+        assert isinstance(check, dict)
+        where = self._where(where_raw)
         controls = raw.get("controls") or {}
         self._control_warnings(doc, (*here, "controls"), controls)
         self.raw_rules[raw["id"]] = (
@@ -305,8 +314,16 @@ class _Loader:
 
     # -- exceptions -----------------------------------------------------------------------------
 
-    def _exception(self, doc: Document, index: int, raw: dict[str, Any]) -> None:
+    def _exception(self, doc: Document, index: int, raw: dict[str, Any], parsed: Parsed) -> None:
         here: Path_ = ("exceptions", index)
+        if isinstance(raw.get("rule"), str):
+            # Checked in finish(), once every rule of every file is known, even when another
+            # part of this exception is malformed.
+            self.exception_rules.append((doc, index, raw["rule"]))
+        if not parsed.clean(here):
+            if isinstance(raw.get("clients"), list) and parsed.clean((*here, "clients")):
+                self._globs(doc, (*here, "clients"), raw["clients"])
+            return
         before = len(self.diagnostics)
         self._globs(doc, (*here, "clients"), raw["clients"])
         expires = self._date(doc, here, raw)
@@ -509,13 +526,13 @@ class _Loader:
         done: dict[str, SourceRef] = {}
         for doc, index, raw, file in self.overrides:
             self._override(doc, index, raw, file, done)
-        for doc, index, exc in self.exceptions:
-            if exc.rule_id not in self.rule_sources:
+        for doc, index, rule_id in self.exception_rules:
+            if rule_id not in self.rule_sources:
                 self.diagnostics.append(
                     doc.at(
                         ("exceptions", index, "rule"),
-                        f"exception names rule {exc.rule_id!r}, which is not defined"
-                        f"{did_you_mean(exc.rule_id, self.rule_sources)}",
+                        f"exception names rule {rule_id!r}, which is not defined"
+                        f"{did_you_mean(rule_id, self.rule_sources)}",
                     )
                 )
         if self.diagnostics:

@@ -265,7 +265,9 @@ def policy_test_schema() -> dict[str, Any]:
             "today": {
                 "type": "string",
                 "format": "date",
-                "description": "The day the evaluation pretends it is (UTC); default: today.",
+                "description": "The day time-based checks judge as of (UTC), like check's "
+                "--as-of; default: the inventoryFile's fetchedAt, else today. test --as-of "
+                "overrides it.",
             },
             "inventory": {
                 "type": "object",

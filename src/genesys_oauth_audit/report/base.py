@@ -4,10 +4,10 @@ so golden files stay deterministic)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Literal
+from datetime import date, datetime
+from typing import Any, Literal
 
-from genesys_oauth_audit.findings import Evaluation, Finding, Location, Severity
+from genesys_oauth_audit.findings import Counts, Evaluation, Finding, Location, Severity
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -34,6 +34,13 @@ class RuleInfo:
 
 SourceKind = Literal["live", "snapshot", "proposal"]
 GroupBy = Literal["rule", "client"]
+# Why the run judged time as of its day: the --as-of flag, the snapshot's fetchedAt, or the clock.
+AsOfBasis = Literal["as-of", "snapshot", "now"]
+AS_OF_BASIS_TEXT: dict[str, str] = {
+    "as-of": "set by --as-of",
+    "snapshot": "the snapshot's fetchedAt",
+    "now": "the time of the run",
+}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -71,6 +78,21 @@ class RunInfo:
     # What the fetch found doubtful but not wrong enough to stop (Inventory.warnings); every
     # format shows them, so a gate that passes on a suspicious inventory says so.
     warnings: tuple[str, ...] = ()
+    as_of: date | None = None  # the day time-based checks judged as of (None: generated_at's)
+    as_of_basis: AsOfBasis = "now"
+
+    @property
+    def as_of_day(self) -> date:
+        return self.as_of if self.as_of is not None else self.generated_at.date()
+
+    @property
+    def as_of_text(self) -> str:
+        """``2026-11-20 (the snapshot's fetchedAt)``: every report states it."""
+        return f"{self.as_of_day.isoformat()} ({AS_OF_BASIS_TEXT[self.as_of_basis]})"
+
+    def counts(self, evaluation: Evaluation) -> Counts:
+        """The run's numbers: every reporter prints this record, never counts of its own."""
+        return evaluation.tally(self.min_severity, self.fail_on)
 
     def reported(self, evaluation: Evaluation) -> tuple[Finding, ...]:
         """The findings at or above ``--min-severity``."""
@@ -82,6 +104,47 @@ class RunInfo:
     def verdict(self, evaluation: Evaluation) -> bool:
         """True when the run fails (exit 1)."""
         return evaluation.fails(self.fail_on)
+
+
+def counts_dict(counts: Counts) -> dict[str, Any]:
+    """The counts as JSON and SARIF carry them (camelCase, null where there is no baseline)."""
+    return {
+        "total": counts.total,
+        "shown": counts.shown,
+        "hidden": counts.hidden,
+        "waived": counts.waived,
+        "unchanged": counts.unchanged,
+        "open": counts.open,
+        "new": counts.new,
+        "absent": counts.absent,
+        "failing": counts.failing,
+        "bySeverity": dict(counts.by_severity),
+    }
+
+
+def counts_text(counts: Counts) -> str:
+    """The counts as one sentence for people (text, Markdown, HTML say exactly this)."""
+    parts = [f"{counts.total} total", f"{counts.shown} shown"]
+    if counts.hidden:
+        parts.append(f"{counts.hidden} hidden below --min-severity {counts.min_severity.value}")
+    severities = ", ".join(f"{n} {sev}" for sev, n in counts.by_severity.items() if n)
+    opened = f"{counts.open} open" + (f" ({severities})" if severities else "")
+    shown = [opened, f"{counts.waived} waived"]
+    if counts.new is not None:
+        shown = [f"{counts.new} new" + (f" ({severities})" if severities else "")]
+        shown += [f"{counts.unchanged} unchanged", f"{counts.waived} waived"]
+    text = f"Findings: {', '.join(parts)}; of those shown, {', '.join(shown)}"
+    if counts.absent is not None:
+        text += f"; {counts.absent} baseline entries absent"
+    return text
+
+
+def verdict_reason(counts: Counts, run: RunInfo) -> str:
+    """``--fail-on high: 3 findings at or above high`` - why the run passed or failed."""
+    if run.fail_on is None:
+        return "--fail-on never"
+    n, sev = counts.failing, run.fail_on.value
+    return f"--fail-on {sev}: {n} finding{'' if n == 1 else 's'} at or above {sev}"
 
 
 def live_path(source: SourceInfo, client_id: str | None) -> str:

@@ -15,11 +15,12 @@ import base64
 import hashlib
 from html import escape
 
+from genesys_oauth_audit.evidence import for_people
 from genesys_oauth_audit.findings import SEVERITIES, Evaluation, Finding
-from genesys_oauth_audit.report.base import RunInfo, shown_location
+from genesys_oauth_audit.report.base import RunInfo, counts_text, shown_location, verdict_reason
 from genesys_oauth_audit.report.escape import terminal
 from genesys_oauth_audit.report.frameworks import controls_words, framework_views
-from genesys_oauth_audit.report.text import describe_client, riskiest
+from genesys_oauth_audit.report.text import absent_text, describe_client, riskiest
 
 STYLE = """
 :root { --critical:#6b21a8; --high:#b91c1c; --medium:#b45309; --low:#0e7490; --info:#4b5563; }
@@ -111,6 +112,10 @@ def _row(f: Finding, run: RunInfo) -> str:
     if rule is not None and rule.remediation:
         details.append(f"<p><b>What to do:</b> {h(' '.join(rule.remediation.split()))}</p>")
     details.append(f'<p class="small">Fingerprint <code>{h(f.fingerprint)}</code></p>')
+    line = for_people(f.evidence)
+    evidence = f'<div class="small evidence">{h(line)}</div>' if line is not None else ""
+    if f.evidence is not None:
+        details.append(f'<p class="small">Evidence: {h(f.evidence.describe())}</p>')
     state = " (new)" if f.baseline_state == "new" else ""
     flag = "1" if f.waived else "0"
     waived_class = ' class="waived"' if f.waived else ""
@@ -121,7 +126,7 @@ def _row(f: Finding, run: RunInfo) -> str:
         f"<td><code>{h(f.rule_id)}</code><div>{h(f.title)}</div></td>"
         f'<td>{h(f.client_name)}<div class="small"><code>{h(f.client_id or "proposed")}</code></div>{where}</td>'
         f"<td>{'<code>' + h(f.subject) + '</code>' if f.subject is not None else '—'}</td>"
-        f"<td>{h(f.message)}{waived}<details><summary>evidence and remediation</summary>{''.join(details)}</details></td>"
+        f"<td>{h(f.message)}{evidence}{waived}<details><summary>evidence and remediation</summary>{''.join(details)}</details></td>"
         "</tr>"
     )
 
@@ -134,8 +139,9 @@ def _status(status: str) -> str:
 
 def render(evaluation: Evaluation, run: RunInfo) -> str:
     reported = run.reported(evaluation)
-    counts = evaluation.counts_by_severity()
-    failed = run.verdict(evaluation)
+    tally = run.counts(evaluation)
+    counts = tally.by_severity
+    failed = tally.failing > 0
     src = run.source
     if src.kind == "live":
         source = f"org {h(src.org_name or src.org_id or 'unknown')} ({h(src.region or '?')}), live"
@@ -148,10 +154,20 @@ def render(evaluation: Evaluation, run: RunInfo) -> str:
     when = run.generated_at.strftime("%Y-%m-%d %H:%M UTC")
     rules = sorted({f.rule_id for f in reported})
     cards = "".join(
-        f'<div class="card sev-{s.value}"><b>{counts[s.value]}</b>{s.value}</div>'
+        f'<div class="card sev-{s.value}"><b data-count="{s.value}">{counts[s.value]}</b>{s.value}</div>'
         for s in SEVERITIES
     )
-    waived_count = sum(1 for f in reported if f.waived is not None)
+    numbers: list[tuple[str, int | None]] = [
+        ("waived", tally.waived),
+        ("hidden", tally.hidden),
+        ("total", tally.total),
+    ]
+    if tally.new is not None:
+        numbers += [("new", tally.new), ("unchanged", tally.unchanged), ("absent", tally.absent)]
+    cards += "".join(
+        f'<div class="card"><b data-count="{name}">{value}</b>{name}</div>'
+        for name, value in numbers
+    )
     parts = [
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',
@@ -162,10 +178,11 @@ def render(evaluation: Evaluation, run: RunInfo) -> str:
         f"<style>{STYLE}</style></head><body>",
         f'<h1>genesys-oauth-audit: <span class="verdict {"fail" if failed else "pass"}">{"FAIL" if failed else "PASS"}</span></h1>',
         f'<p class="meta">{source}; generated {when} by {h(run.tool_name)} {h(run.tool_version)}; '
-        f"fails on {h(run.fail_on.value if run.fail_on else 'never')} or worse.</p>",
+        f"as of {h(run.as_of_text)}; {h(verdict_reason(tally, run))}.</p>",
         f'<p class="meta">Policies: {", ".join(f"<code>{h(p.path)}</code>" for p in run.policies)}</p>',
         *(f'<p class="verdict fail">Warning: {h(w)}</p>' for w in run.warnings),
-        f'<div class="cards">{cards}<div class="card"><b>{waived_count}</b>waived</div></div>',
+        f'<p class="meta" id="counts">{h(counts_text(tally))}.</p>',
+        f'<div class="cards">{cards}</div>',
         '<h2>Findings</h2><div class="filters">',
         '<label>Minimum severity<select id="f-severity">'
         + "".join(f'<option value="{s.value}">{s.value}</option>' for s in reversed(SEVERITIES))
@@ -261,5 +278,12 @@ def render(evaluation: Evaluation, run: RunInfo) -> str:
         )
     if notes:
         parts += ["<h2>Notes</h2><ul>", *notes, "</ul>"]
+    if evaluation.absent:
+        parts += [
+            f"<h2>Absent from this run ({len(evaluation.absent)})</h2>",
+            "<p>In the baseline, no longer found (fixed, or the client is gone):</p><ul>",
+            *(f"<li>{h(absent_text(e))}</li>" for e in evaluation.absent),
+            "</ul>",
+        ]
     parts += [f"<script>{SCRIPT}</script>", "</body></html>"]
     return "\n".join(parts) + "\n"

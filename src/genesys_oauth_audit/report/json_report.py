@@ -14,7 +14,7 @@ from genesys_oauth_audit.findings import (
     Finding,
     NotEvaluated,
 )
-from genesys_oauth_audit.report.base import RunInfo
+from genesys_oauth_audit.report.base import RunInfo, counts_dict
 from genesys_oauth_audit.report.frameworks import Status, framework_views
 
 REPORT_VERSION = 1
@@ -50,6 +50,7 @@ def finding_dict(f: Finding) -> dict[str, Any]:
         ),
         "baselineState": f.baseline_state,
         "location": {"path": f.location.path, "line": f.location.line} if f.location else None,
+        "evidence": f.evidence.as_dict() if f.evidence is not None else None,
     }
 
 
@@ -161,11 +162,13 @@ def frameworks_list(evaluation: Evaluation, run: RunInfo) -> list[dict[str, Any]
 
 def report_dict(evaluation: Evaluation, run: RunInfo) -> dict[str, Any]:
     reported = run.reported(evaluation)
+    counts = run.counts(evaluation)
     src = run.source
     return {
         "reportVersion": REPORT_VERSION,
         "tool": {"name": run.tool_name, "version": run.tool_version},
         "generatedAt": _iso(run.generated_at),
+        "asOf": {"date": _iso(run.as_of_day), "basis": run.as_of_basis},
         "source": {
             "kind": src.kind,
             "org": {"id": src.org_id, "name": src.org_name},
@@ -179,12 +182,12 @@ def report_dict(evaluation: Evaluation, run: RunInfo) -> dict[str, Any]:
         "summary": {
             "clients": evaluation.clients_evaluated,
             "rulesEvaluated": evaluation.rules_evaluated,
-            "counts": evaluation.counts_by_severity(),
-            "findings": len(reported),
-            "waived": sum(1 for f in evaluation.findings if f.waived is not None),
+            "counts": dict(counts.by_severity),
+            "findings": counts.shown,
+            **{k: v for k, v in counts_dict(counts).items() if k != "bySeverity"},
             "minSeverity": run.min_severity.value,
             "failOn": run.fail_on.value if run.fail_on else "never",
-            "failed": run.verdict(evaluation),
+            "failed": counts.failing > 0,
         },
         "findings": [finding_dict(f) for f in reported],
         "clients": [
@@ -202,6 +205,17 @@ def report_dict(evaluation: Evaluation, run: RunInfo) -> dict[str, Any]:
         "expiredOverrides": [_disabled(d) for d in evaluation.expired_overrides],
         "frameworks": frameworks_list(evaluation, run),
         "warnings": list(run.warnings),
+        "absentBaselineEntries": [
+            {
+                "fingerprint": e.fingerprint,
+                "ruleId": e.rule_id,
+                "clientId": e.client_id,
+                "clientName": e.client_name,
+                "subject": e.subject,
+                "severity": e.severity,
+            }
+            for e in evaluation.absent
+        ],
     }
 
 

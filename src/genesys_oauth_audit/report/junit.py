@@ -17,7 +17,7 @@ import xml.etree.ElementTree as ET
 from collections import defaultdict
 
 from genesys_oauth_audit.findings import ClientRef, DisabledRule, Evaluation, Finding
-from genesys_oauth_audit.report.base import RunInfo
+from genesys_oauth_audit.report.base import RunInfo, counts_dict
 from genesys_oauth_audit.report.escape import one_line, xml_safe
 
 
@@ -34,6 +34,8 @@ def _evidence(findings: list[Finding], remediation: str | None) -> str:
         subject = f" [{f.subject}]" if f.subject is not None else ""
         where = f" ({f.location.path}:{f.location.line})" if f.location else ""
         lines.append(f"- {f.message}{subject}{where} (fingerprint {f.fingerprint})")
+        if f.evidence is not None:
+            lines.append(f"  evidence: {f.evidence.describe()}")
     if remediation:
         lines += ["", "Remediation: " + " ".join(remediation.split())]
     return xml_safe("\n".join(lines))
@@ -72,6 +74,14 @@ def render(evaluation: Evaluation, run: RunInfo) -> str:
     for f in run.reported(evaluation):
         by_pair[(f.rule_id, f.client_index)].append(f)
 
+    # The run's numbers and as-of day, in every suite: the strict Ant schema allows no
+    # properties on <testsuites>, and a reader may look at any one suite.
+    run_properties = [("asOf", f"{run.as_of_day.isoformat()} ({run.as_of_basis})")]
+    run_properties += [
+        (f"findings.{name}", "" if value is None else str(value))
+        for name, value in counts_dict(run.counts(evaluation)).items()
+        if name != "bySeverity"
+    ]
     root = ET.Element("testsuites")
     # Run-level warnings go where every CI reader shows a suite's stderr (no suite, no warning:
     # a run with no rules has nothing to gate anyway).
@@ -85,6 +95,7 @@ def render(evaluation: Evaluation, run: RunInfo) -> str:
             ("severity", rule.severity.value),
             ("check", rule.check_type),
             ("source", rule.source),
+            *run_properties,
         ):
             ET.SubElement(props, "property", name=name, value=xml_safe(value))
         off = disabled.get(rule.id)

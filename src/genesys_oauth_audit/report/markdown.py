@@ -3,12 +3,13 @@ the top findings as a table, the rest folded away. Every piece of org text is ne
 
 from __future__ import annotations
 
+from genesys_oauth_audit.evidence import for_people
 from genesys_oauth_audit.findings import SEVERITIES, Evaluation, Finding
-from genesys_oauth_audit.report.base import RunInfo
+from genesys_oauth_audit.report.base import RunInfo, counts_text, verdict_reason
 from genesys_oauth_audit.report.escape import markdown as md
 from genesys_oauth_audit.report.escape import markdown_code
 from genesys_oauth_audit.report.frameworks import FrameworkView, controls_words, framework_views
-from genesys_oauth_audit.report.text import describe_client, riskiest
+from genesys_oauth_audit.report.text import absent_text, describe_client, riskiest
 
 TOP = 20
 ICON = {"critical": "🟣", "high": "🔴", "medium": "🟠", "low": "🔵", "info": "⚪"}
@@ -20,9 +21,11 @@ def _row(f: Finding) -> str:
     )
     subject = markdown_code(f.subject) if f.subject is not None else "—"
     state = " (new)" if f.baseline_state == "new" else ""
+    line = for_people(f.evidence)
+    evidence = f"<br><sub>{md(line)}</sub>" if line is not None else ""
     return (
         f"| {ICON[f.severity.value]} {f.severity.value}{state} | `{f.rule_id}` {md(f.title)} | {client} | "
-        f"{subject} | {md(f.message)} |"
+        f"{subject} | {md(f.message)}{evidence} |"
     )
 
 
@@ -81,9 +84,9 @@ def _framework_tables(views: tuple[FrameworkView, ...]) -> list[str]:
 def render(evaluation: Evaluation, run: RunInfo) -> str:
     reported = run.reported(evaluation)
     counting = [f for f in reported if f.counts]
-    failed = run.verdict(evaluation)
-    fail_on = run.fail_on.value if run.fail_on else "never"
-    counts = evaluation.counts_by_severity()
+    tally = run.counts(evaluation)
+    failed = tally.failing > 0
+    counts = tally.by_severity
     src = run.source
     if src.kind == "live":
         where = (
@@ -95,11 +98,14 @@ def render(evaluation: Evaluation, run: RunInfo) -> str:
         where = "proposed clients " + ", ".join(markdown_code(p) for p in src.proposals)
 
     verdict = "❌ **FAIL**" if failed else "✅ **PASS**"
+    extra = ["unchanged", "new", "absent"] if tally.new is not None else []
     lines = [
         f"## genesys-oauth-audit: {verdict}",
         "",
-        f"{len(counting)} findings over {evaluation.clients_evaluated} clients and {evaluation.rules_evaluated} rules "
-        f"in {where}; the run fails on `{fail_on}` or worse."
+        f"{counts_text(tally)}.",
+        "",
+        f"Over {evaluation.clients_evaluated} clients and {evaluation.rules_evaluated} rules "
+        f"in {where}, as of {run.as_of_text}; {verdict_reason(tally, run)}."
         + (
             f" Compared with baseline {markdown_code(run.baseline)}: only new findings count."
             if run.baseline
@@ -107,11 +113,15 @@ def render(evaluation: Evaluation, run: RunInfo) -> str:
         ),
         "",
         *(f"> ⚠️ **Warning:** {md(w)}\n" for w in run.warnings),
-        "| " + " | ".join(f"{ICON[s.value]} {s.value}" for s in SEVERITIES) + " | waived |",
-        "|" + "---:|" * (len(SEVERITIES) + 1),
+        "| "
+        + " | ".join(f"{ICON[s.value]} {s.value}" for s in SEVERITIES)
+        + " | waived | hidden |"
+        + "".join(f" {name} |" for name in extra),
+        "|" + "---:|" * (len(SEVERITIES) + 2 + len(extra)),
         "| "
         + " | ".join(str(counts[s.value]) for s in SEVERITIES)
-        + f" | {sum(1 for f in reported if f.waived)} |",
+        + f" | {tally.waived} | {tally.hidden} |"
+        + "".join(f" {getattr(tally, name)} |" for name in extra),
         "",
     ]
     if counting:
@@ -160,6 +170,16 @@ def render(evaluation: Evaluation, run: RunInfo) -> str:
                 f"{md(c.risk_reason or '')} |"
             )
         lines += ["", "</details>", ""]
+    if evaluation.absent:
+        lines += [
+            f"<details><summary>{len(evaluation.absent)} baseline entries absent "
+            "(no longer found: fixed or deleted)</summary>",
+            "",
+            *(f"- {md(absent_text(e))}" for e in evaluation.absent),
+            "",
+            "</details>",
+            "",
+        ]
     notes = [f"- ℹ️ {md(note)}" for note in src.notes]
     for n in evaluation.not_evaluated:
         notes.append(f"- ⚠️ `{n.rule_id}` was **not evaluated**: {md(n.reason)}")
@@ -195,11 +215,14 @@ def render(evaluation: Evaluation, run: RunInfo) -> str:
     if notes:
         lines += ["### Notes", "", *notes, ""]
     lines += _framework_tables(framework_views(evaluation, run))
-    hidden = len(evaluation.findings) - len(reported)
     policies = ", ".join(markdown_code(p.path) for p in run.policies)
     lines.append(
         f"<sub>{run.tool_name} {run.tool_version} · policies {policies}"
-        + (f" · {hidden} findings below `{run.min_severity.value}` not shown" if hidden else "")
+        + (
+            f" · {tally.hidden} findings below `{run.min_severity.value}` not shown"
+            if tally.hidden
+            else ""
+        )
         + "</sub>"
     )
     return "\n".join(lines) + "\n"

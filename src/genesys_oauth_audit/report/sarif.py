@@ -16,9 +16,10 @@ import re
 from pathlib import Path
 from typing import Any
 
+from genesys_oauth_audit.evidence import for_people
 from genesys_oauth_audit.files.output import json_text
 from genesys_oauth_audit.findings import Evaluation, Finding, Severity
-from genesys_oauth_audit.report.base import RuleInfo, RunInfo, live_path
+from genesys_oauth_audit.report.base import RuleInfo, RunInfo, counts_dict, live_path
 from genesys_oauth_audit.report.escape import terminal, terminal_lines
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
@@ -130,7 +131,7 @@ def _result(f: Finding, rule_index: int, run: RunInfo, cwd: str) -> dict[str, An
         "ruleIndex": rule_index,
         "level": LEVEL[f.severity],
         "kind": "fail",
-        "message": {"text": f"{who}: {terminal(f.message)}"},
+        "message": {"text": _message(who, f)},
         "locations": [
             {
                 "physicalLocation": {
@@ -156,6 +157,7 @@ def _result(f: Finding, rule_index: int, run: RunInfo, cwd: str) -> dict[str, An
             "clientId": f.client_id,
             "clientName": name,
             "subject": f.subject,
+            "evidence": f.evidence.as_dict() if f.evidence is not None else None,
         },
     }
     if f.baseline_state is not None:
@@ -170,6 +172,15 @@ def _result(f: Finding, rule_index: int, run: RunInfo, cwd: str) -> dict[str, An
     return result
 
 
+def _message(who: str, f: Finding) -> str:
+    """What GitHub shows: the client, the finding and its evidence, on one clean line."""
+    text = f"{who}: {terminal(f.message)}"
+    line = for_people(f.evidence)
+    if line is not None:
+        text += f" ({terminal(line)})"
+    return text
+
+
 def _automation_id(run: RunInfo) -> str:
     org = run.source.org_id
     return f"genesys-oauth-audit/org-{org}/" if org else "genesys-oauth-audit/proposals/"
@@ -177,6 +188,7 @@ def _automation_id(run: RunInfo) -> str:
 
 def sarif_log(evaluation: Evaluation, run: RunInfo) -> dict[str, Any]:
     cwd = run.cwd or os.getcwd()
+    counts = run.counts(evaluation)
     rules = list(run.rules)
     index = {r.id: i for i, r in enumerate(rules)}
     wanted = [
@@ -288,7 +300,9 @@ def sarif_log(evaluation: Evaluation, run: RunInfo) -> dict[str, Any]:
             "region": run.source.region,
             "orgId": run.source.org_id,
             "policies": [{"path": p.path, "sha256": p.sha256} for p in run.policies],
-            "counts": evaluation.counts_by_severity(),
+            "asOf": {"date": run.as_of_day.isoformat(), "basis": run.as_of_basis},
+            "counts": dict(counts.by_severity),
+            "summary": counts_dict(counts),
         },
     }
     if evaluation.disabled_rules:

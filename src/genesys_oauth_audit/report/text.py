@@ -5,7 +5,9 @@ from __future__ import annotations
 import textwrap
 from collections.abc import Iterable
 
+from genesys_oauth_audit.evidence import for_people
 from genesys_oauth_audit.findings import (
+    BaselineEntry,
     ClientRef,
     DisabledRule,
     Evaluation,
@@ -13,7 +15,13 @@ from genesys_oauth_audit.findings import (
     Finding,
     Severity,
 )
-from genesys_oauth_audit.report.base import RunInfo, SourceInfo, shown_location
+from genesys_oauth_audit.report.base import (
+    RunInfo,
+    SourceInfo,
+    counts_text,
+    shown_location,
+    verdict_reason,
+)
 from genesys_oauth_audit.report.escape import terminal
 from genesys_oauth_audit.report.frameworks import controls_words, framework_views
 
@@ -38,12 +46,6 @@ def _wrap(text: str, indent: str) -> list[str]:
     return textwrap.wrap(
         text, width=WIDTH, initial_indent=indent, subsequent_indent=indent, break_on_hyphens=False
     ) or [indent]
-
-
-def _counts(evaluation: Evaluation) -> str:
-    counts = evaluation.counts_by_severity()
-    parts = [f"{n} {sev}" for sev, n in counts.items() if n]
-    return ", ".join(parts) if parts else "none"
 
 
 def _client(f: Finding) -> str:
@@ -124,6 +126,20 @@ def _new(f: Finding) -> str:
     return "  (new)" if f.baseline_state == "new" else ""
 
 
+def _evidence(f: Finding) -> list[str]:
+    """The evidence line under a finding's message (deeper, so the eye skips it when scanning)."""
+    line = for_people(f.evidence)
+    return _wrap(terminal(line), "      ") if line is not None else []
+
+
+def absent_text(e: BaselineEntry) -> str:
+    """A baseline entry this run no longer finds, for people (text, Markdown and HTML say this)."""
+    who = e.client_name or e.client_id or "(unknown client)"
+    ident = f" ({e.client_id})" if e.client_id and e.client_name else ""
+    subject = f" {e.subject}" if e.subject else ""
+    return f"{e.rule_id or '(unknown rule)'} {who}{ident}{subject}"
+
+
 def _by_rule(findings: list[Finding], color: bool, source: SourceInfo) -> list[str]:
     lines: list[str] = []
     groups: dict[str, list[Finding]] = {}
@@ -139,6 +155,7 @@ def _by_rule(findings: list[Finding], color: bool, source: SourceInfo) -> list[s
             # Every check's message names its subject, so the subject is not repeated here.
             lines += _wrap(f"- {_client(f)}{_where(f, source)}{_new(f)}", "  ")
             lines += _wrap(terminal(f.message), "    ")
+            lines += _evidence(f)
     return lines
 
 
@@ -157,6 +174,7 @@ def _by_client(findings: list[Finding], color: bool, source: SourceInfo) -> list
                 f"{_sev(f.severity, color)}  {f.rule_id}  {terminal(f.title)}{_new(f)}", "  "
             )
             lines += _wrap(terminal(f.message), "    ")
+            lines += _evidence(f)
     return lines
 
 
@@ -210,16 +228,18 @@ def _riskiest(evaluation: Evaluation, color: bool) -> list[str]:
 
 def render(evaluation: Evaluation, run: RunInfo) -> str:
     reported = run.reported(evaluation)
-    failed = run.verdict(evaluation)
+    counts = run.counts(evaluation)
+    failed = counts.failing > 0
     counting = [f for f in reported if f.counts]
     waived = [f for f in reported if f.waived is not None]
     src = run.source
 
     verdict = "FAIL" if failed else "PASS"
     lines = [f"{run.tool_name} {run.tool_version}: {verdict}"]
+    lines += _wrap(counts_text(counts), "")
     lines += _wrap(
-        f"Findings: {len(counting)} ({_counts(evaluation)}) over {evaluation.clients_evaluated} clients "
-        f"and {evaluation.rules_evaluated} rules",
+        f"Evaluated: {evaluation.clients_evaluated} clients and {evaluation.rules_evaluated} "
+        f"rules, as of {run.as_of_text}",
         "",
     )
     # The org's name and region come from the API or a snapshot file: neutralised like any
@@ -243,6 +263,8 @@ def render(evaluation: Evaluation, run: RunInfo) -> str:
         lines += _wrap(
             f"Rules: only those mapped to {', '.join(terminal(f) for f in run.frameworks)}", ""
         )
+    if run.baseline:
+        lines += _wrap(f"Baseline: {terminal(run.baseline)} (only new findings count)", "")
     for note in src.notes:
         lines += _wrap(f"Note: {terminal(note)}", "")
     for warning in run.warnings:
@@ -286,12 +308,20 @@ def render(evaluation: Evaluation, run: RunInfo) -> str:
     )
     lines += _framework_lines(evaluation, run)
 
-    hidden = len(evaluation.findings) - len(reported)
-    if hidden:
+    if evaluation.absent:
         lines += [
             "",
-            f"{hidden} findings below --min-severity {run.min_severity.value} are not shown.",
+            f"Absent: in the baseline, no longer found ({len(evaluation.absent)}; fixed or deleted):",
         ]
-    threshold = run.fail_on.value if run.fail_on else "never"
-    lines += ["", f"Result: {verdict} (--fail-on {threshold})"]
+        for e in evaluation.absent:
+            lines += _wrap(f"- {terminal(absent_text(e))}", "  ")
+
+    if counts.hidden:
+        lines += [
+            "",
+            f"{counts.hidden} findings below --min-severity {run.min_severity.value} are not shown.",
+        ]
+    reason = verdict_reason(counts, run)
+    threshold, _, why = reason.partition(": ")
+    lines += ["", f"Result: {verdict} ({threshold})" + (f": {why}" if why else "")]
     return "\n".join(line.rstrip() for line in lines) + "\n"
