@@ -82,11 +82,15 @@ NOTHING_UNKNOWN: Mapping[str, str] = MappingProxyType({})
 class Subject(NamedTuple):
     """A client to evaluate, with where it came from (a proposal's file and line) and which of
     its fields are not known yet (field -> why), as in a plan's values known only after apply.
+    ``inapplicable`` names the unknown fields the client cannot have at all yet (a client that
+    does not exist yet was never created nor used): a rule that reads only those does not apply
+    to it, which is not the same as data that should have been there and was not.
     A NamedTuple: one is built per client of the org."""
 
     client: Client
     location: Location | None = None
     unknown: Mapping[str, str] = NOTHING_UNKNOWN
+    inapplicable: frozenset[str] = frozenset()
 
 
 BaselineState = Literal["new", "unchanged"]
@@ -136,11 +140,22 @@ class ClientRef(NamedTuple):
 @dataclass(frozen=True, kw_only=True)
 class NotEvaluated:
     """A rule that could not be evaluated, and why; never a silent pass. With ``client_index``,
-    only for that client (a value it reads is known only after apply)."""
+    only for that client (a value it reads is known only after apply).
+
+    ``not_applicable``: the rule cannot apply to that client at all (the usage of a client that
+    does not exist yet), as opposed to data that should have been there and was not. JUnit
+    reports the first as ``skipped`` and the second as an ``error``; the record says which, so
+    no reporter has to guess from the reason's words."""
 
     rule_id: str
     reason: str
     client_index: int = -1
+    not_applicable: bool = False
+
+    @property
+    def shown_reason(self) -> str:
+        """The reason as the reports for people say it: ``not applicable: ...`` when it is."""
+        return f"not applicable: {self.reason}" if self.not_applicable else self.reason
 
 
 @dataclass(frozen=True, kw_only=True)

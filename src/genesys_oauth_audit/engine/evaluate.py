@@ -270,7 +270,13 @@ def _evaluate(
                 if blocked:
                     reason = "; ".join(f"{name} {target.unknown[name]}" for name in blocked)
                     pairs_not_evaluated.append(
-                        NotEvaluated(rule_id=rule.id, reason=reason, client_index=index)
+                        NotEvaluated(
+                            rule_id=rule.id,
+                            reason=reason,
+                            client_index=index,
+                            # Only when every field it lacks is one the client cannot have yet.
+                            not_applicable=target.inapplicable.issuperset(blocked),
+                        )
                     )
                     continue
             pairs += 1

@@ -24,6 +24,9 @@ from genesys_oauth_audit.inventory import (
 Action = Literal["create", "update", "replace"]
 AFTER_APPLY = "is known only after apply"
 NOT_YET = "is not known for a client that does not exist yet"
+# The fields a client that does not exist yet cannot have: a rule reading only these does not
+# apply to it (reported as not applicable, never as missing data).
+NOT_YET_FIELDS = ("lastUsed", "dateCreated")
 DEFAULT_VALIDITY = 86400  # the API's and the provider's default
 
 
@@ -57,9 +60,11 @@ class Proposal:
     action: Action
     address: str | None = None
     unknown: Mapping[str, str] = field(default_factory=dict)
+    # The unknown fields the client cannot have yet (it does not exist yet): Subject.inapplicable.
+    inapplicable: frozenset[str] = frozenset()
 
     def subject(self) -> Subject:
-        return Subject(self.client, self.location, self.unknown)
+        return Subject(self.client, self.location, self.unknown, self.inapplicable)
 
 
 @dataclass(frozen=True)
@@ -116,9 +121,12 @@ def _resolve(
         permissions, why = _permissions(grants, roles_by_id, org_known)
         unknown.update(why)
     current = existing.get(draft.client_id) if draft.client_id else None
+    inapplicable: set[str] = set()
     if current is None:
-        unknown.setdefault("lastUsed", NOT_YET)
-        unknown.setdefault("dateCreated", NOT_YET)
+        for name in NOT_YET_FIELDS:
+            if name not in unknown:
+                unknown[name] = NOT_YET
+                inapplicable.add(name)
     client = draft.client.model_copy(
         update={
             "roles": grants,
@@ -133,6 +141,7 @@ def _resolve(
         action=draft.action,
         address=draft.address,
         unknown=unknown,
+        inapplicable=frozenset(inapplicable),
     )
 
 

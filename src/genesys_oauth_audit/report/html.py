@@ -259,7 +259,7 @@ def render(evaluation: Evaluation, run: RunInfo) -> str:
     for n in evaluation.pairs_not_evaluated:
         c = evaluation.clients[n.client_index]
         notes.append(
-            f"<li><code>{h(n.rule_id)}</code> was not evaluated for {h(c.name)}: {h(n.reason)}</li>"
+            f"<li><code>{h(n.rule_id)}</code> was not evaluated for {h(c.name)}: {h(n.shown_reason)}</li>"
         )
     for title, items in (
         ("expired: its findings count again", evaluation.expired_exceptions),

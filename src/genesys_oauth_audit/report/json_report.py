@@ -60,6 +60,9 @@ def not_evaluated_dict(n: NotEvaluated, evaluation: Evaluation) -> dict[str, Any
     return {
         "ruleId": n.rule_id,
         "reason": n.reason,
+        # The rule cannot apply to the client (a client that does not exist yet has no usage),
+        # as opposed to data that should have been there and was not.
+        "notApplicable": n.not_applicable,
         "clientId": client.id if client else None,
         "clientName": client.name if client else None,
         "location": (

@@ -5,8 +5,13 @@ selected, passes included, so a dashboard shows what was checked and not only
 what failed. ``classname`` is the rule id and ``name`` the client's name and id:
 unique and stable (GitLab keeps only the first of duplicate names). A pair with
 findings that count is a ``failure``; one whose findings are all waived or
-already in the baseline, or whose rule was not evaluated, is ``skipped`` with
+already in the baseline, whose rule was not evaluated, or to which the rule
+cannot apply (the usage of a client that does not exist yet) is ``skipped`` with
 the reason as its text (the junit4 schema allows no ``message`` on ``skipped``).
+A pair the rule could not be evaluated for because data that should have been
+there was not (a value known only after apply) is an ``error``: GitLab, Jenkins
+and junit2html count it as failed, which is right for a gap, wrong for a rule
+that does not apply.
 The strict Ant schema allows no attributes on ``testsuites`` and
 wants ``properties``, ``system-out`` and ``system-err`` in every suite.
 """
@@ -69,7 +74,7 @@ def render(evaluation: Evaluation, run: RunInfo) -> str:
     timestamp = run.generated_at.strftime("%Y-%m-%dT%H:%M:%S")
     not_evaluated = {n.rule_id: n.reason for n in evaluation.not_evaluated}
     disabled = {d.rule_id: d for d in evaluation.disabled_rules}
-    pair_errors = {(n.rule_id, n.client_index): n.reason for n in evaluation.pairs_not_evaluated}
+    pair_errors = {(n.rule_id, n.client_index): n for n in evaluation.pairs_not_evaluated}
     by_pair: dict[tuple[str, int], list[Finding]] = defaultdict(list)
     for f in run.reported(evaluation):
         by_pair[(f.rule_id, f.client_index)].append(f)
@@ -121,9 +126,15 @@ def render(evaluation: Evaluation, run: RunInfo) -> str:
                 _skip(case, f"not evaluated: {not_evaluated[rule.id]}")
                 skipped += 1
                 continue
-            if (rule.id, index) in pair_errors:
+            pair = pair_errors.get((rule.id, index))
+            if pair is not None and pair.not_applicable:
+                # The rule cannot apply to this client (it does not exist yet): not a gap.
+                _skip(case, f"not applicable: {pair.reason}")
+                skipped += 1
+                continue
+            if pair is not None:
                 # The rule could not be evaluated for this client: an error, not a pass.
-                reason = pair_errors[(rule.id, index)]
+                reason = pair.reason
                 error = ET.SubElement(
                     case,
                     "error",

@@ -187,7 +187,7 @@ def render(evaluation: Evaluation, run: RunInfo) -> str:
         c = evaluation.clients[n.client_index]
         where = f" ({markdown_code(f'{c.location.path}:{c.location.line}')})" if c.location else ""
         notes.append(
-            f"- ⚠️ `{n.rule_id}` was **not evaluated** for {md(c.name)}{where}: {md(n.reason)}"
+            f"- ⚠️ `{n.rule_id}` was **not evaluated** for {md(c.name)}{where}: {md(n.shown_reason)}"
         )
     for e in evaluation.expired_exceptions:
         notes.append(

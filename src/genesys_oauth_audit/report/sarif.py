@@ -210,10 +210,11 @@ def sarif_log(evaluation: Evaluation, run: RunInfo) -> dict[str, Any]:
     for n in evaluation.pairs_not_evaluated:
         c = evaluation.clients[n.client_index]
         note: dict[str, Any] = {
-            "level": "warning",
+            # A rule that cannot apply (a client that does not exist yet) is a note, not a gap.
+            "level": "note" if n.not_applicable else "warning",
             "message": {
                 "text": f"Rule {n.rule_id} was not evaluated for {terminal(c.name)}: "
-                f"{terminal(n.reason)}"
+                f"{terminal(n.shown_reason)}"
             },
             "associatedRule": {"id": n.rule_id, "index": index[n.rule_id]},
         }

@@ -298,7 +298,7 @@ def render(evaluation: Evaluation, run: RunInfo) -> str:
             c = evaluation.clients[n.client_index]
             where = f" [{terminal(c.location.path)}:{c.location.line}]" if c.location else ""
             who = terminal(c.name) + (f" ({terminal(c.id)})" if c.id else " (proposed)")
-            lines += _wrap(f"- {n.rule_id} for {who}{where}: {terminal(n.reason)}", "  ")
+            lines += _wrap(f"- {n.rule_id} for {who}{where}: {terminal(n.shown_reason)}", "  ")
     lines += _exception_lines(
         "Expired exceptions (their findings count again)", evaluation.expired_exceptions
     )
