@@ -181,6 +181,20 @@ def github_problems(log: dict[str, Any]) -> list[str]:
                 )
             if "security" not in rule.get("properties", {}).get("tags", []):
                 problems.append(f"rule {rule['id']}: no 'security' tag")
+            # GitHub's documented limits on a reportingDescriptor (report/sarif.py cites them)
+            if len(rule.get("properties", {}).get("tags", [])) > 20:
+                problems.append(f"rule {rule['id']}: more than 20 tags")
+            if len(rule.get("name", "").encode("utf-16-le")) // 2 > 255:
+                problems.append(f"rule {rule['id']}: name longer than 255")
+            for text in ("shortDescription", "fullDescription"):
+                if len(rule[text]["text"].encode("utf-16-le")) // 2 > 1024:
+                    problems.append(f"rule {rule['id']}: {text} longer than 1024")
+            severity = rule.get("properties", {}).get("problem.severity")
+            if severity not in (None, "error", "warning", "recommendation"):
+                problems.append(f"rule {rule['id']}: problem.severity {severity!r}")
+        # SARIF §3.27.23: suppressions on every result of a run, or on none
+        if len({"suppressions" in r for r in results}) > 1:
+            problems.append("suppressions on some results but not all")
         for r in results:
             locs = r.get("locations", [])
             if len(locs) != 1 or "physicalLocation" not in locs[0]:
@@ -207,7 +221,8 @@ def test_sarif_is_valid_and_github_would_accept_it(canon: tuple[Evaluation, RunI
     sarif_validator().validate(log)
     assert github_problems(log) == []
     run = log["runs"][0]
-    assert run["automationDetails"]["id"] == "genesys-oauth-audit/org-org-1/"
+    # proposed clients judged against a live org: the proposals' own category, never the org's
+    assert run["automationDetails"]["id"] == "genesys-oauth-audit/proposals/org-org-1/"
     assert run["invocations"][0]["executionSuccessful"] is True
     notes = [n["message"]["text"] for n in run["invocations"][0]["toolExecutionNotifications"]]
     assert any("N-1 was not evaluated" in n for n in notes) and any(
@@ -263,7 +278,9 @@ def test_waived_findings_are_left_out_of_sarif_unless_asked(
     included = json.loads(
         renderer("sarif")(evaluation, RunInfo(**{**info.__dict__, "sarif_include_waived": True}))
     )
-    waived = [r for r in included["runs"][0]["results"] if "suppressions" in r]
+    # SARIF §3.27.23: on every result or none; an empty list says "not suppressed"
+    assert all("suppressions" in r for r in included["runs"][0]["results"])
+    waived = [r for r in included["runs"][0]["results"] if r["suppressions"]]
     assert len(waived) == 1 and waived[0]["suppressions"][0]["status"] == "accepted"
     sarif_validator().validate(included)
 

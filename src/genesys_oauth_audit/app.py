@@ -58,6 +58,7 @@ class CheckOptions:
     now: datetime | None = None
     group_by: GroupBy = "rule"
     sarif_include_waived: bool = False
+    sarif_category: str | None = None  # --sarif-category (default: one per kind of run)
     baseline: Path | None = None
     write_baseline: Path | None = None
     proposed: tuple[Path, ...] = ()
@@ -235,6 +236,7 @@ def run_info(
         color=color,
         group_by=opts.group_by,
         sarif_include_waived=opts.sarif_include_waived,
+        sarif_category=opts.sarif_category,
         baseline=str(opts.baseline) if opts.baseline is not None else None,
         frameworks=opts.frameworks,
         warnings=warnings,

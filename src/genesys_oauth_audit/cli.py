@@ -305,6 +305,18 @@ def want_color(flag: bool | None, fmt: str, stream: Any, environ: Mapping[str, s
     return bool(getattr(stream, "isatty", lambda: False)()) and "NO_COLOR" not in environ
 
 
+def _sarif_category(value: str | None) -> str | None:
+    """A code scanning category: some visible text on one line (GitHub compares it as given)."""
+    if value is None:
+        return None
+    if not value.strip() or any(ch < " " or ch == "\x7f" for ch in value):
+        raise click.BadParameter(
+            "give a category such as oauth-clients/pr-plan (visible text on one line)",
+            param_hint="--sarif-category",
+        )
+    return value
+
+
 def _severity_or_never(value: str) -> Severity | None:
     from genesys_oauth_audit.findings import Severity
 
@@ -355,6 +367,15 @@ def _severity_or_never(value: str) -> Severity | None:
     "--sarif-include-waived",
     is_flag=True,
     help="Put waived findings in SARIF too, with suppressions (GitHub ignores suppressions).",
+)
+@click.option(
+    "--sarif-category",
+    callback=lambda _ctx, _param, value: _sarif_category(value),
+    metavar="CATEGORY",
+    help="The GitHub code scanning category of the SARIF report (runAutomationDetails.id). "
+    "Default: one per kind of run: genesys-oauth-audit/org-<id>/ (live org), "
+    "genesys-oauth-audit/snapshot/org-<id>/ (--inventory), genesys-oauth-audit/proposals/ "
+    "(--proposed).",
 )
 @click.option(
     "--baseline",
@@ -418,6 +439,7 @@ def check(
     fmt: str,
     group_by: GroupBy,
     sarif_include_waived: bool,
+    sarif_category: str | None,
     baseline: Path | None,
     write_baseline: Path | None,
     min_severity: str,
@@ -451,6 +473,7 @@ def check(
             now=_parse_now(now),
             group_by=group_by,
             sarif_include_waived=sarif_include_waived,
+            sarif_category=sarif_category,
             baseline=baseline,
             write_baseline=write_baseline,
             proposed=tuple(proposed),

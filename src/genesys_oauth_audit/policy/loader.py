@@ -35,6 +35,7 @@ from genesys_oauth_audit.files.yamldoc import (
 from genesys_oauth_audit.findings import Severity
 from genesys_oauth_audit.inventory import CLIENT_STATES, GRANT_TYPES
 from genesys_oauth_audit.policy.frameworks import control_warning, framework_warning
+from genesys_oauth_audit.policy.github import limit_warnings
 from genesys_oauth_audit.policy.model import (
     Override,
     PolicyException,
@@ -221,6 +222,7 @@ class _Loader:
         where = self._where(where_raw)
         controls = raw.get("controls") or {}
         self._control_warnings(doc, (*here, "controls"), controls)
+        self._github_warnings(doc, here, raw, controls)
         self.raw_rules[raw["id"]] = (
             dict(where_raw),
             {k: v for k, v in check.items() if k != "type"},
@@ -253,6 +255,19 @@ class _Loader:
                 warning = control_warning(framework, control)
                 if warning:
                     self.warnings.append(doc.at((*here, framework, i), warning))
+
+    def _github_warnings(
+        self, doc: Document, here: Path_, raw: dict[str, Any], controls: dict[str, Any]
+    ) -> None:
+        """What GitHub code scanning would not accept as written (policy/github.py): the SARIF
+        report shortens it, and validate says so now rather than leaving it to be found."""
+        for setting, message in limit_warnings(
+            raw.get("title") or "",
+            raw.get("description"),
+            raw.get("tags") or (),
+            [(fw, tuple(ids)) for fw, ids in controls.items()],
+        ):
+            self.warnings.append(doc.at((*here, setting), message))
 
     def _where(self, raw: dict[str, Any]) -> Where:
         return Where(
@@ -521,6 +536,16 @@ class _Loader:
                 expires=expires,
             ),
         )
+        # A replaced title or tags may pass what GitHub accepts where the rule did not.
+        if "title" in raw or "tags" in raw:
+            new = self.rules[position]
+            for setting, message in limit_warnings(
+                new.title, new.description, new.tags, new.controls
+            ):
+                # Controls are not overridable: replaced tags are what crowds them out.
+                key = setting if setting in raw else "tags"
+                if key in raw:
+                    self.warnings.append(doc.at((*here, key), message))
 
     def finish(self) -> PolicySet:
         done: dict[str, SourceRef] = {}

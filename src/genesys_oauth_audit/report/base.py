@@ -72,6 +72,7 @@ class RunInfo:
     tool_name: str = "genesys-oauth-audit"
     group_by: GroupBy = "rule"  # how the text report groups findings
     sarif_include_waived: bool = False
+    sarif_category: str | None = None  # --sarif-category: the code scanning category, if given
     baseline: str | None = None  # the baseline file compared against, if any
     cwd: str | None = None  # for relative SARIF paths; None = the process's working directory
     frameworks: tuple[str, ...] = ()  # --framework: the run is limited to rules mapped to these

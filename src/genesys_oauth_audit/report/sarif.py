@@ -5,26 +5,38 @@ uses a URI scheme other than ``file``, ignores ``suppressions`` (so waived
 findings are left out unless asked for), reads ``security-severity`` only as
 a string, cannot compute ``primaryLocationLineHash`` for a file that is not in
 the checkout (so we compute it from the finding's identity), and accepts at
-most 25,000 results per run.
+most 25,000 results per run. Its limits on a rule (20 tags, a 255-character
+``name``, 1024-character descriptions, ``problem.severity`` one of error,
+warning, recommendation) are enforced here from ``policy/github.py``, where
+``validate`` reads them too.
+
+GitHub's references: "SARIF support for code scanning"
+(https://docs.github.com/en/code-security/code-scanning/integrating-with-code-scanning/sarif-support-for-code-scanning)
+for the properties, the limits, ``runAutomationDetails.id`` ("category/run-id") and
+relative URIs ("relative to the root of the repository analyzed"); "Uploading a SARIF file
+to GitHub" (https://docs.github.com/en/code-security/code-scanning/integrating-with-code-scanning/uploading-a-sarif-file-to-github)
+for ``upload-sarif``, whose ``category`` input is ignored when the file names its own.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
-import re
 from pathlib import Path
 from typing import Any
 
 from genesys_oauth_audit.evidence import for_people
 from genesys_oauth_audit.files.output import json_text
 from genesys_oauth_audit.findings import Evaluation, Finding, Severity
+from genesys_oauth_audit.policy import github
+from genesys_oauth_audit.policy.github import MAX_DESCRIPTION, MAX_NAME, MAX_TAGS, truncate
+
+__all__ = ["MAX_TAGS", "automation_id", "render", "repository_root", "rule_tags", "sarif_log"]
 from genesys_oauth_audit.report.base import RuleInfo, RunInfo, counts_dict, live_path
 from genesys_oauth_audit.report.escape import terminal, terminal_lines
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 MAX_RESULTS = 25_000
-MAX_TAGS = 20  # GitHub code scanning keeps at most 20 tags per rule
 INFORMATION_URI = "https://github.com/genesys-oauth-audit/genesys-oauth-audit"
 
 SECURITY_SEVERITY = {
@@ -41,27 +53,26 @@ LEVEL = {
     Severity.LOW: "note",
     Severity.INFO: "note",
 }
-
-
-def _pascal(title: str) -> str:
-    words = re.findall(r"[A-Za-z0-9]+", title)
-    return "".join(w[:1].upper() + w[1:] for w in words) or "Rule"
+# properties.problem.severity: GitHub accepts only error, warning or recommendation (a result's
+# level has "note" where this has "recommendation").
+PROBLEM_SEVERITY = {
+    Severity.CRITICAL: "error",
+    Severity.HIGH: "error",
+    Severity.MEDIUM: "warning",
+    Severity.LOW: "recommendation",
+    Severity.INFO: "recommendation",
+}
 
 
 def rule_tags(rule: RuleInfo) -> list[str]:
-    """``security`` and the rule's own tags first (as before), then one ``framework/control`` tag
-    per control it supports, at most ``MAX_TAGS`` in all: GitHub drops a rule's tags beyond 20."""
-    own = sorted({"security", *rule.tags})
-    if len(own) > MAX_TAGS:
-        own = ["security", *[t for t in own if t != "security"][: MAX_TAGS - 1]]
-    controls = [f"{framework}/{control}" for framework, ids in rule.controls for control in ids]
-    room = MAX_TAGS - len(own)
-    return own + [t for t in dict.fromkeys(controls) if t not in own][:room]
+    """``security`` and the rule's own tags first, then one ``framework/control`` tag per control
+    it supports, at most ``MAX_TAGS`` in all: GitHub rejects a whole upload past 20 per rule."""
+    return github.rule_tags(rule.tags, rule.controls)[0]
 
 
 def _rule(rule: RuleInfo) -> dict[str, Any]:
     summary = rule.title
-    full = " ".join((rule.description or rule.title).split())
+    full = github.full_description(rule.title, rule.description)
     markdown = [f"**{rule.title}** ({rule.severity.value}, check `{rule.check_type}`)"]
     text = [f"{rule.title} ({rule.severity.value}, check {rule.check_type})"]
     if rule.description:
@@ -73,10 +84,11 @@ def _rule(rule: RuleInfo) -> dict[str, Any]:
     markdown += ["", f"Defined at `{rule.source}`."]
     entry: dict[str, Any] = {
         "id": rule.id,
-        "name": _pascal(rule.title),
+        # GitHub's limits apply to the text as written, escapes included: truncated after them.
+        "name": truncate(github.pascal_name(rule.title), MAX_NAME),
         # Policy text (titles, descriptions) may come from a shared pack: shown neutralised.
-        "shortDescription": {"text": terminal(summary)},
-        "fullDescription": {"text": terminal(full)},
+        "shortDescription": {"text": truncate(terminal(summary), MAX_DESCRIPTION)},
+        "fullDescription": {"text": truncate(terminal(full), MAX_DESCRIPTION)},
         "help": {
             "text": terminal_lines("\n".join(text)),
             "markdown": terminal_lines("\n".join(markdown)),
@@ -86,9 +98,7 @@ def _rule(rule: RuleInfo) -> dict[str, Any]:
             "tags": rule_tags(rule),
             "security-severity": SECURITY_SEVERITY[rule.severity],
             "precision": "very-high",
-            "problem.severity": "recommendation"
-            if rule.severity is Severity.INFO
-            else LEVEL[rule.severity],
+            "problem.severity": PROBLEM_SEVERITY[rule.severity],
         },
     }
     if rule.controls:
@@ -98,21 +108,41 @@ def _rule(rule: RuleInfo) -> dict[str, Any]:
     return entry
 
 
-def _uri(path: str, cwd: str) -> str:
-    """Relative to the working directory (the checkout, for GitHub) when the file is inside it;
-    otherwise a ``file://`` URI, the only scheme GitHub accepts."""
-    p = Path(path)
-    if not p.is_absolute():
-        return p.as_posix()
-    rel = os.path.relpath(p, cwd)
-    return Path(rel).as_posix() if not rel.startswith("..") else p.as_uri()
+def repository_root(cwd: str) -> str:
+    """The root of the git checkout holding ``cwd`` (the nearest directory with a ``.git``, a
+    directory or, in a worktree or submodule, a file), else ``cwd`` itself.
+
+    GitHub reads a relative URI as relative to the root of the repository analyzed, wherever
+    the tool ran: a path relative to a subdirectory (``../examples/...``) would point nowhere.
+    Found without running git, which a slim CI image may not have.
+    """
+    start = Path(os.path.abspath(cwd))
+    for directory in (start, *start.parents):
+        if (directory / ".git").exists():
+            return str(directory)
+    return str(start)
+
+
+def _uri(path: str, cwd: str, root: str) -> str:
+    """Relative to the repository root when the file is inside it (symlinks resolved, as GitHub
+    cannot show a result in a symlinked path, else as written); otherwise a ``file://`` URI, the
+    only scheme GitHub accepts."""
+    absolute = os.path.join(cwd, path)
+    for candidate, base in (
+        (os.path.realpath(absolute), os.path.realpath(root)),
+        (os.path.normpath(absolute), os.path.normpath(root)),
+    ):
+        rel = os.path.relpath(candidate, base)
+        if rel != ".." and not rel.startswith(".." + os.sep):
+            return Path(rel).as_posix()
+    return Path(os.path.normpath(absolute)).as_uri()
 
 
 def _line_hash(f: Finding) -> str:
     return hashlib.sha256(f"{f.fingerprint}".encode()).hexdigest()[:16] + ":1"
 
 
-def _result(f: Finding, rule_index: int, run: RunInfo, cwd: str) -> dict[str, Any]:
+def _result(f: Finding, rule_index: int, run: RunInfo, cwd: str, root: str) -> dict[str, Any]:
     # The message, the logical location and the client's name are what GitHub shows a person:
     # no control, bidi or other invisible format characters in them (the JSON report carries
     # the name exactly).
@@ -120,7 +150,7 @@ def _result(f: Finding, rule_index: int, run: RunInfo, cwd: str) -> dict[str, An
     who = f"{name} ({f.client_id})" if f.client_id else f"{name} (proposed client)"
     region: dict[str, int] = {"startLine": 1}
     if f.location is not None:
-        uri = _uri(f.location.path, cwd)
+        uri = _uri(f.location.path, cwd, root)
         region = {"startLine": f.location.line}
         if f.location.column is not None:
             region["startColumn"] = f.location.column  # a minified plan is one long line
@@ -162,6 +192,10 @@ def _result(f: Finding, rule_index: int, run: RunInfo, cwd: str) -> dict[str, An
     }
     if f.baseline_state is not None:
         result["baselineState"] = f.baseline_state
+    if run.sarif_include_waived:
+        # SARIF §3.27.23: suppressions is on every result of a run or on none; an empty list says
+        # "not suppressed". Without --sarif-include-waived no waived result is written at all.
+        result["suppressions"] = []
     if f.waived is not None:
         justification = f.waived.reason + (
             f" (until {f.waived.expires.isoformat()})" if f.waived.expires else ""
@@ -181,13 +215,28 @@ def _message(who: str, f: Finding) -> str:
     return text
 
 
-def _automation_id(run: RunInfo) -> str:
-    org = run.source.org_id
-    return f"genesys-oauth-audit/org-{org}/" if org else "genesys-oauth-audit/proposals/"
+def automation_id(run: RunInfo) -> str:
+    """``runAutomationDetails.id``: GitHub reads it as ``category/run-id`` and compares a result
+    only with earlier results of its category, so each kind of run has its own: a full audit of
+    a live org (``genesys-oauth-audit/org-<id>/``), of a snapshot
+    (``genesys-oauth-audit/snapshot/org-<id>/``), and a check of proposed clients
+    (``genesys-oauth-audit/proposals/[org-<id>/]``), whose few results must never close the
+    alerts of the full audit. ``--sarif-category`` replaces it; a trailing ``/`` is added, as
+    upload-sarif adds one to its own ``category`` input (the run-id part stays empty)."""
+    if run.sarif_category:
+        category = run.sarif_category.strip()
+        return category if category.endswith("/") else category + "/"
+    org = f"org-{run.source.org_id}/" if run.source.org_id else ""
+    if run.source.kind == "proposal" or run.source.proposals:
+        return f"genesys-oauth-audit/proposals/{org}"
+    if run.source.kind == "snapshot":
+        return f"genesys-oauth-audit/snapshot/{org or 'unknown-org/'}"
+    return f"genesys-oauth-audit/{org or 'unknown-org/'}"
 
 
 def sarif_log(evaluation: Evaluation, run: RunInfo) -> dict[str, Any]:
     cwd = run.cwd or os.getcwd()
+    root = repository_root(cwd)
     counts = run.counts(evaluation)
     rules = list(run.rules)
     index = {r.id: i for i, r in enumerate(rules)}
@@ -222,7 +271,7 @@ def sarif_log(evaluation: Evaluation, run: RunInfo) -> dict[str, Any]:
             note["locations"] = [
                 {
                     "physicalLocation": {
-                        "artifactLocation": {"uri": _uri(c.location.path, cwd)},
+                        "artifactLocation": {"uri": _uri(c.location.path, cwd, root)},
                         "region": {"startLine": c.location.line},
                     }
                 }
@@ -292,10 +341,10 @@ def sarif_log(evaluation: Evaluation, run: RunInfo) -> dict[str, Any]:
                 "rules": [_rule(r) for r in rules],
             }
         },
-        "automationDetails": {"id": _automation_id(run)},
+        "automationDetails": {"id": automation_id(run)},
         "invocations": [invocation],
         "columnKind": "unicodeCodePoints",
-        "results": [_result(f, index[f.rule_id], run, cwd) for f in wanted],
+        "results": [_result(f, index[f.rule_id], run, cwd, root) for f in wanted],
         "properties": {
             "source": run.source.kind,
             "region": run.source.region,
