@@ -412,6 +412,9 @@ def write_reports(
         return redact(renderer(fmt)(evaluation, run), encoders)
 
     planned = planned or plan_outputs(opts, streams)
+    # The files written beside each report (a shortened job summary points at them).
+    files = tuple((fmt, o.shown) for fmt, o in planned.reports.items() if o.kind == "atomic")
+    info = replace(info, outputs=files)
     plain = replace(info, color=False)  # colour is for a terminal, never for a file
     with planned.outputs.writing() as writer:
         for fmt, output in planned.reports.items():

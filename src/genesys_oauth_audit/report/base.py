@@ -81,6 +81,8 @@ class RunInfo:
     warnings: tuple[str, ...] = ()
     as_of: date | None = None  # the day time-based checks judged as of (None: generated_at's)
     as_of_basis: AsOfBasis = "now"
+    # The report files this run writes, (format, path): a shortened report says where all is.
+    outputs: tuple[tuple[str, str], ...] = ()
 
     @property
     def as_of_day(self) -> date:
