@@ -66,6 +66,7 @@ TOOL_ENVIRONMENT = (
     "GENESYSCLOUD_ACCESS_TOKEN",
     "GENESYSCLOUD_LOGIN_URL",
     "NO_COLOR",
+    "COLUMNS",  # the text report's width follows it
 )
 
 

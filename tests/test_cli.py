@@ -89,7 +89,9 @@ def test_exit_2_for_a_policy_type_error_names_file_line(run_cli: Run, tmp_path: 
     bad = DATA / "policies" / "invalid" / "type-error.yaml"
     ran = run_cli("check", "-p", str(bad), "--inventory", str(SAMPLE_SNAPSHOT))
     assert ran.code == 2
-    assert f"{bad}:9:17: rules[0].check.prefixes: expected a list, got a string" in ran.stderr
+    assert (
+        f"{bad}:9:17: error: rules[0].check.prefixes: expected a list, got a string" in ran.stderr
+    )
     assert ran.stdout == "" and "Traceback" not in ran.stderr
 
 
@@ -115,15 +117,17 @@ def test_exit_2_for_a_missing_or_bad_snapshot(run_cli: Run, tmp_path: Path) -> N
     broken = tmp_path / "broken.json"
     broken.write_text('{\n  "kind": "genesys-oauth-audit/inventory",\n  "clients": [\n')
     ran = run_cli("check", "-p", TUTORIAL, "--inventory", str(broken))
-    assert ran.code == 2 and re.search(rf"{re.escape(str(broken))}:4:1: not valid JSON", ran.stderr)
+    assert ran.code == 2 and re.search(
+        rf"{re.escape(str(broken))}:4:1: error: not valid JSON", ran.stderr
+    )
     wrong = tmp_path / "wrong.json"
     data = json.loads(SAMPLE_SNAPSHOT.read_text())
     data["clients"][3]["scopes"] = "users"
     wrong.write_text(json.dumps(data, indent=2))
     ran = run_cli("check", "-p", TUTORIAL, "--inventory", str(wrong))
-    assert ran.code == 2 and re.search(r"wrong\.json:\d+:\d+: clients/3/scopes: ", ran.stderr), (
-        ran.stderr
-    )
+    assert ran.code == 2 and re.search(
+        r"wrong\.json:\d+:\d+: error: clients/3/scopes: ", ran.stderr
+    ), ran.stderr
 
 
 def test_exit_2_for_missing_credentials(run_cli: Run) -> None:

@@ -75,7 +75,10 @@ def test_validate_reports_every_file_in_one_run(run_cli: Run, tmp_path: Path) ->
     assert sum("one.yaml:" in line for line in lines) == sum("two.yaml:" in line for line in lines)
     assert sum("one.yaml:" in line for line in lines) >= 10
     assert any("two.yaml:" in line and "'TOKN'" in line for line in lines)
-    assert all(re.search(r"(one|two)\.yaml:\d+:\d+: ", line) for line in lines)  # path:line:col
+    *problems, count = lines
+    # path:line:col: error: message, one a line, then the count (as ruff and yamllint)
+    assert all(re.match(r"\S+/(one|two)\.yaml:\d+:\d+: error: ", line) for line in problems)
+    assert count == f"{len(problems)} errors in 2 files"
 
 
 TEST_FILE = """apiVersion: genesys-oauth-audit/v1

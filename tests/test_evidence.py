@@ -515,7 +515,7 @@ def test_one_permission_finding_shows_its_evidence_in_every_format(tmp_path: Pat
     line = (
         "via role 'OAuth Client Manager' (all divisions), policy oauth:client:add,delete,edit,view"
     )
-    assert line in out["text"].replace("\n      ", " ")
+    assert line in out["text"].replace("\n          ", " ")
     assert line.replace("'", "&#x27;") in out["html"]
     assert (
         "via role 'OAuth Client Manager' \\(all divisions\\), policy oauth:client:add,delete,edit,view"

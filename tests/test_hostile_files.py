@@ -51,13 +51,13 @@ def test_a_deeply_nested_policy_is_refused_where_it_goes_too_deep(
     path = tmp_path / "deep.yaml"
     path.write_text("apiVersion: genesys-oauth-audit/v1\nkind: Policy\nrules: " + "[" * DEEP)
     assert path.stat().st_size < 2 * 1024 * 1024
-    refused(run_cli("validate", str(path)), f"{path}:3:107: nested deeper than 100 levels")
+    refused(run_cli("validate", str(path)), f"{path}:3:107: error: nested deeper than 100 levels")
 
 
 def test_a_deeply_nested_block_yaml_policy_is_refused(run_cli: Run, tmp_path: Path) -> None:
     path = tmp_path / "deep.yaml"
     path.write_text("".join(" " * i + f"k{i}:\n" for i in range(400)))
-    refused(run_cli("validate", str(path)), f"{path}:101:101: nested deeper than 100 levels")
+    refused(run_cli("validate", str(path)), f"{path}:101:101: error: nested deeper than 100 levels")
 
 
 def test_aliases_cannot_stack_nesting_past_the_limit(run_cli: Run, tmp_path: Path) -> None:
@@ -66,14 +66,15 @@ def test_aliases_cannot_stack_nesting_past_the_limit(run_cli: Run, tmp_path: Pat
     path = tmp_path / "aliases.yaml"
     path.write_text("\n".join(lines) + "\n")
     refused(
-        run_cli("validate", str(path)), f"{path}:1:1: nested deeper than 100 levels through aliases"
+        run_cli("validate", str(path)),
+        f"{path}:1:1: error: nested deeper than 100 levels through aliases",
     )
 
 
 def test_a_deeply_nested_policy_test_file_is_refused(run_cli: Run, tmp_path: Path) -> None:
     path = tmp_path / "deep.test.yaml"
     path.write_text("apiVersion: genesys-oauth-audit/v1\nkind: PolicyTest\ncases: " + "[" * DEEP)
-    refused(run_cli("test", str(path)), f"{path}:3:107: nested deeper than 100 levels")
+    refused(run_cli("test", str(path)), f"{path}:3:107: error: nested deeper than 100 levels")
 
 
 def test_a_deeply_nested_snapshot_is_refused(run_cli: Run, tmp_path: Path) -> None:
@@ -88,7 +89,7 @@ def test_a_deeply_nested_snapshot_is_refused(run_cli: Run, tmp_path: Path) -> No
     ran = run_cli(
         "check", "-p", "builtin:tutorial", "--inventory", str(path), "--json-output", str(out)
     )
-    refused(ran, f"{path}:1:169: nested deeper than 100 levels")
+    refused(ran, f"{path}:1:169: error: nested deeper than 100 levels")
     assert not out.exists()
 
 
@@ -121,7 +122,7 @@ def test_a_deeply_nested_baseline_is_refused(run_cli: Run, tmp_path: Path) -> No
         "--baseline",
         str(path),
     )
-    refused(ran, f"{path}:1:113: nested deeper than 100 levels")
+    refused(ran, f"{path}:1:113: error: nested deeper than 100 levels")
 
 
 @pytest.mark.parametrize("suffix", [".json", ".yaml"])
@@ -131,7 +132,7 @@ def test_a_deeply_nested_proposal_is_refused(run_cli: Run, tmp_path: Path, suffi
     column = 109 if suffix == ".json" else 106
     refused(
         run_cli("check", "-p", "builtin:baseline", "--proposed", str(path)),
-        f"{path}:1:{column}: nested deeper than 100 levels",
+        f"{path}:1:{column}: error: nested deeper than 100 levels",
     )
 
 
@@ -152,7 +153,7 @@ def test_a_deeply_nested_plan_is_refused(run_cli: Run, tmp_path: Path) -> None:
 def test_a_deeply_nested_diff_input_is_refused(run_cli: Run, tmp_path: Path) -> None:
     path = tmp_path / "old.json"
     path.write_text(deep_json())
-    refused(run_cli("diff", str(path), str(SAMPLE_SNAPSHOT)), f"{path}:1:106: nested deeper")
+    refused(run_cli("diff", str(path), str(SAMPLE_SNAPSHOT)), f"{path}:1:106: error: nested deeper")
 
 
 def test_nan_and_infinity_are_not_json(run_cli: Run, tmp_path: Path) -> None:
@@ -167,7 +168,7 @@ def test_nan_and_infinity_are_not_json(run_cli: Run, tmp_path: Path) -> None:
         "--baseline",
         str(path),
     )
-    refused(ran, f"{path}:2:14: not valid JSON: NaN is not a JSON number")
+    refused(ran, f"{path}:2:14: error: not valid JSON: NaN is not a JSON number")
 
 
 # -- sizes: /dev/zero, sparse files, FIFOs -------------------------------------------------------
@@ -208,7 +209,7 @@ def test_dev_zero_as_any_input_is_refused_at_once(
             "inventoryFile: /dev/zero\ncases: [{name: n, client: x, expect: []}]\n"
         )
         args = ["test", str(test_file)]
-    refused(run_cli(*args), "/dev/zero: not a text file: a NUL byte at offset 0")
+    refused(run_cli(*args), "/dev/zero: error: not a text file: a NUL byte at offset 0")
 
 
 @pytest.mark.parametrize("kind", KINDS[:5])
@@ -220,7 +221,7 @@ def test_an_8_gb_sparse_file_is_refused_by_its_size(
         handle.truncate(8 * 1024**3)
     refused(
         run_cli(*_inputs(tmp_path, policy, str(sparse))[kind]),
-        f"{sparse}: file is {8 * 1024**3} bytes; a ",
+        f"{sparse}: error: file is {8 * 1024**3} bytes; a ",
     )
 
 
@@ -252,7 +253,7 @@ def test_an_endless_fifo_as_a_policy_is_read_up_to_the_cap(run_cli: Run, tmp_pat
     fifo = tmp_path / "policy.fifo"
     with fifo_fed(fifo, b"# " + b"a" * 65534, endless=True):
         ran = run_cli("validate", str(fifo))
-    refused(ran, f"{fifo}: more than {2 * 1024 * 1024} bytes; a policy file may be at most")
+    refused(ran, f"{fifo}: error: more than {2 * 1024 * 1024} bytes; a policy file may be at most")
 
 
 @pytest.mark.parametrize("kind", KINDS[1:5])
@@ -262,7 +263,7 @@ def test_an_endless_fifo_of_zeros_as_any_input_is_refused(
     fifo = tmp_path / "input.fifo"
     with fifo_fed(fifo, b"\0" * 65536, endless=True):
         ran = run_cli(*_inputs(tmp_path, policy, str(fifo))[kind])
-    refused(ran, f"{fifo}: not a text file: a NUL byte at offset 0")
+    refused(ran, f"{fifo}: error: not a text file: a NUL byte at offset 0")
 
 
 def test_a_fifo_holding_a_good_policy_is_read(run_cli: Run, tmp_path: Path) -> None:
@@ -274,8 +275,11 @@ def test_a_fifo_holding_a_good_policy_is_read(run_cli: Run, tmp_path: Path) -> N
 
 def test_a_directory_as_an_input_is_refused(run_cli: Run, tmp_path: Path) -> None:
     refused(
-        run_cli("validate", str(tmp_path)), f"cannot read policy file {tmp_path}: is a directory"
+        run_cli("check", "-p", str(tmp_path), "--inventory", str(SAMPLE_SNAPSHOT)),
+        f"cannot read policy file {tmp_path}: is a directory",
     )
+    # validate and test take a directory for the files under it; here there are none
+    refused(run_cli("validate", str(tmp_path)), "no policy files")
     refused(run_cli("test", str(tmp_path)), "no policy test files")
 
 
@@ -289,7 +293,7 @@ def test_a_snapshot_without_clients_is_refused(run_cli: Run, tmp_path: Path) -> 
     ran = run_cli(
         "check", "-p", "builtin:baseline", "--inventory", str(path), "--sarif-output", str(sarif)
     )
-    refused(ran, f'{path}:1:1: not a complete snapshot: the "clients" list is missing')
+    refused(ran, f'{path}:1:1: error: not a complete snapshot: the "clients" list is missing')
     assert not sarif.exists()
     refused(run_cli("diff", str(path), str(SAMPLE_SNAPSHOT)), 'the "clients" list is missing')
 
@@ -314,7 +318,7 @@ def test_duplicate_client_ids_in_a_snapshot_are_refused_naming_both_lines(
     )
     refused(
         ran,
-        f"{path}:{lines[1]}:7: duplicate client id '{client_id}' (first at line {lines[0]})",
+        f"{path}:{lines[1]}:7: error: duplicate client id '{client_id}' (first at line {lines[0]})",
     )
     assert not out.exists()
 

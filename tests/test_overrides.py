@@ -209,8 +209,9 @@ def test_an_override_error_is_exit_2_with_its_location(run_cli: Run, tmp_path: P
     )
     ran = run_cli("check", "-p", path, "--inventory", str(SAMPLE_SNAPSHOT))
     assert ran.code == 2 and ran.stdout == ""
-    assert f"{path}:5:32: unknown key 'secs' in overrides[0].check; did you mean 'seconds'?" in (
-        ran.stderr
+    assert (
+        f"{path}:5:32: error: unknown key 'secs' in overrides[0].check; did you mean 'seconds'?"
+        in (ran.stderr)
     )
 
 

@@ -66,7 +66,7 @@ def check(run_cli: Run, path: Path, tmp_path: Path, *extra: str) -> Ran:
 
 def refused(ran: Ran, tmp_path: Path, path: Path, message: str) -> None:
     assert ran.code == 2, (ran.code, ran.stderr)
-    assert re.search(rf"{re.escape(str(path))}:\d+:\d+: {re.escape(message)}", ran.stderr), (
+    assert re.search(rf"{re.escape(str(path))}:\d+:\d+: error: {re.escape(message)}", ran.stderr), (
         ran.stderr
     )
     assert "internal error" not in ran.stderr and "Traceback" not in ran.stderr
@@ -519,7 +519,7 @@ def test_request_bodies_are_held_to_the_apis_values(
     path = tmp_path / ("body.json" if body.startswith("{") else "body.yaml")
     path.write_text(body)
     ran = check(run_cli, path, tmp_path)
-    assert ran.code == 2 and f"{path}:{line}: {message}" in ran.stderr, ran.stderr
+    assert ran.code == 2 and f"{path}:{line}: error: {message}" in ran.stderr, ran.stderr
     assert "internal error" not in ran.stderr and not (tmp_path / "r.json").exists()
 
 

@@ -120,7 +120,10 @@ def test_inline_clients_are_checked_by_the_inventory_model(run_cli: Run, tmp_pat
         + "policies: [builtin:tutorial]\ninventory:\n  clients:\n    - {name: A, grantType: CODE, scops: [x]}\ncases: [{name: c, client: A, expect: []}]\n"
     )
     ran = run_cli("test", str(path))
-    assert ran.code == 2 and f"{path}:6:34: inventory.clients.0.scops: unknown key" in ran.stderr
+    assert (
+        ran.code == 2
+        and f"{path}:6:34: error: inventory.clients.0.scops: unknown key" in ran.stderr
+    )
 
 
 def test_no_test_files(run_cli: Run, tmp_path: Path) -> None:

@@ -209,14 +209,20 @@ def test_request_bodies_json_and_yaml(run_cli: Run) -> None:
 @pytest.mark.parametrize(
     ("name", "message"),
     [
-        ("broken.json", "broken.json:2:13: not valid JSON: Expecting value"),
-        ("garbage.png.json", "garbage.png.json:1:1: not JSON or YAML: not UTF-8 text"),
-        ("plan-v2.json", "plan-v2.json:1:1: unsupported Terraform plan format_version '2.0'"),
+        ("broken.json", "broken.json:2:13: error: not valid JSON: Expecting value"),
+        ("garbage.png.json", "garbage.png.json:1:1: error: not JSON or YAML: not UTF-8 text"),
+        (
+            "plan-v2.json",
+            "plan-v2.json:1:1: error: unsupported Terraform plan format_version '2.0'",
+        ),
         (
             "missing-grant.yaml",
-            "missing-grant.yaml:1:1: missing required key 'authorizedGrantType'",
+            "missing-grant.yaml:1:1: error: missing required key 'authorizedGrantType'",
         ),
-        ("typo-scopes.json", "typo-scopes.json:4:3: unknown key 'scopes'; did you mean 'scope'?"),
+        (
+            "typo-scopes.json",
+            "typo-scopes.json:4:3: error: unknown key 'scopes'; did you mean 'scope'?",
+        ),
     ],
 )
 def test_bad_proposal_files_exit_2_with_file_and_line(

@@ -32,6 +32,9 @@ if TYPE_CHECKING:
     from genesys_oauth_audit.report.base import AsOfBasis, GroupBy, RunInfo, SourceInfo
 
 
+TEXT_FILE_WIDTH = 80  # a text report written to a file is the same on every machine
+
+
 @dataclass(frozen=True)
 class ConnectionOptions:
     region: str | None = None
@@ -67,6 +70,8 @@ class CheckOptions:
     # output instead of the --format report (two things on stdout are an error otherwise).
     format_explicit: bool = True
     as_of: date | None = None  # --as-of: judge time as of this day (default: see ``as_of_day``)
+    width: int = 80  # columns of the text report on standard output (files: always 80)
+    riskiest: int = 10  # --riskiest: riskiest clients the text report lists (0: none)
 
 
 @dataclass
@@ -75,14 +80,16 @@ class Streams:
 
     stdout: TextIO = field(default_factory=lambda: sys.stdout)
     stderr: TextIO = field(default_factory=lambda: sys.stderr)
+    # -q: stderr carries only errors and the final result (no warnings, progress or notes).
+    quiet: bool = False
 
 
 class Progress:
     """A single self-overwriting line on stderr, only when stderr is a terminal."""
 
-    def __init__(self, stream: TextIO) -> None:
+    def __init__(self, stream: TextIO, *, quiet: bool = False) -> None:
         self._stream = stream
-        self._enabled = bool(getattr(stream, "isatty", lambda: False)())
+        self._enabled = not quiet and bool(getattr(stream, "isatty", lambda: False)())
         self._count = 0
 
     def __call__(self, what: str) -> None:
@@ -125,7 +132,7 @@ def fetch_live(
     settings = connection_settings(
         region=conn.region, client_id=conn.client_id, login_url=conn.login_url, environ=environ
     )
-    progress = Progress(streams.stderr)
+    progress = Progress(streams.stderr, quiet=streams.quiet)
     retry = RetryPolicy(max_retries=conn.max_retries, budget_seconds=conn.retry_budget)
     try:
         with GenesysClient(
@@ -242,6 +249,8 @@ def run_info(
         warnings=warnings,
         as_of=(as_of or as_of_day(opts.as_of, source, now))[0],
         as_of_basis=(as_of or as_of_day(opts.as_of, source, now))[1],
+        width=opts.width,
+        riskiest=opts.riskiest,
     )
 
 
@@ -415,7 +424,8 @@ def write_reports(
     # The files written beside each report (a shortened job summary points at them).
     files = tuple((fmt, o.shown) for fmt, o in planned.reports.items() if o.kind == "atomic")
     info = replace(info, outputs=files)
-    plain = replace(info, color=False)  # colour is for a terminal, never for a file
+    # Colour and the terminal's width are for a terminal, never for a file.
+    plain = replace(info, color=False, width=TEXT_FILE_WIDTH)
     with planned.outputs.writing() as writer:
         for fmt, output in planned.reports.items():
             writer.write(output, text(fmt, plain if output.kind != "stdout" else info))
@@ -433,9 +443,10 @@ def write_reports(
 def warn(warnings: Sequence[Diagnostic], streams: Streams) -> None:
     """Problems worth a second look that do not make a policy invalid, as ``path:line:col:
     warning: message`` on standard error."""
+    if streams.quiet:
+        return
     for d in warnings:
-        where = ":".join(str(part) for part in (d.path, d.line, d.column) if part is not None)
-        streams.stderr.write(f"{where}: warning: {d.message}\n")
+        streams.stderr.write(d.shown("warning") + "\n")
 
 
 def only_frameworks(policies: PolicySet, frameworks: tuple[str, ...]) -> PolicySet:
@@ -470,7 +481,7 @@ def validate(paths: tuple[str, ...], *, streams: Streams) -> ExitCode:
     if not paths:
         raise BadInputError("validate needs at least one policy file")
     problems = []
-    for path in paths:
+    for path in policy_files(paths):
         try:
             policies = load_policies((path,))
         except InputFileError as exc:
@@ -488,6 +499,43 @@ def validate(paths: tuple[str, ...], *, streams: Streams) -> ExitCode:
     return ExitCode.OK
 
 
+POLICY_SUFFIXES = (".yaml", ".yml")
+TEST_SUFFIXES = (".test.yaml", ".test.yml")
+
+
+def policy_files(paths: tuple[str, ...]) -> list[str]:
+    """Files as given; for a directory, every ``*.yaml`` and ``*.yml`` below it but the policy
+    tests (``*.test.yaml``, which ``test`` runs) and hidden directories, in a stable order."""
+    found: list[str] = []
+    for ref in paths:
+        path = Path(ref)
+        if not path.is_dir():
+            found.append(ref)
+            continue
+        below = sorted(
+            p
+            for p in path.rglob("*")
+            if p.name.endswith(POLICY_SUFFIXES)
+            and not p.name.endswith(TEST_SUFFIXES)
+            and not any(part.startswith(".") for part in p.relative_to(path).parts)
+            and p.is_file()
+        )
+        if not below:
+            raise BadInputError(
+                f"no policy files (*.yaml, *.yml; policy tests skipped) in the directory {ref}"
+            )
+        found.extend(str(p) for p in below)
+    return found
+
+
+# ``rules`` and ``explain`` without -p read every shipped pack, so any rule id the tool ships
+# can be listed and explained.
+def default_policies() -> tuple[str, ...]:
+    from genesys_oauth_audit.data import pack_names
+
+    return tuple(f"builtin:{n}" for n in pack_names())
+
+
 def list_rules(paths: tuple[str, ...], *, streams: Streams) -> ExitCode:
     """``rules``: one line per rule: id, severity (effective), title, where it is defined; below an
     overridden rule, each replaced setting with where it was replaced, and whether it is off."""
@@ -495,7 +543,7 @@ def list_rules(paths: tuple[str, ...], *, streams: Streams) -> ExitCode:
     from genesys_oauth_audit.policy.loader import load_policies
     from genesys_oauth_audit.report.escape import terminal
 
-    policies = load_policies(paths or ("builtin:tutorial",))
+    policies = load_policies(paths or default_policies())
     width = max((len(r.id) for r in policies.rules), default=2)
     for r in policies.rules:
         # A title is text from a policy file, perhaps a shared one: neutralised like any other.
@@ -528,19 +576,19 @@ def run_policy_tests(
             results.append(run_test_file(path, as_of=as_of))
         except InputFileError as exc:
             problems.extend(exc.diagnostics)
-    streams.stdout.write(render_results(results))
+    if results or not problems:
+        streams.stdout.write(render_results(results))
     if problems:
         raise InputFileError(problems)
     return ExitCode.FINDINGS if any(r.failed for r in results) else ExitCode.OK
 
 
-def explain(rule_id: str, paths: tuple[str, ...], *, streams: Streams) -> ExitCode:
+def explain(rule_id: str, paths: tuple[str, ...], *, streams: Streams, width: int = 80) -> ExitCode:
     """``explain``: one rule in full: metadata, selectors, the check in words, its examples."""
-    from genesys_oauth_audit.data import pack_names
     from genesys_oauth_audit.policy.explain import explain_rule
     from genesys_oauth_audit.policy.loader import load_policies
 
-    policies = load_policies(paths or tuple(f"builtin:{n}" for n in pack_names()))
+    policies = load_policies(paths or default_policies())
     rule = policies.rule(rule_id)
     if rule is None:
         import difflib
@@ -552,7 +600,7 @@ def explain(rule_id: str, paths: tuple[str, ...], *, streams: Streams) -> ExitCo
         )
     from genesys_oauth_audit.report.escape import terminal_lines
 
-    streams.stdout.write(terminal_lines(explain_rule(rule, policies)))
+    streams.stdout.write(terminal_lines(explain_rule(rule, policies, width=width)))
     return ExitCode.OK
 
 

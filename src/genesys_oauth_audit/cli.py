@@ -21,7 +21,13 @@ import click
 from genesys_oauth_audit import __version__
 from genesys_oauth_audit.engine.drift_classes import DRIFT_CLASSES
 from genesys_oauth_audit.engine.drift_classes import FAIL_ON_CHOICES as DRIFT_FAIL_ON
-from genesys_oauth_audit.errors import AuditError, ExitCode, exit_code_table
+from genesys_oauth_audit.errors import (
+    AuditError,
+    ExitCode,
+    InputFileError,
+    diagnostics_count,
+    exit_code_table,
+)
 from genesys_oauth_audit.report import DRIFT_REPORTERS, REPORTERS
 
 if TYPE_CHECKING:
@@ -42,6 +48,11 @@ def _formats_help(registry: Mapping[str, tuple[str, str]]) -> str:
 EPILOG = "\b\nExit codes:\n" + exit_code_table()  # \b: click must not rewrap the table
 
 
+def epilog(command: str) -> str:
+    """A command's own exit codes (errors.COMMAND_EXIT_CODES), for its ``--help``."""
+    return "\b\nExit codes:\n" + exit_code_table(command)
+
+
 def shown(text: str) -> str:
     """Text as it may reach the terminal: this run's secrets redacted, then every control,
     format and separator character escaped (a server's error text can carry ESC sequences)."""
@@ -58,14 +69,51 @@ class _ShownFormatter(logging.Formatter):
         return shown(super().format(record))
 
 
-def _setup_logging(verbose: int) -> None:
+def _setup_logging(verbose: int, quiet: bool = False) -> None:
     level = logging.WARNING if verbose <= 0 else logging.INFO if verbose == 1 else logging.DEBUG
+    if quiet:
+        level = logging.ERROR
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(_ShownFormatter("genesys-oauth-audit: %(message)s"))
     root = logging.getLogger("genesys_oauth_audit")
     root.handlers[:] = [handler]
     root.setLevel(level)
     root.propagate = False
+
+
+# -v/-vv/-q are accepted before the command and after it (as ruff and pip-audit do): both
+# places add to one setting kept in the context's meta, shared by the group and its command.
+VERBOSE_HELP = "More detail on stderr (-vv: every request). Never secrets."
+QUIET_HELP = (
+    "Quiet: stderr carries only errors and the final result (no warnings, progress or notes); "
+    "what goes to stdout is unchanged."
+)
+
+
+def _verbosity(ctx: click.Context, param: click.Parameter, value: int | bool) -> None:
+    if not value:
+        return
+    meta = ctx.meta
+    key = "goa.quiet" if param.name == "quiet" else "goa.verbose"
+    meta[key] = int(meta.get(key, 0)) + int(value)
+    if meta.get("goa.quiet") and meta.get("goa.verbose"):
+        raise click.UsageError("-q (quiet) and -v (verbose) contradict each other: give one")
+    _setup_logging(int(meta.get("goa.verbose", 0)), bool(meta.get("goa.quiet")))
+
+
+def verbosity_options(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """``-v``/``-vv`` and ``-q``, wherever they are given."""
+    fn = click.option(
+        "-q", "--quiet", is_flag=True, expose_value=False, callback=_verbosity, help=QUIET_HELP
+    )(fn)
+    return click.option(
+        "-v",
+        "--verbose",
+        count=True,
+        expose_value=False,
+        callback=_verbosity,
+        help=VERBOSE_HELP,
+    )(fn)
 
 
 def _run(ctx: click.Context, action: Callable[[], ExitCode]) -> None:
@@ -89,9 +137,14 @@ def _run(ctx: click.Context, action: Callable[[], ExitCode]) -> None:
                 f"genesys-oauth-audit: error: {message} [audit incomplete; no report written]",
                 err=True,
             )
+        elif isinstance(exc, InputFileError) and exc.diagnostics:
+            # Like ruff and yamllint: one problem a line, its location first, then a count.
+            for d in exc.diagnostics:
+                click.echo(shown(d.shown("error")), err=True)
+            click.echo(diagnostics_count(exc.diagnostics), err=True)
         else:
             for line in str(exc).splitlines() or [type(exc).__name__]:
-                click.echo(f"genesys-oauth-audit: invalid input: {shown(line)}", err=True)
+                click.echo(f"genesys-oauth-audit: error: {shown(line)}", err=True)
         ctx.exit(int(exc.exit_code))
     except KeyboardInterrupt as exc:
         # Outputs are committed together at the end: before that, nothing was written; during
@@ -118,7 +171,8 @@ def _run(ctx: click.Context, action: Callable[[], ExitCode]) -> None:
 def _streams() -> Streams:
     from genesys_oauth_audit.app import Streams
 
-    return Streams()
+    ctx = click.get_current_context(silent=True)
+    return Streams(quiet=bool(ctx is not None and ctx.meta.get("goa.quiet")))
 
 
 def _parse_now(value: str | None) -> datetime | None:
@@ -206,6 +260,36 @@ def connection_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     return fn
 
 
+CONNECTION_FLAGS = (
+    "region",
+    "client_id",
+    "login_url",
+    "timeout",
+    "max_retries",
+    "retry_budget",
+    "usage_timeout",
+    "deadline",
+    "max_response_mb",
+)
+
+
+def _no_connection_flags(ctx: click.Context, why: str) -> None:
+    """Connection flags where no org is read are an error, never silently ignored (a typo'd
+    --region would otherwise pass unnoticed). The environment is not checked: CI sets it for
+    every job."""
+    given = [
+        f"--{name.replace('_', '-')}"
+        for name in CONNECTION_FLAGS
+        if ctx.get_parameter_source(name) not in (None, click.core.ParameterSource.DEFAULT)
+    ]
+    if given:
+        them = "it" if len(given) == 1 else "them"
+        raise click.UsageError(
+            f"{', '.join(given)} {'is' if len(given) == 1 else 'are'} for reading a live org, "
+            f"and {why}: drop {them}, or drop --inventory to audit the live org"
+        )
+
+
 def _connection(kw: dict[str, Any]) -> ConnectionOptions:
     from genesys_oauth_audit.app import ConnectionOptions
 
@@ -239,16 +323,18 @@ def output_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
 )
 @click.version_option(__version__, prog_name="genesys-oauth-audit")
-@click.option(
-    "-v", "--verbose", count=True, help="More detail on stderr (-vv: every request). Never secrets."
-)
+@verbosity_options
 @click.option("--debug", is_flag=True, hidden=True, help="Show tracebacks of internal errors.")
-def cli(verbose: int, debug: bool) -> None:
-    """Policy-as-code compliance checks for the OAuth clients of a Genesys Cloud org."""
-    _setup_logging(verbose)
+def cli(debug: bool) -> None:
+    """Policy-as-code compliance checks for the OAuth clients of a Genesys Cloud org.
+
+    -v, -vv and -q may also be given after the command (check -v ...)."""
+    ctx = click.get_current_context()
+    _setup_logging(int(ctx.meta.get("goa.verbose", 0)), bool(ctx.meta.get("goa.quiet")))
 
 
-@cli.command(epilog=EPILOG)
+@cli.command(epilog=epilog("fetch"))
+@verbosity_options
 @connection_options
 @click.option(
     "-o",
@@ -305,6 +391,20 @@ def want_color(flag: bool | None, fmt: str, stream: Any, environ: Mapping[str, s
     return bool(getattr(stream, "isatty", lambda: False)()) and "NO_COLOR" not in environ
 
 
+def text_width(stream: Any, environ: Mapping[str, str]) -> int:
+    """The width text for people is wrapped at: ``COLUMNS`` when set, else the terminal's width,
+    never under 80 columns; 80 when not writing to a terminal (a file, a pipe, a CI log), so
+    what is kept or compared stays the same on every machine."""
+    columns = environ.get("COLUMNS", "").strip()
+    if columns.isdigit():
+        return max(80, int(columns))
+    if bool(getattr(stream, "isatty", lambda: False)()):
+        import shutil
+
+        return max(80, shutil.get_terminal_size((80, 24)).columns)
+    return 80
+
+
 def _sarif_category(value: str | None) -> str | None:
     """A code scanning category: some visible text on one line (GitHub compares it as given)."""
     if value is None:
@@ -323,7 +423,8 @@ def _severity_or_never(value: str) -> Severity | None:
     return None if value == "never" else Severity(value)
 
 
-@cli.command(epilog=EPILOG)
+@cli.command(epilog=epilog("check"))
+@verbosity_options
 @click.option(
     "-p",
     "--policy",
@@ -362,6 +463,15 @@ def _severity_or_never(value: str) -> Severity | None:
     default="rule",
     show_default=True,
     help="How the text report groups findings.",
+)
+@click.option(
+    "--riskiest",
+    type=click.IntRange(min=0),
+    default=10,
+    show_default=True,
+    metavar="N",
+    help="Clients the text report lists as riskiest by the risk catalog (high or critical, and "
+    "at least --min-severity); 0 leaves the block out.",
 )
 @click.option(
     "--sarif-include-waived",
@@ -438,6 +548,7 @@ def check(
     inventory: Path | None,
     fmt: str,
     group_by: GroupBy,
+    riskiest: int,
     sarif_include_waived: bool,
     sarif_category: str | None,
     baseline: Path | None,
@@ -452,9 +563,12 @@ def check(
     **kw: Any,
 ) -> None:
     """Evaluate policies over a snapshot or a live org, report, and exit 0/1 for a CI gate."""
+    if inventory is not None:
+        _no_connection_flags(ctx, f"--inventory {inventory} audits a snapshot file")
     conn = _connection(kw)
     outputs = {name: kw.pop(f"{name}_output") for name in REPORTERS}
     use_color = want_color(color, fmt, sys.stdout, os.environ)
+    width = text_width(sys.stdout, os.environ)
     format_explicit = ctx.get_parameter_source("fmt") is not click.core.ParameterSource.DEFAULT
 
     def action() -> ExitCode:
@@ -472,6 +586,7 @@ def check(
             usage_days=usage_days,
             now=_parse_now(now),
             group_by=group_by,
+            riskiest=riskiest,
             sarif_include_waived=sarif_include_waived,
             sarif_category=sarif_category,
             baseline=baseline,
@@ -480,17 +595,20 @@ def check(
             frameworks=tuple(dict.fromkeys(frameworks)),
             format_explicit=format_explicit,
             as_of=as_of.date() if as_of is not None else None,
+            width=width,
         )
         return app.check(opts, environ=os.environ, streams=_streams(), color=bool(use_color))
 
     _run(ctx, action)
 
 
-@cli.command(epilog=EPILOG)
+@cli.command(epilog=epilog("validate"))
+@verbosity_options
 @click.argument("paths", nargs=-1, required=True)
 @click.pass_context
 def validate(ctx: click.Context, paths: tuple[str, ...]) -> None:
-    """Check policy files: schema and semantics, every error at once as file:line:column."""
+    """Check policy files, or the policies under a directory (its *.test.yaml skipped): schema
+    and semantics, every error at once as file:line:column: error: ..., then a count."""
 
     def action() -> ExitCode:
         from genesys_oauth_audit import app
@@ -500,13 +618,14 @@ def validate(ctx: click.Context, paths: tuple[str, ...]) -> None:
     _run(ctx, action)
 
 
-@cli.command(name="rules", epilog=EPILOG)
+@cli.command(name="rules", epilog=epilog("rules"))
+@verbosity_options
 @click.option(
     "-p",
     "--policy",
     "policies",
     multiple=True,
-    help="Policy file or builtin:NAME (default: builtin:tutorial).",
+    help="Policy file or builtin:NAME (default: every shipped pack).",
 )
 @click.pass_context
 def rules_command(ctx: click.Context, policies: tuple[str, ...]) -> None:
@@ -521,7 +640,8 @@ def rules_command(ctx: click.Context, policies: tuple[str, ...]) -> None:
     _run(ctx, action)
 
 
-@cli.command(epilog=EPILOG)
+@cli.command(epilog=epilog("explain"))
+@verbosity_options
 @click.argument("rule_id")
 @click.option(
     "-p",
@@ -537,12 +657,15 @@ def explain(ctx: click.Context, rule_id: str, policies: tuple[str, ...]) -> None
     def action() -> ExitCode:
         from genesys_oauth_audit import app
 
-        return app.explain(rule_id, policies, streams=_streams())
+        return app.explain(
+            rule_id, policies, streams=_streams(), width=text_width(sys.stdout, os.environ)
+        )
 
     _run(ctx, action)
 
 
-@cli.command(name="test", epilog=EPILOG)
+@cli.command(name="test", epilog=epilog("test"))
+@verbosity_options
 @click.argument("paths", nargs=-1, required=True)
 @as_of_option(
     "Judge every test file as of this day (UTC), overriding its today: key. Default: the "
@@ -566,11 +689,12 @@ DIFF_EPILOG = (
     "\b\nClasses of change (--fail-on):\n"
     + "\n".join(f"  {name:<15} {meaning}" for name, meaning in DRIFT_CLASSES.items())
     + "\n\n"
-    + EPILOG
+    + epilog("diff")
 )
 
 
 @cli.command(name="diff", epilog=DIFF_EPILOG)
+@verbosity_options
 @click.argument("old", type=click.Path(dir_okay=False, path_type=Path))
 @click.argument("new", type=click.Path(dir_okay=False, path_type=Path))
 @click.option(

@@ -29,9 +29,65 @@ _MEANINGS = {
 }
 
 
-def exit_code_table() -> str:
-    """The exit-code table as shown in ``--help`` and the README."""
-    return "\n".join(f"  {code.value}  {code.meaning}" for code in ExitCode)
+_STOPPED = "interrupted (Ctrl-C, SIGTERM), or an internal error (a bug: please report it)"
+
+# What each exit code means for each command: every command's ``--help`` is built from this one
+# table, and docs/exit-codes.md says the same (tests/test_cli_habits.py keeps them equal). A
+# command not listed here has the general meanings above.
+COMMAND_EXIT_CODES: dict[str, dict[ExitCode, str]] = {
+    "fetch": {
+        ExitCode.OK: "the snapshot was written (fetch has no findings: it never exits 1)",
+        ExitCode.BAD_INPUT: "bad flags, or an output path that cannot be written",
+        ExitCode.INCOMPLETE: "the org could not be read completely; no snapshot was written",
+    },
+    "check": dict(_MEANINGS),
+    "validate": {
+        ExitCode.OK: "every policy file is valid (warnings do not fail)",
+        ExitCode.BAD_INPUT: "a policy file is unreadable or invalid: each problem as "
+        "path:line:col, then a count",
+        ExitCode.INCOMPLETE: _STOPPED,
+    },
+    "rules": {
+        ExitCode.OK: "the rules were listed",
+        ExitCode.BAD_INPUT: "a policy file is unreadable or invalid",
+        ExitCode.INCOMPLETE: _STOPPED,
+    },
+    "explain": {
+        ExitCode.OK: "the rule was explained",
+        ExitCode.BAD_INPUT: "no rule of that id in the policies, or a policy file is invalid",
+        ExitCode.INCOMPLETE: _STOPPED,
+    },
+    "test": {
+        ExitCode.OK: "every policy test passed",
+        ExitCode.FINDINGS: "a policy test failed",
+        ExitCode.BAD_INPUT: "a test file, or a policy or inventory it names, is unreadable or "
+        "invalid",
+        ExitCode.INCOMPLETE: _STOPPED,
+    },
+    "diff": {
+        ExitCode.OK: "no change of a --fail-on class (with the default, any: no drift at all)",
+        ExitCode.FINDINGS: "a change of a --fail-on class (with the default, any: any drift)",
+        ExitCode.BAD_INPUT: "a snapshot is unreadable or invalid, the two are of different "
+        "orgs, or bad flags",
+        ExitCode.INCOMPLETE: _STOPPED,
+    },
+}
+
+
+def exit_code_table(command: str | None = None) -> str:
+    """The exit-code table as shown in ``--help``: the general one, or one command's own."""
+    meanings = COMMAND_EXIT_CODES.get(command, _MEANINGS) if command else _MEANINGS
+    return "\n".join(f"  {code.value}  {meaning}" for code, meaning in meanings.items())
+
+
+def exit_codes_markdown() -> str:
+    """Every command's exit codes as one Markdown table (docs/exit-codes.md holds it verbatim)."""
+    rows = ["| command | code | meaning |", "|---|---|---|"]
+    for command, meanings in COMMAND_EXIT_CODES.items():
+        rows += [
+            f"| `{command}` | {code.value} | {meaning} |" for code, meaning in meanings.items()
+        ]
+    return "\n".join(rows) + "\n"
 
 
 class AuditError(Exception):
@@ -58,13 +114,29 @@ class Diagnostic:
     column: int | None
     message: str
 
-    def __str__(self) -> str:
+    @property
+    def where(self) -> str:
+        """``path:line:col``, as much of it as is known."""
         where = self.path
         if self.line is not None:
             where += f":{self.line}"
             if self.column is not None:
                 where += f":{self.column}"
-        return f"{where}: {self.message}"
+        return where
+
+    def __str__(self) -> str:
+        return f"{self.where}: {self.message}"
+
+    def shown(self, severity: str = "error") -> str:
+        """One diagnostic line as ruff and yamllint print them, the location first:
+        ``policies/acme.yaml:12:7: error: unknown check type ...``."""
+        return f"{self.where}: {severity}: {self.message}"
+
+
+def diagnostics_count(diagnostics: list[Diagnostic], severity: str = "error") -> str:
+    """The line after the diagnostics: ``3 errors in 2 files``."""
+    n, files = len(diagnostics), len({d.path for d in diagnostics})
+    return f"{n} {severity}{'' if n == 1 else 's'} in {files} file{'' if files == 1 else 's'}"
 
 
 class InputFileError(BadInputError):

@@ -362,21 +362,62 @@ def client_lines(text: str, clients: tuple[Client, ...]) -> dict[str, int]:
     return lines
 
 
+def _other_file(data: Any, text: str, shown: str) -> str | None:
+    """What a file given as a snapshot is instead, when it is another file this tool reads: a
+    Terraform plan or a request body (``check --proposed``), a policy (``-p``), a policy test.
+    ``data`` is None when the text is not JSON: then it is read as YAML (on this error path
+    only, and only if small)."""
+    if data is None:
+        if len(text) > 256 * 1024:
+            return None
+        import yaml
+
+        try:
+            data = yaml.safe_load(text)
+        except Exception:  # any failure: no better hint than the JSON error itself
+            return None
+    bodies = data if isinstance(data, list) and data else [data]
+    kind = data.get("kind") if isinstance(data, dict) else None
+    if kind == "Policy":
+        return (
+            f"this is a policy file, not a snapshot: give it with -p {shown}; --inventory "
+            "takes a snapshot written by `genesys-oauth-audit fetch -o`"
+        )
+    if kind == "PolicyTest":
+        return f"this is a policy test file, not a snapshot: run `genesys-oauth-audit test {shown}`"
+    if isinstance(data, dict) and (
+        "resource_changes" in data or "planned_values" in data or "terraform_version" in data
+    ):
+        what = "a Terraform plan (terraform show -json)"
+    elif all(isinstance(b, dict) and "authorizedGrantType" in b for b in bodies):
+        what = "an OAuth client request body"
+    else:
+        return None
+    return (
+        f"this is {what}, not a snapshot: check proposed clients with --proposed {shown}; "
+        "--inventory takes a snapshot written by `genesys-oauth-audit fetch -o`"
+    )
+
+
 def parse_snapshot(text: str, shown: str) -> Inventory:
     try:
         # The model validates level by level, so deep nesting is only looked for on the error
         # path below; nesting that would overflow the parser itself is refused here.
         data = load_json(text, check_depth=False)
     except ReadError as exc:
+        hint = _other_file(None, text, shown)
+        if hint is not None:
+            raise SnapshotError([Diagnostic(shown, 1, 1, hint)]) from None
         raise SnapshotError([Diagnostic(shown, exc.line, exc.column, str(exc))]) from None
     if not isinstance(data, dict) or data.get("kind") != SNAPSHOT_KIND:
+        hint = _other_file(data, text, shown)
         raise SnapshotError(
             [
                 Diagnostic(
                     shown,
                     1,
                     1,
-                    f'not a snapshot: expected an object with "kind": "{SNAPSHOT_KIND}"',
+                    hint or f'not a snapshot: expected an object with "kind": "{SNAPSHOT_KIND}"',
                 )
             ]
         )

@@ -165,6 +165,11 @@ def load_test_file(path: Path, as_of: date | None = None) -> LoadedTest:
         diagnostics,
         what="policy test",
         expected="a mapping with apiVersion, kind, policies and cases",
+        other_kinds={
+            "Policy": "this is a policy file (kind: Policy), not a policy test: check it with "
+            f"`genesys-oauth-audit validate {shown}` (test runs *.test.yaml files, kind: "
+            "PolicyTest)"
+        },
     )
     if parsed is None:
         raise InputFileError(diagnostics)

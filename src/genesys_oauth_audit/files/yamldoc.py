@@ -8,7 +8,7 @@ from __future__ import annotations
 import difflib
 import hashlib
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -367,8 +367,12 @@ def read_document(
     *,
     what: str = "policy",
     expected: str = "a mapping with apiVersion, kind and rules",
+    other_kinds: Mapping[str, str] | None = None,
 ) -> Parsed | None:
-    """Read, size-check, decode, compose and schema-validate one YAML file; problems go to ``diagnostics``."""
+    """Read, size-check, decode, compose and schema-validate one YAML file; problems go to ``diagnostics``.
+
+    ``other_kinds`` maps the ``kind`` of another file of this tool to what to say instead of
+    every schema error it would raise here (a test file given as a policy: "run it with test")."""
     try:
         raw = read_capped(path, MAX_DOCUMENT_BYTES, what=f"{what} file", shown=shown)
         text = decode_utf8(raw)
@@ -381,6 +385,10 @@ def read_document(
         return None
     if not isinstance(doc.data, dict):
         diagnostics.append(doc.at((), f"expected {expected}; got {type_name(doc.data)}"))
+        return None
+    kind = doc.data.get("kind")
+    if other_kinds and isinstance(kind, str) and kind in other_kinds:
+        diagnostics.append(doc.at(("kind",), other_kinds[kind]))
         return None
     errors = list(validator.iter_errors(doc.data))
     # A malformed date breaks both its pattern and its format: say it once.

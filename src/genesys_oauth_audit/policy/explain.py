@@ -4,6 +4,7 @@ with where each of its settings came from (the rule's file, or an override's lin
 from __future__ import annotations
 
 import json
+import re
 import textwrap
 
 from genesys_oauth_audit.policy.frameworks import control_title, framework_name
@@ -33,9 +34,8 @@ def _params_text(rule: Rule) -> str:
     described = rule.params.describe()
     if described is not None:
         return described
-    return json.dumps(
-        rule.params.model_dump(by_alias=True, exclude_defaults=False), ensure_ascii=False
-    )
+    # Unset optional parameters (None) are left out: "riskAtLeast": null says nothing.
+    return json.dumps(rule.params.model_dump(by_alias=True, exclude_none=True), ensure_ascii=False)
 
 
 def _setting_value(rule: Rule, setting: str) -> str:
@@ -104,17 +104,56 @@ def controls_text(rule: Rule) -> list[str]:
     return lines
 
 
-def _block(title: str, text: str | None) -> list[str]:
+# Inline Markdown (and the RST double backticks of the check types' docs), read for a terminal:
+# code spans first, so nothing inside them is touched.
+_CODE = re.compile(r"``(.+?)``|`([^`]+)`")
+_LINK = re.compile(r"\[([^\]]+)\]\((\S+?)\)")
+_AUTOLINK = re.compile(r"<(https?://[^>\s]+)>")
+_STRONG = re.compile(r"\*\*(\S(?:.*?\S)?)\*\*|__(\S(?:.*?\S)?)__")
+_EMPHASIS = re.compile(r"(?<![\w*])\*(\w(?:[^*]*?\w)?)\*(?![\w*])|(?<!\w)_(\w(?:[^_]*?\w)?)_(?!\w)")
+
+
+def terminal_markdown(text: str) -> str:
+    """Markdown as a terminal reader wants it: ``**bold**`` and ``*emphasis*`` without their
+    markers, links as ``text (url)``, code spans in single backticks (`oauth:*:*`), escapes
+    undone; no raw markup left to read around."""
+    out: list[str] = []
+    pos = 0
+    for match in _CODE.finditer(text):
+        out.append(_prose(text[pos : match.start()]))
+        out.append(f"`{match[1] or match[2]}`")
+        pos = match.end()
+    out.append(_prose(text[pos:]))
+    return "".join(out)
+
+
+def _prose(text: str) -> str:
+    text = _LINK.sub(lambda m: m[1] if m[1] == m[2] else f"{m[1]} ({m[2]})", text)
+    text = _AUTOLINK.sub(r"\1", text)
+    text = _STRONG.sub(lambda m: m[1] or m[2], text)
+    text = _EMPHASIS.sub(lambda m: m[1] or m[2], text)
+    return re.sub(r"\\([\\`*_{}\[\]()#+\-.!|])", r"\1", text)
+
+
+def _block(title: str, text: str | None, width: int = 80) -> list[str]:
     if not text:
         return []
     return [
         "",
         f"{title}:",
-        *textwrap.wrap(" ".join(text.split()), 78, initial_indent="  ", subsequent_indent="  "),
+        *textwrap.wrap(
+            terminal_markdown(" ".join(text.split())),
+            max(width - 2, 40),
+            initial_indent="  ",
+            subsequent_indent="  ",
+            break_on_hyphens=False,
+            break_long_words=False,
+        ),
     ]
 
 
-def explain_rule(rule: Rule, policies: PolicySet) -> str:
+def explain_rule(rule: Rule, policies: PolicySet, *, width: int = 80) -> str:
+    """The rule in full, its prose (what it checks, why, what to do) wrapped at ``width``."""
     check = rule.check_type
     params = rule.params.model_dump(by_alias=True, exclude_defaults=False)
     lines = [
@@ -149,9 +188,9 @@ def explain_rule(rule: Rule, policies: PolicySet) -> str:
         lines += ["", "Overridden:", *origin_lines(rule, "  ")]
     if rule.controls:
         lines += ["", "Controls it supports:", *controls_text(rule)]
-    lines += _block("What it checks", check.doc)
-    lines += _block("Why", rule.description)
-    lines += _block("What to do", rule.remediation)
+    lines += _block("What it checks", check.doc, width)
+    lines += _block("Why", rule.description, width)
+    lines += _block("What to do", rule.remediation, width)
     ex = check.example
     lines += [
         "",

@@ -120,7 +120,16 @@ class _Loader:
             reason = "is a directory" if path.is_dir() else "No such file or directory"
             self._missing(origin, ref, f"cannot read policy file {shown}: {reason}")
             return None
-        parsed = read_document(path, shown, self.validator, self.diagnostics)
+        parsed = read_document(
+            path,
+            shown,
+            self.validator,
+            self.diagnostics,
+            other_kinds={
+                "PolicyTest": "this is a policy test file (kind: PolicyTest), not a policy: "
+                f"run `genesys-oauth-audit test {shown}`"
+            },
+        )
         if parsed is None:
             return None
         self.loaded.add(resolved)

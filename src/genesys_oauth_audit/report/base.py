@@ -81,6 +81,8 @@ class RunInfo:
     warnings: tuple[str, ...] = ()
     as_of: date | None = None  # the day time-based checks judged as of (None: generated_at's)
     as_of_basis: AsOfBasis = "now"
+    width: int = 80  # columns the text report wraps at (at least 80)
+    riskiest: int = 10  # riskiest clients the text report lists (0: none)
     # The report files this run writes, (format, path): a shortened report says where all is.
     outputs: tuple[tuple[str, str], ...] = ()
 
