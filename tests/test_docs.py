@@ -168,7 +168,12 @@ def test_shell_examples_run_as_documented(document: Path, tmp_path: Path) -> Non
     secret = fake.credentials[CLIENT_ID]
     failures: list[str] = []
     with fake.serve() as base:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("GENESYSCLOUD_")}
+        # COLUMNS would widen the text report past the transcripts' 80 columns.
+        env = {
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith("GENESYSCLOUD_") and k != "COLUMNS"
+        }
         env.update(
             {
                 "PATH": f"{BIN}{os.pathsep}{env.get('PATH', '')}",
