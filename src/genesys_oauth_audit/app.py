@@ -28,8 +28,13 @@ if TYPE_CHECKING:
     from genesys_oauth_audit.files.output import Output, OutputSet
     from genesys_oauth_audit.findings import Evaluation
     from genesys_oauth_audit.inventory import Inventory
+    from genesys_oauth_audit.leastpriv.org import OrgLeastPrivilege
     from genesys_oauth_audit.policy.model import PolicySet
-    from genesys_oauth_audit.report.base import AsOfBasis, GroupBy, RunInfo, SourceInfo
+    from genesys_oauth_audit.report.base import AsOfBasis, GroupBy, RunInfo, SourceInfo, SourceKind
+
+
+# The operations window of a live check that needs operation data: the most one usage job reads.
+OPERATION_DAYS = 90
 
 
 @dataclass(frozen=True)
@@ -115,8 +120,11 @@ def fetch_live(
     environ: Mapping[str, str],
     streams: Streams,
     transport: httpx.BaseTransport | None = None,
+    operation_days: int | None = None,
 ) -> Inventory:
-    """Read the org over the API (the only place the app reaches for HTTP)."""
+    """Read the org over the API (the only place the app reaches for HTTP). ``usage_days``: last
+    use over that many days; ``operation_days``: the operations each client called (at most 90,
+    genesys/usage.py)."""
     from genesys_oauth_audit.genesys.client import GenesysClient, RetryPolicy
     from genesys_oauth_audit.genesys.fetch import FetchPlan, fetch_inventory
     from genesys_oauth_audit.settings import connection_settings
@@ -137,7 +145,10 @@ def fetch_live(
             max_response_bytes=conn.max_response_mb * 1024 * 1024,
         ) as api:
             plan = FetchPlan(
-                roles=roles, usage_days=usage_days, usage_timeout_seconds=conn.usage_timeout
+                roles=roles,
+                usage_days=usage_days,
+                usage_timeout_seconds=conn.usage_timeout,
+                operation_days=operation_days,
             )
             return fetch_inventory(api, plan, region=settings.endpoint.region, now=now)
     finally:
@@ -155,7 +166,8 @@ def fetch(
     streams: Streams,
     transport: httpx.BaseTransport | None = None,
 ) -> ExitCode:
-    """``fetch``: write a full snapshot of the org (roles and usage included unless turned off)."""
+    """``fetch``: write a full snapshot of the org (roles, last use and the operations each client
+    called included unless turned off; operations over at most the last 90 days)."""
     from genesys_oauth_audit.files.output import OutputSet
 
     # The output is checked before the org is read: a bad path fails in milliseconds.
@@ -169,6 +181,7 @@ def fetch(
         environ=environ,
         streams=streams,
         transport=transport,
+        operation_days=usage_days,
     )
     with outputs.writing() as writer:
         writer.write(snapshot, inventory.to_json())
@@ -177,6 +190,12 @@ def fetch(
         f"wrote {where}: {len(inventory.clients)} clients"
         + (f", {len(inventory.roles)} roles" if inventory.roles is not None else "")
         + (f", usage over {inventory.usage.days} days" if inventory.usage is not None else "")
+        + (
+            f", operations over {inventory.operation_usage.days} days"
+            if inventory.operation_usage is not None
+            else ""
+        )
+        + "".join(f"; {note}" for note in inventory.usage_notes)
         + "\n"
     )
     return ExitCode.OK
@@ -204,6 +223,7 @@ def run_info(
     color: bool,
     warnings: tuple[str, ...] = (),
     as_of: tuple[date, AsOfBasis] | None = None,
+    least_privilege: OrgLeastPrivilege | None = None,
 ) -> RunInfo:
     """What every reporter states besides the findings: tool, policies, rules, source, options."""
     from genesys_oauth_audit.report.base import PolicyRef, RuleInfo, RunInfo
@@ -240,6 +260,24 @@ def run_info(
         warnings=warnings,
         as_of=(as_of or as_of_day(opts.as_of, source, now))[0],
         as_of_basis=(as_of or as_of_day(opts.as_of, source, now))[1],
+        least_privilege=least_privilege,
+    )
+
+
+def source_info(inventory: Inventory, kind: SourceKind, path: str | None = None) -> SourceInfo:
+    """Where an inventory came from, with the usage it holds and which service answered."""
+    from genesys_oauth_audit.report.base import SourceInfo
+
+    return SourceInfo(
+        kind=kind,
+        org_id=inventory.org.id,
+        org_name=inventory.org.name,
+        region=inventory.region,
+        fetched_at=inventory.fetched_at,
+        path=path,
+        usage=inventory.usage,
+        operation_usage=inventory.operation_usage,
+        usage_notes=inventory.usage_notes,
     )
 
 
@@ -271,6 +309,7 @@ def _check(
     from genesys_oauth_audit.engine.evaluate import evaluate
     from genesys_oauth_audit.findings import Location, Subject, apply_baseline
     from genesys_oauth_audit.inventory import read_snapshot
+    from genesys_oauth_audit.leastpriv.org import analyse_inventory
     from genesys_oauth_audit.policy.loader import load_policies
     from genesys_oauth_audit.proposals import (
         parse_proposals,
@@ -309,14 +348,7 @@ def _check(
             Subject(c, Location(shown, lines[c.id]) if c.id in lines else None)
             for c in inventory.clients
         ]
-        source = SourceInfo(
-            kind="snapshot",
-            org_id=inventory.org.id,
-            org_name=inventory.org.name,
-            region=inventory.region,
-            fetched_at=inventory.fetched_at,
-            path=shown,
-        )
+        source = source_info(inventory, "snapshot", shown)
     elif proposed is None or has_credentials(opts.connection.client_id, environ):
         usage_days = None
         if "usage" in needs:
@@ -329,14 +361,11 @@ def _check(
             environ=environ,
             streams=streams,
             transport=transport,
+            # The operations window is as long as one usage job allows, unless --usage-days
+            # says otherwise: the longer it is, the fewer rare jobs look unused.
+            operation_days=(opts.usage_days or OPERATION_DAYS) if "operations" in needs else None,
         )
-        source = SourceInfo(
-            kind="live",
-            org_id=inventory.org.id,
-            org_name=inventory.org.name,
-            region=inventory.region,
-            fetched_at=inventory.fetched_at,
-        )
+        source = source_info(inventory, "live")
 
     # What the fetch doubted (an org with no clients) stays said when proposals are judged too.
     warnings = inventory.warnings if inventory is not None else ()
@@ -349,10 +378,24 @@ def _check(
     assert inventory is not None
 
     judged = as_of_day(opts.as_of, source, now)
-    evaluation = evaluate(policies, inventory, today=judged[0], subjects=subjects)
+    # Least privilege over the operations clients called, once: the unused-* rules judge it and
+    # every report shows it.
+    least = analyse_inventory(inventory)
+    evaluation = evaluate(
+        policies, inventory, today=judged[0], subjects=subjects, least_privilege=least
+    )
     if known is not None:
         evaluation = apply_baseline(evaluation, known)
-    info = run_info(policies, source, opts, now, color=color, warnings=warnings, as_of=judged)
+    info = run_info(
+        policies,
+        source,
+        opts,
+        now,
+        color=color,
+        warnings=warnings,
+        as_of=judged,
+        least_privilege=least,
+    )
     write_reports(evaluation, info, opts, streams, planned=planned)
     return ExitCode.FINDINGS if info.verdict(evaluation) else ExitCode.OK
 

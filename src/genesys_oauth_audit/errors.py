@@ -105,7 +105,12 @@ class PermissionDeniedError(FetchError):
 
 
 class ApiError(FetchError):
-    """The API answered an error we do not retry."""
+    """The API answered an error we do not retry; ``status`` is its HTTP status (a caller may
+    fall back on a 404, as usage reading does when the newer usage service is absent)."""
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 class TransportError(FetchError):

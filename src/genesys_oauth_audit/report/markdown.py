@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from genesys_oauth_audit.evidence import for_people
 from genesys_oauth_audit.findings import SEVERITIES, Evaluation, Finding
-from genesys_oauth_audit.report.base import RunInfo, counts_text, verdict_reason
+from genesys_oauth_audit.report import leastpriv
+from genesys_oauth_audit.report.base import RunInfo, counts_text, usage_text, verdict_reason
 from genesys_oauth_audit.report.escape import markdown as md
 from genesys_oauth_audit.report.escape import markdown_code
 from genesys_oauth_audit.report.frameworks import FrameworkView, controls_words, framework_views
@@ -81,6 +82,40 @@ def _framework_tables(views: tuple[FrameworkView, ...]) -> list[str]:
     return lines
 
 
+def _least_privilege_table(run: RunInfo) -> list[str]:
+    """Granted versus exercised: the clients with the largest unused share, folded away."""
+    org = run.least_privilege
+    if org is None:
+        return []
+    view = leastpriv.rows(org)
+    holding = [r for r in view if r.unused]
+    lines = [
+        f"<details><summary>Least privilege: {md(leastpriv.summary_text(org, view))}</summary>",
+        "",
+        f"{md(leastpriv.window_text(org))}.",
+        "",
+    ]
+    if holding:
+        lines += [
+            "| client | holds | granted | exercised | unused | unused share |",
+            "|---|---|---:|---:|---:|---:|",
+        ]
+        for r in holding[: leastpriv.TOP]:
+            exercised = f"{r.exercised}" + (f" (+{r.ambiguous} possibly)" if r.ambiguous else "")
+            lines.append(
+                f"| {md(r.client_name)} <sub>{markdown_code(r.client_id)}</sub> | {r.what} | "
+                f"{r.granted} | {exercised} | {r.unused} | {r.unused_share:.0%} |"
+            )
+        if len(holding) > leastpriv.TOP:
+            lines += [
+                "",
+                f"… and {len(holding) - leastpriv.TOP} more (the JSON and HTML reports list "
+                "every client).",
+            ]
+    lines += [*(f"- {md(note)}" for note in org.notes), "", "</details>", ""]
+    return lines
+
+
 def render(evaluation: Evaluation, run: RunInfo) -> str:
     reported = run.reported(evaluation)
     counting = [f for f in reported if f.counts]
@@ -112,6 +147,7 @@ def render(evaluation: Evaluation, run: RunInfo) -> str:
             else ""
         ),
         "",
+        *([f"{md(usage)}.", ""] if (usage := usage_text(src)) is not None else []),
         *(f"> ⚠️ **Warning:** {md(w)}\n" for w in run.warnings),
         "| "
         + " | ".join(f"{ICON[s.value]} {s.value}" for s in SEVERITIES)
@@ -170,6 +206,7 @@ def render(evaluation: Evaluation, run: RunInfo) -> str:
                 f"{md(c.risk_reason or '')} |"
             )
         lines += ["", "</details>", ""]
+    lines += _least_privilege_table(run)
     if evaluation.absent:
         lines += [
             f"<details><summary>{len(evaluation.absent)} baseline entries absent "

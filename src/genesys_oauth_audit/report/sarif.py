@@ -19,7 +19,8 @@ from typing import Any
 from genesys_oauth_audit.evidence import for_people
 from genesys_oauth_audit.files.output import json_text
 from genesys_oauth_audit.findings import Evaluation, Finding, Severity
-from genesys_oauth_audit.report.base import RuleInfo, RunInfo, counts_dict, live_path
+from genesys_oauth_audit.report import leastpriv
+from genesys_oauth_audit.report.base import RuleInfo, RunInfo, counts_dict, live_path, usage_text
 from genesys_oauth_audit.report.escape import terminal, terminal_lines
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
@@ -197,7 +198,8 @@ def sarif_log(evaluation: Evaluation, run: RunInfo) -> dict[str, Any]:
         if (f.waived is None or run.sarif_include_waived) and f.rule_id in index
     ]
     notifications: list[dict[str, Any]] = [
-        {"level": "note", "message": {"text": terminal(note)}} for note in run.source.notes
+        {"level": "note", "message": {"text": terminal(note)}}
+        for note in (*run.source.notes, *run.source.usage_notes)
     ] + [{"level": "warning", "message": {"text": terminal(w)}} for w in run.warnings]
     for n in evaluation.not_evaluated:
         notifications.append(
@@ -320,6 +322,25 @@ def sarif_log(evaluation: Evaluation, run: RunInfo) -> dict[str, Any]:
         ]
     if run.frameworks:
         run_obj["properties"]["frameworks"] = list(run.frameworks)
+    usage = usage_text(run.source)
+    if usage is not None:
+        run_obj["properties"]["usage"] = terminal(usage)
+    org = run.least_privilege
+    if org is not None:
+        # Counts per client (the JSON report carries the lists): granted, exercised, unused.
+        run_obj["properties"]["leastPrivilege"] = {
+            "window": leastpriv.window_dict(org),
+            "clients": [
+                {
+                    "clientId": r.client_id,
+                    "clientName": terminal(r.client_name),
+                    "kind": r.kind,
+                    **leastpriv.counts_dict(r),
+                    "unusedShare": round(r.unused_share, 4),
+                }
+                for r in leastpriv.rows(org)
+            ],
+        }
     return {"$schema": SARIF_SCHEMA, "version": "2.1.0", "runs": [run_obj]}
 
 
