@@ -167,6 +167,10 @@ def _were(n: int) -> str:
     return f"{n} was" if n == 1 else f"{n} were"
 
 
+def _permissions(n: int) -> str:
+    return f"{n} permission" if n == 1 else f"{n} permissions"
+
+
 # --- unused-permissions --------------------------------------------------------------------------
 
 
@@ -290,7 +294,7 @@ def unused_permissions(client: Client, ctx: Context, p: UnusedPermissions) -> It
         maybe = f", {len(ambiguous)} possibly" if ambiguous else ""
         yield Problem(
             name,
-            f"role {name!r} grants {granted} permissions; {_were(len(exercised))} exercised in "
+            f"role {name!r} grants {_permissions(granted)}; {_were(len(exercised))} exercised in "
             f"{window.days} days{maybe} ({unused} unused, {share:.0%} of what usage can show)",
             _evidence(
                 analysis,
@@ -372,7 +376,7 @@ def unused_roles(client: Client, ctx: Context, p: UnusedRoles) -> Iterator[Probl
             continue
         yield Problem(
             name,
-            f"role {name!r} grants {use.permissions} permissions; none was exercised in "
+            f"role {name!r} grants {_permissions(use.permissions)}; none was exercised in "
             f"{window.days} days",
             _evidence(
                 analysis,
