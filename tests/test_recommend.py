@@ -243,7 +243,12 @@ def test_worked_example_json_body_is_a_valid_role_create() -> None:
     ]
     assert role["divisions"] == ["d-emea"]
     assert entry["confidence"]["requests"] == 10890
-    assert entry["confidence"]["window"] == {"days": 90, "start": "2026-08-23", "end": "2026-11-20"}
+    assert entry["confidence"]["window"] == {
+        "days": 90,
+        "start": "2026-08-23",
+        "end": "2026-11-20",
+        "source": None,
+    }
 
 
 def test_the_body_validator_rejects_what_the_api_does_not_define() -> None:

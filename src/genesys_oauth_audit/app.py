@@ -614,3 +614,95 @@ def drift(
     result = compare(load_snapshot(old), load_snapshot(new), fail_on=fail_on or ("any",))
     streams.stdout.write(drift_renderer(fmt)(result))
     return ExitCode.FINDINGS if result.failed else ExitCode.OK
+
+
+# -- recommend ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RecommendOptions:
+    inventory: Path | None = None
+    connection: ConnectionOptions = field(default_factory=ConnectionOptions)
+    clients: tuple[str, ...] = ()  # ids or names; none: every client with operation data
+    format: str = "terraform"
+    output: str = "-"
+    usage_days: int | None = None  # days of operations to read from a live org (at most 90)
+    now: datetime | None = None
+
+
+def recommend(
+    opts: RecommendOptions,
+    *,
+    environ: Mapping[str, str],
+    streams: Streams,
+    transport: httpx.BaseTransport | None = None,
+) -> ExitCode:
+    """``recommend``: the least-privilege role (or scopes) of each client, from the operations it
+    called. Reads a snapshot or the org (GETs and the usage jobs only): it never writes to it."""
+    from genesys_oauth_audit.errors import FetchError
+    from genesys_oauth_audit.files.output import OutputSet
+    from genesys_oauth_audit.inventory import load_snapshot
+    from genesys_oauth_audit.leastpriv.analysis import CLIENT_CREDENTIALS
+    from genesys_oauth_audit.leastpriv.org import analyse_inventory, select_clients
+    from genesys_oauth_audit.leastpriv.recommend import recommend as recommend_for
+    from genesys_oauth_audit.report import recommender
+
+    outputs = OutputSet(stdout=streams.stdout, stderr=streams.stderr)
+    target = outputs.add(opts.output, "-o")
+    if opts.inventory is not None:
+        inventory = load_snapshot(opts.inventory)
+    else:
+        inventory = fetch_live(
+            opts.connection,
+            roles=True,
+            usage_days=None,
+            now=_now(opts.now),
+            environ=environ,
+            streams=streams,
+            transport=transport,
+            operation_days=opts.usage_days or OPERATION_DAYS,
+        )
+    why = "; ".join(inventory.usage_notes)
+    if inventory.operation_usage is None:
+        if opts.inventory is not None:
+            raise BadInputError(
+                f"{opts.inventory}: the snapshot holds no operation data (the operations each "
+                "client called)" + (f": {why}" if why else ", as snapshots before 0.2 do")
+                + "; write one with `genesys-oauth-audit fetch -o FILE`"
+            )
+        raise FetchError(
+            "the org's usage gave no operation data, and recommend needs the operations each "
+            f"client called: {why or 'none were read'}"
+        )
+    chosen = (
+        select_clients(inventory.clients, opts.clients) if opts.clients else inventory.clients
+    )
+    if inventory.roles is None and any(c.grant_type == CLIENT_CREDENTIALS for c in chosen):
+        raise BadInputError(
+            f"{opts.inventory}: the snapshot holds no roles, so what client-credentials clients "
+            "are granted is unknown; write one with roles (`genesys-oauth-audit fetch` without "
+            "--no-roles)"
+        )
+    org = analyse_inventory(inventory)
+    assert org is not None
+    recommendations = []
+    for client in chosen:
+        analysis = org.get(client.id)
+        if analysis is None:
+            if opts.clients:
+                raise BadInputError(
+                    f"--client {client.name!r}: grant type {client.grant_type!r} is neither client "
+                    "credentials nor user-facing; there is no role or scope to recommend"
+                )
+            continue
+        recommendations.append(recommend_for(analysis, client))
+    text = redact(recommender(opts.format)(recommendations))
+    with outputs.writing() as writer:
+        writer.write(target, text)
+    where = "standard output" if target.kind == "stdout" else target.shown
+    streams.stderr.write(
+        f"recommended least privilege for {len(recommendations)} "
+        f"client{'' if len(recommendations) == 1 else 's'} from "
+        f"{inventory.operation_usage.days} days of operations to {where}\n"
+    )
+    return ExitCode.OK

@@ -8,10 +8,12 @@ org's roles too (an inventory fetched without roles says what it cannot show in 
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+import difflib
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from genesys_oauth_audit.data.operations import CalledOperation
+from genesys_oauth_audit.errors import BadInputError
 from genesys_oauth_audit.inventory import Client, Inventory, UsageWindow
 from genesys_oauth_audit.leastpriv.analysis import (
     CLIENT_CREDENTIALS,
@@ -74,3 +76,28 @@ def analyse_inventory(inventory: Inventory) -> OrgLeastPrivilege | None:
             "(fetch them, or use a snapshot written with roles)",
         )
     return OrgLeastPrivilege(window=window, analyses=analyses, engine=engine, notes=notes)
+
+
+def select_clients(clients: Sequence[Client], refs: Sequence[str]) -> list[Client]:
+    """The clients ``refs`` name, in the order given: each by exact id, else by exact name, else
+    by name ignoring case. A name two clients share, or a reference nothing matches, is bad
+    input (exit 2), the latter with a did-you-mean over names and ids."""
+    chosen: dict[str, Client] = {}
+    for ref in refs:
+        found = [c for c in clients if c.id == ref]
+        if not found:
+            found = [c for c in clients if c.name == ref]
+        if not found:
+            found = [c for c in clients if c.name.casefold() == ref.casefold()]
+        if len(found) > 1:
+            ids = ", ".join(c.id for c in found)
+            raise BadInputError(
+                f"--client {ref!r}: {len(found)} clients have that name ({ids}); name one by id"
+            )
+        if not found:
+            close = difflib.get_close_matches(ref, [c.name for c in clients], n=3, cutoff=0.6)
+            close += difflib.get_close_matches(ref, [c.id for c in clients], n=1, cutoff=0.8)
+            hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+            raise BadInputError(f"--client {ref!r}: no client has that id or name{hint}")
+        chosen.setdefault(found[0].id, found[0])
+    return list(chosen.values())
