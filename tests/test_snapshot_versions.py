@@ -26,9 +26,7 @@ def test_a_version_1_snapshot_loads_with_its_usage_source_stated() -> None:
     assert all(c.operations is None for c in inv.clients)
     # Everything else means what it meant: the same clients as today's sample, without operations.
     current = load_snapshot(SAMPLE_SNAPSHOT)
-    assert [c.model_copy(update={"operations": None}) for c in current.clients] == list(
-        inv.clients
-    )
+    assert [c.model_copy(update={"operations": None}) for c in current.clients] == list(inv.clients)
 
 
 def test_a_version_1_snapshot_is_written_back_as_version_2() -> None:
@@ -80,6 +78,7 @@ def test_check_audits_a_version_1_snapshot_and_says_what_it_cannot_judge(
     reasons = {n["ruleId"]: n["reason"] for n in data["notEvaluated"]}
     assert set(reasons) == {"GOA-LP-001", "GOA-LP-002", "GOA-LP-003"}
     assert all("no operation data" in r for r in reasons.values())
-    assert "Usage: last use over 90 days, 2026-08-23 to 2026-11-20, from the legacy usage query" in (
-        ran.stdout.replace("\n", " ")
+    assert (
+        "Usage: last use over 90 days, 2026-08-23 to 2026-11-20, from the legacy usage query"
+        in (ran.stdout.replace("\n", " "))
     )

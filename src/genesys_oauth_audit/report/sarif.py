@@ -327,7 +327,9 @@ def sarif_log(evaluation: Evaluation, run: RunInfo) -> dict[str, Any]:
         run_obj["properties"]["usage"] = terminal(usage)
     org = run.least_privilege
     if org is not None:
-        # Counts per client (the JSON report carries the lists): granted, exercised, unused.
+        # Counts per client (the JSON report carries the lists): granted, exercised, unused; the
+        # clients with the largest unused share first, bounded so the upload stays small.
+        view = leastpriv.rows(org)
         run_obj["properties"]["leastPrivilege"] = {
             "window": leastpriv.window_dict(org),
             "clients": [
@@ -338,11 +340,17 @@ def sarif_log(evaluation: Evaluation, run: RunInfo) -> dict[str, Any]:
                     **leastpriv.counts_dict(r),
                     "unusedShare": round(r.unused_share, 4),
                 }
-                for r in leastpriv.rows(org)
+                for r in view[:MAX_LEAST_PRIVILEGE_CLIENTS]
             ],
+            "omitted": max(0, len(view) - MAX_LEAST_PRIVILEGE_CLIENTS),
         }
     return {"$schema": SARIF_SCHEMA, "version": "2.1.0", "runs": [run_obj]}
 
 
 def render(evaluation: Evaluation, run: RunInfo) -> str:
     return json_text(sarif_log(evaluation, run)) + "\n"
+
+
+# The least-privilege counts SARIF carries (run properties, which code scanning ignores): the
+# clients with the largest unused share; the JSON report has every client.
+MAX_LEAST_PRIVILEGE_CLIENTS = 1000
