@@ -377,7 +377,12 @@ def render_text(recs: Sequence[Recommendation]) -> str:
             out.append("  no permission was exercised: the client needs no role for what it did")
         for role in rec.roles if isinstance(rec, RoleRecommendation) else ():
             divisions = ", ".join(
-                "home division" if d is None else terminal(d) for d in role.divisions
+                "home division"
+                if d is None
+                else "all divisions"
+                if d == "*"
+                else f"division {terminal(d)}"
+                for d in role.divisions
             )
             out.append(f"  role {terminal(role.name)} in {divisions}:")
             out.extend(
