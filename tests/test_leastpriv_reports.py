@@ -198,3 +198,29 @@ def test_a_proposal_run_has_no_view(run_cli: Run) -> None:
     assert report["leastPrivilege"] is None
     assert {n["ruleId"] for n in report["notEvaluated"]} >= {"GOA-LP-001", "GOA-LP-003"}
     assert re.search(r"no operation data", json.dumps(report["notEvaluated"]))
+
+
+def test_in_a_browser_the_least_privilege_table_sorts(
+    reports: dict[str, str], tmp_path: Path
+) -> None:
+    from tests.test_html import _dom
+
+    page = tmp_path / "lp.html"
+    page.write_text(reports["html"], encoding="utf-8")
+
+    def order(fragment: str, key: str) -> list[str]:
+        dom = lxml_html.fromstring(_dom(page, fragment, tmp_path))
+        return [
+            r.get(f"data-{key}") or ""
+            for r in nodes(dom, '//table[@id="least-privilege"]/tbody/tr')
+        ]
+
+    unused = [int(v) for v in order("sort=unused", "unused")]
+    assert unused == sorted(unused, reverse=True) and unused[0] == 1462
+    names = order("sort=name", "name")
+    assert names == sorted(names) and len(names) == 36
+    granted = [int(v) for v in order("sort=granted:asc", "granted")]
+    assert granted == sorted(granted)
+    dom = lxml_html.fromstring(_dom(page, "sort=exercised", tmp_path))
+    assert texts(dom, "//th[@aria-sort]/button/@data-sort") == ["exercised"]
+    assert texts(dom, "//th[@aria-sort]/@aria-sort") == ["descending"]

@@ -667,16 +667,15 @@ def recommend(
         if opts.inventory is not None:
             raise BadInputError(
                 f"{opts.inventory}: the snapshot holds no operation data (the operations each "
-                "client called)" + (f": {why}" if why else ", as snapshots before 0.2 do")
+                "client called)"
+                + (f": {why}" if why else ", as snapshots before 0.2 do")
                 + "; write one with `genesys-oauth-audit fetch -o FILE`"
             )
         raise FetchError(
             "the org's usage gave no operation data, and recommend needs the operations each "
             f"client called: {why or 'none were read'}"
         )
-    chosen = (
-        select_clients(inventory.clients, opts.clients) if opts.clients else inventory.clients
-    )
+    chosen = select_clients(inventory.clients, opts.clients) if opts.clients else inventory.clients
     if inventory.roles is None and any(c.grant_type == CLIENT_CREDENTIALS for c in chosen):
         raise BadInputError(
             f"{opts.inventory}: the snapshot holds no roles, so what client-credentials clients "

@@ -618,8 +618,7 @@ def diff_command(
     "--usage-days",
     type=click.IntRange(min=1, max=90),
     default=None,
-    help="Days of operations to read from a live org (one usage job reads at most 90; "
-    "default 90).",
+    help="Days of operations to read from a live org (one usage job reads at most 90; default 90).",
 )
 @click.option(
     "--now", hidden=True, help="Pretend the current time is this (ISO-8601); for reproducible runs."

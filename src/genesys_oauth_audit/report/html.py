@@ -6,7 +6,8 @@ nothing else, so even an escaping mistake could not run injected script or
 load anything. Every piece of org text is escaped, and control and bidi
 characters are shown as visible escapes. Filters (minimum severity, rule,
 client, waived) also read the URL fragment (``#severity=high&rule=GOA-BL-005``),
-so a filtered view can be shared as a link.
+so a filtered view can be shared as a link; so does the least-privilege table's
+order (``#sort=unused``, ``#sort=name:asc``).
 """
 
 from __future__ import annotations
@@ -94,23 +95,33 @@ SCRIPT = """
   var table = document.getElementById('least-privilege');
   if (!table) { return; }
   var body = table.tBodies[0], order = {};
-  Array.prototype.forEach.call(table.querySelectorAll('th button[data-sort]'), function (button) {
-    button.addEventListener('click', function () {
-      var key = button.getAttribute('data-sort'), text = key === 'name';
-      order[key] = order[key] === 'desc' ? 'asc' : 'desc';
-      var rows = Array.prototype.slice.call(body.rows);
-      rows.sort(function (a, b) {
-        var x = a.getAttribute('data-' + key), y = b.getAttribute('data-' + key);
-        var c = text ? x.localeCompare(y) : Number(x) - Number(y);
-        return order[key] === 'desc' ? -c : c;
-      });
-      rows.forEach(function (tr) { body.appendChild(tr); });
-      Array.prototype.forEach.call(table.querySelectorAll('th[aria-sort]'), function (th) {
-        th.removeAttribute('aria-sort');
-      });
-      button.parentNode.setAttribute('aria-sort', order[key] === 'desc' ? 'descending' : 'ascending');
+  var buttons = Array.prototype.slice.call(table.querySelectorAll('th button[data-sort]'));
+  function sort(key, direction) {
+    var button = buttons.filter(function (b) { return b.getAttribute('data-sort') === key; })[0];
+    if (!button) { return; }
+    var text = key === 'name';
+    order[key] = direction || (order[key] ? (order[key] === 'desc' ? 'asc' : 'desc') : (text ? 'asc' : 'desc'));
+    var rows = Array.prototype.slice.call(body.rows);
+    rows.sort(function (a, b) {
+      var x = a.getAttribute('data-' + key), y = b.getAttribute('data-' + key);
+      var c = text ? x.localeCompare(y) : Number(x) - Number(y);
+      return order[key] === 'desc' ? -c : c;
     });
+    rows.forEach(function (tr) { body.appendChild(tr); });
+    buttons.forEach(function (b) { b.parentNode.removeAttribute('aria-sort'); });
+    button.parentNode.setAttribute('aria-sort', order[key] === 'desc' ? 'descending' : 'ascending');
+  }
+  buttons.forEach(function (button) {
+    button.addEventListener('click', function () { sort(button.getAttribute('data-sort')); });
   });
+  function fromHash() {
+    var wanted = new URLSearchParams(location.hash.slice(1)).get('sort');
+    if (!wanted) { return; }
+    var parts = wanted.split(':');
+    sort(parts[0], parts[1] === 'asc' || parts[1] === 'desc' ? parts[1] : undefined);
+  }
+  window.addEventListener('hashchange', fromHash);
+  fromHash();
 })();
 """
 
