@@ -224,3 +224,27 @@ def test_in_a_browser_the_least_privilege_table_sorts(
     dom = lxml_html.fromstring(_dom(page, "sort=exercised", tmp_path))
     assert texts(dom, "//th[@aria-sort]/button/@data-sort") == ["exercised"]
     assert texts(dom, "//th[@aria-sort]/@aria-sort") == ["descending"]
+
+
+def test_the_view_s_grant_states_are_the_analysis_own() -> None:
+    """``grant_states`` (one pass, no record per grant) says what ``granted`` says, on every client
+    of the sample and on wildcard, ambiguous and unobservable grants."""
+    from genesys_oauth_audit.inventory import load_snapshot
+    from genesys_oauth_audit.leastpriv.analysis import PermissionAnalysis
+    from genesys_oauth_audit.leastpriv.org import analyse_inventory
+    from genesys_oauth_audit.report.leastpriv import grant_states
+
+    org = analyse_inventory(load_snapshot(SAMPLE_SNAPSHOT))
+    assert org is not None
+    checked = 0
+    for a in org:
+        if not isinstance(a, PermissionAnalysis):
+            continue
+        unused, partly, unobservable = grant_states(a)
+        assert [g.permission for g in unused] == [g.permission for g in a.unused]
+        assert [g.permission for g in partly] == [g.permission for g in a.partly_used]
+        assert [g.permission for g in unobservable] == [
+            g.permission for g in a.granted if g.state == "unobservable"
+        ]
+        checked += 1
+    assert checked == 19  # every client-credentials client of the sample

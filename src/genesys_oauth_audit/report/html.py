@@ -201,12 +201,13 @@ def _privilege_details(row: leastpriv.ClientPrivilege) -> str:
             items.append(
                 "possibly (ambiguous ANY): " + ", ".join(f"<code>{h(p)}</code>" for p in a.possibly)
             )
-        unused = [g.permission for g in a.unused]
-        if unused:
+        unused_grants, partly_used, _ = leastpriv.grant_states(a)
+        if unused_grants:
             items.append(
-                "grants unused entirely: " + ", ".join(f"<code>{h(p)}</code>" for p in unused)
+                "grants unused entirely: "
+                + ", ".join(f"<code>{h(g.permission)}</code>" for g in unused_grants)
             )
-        for g in a.partly_used:
+        for g in partly_used:
             items.append(
                 f"<code>{h(g.permission)}</code> covers {g.covers}, used for "
                 + ", ".join(f"<code>{h(p)}</code>" for p in g.exercised)

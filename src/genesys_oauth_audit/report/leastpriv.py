@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from genesys_oauth_audit.leastpriv.analysis import PermissionAnalysis, ScopeAnalysis
+from genesys_oauth_audit.leastpriv.analysis import GrantUse, PermissionAnalysis, ScopeAnalysis
 from genesys_oauth_audit.leastpriv.org import OrgLeastPrivilege
 from genesys_oauth_audit.report.base import RunInfo
 
@@ -149,6 +149,33 @@ def counts_dict(row: ClientPrivilege) -> dict[str, Any]:
     return counts
 
 
+def grant_states(
+    a: PermissionAnalysis,
+) -> tuple[list[GrantUse], list[GrantUse], list[GrantUse]]:
+    """The client's grants (each permission once, as granted) that are unused, partly used and
+    unobservable, sorted: what ``PermissionAnalysis.granted`` says of them, without building a
+    record per grant of every client (a grant is exercised alike in every role that grants it)."""
+    unused: dict[str, GrantUse] = {}
+    partly: dict[str, GrantUse] = {}
+    unobservable: dict[str, GrantUse] = {}
+    seen: set[str] = set()
+    for role in a.roles:
+        for g in role.grants:
+            if g.permission in seen:
+                continue
+            seen.add(g.permission)
+            if g.exercised:
+                if len(g.exercised) < g.covers:
+                    partly[g.permission] = g
+            elif not g.possibly:
+                (unused if g.covers else unobservable)[g.permission] = g
+    return (
+        [unused[p] for p in sorted(unused)],
+        [partly[p] for p in sorted(partly)],
+        [unobservable[p] for p in sorted(unobservable)],
+    )
+
+
 def client_dict(row: ClientPrivilege) -> dict[str, Any]:
     """One client in full: the counts and the lists behind them."""
     a = row.analysis
@@ -163,19 +190,18 @@ def client_dict(row: ClientPrivilege) -> dict[str, Any]:
         "operations": row.operations,
     }
     if isinstance(a, PermissionAnalysis):
+        unused, partly, unobservable = grant_states(a)
         out.update(
             {
                 "exercised": list(a.exercised),
                 "ambiguous": list(a.possibly),
                 "notHeld": list(a.not_held),
-                "unusedGrants": [g.permission for g in a.unused],
+                "unusedGrants": [g.permission for g in unused],
                 "partlyUsedGrants": [
                     {"permission": g.permission, "covers": g.covers, "exercised": list(g.exercised)}
-                    for g in a.partly_used
+                    for g in partly
                 ],
-                "unobservableGrants": [
-                    g.permission for g in a.granted if g.state == "unobservable"
-                ],
+                "unobservableGrants": [g.permission for g in unobservable],
                 "roles": [
                     {
                         "roleId": r.source.role_id,
