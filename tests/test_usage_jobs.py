@@ -172,6 +172,18 @@ def test_the_request_count_does_not_grow_with_the_clients(
     assert api.stats.requests == len(fake.api_requests())
 
 
+def test_a_large_org_costs_a_page_per_thousand_rows_never_a_request_per_client(
+    make_client: Make, clock: FakeClock
+) -> None:
+    fake = synthetic_fake(3000, n_roles=50, clock=clock)
+    full(make_client(env=env_for(fake), transport=fake.transport()), clock)
+    for job_id, job in fake.jobs.items():
+        rows = len(job["rows"])
+        pages = [r for r in fake.log if r.path.endswith(job_id) and r.status == 200]
+        assert rows > 1000 and len(pages) == -(-rows // 1000)  # ceil: 1,000 rows a page
+    assert len(fake.log) < 30  # for 3,000 clients
+
+
 # -- cursor paging, and how it may go wrong -------------------------------------------------------
 
 
