@@ -413,6 +413,8 @@ def test_recommend_exits_3_when_the_usage_job_fails_and_leaks_nothing(
     assert ran.code == 3 and "the usage job ended Failed" in ran.stderr
     assert list(tmp_path.iterdir()) == []
     ok = sample_fake(usage_running_polls=0)
-    done = live(run_cli, ok, "recommend", "--format", "json")
+    with ok.serve() as base:
+        done = run_cli("-vv", "recommend", "--format", "json", "--now", NOW, env=env_for(ok, base))
+    assert done.code == 0 and "POST /api/v2/usage/aggregates/query/jobs" in done.stderr  # -vv
     for secret in ok.secrets():
         assert secret not in done.stdout + done.stderr
