@@ -97,10 +97,23 @@ def test_the_deadline_bounds_pacing(fake: FakeGenesys, make_client: Make, clock:
 def test_the_deadline_bounds_usage_polling(
     fake: FakeGenesys, make_client: Make, clock: FakeClock
 ) -> None:
+    fake.usage_jobs_status = 404  # the legacy query
     fake.usage_running_polls = 10_000
     api = make_client(deadline=50.0)
     with pytest.raises(DeadlineError, match=r"--deadline 50s \(polling GET /api/v2/usage/query/"):
         fetch(api, clock, usage_days=30, usage_timeout_seconds=600.0)
+    assert sum(clock.sleeps) < 50
+
+
+def test_the_deadline_bounds_usage_job_polling(
+    fake: FakeGenesys, make_client: Make, clock: FakeClock
+) -> None:
+    fake.job_running_polls = 10_000
+    api = make_client(deadline=50.0)
+    with pytest.raises(
+        DeadlineError, match=r"--deadline 50s \(polling GET /api/v2/usage/aggregates/query/jobs"
+    ):
+        fetch(api, clock, usage_days=30, operation_days=30, usage_timeout_seconds=600.0)
     assert sum(clock.sleeps) < 50
 
 
@@ -256,11 +269,23 @@ def test_an_ordinary_id_is_percent_encoded() -> None:
 def test_a_hostile_execution_id_sends_nothing_more(
     fake: FakeGenesys, make_client: Make, clock: FakeClock
 ) -> None:
+    fake.usage_jobs_status = 404  # the legacy query
     fake.execution_id = "../../oauth/clients?x="
     with pytest.raises(UnsafeIdError, match=r"executionId.*\.\./\.\./oauth/clients\?x="):
         fetch(make_client(), clock, usage_days=30)
     assert [r.path for r in fake.api_requests()][-1] == "/api/v2/usage/query"
     assert [r.path for r in fake.api_requests()].count("/api/v2/oauth/clients") == 1
+
+
+def test_a_hostile_job_id_sends_nothing_more(
+    fake: FakeGenesys, make_client: Make, clock: FakeClock
+) -> None:
+    fake.job_id = "../../oauth/clients?x="
+    with pytest.raises(UnsafeIdError, match=r"POST /api/v2/usage/aggregates/query/jobs: id"):
+        fetch(make_client(), clock, usage_days=30, operation_days=30)
+    paths = [r.path for r in fake.api_requests()]
+    assert paths[-1] == "/api/v2/usage/aggregates/query/jobs"
+    assert paths.count("/api/v2/oauth/clients") == 1
 
 
 def test_a_next_uri_with_dot_segments_is_not_followed(fake: FakeGenesys, make_client: Make) -> None:
@@ -373,12 +398,19 @@ def _configure(
             "the listing first declared",
         ),
         (
-            lambda f: setattr(f, "execution_id", "../../oauth/clients?x="),
+            lambda f: f.__dict__.update(
+                execution_id="../../oauth/clients?x=", usage_jobs_status=404
+            ),
+            ("--usage-days", "30"),
+            "cannot be placed in a URL path",
+        ),
+        (
+            lambda f: setattr(f, "job_id", "../../oauth/clients?x="),
             ("--usage-days", "30"),
             "cannot be placed in a URL path",
         ),
     ],
-    ids=["gzip bomb", "deep nesting", "growing listing", "hostile executionId"],
+    ids=["gzip bomb", "deep nesting", "growing listing", "hostile executionId", "hostile job id"],
 )
 def test_cli_hostile_answers_stop_the_run_and_write_nothing(
     run_cli: Run,
@@ -392,8 +424,9 @@ def test_cli_hostile_answers_stop_the_run_and_write_nothing(
     assert_stopped(run_fetch(run_cli, fake, tmp_path, *flags), tmp_path, message)
     if "--usage-days" not in flags:  # the tutorial pack reads no usage, all the rest it reads
         assert_stopped(run_check(run_cli, fake, tmp_path, *flags), tmp_path, message)
-    # the hostile executionId was never followed anywhere
+    # the hostile executionId or job id was never followed anywhere
     assert not [r for r in fake.log if "/results" in r.path or r.query.get("x")]
+    assert not [r for r in fake.log if r.method == "GET" and "/usage/aggregates/" in r.path]
 
 
 @pytest.mark.socket

@@ -25,6 +25,11 @@ def context(example_ctx: dict[str, Any]) -> Context:
         scopes=frozenset(example_ctx["scopes"]) if "scopes" in example_ctx else frozenset(),
         roles={r["id"]: Role.model_validate(r) for r in example_ctx.get("roles", [])},
         usage=UsageWindow.model_validate(example_ctx["usage"]) if "usage" in example_ctx else None,
+        operations=(
+            UsageWindow.model_validate(example_ctx["operations"])
+            if "operations" in example_ctx
+            else None
+        ),
     )
 
 
@@ -69,6 +74,9 @@ def test_the_registry_has_every_check_type_of_the_spec() -> None:
         "forbidden-permissions",
         "wildcard-grants",
         "max-days-unused",
+        "unused-permissions",
+        "unused-roles",
+        "unused-scopes",
         "field",
     }
 

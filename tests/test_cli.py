@@ -170,6 +170,21 @@ def test_json_to_stdout_is_pure_json(run_cli: Run) -> None:
         "fetchedAt": "2026-11-20T06:00:00Z",
         "path": str(SAMPLE_SNAPSHOT),
         "proposals": [],
+        "usage": {
+            "lastUse": {
+                "days": 90,
+                "start": "2026-08-23",
+                "end": "2026-11-20",
+                "source": "aggregates-query-jobs",
+            },
+            "operations": {
+                "days": 90,
+                "start": "2026-08-23",
+                "end": "2026-11-20",
+                "source": "aggregates-query-jobs",
+            },
+            "notes": [],
+        },
     }
 
 
@@ -225,8 +240,9 @@ def test_fetch_then_check_equals_check_live(run_cli: Run, tmp_path: Path) -> Non
     assert live.code == offline.code == 1
     assert same_findings(live, offline)
     assert json.loads(live.stdout)["source"]["kind"] == "live"
-    # the tutorial needs no roles or usage: the live check did not ask for them
-    assert not [r for r in fake.log if "authorization/roles" in r.path or "usage" in r.path][3:]
+    # the tutorial needs no roles or usage: the live check did not ask for them (the fetch did:
+    # one role page, two usage jobs and one poll of each)
+    assert len([r for r in fake.log if "authorization/roles" in r.path or "usage" in r.path]) == 5
 
 
 @pytest.mark.socket

@@ -475,6 +475,11 @@ def test_every_check_type_says_why_in_a_sentence(name: str) -> None:
         scopes=frozenset(ex.context.get("scopes", ())),
         roles={r["id"]: Role.model_validate(r) for r in ex.context.get("roles", [])},
         usage=UsageWindow.model_validate(ex.context["usage"]) if "usage" in ex.context else None,
+        operations=(
+            UsageWindow.model_validate(ex.context["operations"])
+            if "operations" in ex.context
+            else None
+        ),
     )
     failing = Client.model_validate(
         {"id": "c-1", "name": "Example", "grantType": "CODE", **ex.failing}

@@ -54,6 +54,23 @@ def clean_snapshot(tmp_path_factory: pytest.TempPathFactory) -> str:
     return out.read_text()
 
 
+@pytest.fixture(scope="module")
+def clean_legacy_snapshot(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """The clean snapshot where the newer usage service is absent (last use, no operations)."""
+    from click.testing import CliRunner
+
+    from genesys_oauth_audit.cli import cli
+
+    fake = sample_fake(usage_running_polls=0, usage_jobs_status=404)
+    out = tmp_path_factory.mktemp("clean-legacy") / "clean.json"
+    with fake.serve() as base:
+        result = CliRunner(env=env_for(fake, base)).invoke(
+            cli, ["fetch", "-o", str(out), "--now", NOW, *PATIENT]
+        )
+    assert result.exit_code == 0, result.stderr
+    return out.read_text()
+
+
 def faulty(**kwargs: Any) -> FakeGenesys:
     kwargs.setdefault("usage_running_polls", 0)
     kwargs.setdefault("timeout_delay", 0.8)  # beyond the client's 0.5 s timeout
@@ -109,8 +126,19 @@ def storm(path: str, times: int, retry_after: str | None) -> Callable[[FakeGenes
             lambda f: f.fail("/api/v2/oauth/scopes", "truncated", 2),
         ),
         (
-            "5xx on the usage query and its polls",
-            lambda f: (f.fail("/api/v2/usage/query$", "5xx", 2), f.fail("/results$", "5xx", 2)),
+            "5xx on the usage jobs and their polls",
+            lambda f: (
+                f.fail("/api/v2/usage/aggregates/query/jobs$", "5xx", 2),
+                f.fail("/api/v2/usage/aggregates/query/jobs/", "5xx", 2),
+            ),
+        ),
+        (
+            "5xx on the legacy usage query and its polls",
+            lambda f: (
+                f.__dict__.update(usage_jobs_status=404),
+                f.fail("/api/v2/usage/query$", "5xx", 2),
+                f.fail("/results$", "5xx", 2),
+            ),
         ),
     ],
 )
@@ -118,6 +146,7 @@ def test_transient_faults_are_ridden_out(
     run_cli: Run,
     tmp_path: Path,
     clean_snapshot: str,
+    clean_legacy_snapshot: str,
     name: str,
     configure: Callable[[FakeGenesys], Any],
 ) -> None:
@@ -125,7 +154,8 @@ def test_transient_faults_are_ridden_out(
     configure(fake)
     ran = fetch(run_cli, fake, tmp_path / "s.json")
     assert ran.code == 0, f"{name}: {ran.stderr}"
-    assert (tmp_path / "s.json").read_text() == clean_snapshot
+    expected = clean_legacy_snapshot if "legacy" in name else clean_snapshot
+    assert (tmp_path / "s.json").read_text() == expected
     assert all(s.times == 0 for s in fake.scripted), f"{name}: not every scripted fault was served"
 
 
@@ -209,8 +239,20 @@ def test_retry_after_is_honoured(run_cli: Run, tmp_path: Path, clean_snapshot: s
             "still running",
         ),
         (
-            "a usage query that ends Failed",
-            lambda f: setattr(f, "usage_final_status", "Failed"),
+            "a usage job that ends Failed",
+            lambda f: setattr(f, "job_final_status", "Failed"),
+            (),
+            "the usage job ended Failed",
+        ),
+        (
+            "a usage job that is Cancelled",
+            lambda f: setattr(f, "job_final_status", "Cancelled"),
+            (),
+            "the usage job ended Cancelled",
+        ),
+        (
+            "a legacy usage query that ends Failed",
+            lambda f: f.__dict__.update(usage_jobs_status=404, usage_final_status="Failed"),
             (),
             "usage query failed",
         ),

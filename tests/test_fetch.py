@@ -141,9 +141,10 @@ def test_missing_role_permission_names_it(
     fetch(make_client(), clock, roles=False)  # and without roles it is not asked for
 
 
-def test_usage_is_one_org_level_query_polled_until_complete(
+def test_legacy_usage_is_one_org_level_query_polled_until_complete(
     fake: FakeGenesys, make_client: Make, clock: FakeClock
 ) -> None:
+    fake.usage_jobs_status = 404  # the newer usage service is absent: the legacy query serves
     fake.usage_running_polls = 3
     inv = fetch(make_client(), clock, usage_days=90)
     queries = [r for r in fake.log if r.path == "/api/v2/usage/query"]
@@ -155,7 +156,8 @@ def test_usage_is_one_org_level_query_polled_until_complete(
     assert len(polls) == 4
     assert clock.sleeps == [1.0, 2.0, 4.0]  # backoff between polls
     assert not [r for r in fake.log if "/oauth/clients/" in r.path]  # never one query per client
-    assert inv.usage is not None and inv.usage.days == 90
+    assert inv.usage is not None and inv.usage.days == 90 and inv.usage.source == "usage-query"
+    assert inv.operation_usage is None and all(c.operations is None for c in inv.clients)
     assert by_name(inv, "Agent Desktop SSO Bridge").last_used == date(2026, 11, 20)
     assert by_name(inv, "Legacy Admin Console").last_used == date(2026, 9, 21)
     assert by_name(inv, "Abandoned POC Bot").last_used is None
@@ -164,6 +166,7 @@ def test_usage_is_one_org_level_query_polled_until_complete(
 def test_failed_usage_query_is_an_error_not_an_empty_result(
     fake: FakeGenesys, make_client: Make, clock: FakeClock
 ) -> None:
+    fake.usage_jobs_status = 404
     fake.usage_final_status = "Failed"
     with pytest.raises(FetchError, match="usage query failed"):
         fetch(make_client(), clock, usage_days=30)
@@ -172,6 +175,7 @@ def test_failed_usage_query_is_an_error_not_an_empty_result(
 def test_usage_poll_timeout_is_an_error(
     fake: FakeGenesys, make_client: Make, clock: FakeClock
 ) -> None:
+    fake.usage_jobs_status = 404
     fake.usage_running_polls = 10_000
     with pytest.raises(FetchError, match="still running after"):
         fetch(make_client(), clock, usage_days=30, usage_timeout_seconds=60)

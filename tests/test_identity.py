@@ -30,6 +30,7 @@ rules:
   - {id: ORPHANS, title: No orphaned roles, check: {type: orphan-roles}}
   - {id: PERMS, title: No client editing, severity: critical, check: {type: forbidden-permissions, permissions: ["oauth:client:edit"]}}
   - {id: STALE, title: Used within 30 days, severity: low, where: {states: [active]}, check: {type: max-days-unused, days: 30}}
+  - {id: IDLE, title: Every role is used, severity: low, check: {type: unused-roles, minWindowDays: 30}}
 """
 
 
@@ -55,17 +56,21 @@ def test_exactly_the_minimum_requests(run_cli: Run, policy: str) -> None:
         ("GET", "/api/v2/oauth/clients", ""),
         ("GET", "/api/v2/oauth/scopes", ""),
         *[("GET", "/api/v2/authorization/roles", str(n)) for n in range(1, pages + 1)],
-        ("POST", "/api/v2/usage/query", ""),
-        *[("GET", f"/api/v2/usage/query/{next(iter(fake.executions))}/results", "")]
-        * 2,  # Running, Complete
+        # Two usage jobs (last use; operations), submitted first, then polled together:
+        # Queued, then Succeeded with every row on one page.
+        *[("POST", "/api/v2/usage/aggregates/query/jobs", "")] * 2,
+        *[("GET", f"/api/v2/usage/aggregates/query/jobs/{job}", "") for job in fake.jobs] * 2,
         ("GET", "/api/v2/organizations/me", ""),
     ]
     role_requests = [r for r in fake.log if r.path == "/api/v2/authorization/roles"]
     assert all(
         r.query["pageSize"] == ["100"] and r.query["userCount"] == ["false"] for r in role_requests
     )
-    usage = next(r for r in fake.log if r.path == "/api/v2/usage/query")
-    assert usage.body["groupBy"] == ["OAuthClientId"] and usage.body["granularity"] == "Day"
+    last_use, operations = (r.body for r in fake.log if r.method == "POST" and "usage" in r.path)
+    assert last_use["groupBy"] == ["OauthClientId"] and last_use["granularity"] == "Day"
+    assert operations["groupBy"] == ["OauthClientId", "TemplateUri", "HttpMethod"]
+    assert "granularity" not in operations  # totals over the window: one row per operation
+    assert not [r for r in fake.log if r.path.startswith("/api/v2/usage/query")]
 
 
 @pytest.mark.socket
@@ -157,10 +162,22 @@ def test_fetch_writes_roles_and_usage_that_check_can_use_offline(
             ).code
             == 0
         )
+        # The same 30 days of last use and of operations as the snapshot (a live check reads
+        # 90 days of operations unless told otherwise).
         live = run_cli(
-            "check", "-p", policy, "--format", "json", "--now", NOW, env=env_for(fake, base)
+            "check",
+            "-p",
+            policy,
+            "--format",
+            "json",
+            "--now",
+            NOW,
+            "--usage-days",
+            "30",
+            env=env_for(fake, base),
         )
     offline = run_cli(
         "check", "-p", policy, "--inventory", str(snapshot), "--format", "json", "--now", NOW
     )
     assert same_findings(live, offline) and json.loads(live.stdout)["findings"]
+    assert {f["ruleId"] for f in json.loads(live.stdout)["findings"]} >= {"STALE", "IDLE"}

@@ -36,6 +36,8 @@ ORG = "/api/v2/organizations/me"
 ROLES = "/api/v2/authorization/roles"
 USAGE = "/api/v2/usage/query"
 RESULTS = "/api/v2/usage/query/{executionId}/results"
+JOBS = "/api/v2/usage/aggregates/query/jobs"
+JOB = "/api/v2/usage/aggregates/query/jobs/{jobId}"
 STATIC_TOKEN = "static-token-value-4567"
 
 
@@ -50,6 +52,10 @@ def without(key: str) -> Callable[[Any], Any]:
 
 def complete_without_results(body: Any) -> Any:
     return without("results")(body) if body.get("queryStatus") == "Complete" else body
+
+
+def succeeded_without_entities(body: Any) -> Any:
+    return without("entities")(body) if body.get("queryStatus") == "Succeeded" else body
 
 
 # -- each mis-shape, through the CLI over a socket ------------------------------------------------
@@ -71,7 +77,7 @@ def complete_without_results(body: Any) -> Any:
         (SCOPES, lambda b: {**b, "entities": None}, "unexpected response shape: entities"),
         (ROLES, lambda b: {}, "has no entities list"),
         (ROLES, lambda b: {**b, "entities": [], "total": 0}, "the API listed no roles"),
-        (RESULTS, complete_without_results, "Complete but its answer has no results list"),
+        (JOB, succeeded_without_entities, "says Succeeded but has no entities list"),
         (ORG, without("id"), "the answer has no organization id"),
         (ORG, lambda b: {**b, "id": None}, "the answer has no organization id"),
     ],
@@ -84,7 +90,7 @@ def complete_without_results(body: Any) -> Any:
         "scopes entities null",
         "roles {}",
         "zero roles",
-        "usage without results",
+        "usage job without results",
         "org without id",
         "org id null",
     ],
@@ -234,7 +240,7 @@ DROP, EMPTY = "drop", "empty"
 # (operation, path into its body ("*" = a random element), what to put there): every one of these
 # is an answer the real API never gives and the gate must not believe.
 MISSHAPES: list[tuple[str, tuple[Any, ...], Any]] = [
-    *[(t, (), NOT_BODY) for t in (CLIENTS, SCOPES, ORG, ROLES, USAGE, RESULTS)],
+    *[(t, (), NOT_BODY) for t in (CLIENTS, SCOPES, ORG, ROLES, USAGE, RESULTS, JOBS, JOB)],
     (CLIENTS, ("entities",), st.sampled_from([DROP, EMPTY]) | NOT_LIST | st.none()),
     (CLIENTS, ("entities", "*"), NOT_DICT),
     (CLIENTS, ("entities", "*", "id"), st.just(DROP) | NOT_ID),
@@ -272,7 +278,26 @@ MISSHAPES: list[tuple[str, tuple[Any, ...], Any]] = [
     (RESULTS, ("results", "*", "date"), NOT_DATE),
     (RESULTS, ("results", "*", "clientId"), NOT_STR),
     (RESULTS, ("queryStatus",), st.sampled_from([DROP, "Weird", ""]) | NOT_STR | st.none()),
+    (JOBS, ("id",), st.just(DROP) | NOT_ID | HOSTILE_ID),
+    (JOB, ("entities",), st.just(DROP) | NOT_LIST | st.none()),
+    (JOB, ("entities", "*"), NOT_DICT),
+    (JOB, ("entities", "*", "requestCount"), NOT_INT | st.just(-5)),
+    (JOB, ("entities", "*", "status200"), NOT_INT | st.just(-1)),
+    (JOB, ("entities", "*", "date"), NOT_DATE),
+    (JOB, ("entities", "*", "oauthClient"), NOT_DICT | st.just({"name": "no id"})),
+    (JOB, ("entities", "*", "templateUri"), NOT_STR),
+    (JOB, ("entities", "*", "httpMethod"), NOT_STR),
+    (
+        JOB,
+        ("nextUri",),
+        st.sampled_from(
+            ["https://evil.example.com/api/v2/x", "/api/v2/oauth/clients?after=a", "/x/../y"]
+        ),
+    ),
+    (JOB, ("queryStatus",), st.sampled_from([DROP, "Weird", ""]) | NOT_STR | st.none()),
 ]
+# The legacy query is read when the newer service is absent.
+LEGACY = (USAGE, RESULTS)
 
 
 def _apply(body: Any, path: tuple[Any, ...], value: Any, pick: int) -> Any:
@@ -315,11 +340,13 @@ def test_any_misshape_of_any_answer_is_exit_3_with_nothing_written(
     template, path, values = data.draw(st.sampled_from(MISSHAPES), label="misshape")
     value = data.draw(values, label="value")
     pick = data.draw(st.integers(min_value=0, max_value=40), label="element")
-    fake = sample_fake(usage_running_polls=0)
+    fake = sample_fake(usage_running_polls=0, usage_jobs_status=404 if template in LEGACY else None)
     seen: list[Any] = []
 
     def mangle(body: Any) -> Any:
         if template == RESULTS and body.get("queryStatus") != "Complete":
+            return body
+        if template == JOB and body.get("queryStatus") != "Succeeded":
             return body
         changed = _apply(body, path, value, pick)
         seen.append(changed)

@@ -243,7 +243,12 @@ def test_worked_example_json_body_is_a_valid_role_create() -> None:
     ]
     assert role["divisions"] == ["d-emea"]
     assert entry["confidence"]["requests"] == 10890
-    assert entry["confidence"]["window"] == {"days": 90, "start": "2026-08-23", "end": "2026-11-20"}
+    assert entry["confidence"]["window"] == {
+        "days": 90,
+        "start": "2026-08-23",
+        "end": "2026-11-20",
+        "source": None,
+    }
 
 
 def test_the_body_validator_rejects_what_the_api_does_not_define() -> None:
@@ -254,7 +259,7 @@ def test_the_body_validator_rejects_what_the_api_does_not_define() -> None:
 def test_worked_example_text() -> None:
     _, rec = worked_example()
     text = render_text([rec])
-    assert "role Queue Sync (least privilege) in d-emea:" in text
+    assert "role Queue Sync (least privilege) in division d-emea:" in text
     assert "    routing:queue:view\n" in text
     assert "    analytics:conversationAggregate:view\n" in text
     assert "10890 requests to 3 operations, 10878 succeeded" in text

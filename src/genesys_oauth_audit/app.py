@@ -28,8 +28,13 @@ if TYPE_CHECKING:
     from genesys_oauth_audit.files.output import Output, OutputSet
     from genesys_oauth_audit.findings import Evaluation
     from genesys_oauth_audit.inventory import Inventory
+    from genesys_oauth_audit.leastpriv.org import OrgLeastPrivilege
     from genesys_oauth_audit.policy.model import PolicySet
-    from genesys_oauth_audit.report.base import AsOfBasis, GroupBy, RunInfo, SourceInfo
+    from genesys_oauth_audit.report.base import AsOfBasis, GroupBy, RunInfo, SourceInfo, SourceKind
+
+
+# The operations window of a live check that needs operation data: the most one usage job reads.
+OPERATION_DAYS = 90
 
 
 TEXT_FILE_WIDTH = 80  # a text report written to a file is the same on every machine
@@ -123,8 +128,11 @@ def fetch_live(
     environ: Mapping[str, str],
     streams: Streams,
     transport: httpx.BaseTransport | None = None,
+    operation_days: int | None = None,
 ) -> Inventory:
-    """Read the org over the API (the only place the app reaches for HTTP)."""
+    """Read the org over the API (the only place the app reaches for HTTP). ``usage_days``: last
+    use over that many days; ``operation_days``: the operations each client called (at most 90,
+    genesys/usage.py)."""
     from genesys_oauth_audit.genesys.client import GenesysClient, RetryPolicy
     from genesys_oauth_audit.genesys.fetch import FetchPlan, fetch_inventory
     from genesys_oauth_audit.settings import connection_settings
@@ -145,7 +153,10 @@ def fetch_live(
             max_response_bytes=conn.max_response_mb * 1024 * 1024,
         ) as api:
             plan = FetchPlan(
-                roles=roles, usage_days=usage_days, usage_timeout_seconds=conn.usage_timeout
+                roles=roles,
+                usage_days=usage_days,
+                usage_timeout_seconds=conn.usage_timeout,
+                operation_days=operation_days,
             )
             return fetch_inventory(api, plan, region=settings.endpoint.region, now=now)
     finally:
@@ -163,7 +174,8 @@ def fetch(
     streams: Streams,
     transport: httpx.BaseTransport | None = None,
 ) -> ExitCode:
-    """``fetch``: write a full snapshot of the org (roles and usage included unless turned off)."""
+    """``fetch``: write a full snapshot of the org (roles, last use and the operations each client
+    called included unless turned off; operations over at most the last 90 days)."""
     from genesys_oauth_audit.files.output import OutputSet
 
     # The output is checked before the org is read: a bad path fails in milliseconds.
@@ -177,6 +189,7 @@ def fetch(
         environ=environ,
         streams=streams,
         transport=transport,
+        operation_days=usage_days,
     )
     with outputs.writing() as writer:
         writer.write(snapshot, inventory.to_json())
@@ -185,6 +198,12 @@ def fetch(
         f"wrote {where}: {len(inventory.clients)} clients"
         + (f", {len(inventory.roles)} roles" if inventory.roles is not None else "")
         + (f", usage over {inventory.usage.days} days" if inventory.usage is not None else "")
+        + (
+            f", operations over {inventory.operation_usage.days} days"
+            if inventory.operation_usage is not None
+            else ""
+        )
+        + "".join(f"; {note}" for note in inventory.usage_notes)
         + "\n"
     )
     return ExitCode.OK
@@ -212,6 +231,7 @@ def run_info(
     color: bool,
     warnings: tuple[str, ...] = (),
     as_of: tuple[date, AsOfBasis] | None = None,
+    least_privilege: OrgLeastPrivilege | None = None,
 ) -> RunInfo:
     """What every reporter states besides the findings: tool, policies, rules, source, options."""
     from genesys_oauth_audit.report.base import PolicyRef, RuleInfo, RunInfo
@@ -251,6 +271,24 @@ def run_info(
         as_of_basis=(as_of or as_of_day(opts.as_of, source, now))[1],
         width=opts.width,
         riskiest=opts.riskiest,
+        least_privilege=least_privilege,
+    )
+
+
+def source_info(inventory: Inventory, kind: SourceKind, path: str | None = None) -> SourceInfo:
+    """Where an inventory came from, with the usage it holds and which service answered."""
+    from genesys_oauth_audit.report.base import SourceInfo
+
+    return SourceInfo(
+        kind=kind,
+        org_id=inventory.org.id,
+        org_name=inventory.org.name,
+        region=inventory.region,
+        fetched_at=inventory.fetched_at,
+        path=path,
+        usage=inventory.usage,
+        operation_usage=inventory.operation_usage,
+        usage_notes=inventory.usage_notes,
     )
 
 
@@ -282,6 +320,7 @@ def _check(
     from genesys_oauth_audit.engine.evaluate import evaluate
     from genesys_oauth_audit.findings import Location, Subject, apply_baseline
     from genesys_oauth_audit.inventory import read_snapshot
+    from genesys_oauth_audit.leastpriv.org import analyse_inventory
     from genesys_oauth_audit.policy.loader import load_policies
     from genesys_oauth_audit.proposals import (
         parse_proposals,
@@ -320,14 +359,7 @@ def _check(
             Subject(c, Location(shown, lines[c.id]) if c.id in lines else None)
             for c in inventory.clients
         ]
-        source = SourceInfo(
-            kind="snapshot",
-            org_id=inventory.org.id,
-            org_name=inventory.org.name,
-            region=inventory.region,
-            fetched_at=inventory.fetched_at,
-            path=shown,
-        )
+        source = source_info(inventory, "snapshot", shown)
     elif proposed is None or has_credentials(opts.connection.client_id, environ):
         usage_days = None
         if "usage" in needs:
@@ -340,14 +372,11 @@ def _check(
             environ=environ,
             streams=streams,
             transport=transport,
+            # The operations window is as long as one usage job allows, unless --usage-days
+            # says otherwise: the longer it is, the fewer rare jobs look unused.
+            operation_days=(opts.usage_days or OPERATION_DAYS) if "operations" in needs else None,
         )
-        source = SourceInfo(
-            kind="live",
-            org_id=inventory.org.id,
-            org_name=inventory.org.name,
-            region=inventory.region,
-            fetched_at=inventory.fetched_at,
-        )
+        source = source_info(inventory, "live")
 
     # What the fetch doubted (an org with no clients) stays said when proposals are judged too.
     warnings = inventory.warnings if inventory is not None else ()
@@ -360,10 +389,24 @@ def _check(
     assert inventory is not None
 
     judged = as_of_day(opts.as_of, source, now)
-    evaluation = evaluate(policies, inventory, today=judged[0], subjects=subjects)
+    # Least privilege over the operations clients called, once: the unused-* rules judge it and
+    # every report shows it.
+    least = analyse_inventory(inventory)
+    evaluation = evaluate(
+        policies, inventory, today=judged[0], subjects=subjects, least_privilege=least
+    )
     if known is not None:
         evaluation = apply_baseline(evaluation, known)
-    info = run_info(policies, source, opts, now, color=color, warnings=warnings, as_of=judged)
+    info = run_info(
+        policies,
+        source,
+        opts,
+        now,
+        color=color,
+        warnings=warnings,
+        as_of=judged,
+        least_privilege=least,
+    )
     write_reports(evaluation, info, opts, streams, planned=planned)
     return ExitCode.FINDINGS if info.verdict(evaluation) else ExitCode.OK
 
@@ -624,3 +667,94 @@ def drift(
     result = compare(load_snapshot(old), load_snapshot(new), fail_on=fail_on or ("any",))
     streams.stdout.write(drift_renderer(fmt)(result))
     return ExitCode.FINDINGS if result.failed else ExitCode.OK
+
+
+# -- recommend ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RecommendOptions:
+    inventory: Path | None = None
+    connection: ConnectionOptions = field(default_factory=ConnectionOptions)
+    clients: tuple[str, ...] = ()  # ids or names; none: every client with operation data
+    format: str = "terraform"
+    output: str = "-"
+    usage_days: int | None = None  # days of operations to read from a live org (at most 90)
+    now: datetime | None = None
+
+
+def recommend(
+    opts: RecommendOptions,
+    *,
+    environ: Mapping[str, str],
+    streams: Streams,
+    transport: httpx.BaseTransport | None = None,
+) -> ExitCode:
+    """``recommend``: the least-privilege role (or scopes) of each client, from the operations it
+    called. Reads a snapshot or the org (GETs and the usage jobs only): it never writes to it."""
+    from genesys_oauth_audit.errors import FetchError
+    from genesys_oauth_audit.files.output import OutputSet
+    from genesys_oauth_audit.inventory import load_snapshot
+    from genesys_oauth_audit.leastpriv.analysis import CLIENT_CREDENTIALS
+    from genesys_oauth_audit.leastpriv.org import analyse_inventory, select_clients
+    from genesys_oauth_audit.leastpriv.recommend import recommend as recommend_for
+    from genesys_oauth_audit.report import recommender
+
+    outputs = OutputSet(stdout=streams.stdout, stderr=streams.stderr)
+    target = outputs.add(opts.output, "-o")
+    if opts.inventory is not None:
+        inventory = load_snapshot(opts.inventory)
+    else:
+        inventory = fetch_live(
+            opts.connection,
+            roles=True,
+            usage_days=None,
+            now=_now(opts.now),
+            environ=environ,
+            streams=streams,
+            transport=transport,
+            operation_days=opts.usage_days or OPERATION_DAYS,
+        )
+    why = "; ".join(inventory.usage_notes)
+    if inventory.operation_usage is None:
+        if opts.inventory is not None:
+            raise BadInputError(
+                f"{opts.inventory}: the snapshot holds no operation data (the operations each "
+                "client called)"
+                + (f": {why}" if why else ", as snapshots before 0.2 do")
+                + "; write one with `genesys-oauth-audit fetch -o FILE`"
+            )
+        raise FetchError(
+            "the org's usage gave no operation data, and recommend needs the operations each "
+            f"client called: {why or 'none were read'}"
+        )
+    chosen = select_clients(inventory.clients, opts.clients) if opts.clients else inventory.clients
+    if inventory.roles is None and any(c.grant_type == CLIENT_CREDENTIALS for c in chosen):
+        raise BadInputError(
+            f"{opts.inventory}: the snapshot holds no roles, so what client-credentials clients "
+            "are granted is unknown; write one with roles (`genesys-oauth-audit fetch` without "
+            "--no-roles)"
+        )
+    org = analyse_inventory(inventory)
+    assert org is not None
+    recommendations = []
+    for client in chosen:
+        analysis = org.get(client.id)
+        if analysis is None:
+            if opts.clients:
+                raise BadInputError(
+                    f"--client {client.name!r}: grant type {client.grant_type!r} is neither client "
+                    "credentials nor user-facing; there is no role or scope to recommend"
+                )
+            continue
+        recommendations.append(recommend_for(analysis, client))
+    text = redact(recommender(opts.format)(recommendations))
+    with outputs.writing() as writer:
+        writer.write(target, text)
+    where = "standard output" if target.kind == "stdout" else target.shown
+    streams.stderr.write(
+        f"recommended least privilege for {len(recommendations)} "
+        f"client{'' if len(recommendations) == 1 else 's'} from "
+        f"{inventory.operation_usage.days} days of operations to {where}\n"
+    )
+    return ExitCode.OK

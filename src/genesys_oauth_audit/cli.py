@@ -28,7 +28,7 @@ from genesys_oauth_audit.errors import (
     diagnostics_count,
     exit_code_table,
 )
-from genesys_oauth_audit.report import DRIFT_REPORTERS, REPORTERS
+from genesys_oauth_audit.report import DRIFT_REPORTERS, RECOMMENDERS, REPORTERS
 
 if TYPE_CHECKING:
     from genesys_oauth_audit.app import ConnectionOptions, Streams
@@ -726,6 +726,84 @@ def diff_command(
         from genesys_oauth_audit import app
 
         return app.drift(old, new, fmt, streams=_streams(), fail_on=fail_on)
+
+    _run(ctx, action)
+
+
+@cli.command(name="recommend", epilog=epilog("recommend"))
+@verbosity_options
+@click.option(
+    "--inventory",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Recommend from this snapshot (written by fetch) instead of a live org.",
+)
+@connection_options
+@click.option(
+    "--client",
+    "clients",
+    multiple=True,
+    metavar="ID|NAME",
+    help="Only this client (its id, or its name). Repeatable. Default: every client with "
+    "operation data.",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(tuple(RECOMMENDERS)),
+    default="terraform",
+    show_default=True,
+    help="What to write: " + _formats_help(RECOMMENDERS) + ".",
+)
+@click.option(
+    "-o",
+    "--output",
+    default="-",
+    show_default=True,
+    type=click.Path(dir_okay=False),
+    help="Where to write ('-': standard output).",
+)
+@click.option(
+    "--usage-days",
+    type=click.IntRange(min=1, max=90),
+    default=None,
+    help="Days of operations to read from a live org (one usage job reads at most 90; default 90).",
+)
+@click.option(
+    "--now", hidden=True, help="Pretend the current time is this (ISO-8601); for reproducible runs."
+)
+@click.pass_context
+def recommend_command(
+    ctx: click.Context,
+    /,
+    inventory: Path | None,
+    clients: tuple[str, ...],
+    fmt: str,
+    output: str,
+    usage_days: int | None,
+    now: str | None,
+    **kw: Any,
+) -> None:
+    """The least-privilege role of each client-credentials client (its exercised permissions as a
+    role, in the divisions it uses today) and the minimal scopes of each user-facing client, from
+    the operations each called. Reads only: never writes to the org."""
+    conn = _connection(kw)
+
+    def action() -> ExitCode:
+        from genesys_oauth_audit import app
+
+        return app.recommend(
+            app.RecommendOptions(
+                inventory=inventory,
+                connection=conn,
+                clients=tuple(clients),
+                format=fmt,
+                output=output,
+                usage_days=usage_days,
+                now=_parse_now(now),
+            ),
+            environ=os.environ,
+            streams=_streams(),
+        )
 
     _run(ctx, action)
 

@@ -71,6 +71,12 @@ COMMAND_EXIT_CODES: dict[str, dict[ExitCode, str]] = {
         "orgs, or bad flags",
         ExitCode.INCOMPLETE: _STOPPED,
     },
+    "recommend": {
+        ExitCode.OK: "the recommendations were written (recommend never writes to the org)",
+        ExitCode.BAD_INPUT: "bad flags, an unknown client, or an unreadable or invalid snapshot",
+        ExitCode.INCOMPLETE: "the org could not be read completely (usage included); nothing was "
+        "written",
+    },
 }
 
 
@@ -177,7 +183,12 @@ class PermissionDeniedError(FetchError):
 
 
 class ApiError(FetchError):
-    """The API answered an error we do not retry."""
+    """The API answered an error we do not retry; ``status`` is its HTTP status (a caller may
+    fall back on a 404, as usage reading does when the newer usage service is absent)."""
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 class TransportError(FetchError):

@@ -202,7 +202,109 @@ class ValueEvidence(NamedTuple):
         }
 
 
-Evidence = PermissionEvidence | RoleEvidence | UsageEvidence | ValueEvidence
+def _some(items: tuple[str, ...], limit: int = 8) -> str:
+    shown = ", ".join(items[:limit])
+    return shown + (f" and {len(items) - limit} more" if len(items) > limit else "")
+
+
+class ExerciseEvidence(NamedTuple):
+    """What the operations a client called in the usage window proved it exercised of one role
+    grant (a role, in its divisions) or one scope: the least-privilege evidence.
+
+    For a role: ``granted`` distinct permissions (wildcards expanded over the operations
+    catalog, plus ids no operation requires), ``observable`` those API usage can show,
+    ``exercised`` the ids some successful call needed, ``ambiguous`` the candidates of ANY
+    requirements the client holds several of (never guessed), ``unused`` the observable rest,
+    ``unused_grants`` the grants (as the role states them) of which nothing was exercised, and
+    ``ignored`` the ids the rule set aside. For a scope: ``exercised`` names the operations that
+    needed it and ``narrow_to`` the read-only scope that would have done.
+    """
+
+    role_id: str | None
+    role_name: str | None
+    divisions: tuple[str, ...]
+    scope: str | None
+    granted: int
+    observable: int
+    exercised: tuple[str, ...]
+    ambiguous: tuple[str, ...]
+    unused: int
+    unused_grants: tuple[str, ...]
+    ignored: int
+    narrow_to: str | None
+    days: int
+    window_start: date
+    window_end: date
+    source: str | None
+    requests: int  # every request the client made in the window
+    operations: int  # distinct operations it called
+
+    @property
+    def kind(self) -> str:
+        return "least-privilege"
+
+    def describe(self) -> str:
+        window = (
+            f"{self.operations} operation{'' if self.operations == 1 else 's'}, "
+            f"{self.requests} request{'' if self.requests == 1 else 's'} from "
+            f"{self.window_start.isoformat()} to {self.window_end.isoformat()} ({self.days} days)"
+        )
+        if self.scope is not None:
+            if self.narrow_to is not None:
+                used = f"needed only as {self.narrow_to} by {_some(self.exercised, 4)}"
+            elif self.exercised:
+                used = f"needed by {_some(self.exercised, 4)}"
+            else:
+                used = "needed by no call"
+            return f"scope {self.scope}: {used}; {window}"
+        name = repr(self.role_name) if self.role_name else self.role_id
+        parts = [
+            f"role {name} ({divisions_text(self.divisions)}) grants {self.granted} "
+            f"permissions, {self.observable} that API usage can show",
+            f"exercised: {_some(self.exercised) if self.exercised else 'none'}",
+        ]
+        if self.ambiguous:
+            parts.append(f"possibly exercised (ANY of several held): {_some(self.ambiguous)}")
+        parts.append(f"{self.unused} unused")
+        if self.unused_grants:
+            parts.append(f"grants unused entirely: {_some(self.unused_grants)}")
+        if self.ignored:
+            parts.append(f"{self.ignored} ignored by the rule")
+        return "; ".join(parts) + f"; {window}"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "role": (
+                {
+                    "roleId": self.role_id,
+                    "roleName": self.role_name,
+                    "divisions": list(self.divisions),
+                }
+                if self.role_id is not None
+                else None
+            ),
+            "scope": self.scope,
+            "granted": self.granted,
+            "observable": self.observable,
+            "exercised": list(self.exercised),
+            "ambiguous": list(self.ambiguous),
+            "unused": self.unused,
+            "unusedGrants": list(self.unused_grants),
+            "ignored": self.ignored,
+            "narrowTo": self.narrow_to,
+            "window": {
+                "days": self.days,
+                "start": self.window_start.isoformat(),
+                "end": self.window_end.isoformat(),
+                "source": self.source,
+            },
+            "requests": self.requests,
+            "operations": self.operations,
+        }
+
+
+Evidence = PermissionEvidence | RoleEvidence | UsageEvidence | ValueEvidence | ExerciseEvidence
 
 
 def for_people(evidence: Evidence | None) -> str | None:

@@ -19,6 +19,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic.alias_generators import to_camel
 
+from genesys_oauth_audit.data.operations import CalledOperation
 from genesys_oauth_audit.errors import Diagnostic, SnapshotError
 from genesys_oauth_audit.files.output import json_text, write_atomically
 from genesys_oauth_audit.files.reading import (
@@ -46,7 +47,19 @@ GRANT_TYPE_NAMES = {
 CLIENT_STATES = ("active", "disabled", "inactive")
 
 SNAPSHOT_KIND = "genesys-oauth-audit/inventory"
-SNAPSHOT_VERSION = 1
+# 2 (0.2): per-client operations, the operations window, the usage source. Version 1 still loads
+# (``migrate_snapshot``).
+SNAPSHOT_VERSION = 2
+READABLE_VERSIONS = (1, 2)
+
+# Where usage came from (SPEC §10): the newer usage service's aggregates query jobs, or the legacy
+# org-level query, which gives last use only. Reports name the source with these words.
+USAGE_JOBS = "aggregates-query-jobs"
+USAGE_QUERY = "usage-query"
+USAGE_SOURCES: dict[str, str] = {
+    USAGE_JOBS: "the usage service's aggregates query jobs (POST /api/v2/usage/aggregates/query/jobs)",
+    USAGE_QUERY: "the legacy usage query (POST /api/v2/usage/query)",
+}
 # A snapshot of 50,000 clients with roles is ~60 MB; anything far beyond that is not ours.
 MAX_SNAPSHOT_BYTES = 512 * 1024 * 1024
 
@@ -155,11 +168,25 @@ class Org(Model):
 
 
 class UsageWindow(Model):
-    """The period the org-level usage query covered; ``lastUsed`` is only meaningful inside it."""
+    """The period an org-level usage query covered (``lastUsed`` and ``operations`` are only
+    meaningful inside it), and which usage service answered it."""
 
     days: int
     start: date
     end: date
+    source: str | None = Field(
+        default=None,
+        description="The usage service that answered: 'aggregates-query-jobs' (POST "
+        "/api/v2/usage/aggregates/query/jobs) or 'usage-query' (the legacy POST "
+        "/api/v2/usage/query); null where not stated (inline test inventories).",
+    )
+
+    @property
+    def source_text(self) -> str:
+        """The source in words, for reports."""
+        if self.source is None:
+            return "an unstated usage source"
+        return USAGE_SOURCES.get(self.source, self.source)
 
 
 class Client(Model):
@@ -195,6 +222,12 @@ class Client(Model):
         description="Latest day with API requests inside the usage window; absent when usage "
         "was not fetched, null when the client was not used in the window.",
     )
+    operations: tuple[CalledOperation, ...] | None = Field(
+        default=None,
+        description="The operations the client called in the operations window (operationUsage): "
+        "method, path as the swagger path key, request and status counts; a template that "
+        "matches no known operation is kept as seen. Absent when operation data was not fetched.",
+    )
     expose_client_secret: bool | None = Field(
         default=None,
         description="Proposals from a Terraform plan: whether the provider's expose_client_secret "
@@ -216,13 +249,25 @@ class Inventory(Model):
     """
 
     kind: Literal["genesys-oauth-audit/inventory"] = "genesys-oauth-audit/inventory"
-    schema_version: Literal[1] = 1
+    schema_version: Literal[2] = 2
     org: Org = Org()
     region: str | None = None
     fetched_at: datetime | None = None
     scopes: tuple[Scope, ...] | None = None
     roles: tuple[Role, ...] | None = None
-    usage: UsageWindow | None = None
+    usage: UsageWindow | None = Field(
+        default=None, description="The window of last use (clients' lastUsed) and its source."
+    )
+    operation_usage: UsageWindow | None = Field(
+        default=None,
+        description="The window of the operations each client called (clients' operations) and "
+        "its source; null when operation data was not fetched (the legacy usage query has none).",
+    )
+    usage_notes: tuple[str, ...] = Field(
+        default=(),
+        description="Why usage came from where it did (a usage service that answered 404 or 403, a "
+        "window longer than one query may cover); every report repeats them.",
+    )
     clients: tuple[Client, ...] = ()
     warnings: tuple[str, ...] = Field(
         default=(),
@@ -235,9 +280,13 @@ class Inventory(Model):
         data = self.model_dump(mode="json", by_alias=True, exclude_none=False)
         if not data["warnings"]:
             del data["warnings"]  # snapshots without warnings stay as they were
+        if not data["usageNotes"]:
+            del data["usageNotes"]
         for client in data["clients"]:
             if self.usage is None:
                 client.pop("lastUsed", None)
+            if client.get("operations") is None:
+                client.pop("operations", None)
             if client.get("permissions") is None:
                 client.pop("permissions", None)
             for key in ("exposeClientSecret", "directoryClientSecret"):  # proposals only
@@ -421,18 +470,20 @@ def parse_snapshot(text: str, shown: str) -> Inventory:
                 )
             ]
         )
-    if data.get("schemaVersion") != SNAPSHOT_VERSION:
+    version = data.get("schemaVersion")
+    if type(version) is not int or version not in READABLE_VERSIONS:
         raise SnapshotError(
             [
                 Diagnostic(
                     shown,
                     1,
                     1,
-                    f"unsupported snapshot schemaVersion {data.get('schemaVersion')!r}; "
-                    f"this version of the tool reads {SNAPSHOT_VERSION}",
+                    f"unsupported snapshot schemaVersion {version!r}; this version of the tool "
+                    f"reads {' and '.join(str(v) for v in READABLE_VERSIONS)}",
                 )
             ]
         )
+    data = migrate_snapshot(data)
     if "clients" not in data:
         # Without the key, every rule would pass over no clients: an empty audit, not a result.
         raise SnapshotError(
@@ -463,6 +514,23 @@ def parse_snapshot(text: str, shown: str) -> Inventory:
     if duplicates:
         raise SnapshotError(_duplicate_diagnostics(text, shown, duplicates))
     return inventory
+
+
+def migrate_snapshot(data: dict[str, Any]) -> dict[str, Any]:
+    """A snapshot's data as the current schema version has it.
+
+    Version 1 (0.1) has no operations and does not name its usage source: its usage came from
+    the only query 0.1 made, the legacy ``POST /api/v2/usage/query``, so that is stated.
+    Every key a version-1 snapshot may hold means the same in version 2; errors keep pointing
+    at the lines of the file as written (the keys are not moved).
+    """
+    if data.get("schemaVersion") == SNAPSHOT_VERSION:
+        return data
+    migrated = {**data, "schemaVersion": SNAPSHOT_VERSION}
+    usage = data.get("usage")
+    if isinstance(usage, dict) and "source" not in usage:
+        migrated["usage"] = {**usage, "source": USAGE_QUERY}
+    return migrated
 
 
 def _nesting(text: str, shown: str) -> Diagnostic:

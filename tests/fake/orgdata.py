@@ -524,6 +524,143 @@ SAMPLE_LAST_USE_DAYS_AGO: dict[str, int] = {
 }
 
 
+# What each used client calls, as the newer usage service's rows spell it (template without the
+# leading slash; one with a parameter renamed; one template no API has), with a weight (its share
+# of the client's daily requests) and how the calls turn out (tests/fake/server.py OUTCOMES).
+# "Master Admin Integration" is issue 15's example: a wide role (*:*:*) and three operations.
+SAMPLE_OPERATIONS: dict[str, list[tuple[str, str, int, str]]] = {
+    "Agent Desktop SSO Bridge": [
+        ("GET", "api/v2/conversations", 5, "ok"),
+        ("GET", "api/v2/users/{userId}", 3, "ok"),
+        ("PATCH", "api/v2/users/{userId}/presences/{sourceId}", 2, "ok"),
+        ("POST", "api/v2/notifications/channels", 1, "ok"),
+        ("GET", "api/v2/routing/queues", 1, "ok"),
+    ],
+    "Wallboard Web App": [
+        ("POST", "api/v2/analytics/queues/observations/query", 6, "throttled"),
+        ("GET", "api/v2/routing/queues", 2, "ok"),
+        ("POST", "api/v2/notifications/channels", 1, "ok"),
+    ],
+    "Supervisor Quality Portal": [
+        ("GET", "api/v2/quality/evaluations/query", 4, "ok"),
+        ("GET", "api/v2/conversations/{conversationId}/recordings", 2, "ok"),
+        ("GET", "api/v2/users/{userId}", 1, "ok"),
+    ],
+    "Legacy Admin Console": [
+        ("GET", "api/v2/users", 3, "ok"),
+        ("GET", "api/v2/authorization/roles", 1, "ok"),
+    ],
+    "Chat Widget Implicit": [
+        ("POST", "api/v2/webchat/guest/conversations", 4, "ok"),
+        ("GET", "api/v2/conversations", 1, "ok"),
+    ],
+    "Mobile Agent App (implicit)": [
+        ("PATCH", "api/v2/users/{userId}/presences/{sourceId}", 3, "ok"),
+        ("GET", "api/v2/conversations", 2, "ok"),
+    ],
+    "Support Impersonation Tool": [("GET", "api/v2/users/{userId}", 1, "ok")],
+    "Workforce Scheduling (SAML)": [
+        ("GET", "api/v2/workforcemanagement/managementunits", 2, "ok"),
+        ("GET", "api/v2/users", 1, "ok"),
+    ],
+    "Partner Portal SAML": [
+        ("GET", "api/v2/externalcontacts/contacts", 2, "ok"),
+        (
+            "POST",
+            "api/v2/conversations/messages/{conversationId}/communications/{communicationId}/messages",
+            3,
+            "ok",
+        ),
+    ],
+    "Kiosk Password Client": [("PATCH", "api/v2/users/{userId}/presences/{sourceId}", 1, "ok")],
+    "CRM Data Sync": [
+        ("POST", "api/v2/analytics/conversations/details/query", 5, "throttled"),
+        ("GET", "api/v2/routing/queues", 1, "ok"),
+    ],
+    "Data Warehouse Export": [
+        ("POST", "api/v2/analytics/conversations/details/query", 6, "ok"),
+        ("POST", "api/v2/analytics/users/details/query", 2, "ok"),
+        ("GET", "api/v2/quality/evaluations/query", 1, "ok"),
+    ],
+    "CX as Code Deployer": [
+        ("GET", "api/v2/flows", 4, "ok"),
+        ("POST", "api/v2/flows/actions/publish", 1, "ok"),
+        ("GET", "api/v2/integrations", 2, "ok"),
+        ("GET", "api/v2/oauth/clients", 2, "ok"),
+        ("GET", "api/v2/authorization/roles", 2, "ok"),
+        ("POST", "api/v2/authorization/roles", 1, "flaky"),
+    ],
+    "OAuth Rotation Bot": [
+        ("GET", "api/v2/oauth/clients", 3, "ok"),
+        ("POST", "api/v2/oauth/clients/{clientId}/secret", 1, "ok"),
+    ],
+    "Master Admin Integration": [
+        ("GET", "api/v2/routing/queues", 80, "ok"),
+        ("GET", "api/v2/routing/wrapupcodes", 1, "flaky"),
+        ("POST", "api/v2/analytics/conversations/aggregates/query", 20, "throttled"),
+    ],
+    "Recording Archive Export": [
+        ("GET", "api/v2/conversations/{conversationId}/recordings", 5, "ok"),
+        ("POST", "api/v2/recording/jobs", 1, "denied"),
+    ],
+    "HR Directory Sync": [
+        ("GET", "api/v2/users", 6, "ok"),
+        ("POST", "api/v2/users", 1, "ok"),
+        ("PATCH", "api/v2/users/{id}", 2, "ok"),
+        ("PUT", "api/v2/users/{userId}/routingskills/bulk", 1, "ok"),
+    ],
+    "Telephony Monitoring": [
+        ("GET", "api/v2/telephony/providers/edges", 3, "ok"),
+        ("GET", "api/v2/telephony/providers/edges/trunks", 2, "ok"),
+    ],
+    "Outbound List Loader": [
+        ("GET", "api/v2/outbound/contactlists", 2, "ok"),
+        ("POST", "api/v2/outbound/contactlists/{contactListId}/contacts", 1, "denied"),
+    ],
+    "Queue Stats Poller": [
+        ("GET", "api/v2/routing/queues", 4, "ok"),
+        ("POST", "api/v2/analytics/queues/observations/query", 1, "denied"),
+    ],
+    "Audit Runner": [
+        ("GET", "api/v2/organizations/me", 1, "ok"),
+        ("GET", "api/v2/routing/queues", 1, "ok"),
+    ],
+    "Knowledge Base Connector": [
+        ("GET", "api/v2/knowledge/knowledgebases", 3, "ok"),
+        ("POST", "api/v2/knowledge/knowledgebases/{knowledgeBaseId}/documents", 1, "ok"),
+    ],
+    "Dev Sandbox Client": [
+        ("GET", "api/v2/users", 2, "ok"),
+        ("GET", "api/v2/routing/queues", 1, "ok"),
+        ("GET", "api/v2/sandbox/experiments", 1, "ok"),
+    ],
+    "Ops \x1b[31mRED\x1b[0m Console": [("GET", "api/v2/routing/queues", 1, "ok")],
+    "Retired Scope Client": [("GET", "api/v2/users/{userId}", 1, "ok")],
+    "Bot Connector (Dialogflow)": [
+        ("GET", "api/v2/routing/queues", 2, "ok"),
+        (
+            "POST",
+            "api/v2/conversations/messages/{conversationId}/communications/{communicationId}/messages",
+            1,
+            "denied",
+        ),
+    ],
+    "Partner Reporting API": [
+        ("POST", "api/v2/analytics/conversations/details/query", 1, "ok"),
+    ],
+    "Secret-Bearing Old Client": [
+        ("GET", "api/v2/routing/queues", 1, "ok"),
+        ("GET", "api/v2/analytics/conversations/{conversationId}/details", 1, "ok"),
+    ],
+}
+
+
+def sample_profiles() -> dict[str, list[tuple[str, str, int, str]]]:
+    """SAMPLE_OPERATIONS by client id, as the fake takes them."""
+    ids = {c["name"]: c["id"] for c in SAMPLE_CLIENTS}
+    return {ids[name]: list(profile) for name, profile in SAMPLE_OPERATIONS.items()}
+
+
 def sample_usage(today: date = SAMPLE_TODAY, days: int = 120) -> dict[str, dict[str, int]]:
     usage: dict[str, dict[str, int]] = {}
     rng = random.Random(7)
@@ -547,6 +684,7 @@ def sample_fake(**kwargs: Any) -> FakeGenesys:
         roles=[dict(r) for r in SAMPLE_ROLES],
         org={"id": uid("org:Northwind Contact Centre"), "name": "Northwind Contact Centre"},
         usage=sample_usage(),
+        operation_profiles=sample_profiles(),
         **kwargs,
     )
 

@@ -53,7 +53,43 @@ ROUTES: list[tuple[str, str, str, str]] = [
         "/api/v2/usage/query/{executionId}/results",
         "_usage_results",
     ),
+    (
+        "POST",
+        r"/api/v2/usage/aggregates/query/jobs",
+        "/api/v2/usage/aggregates/query/jobs",
+        "_usage_job_submit",
+    ),
+    (
+        "GET",
+        r"/api/v2/usage/aggregates/query/jobs/(?P<job_id>[^/]+)",
+        "/api/v2/usage/aggregates/query/jobs/{jobId}",
+        "_usage_job_results",
+    ),
 ]
+
+# How a fake client's calls of one operation turned out: the share of its requests per status
+# class (the rest succeed). "denied": every call answered 403.
+OUTCOMES: dict[str, dict[str, float]] = {
+    "ok": {},
+    "denied": {"status400": 1.0},
+    "throttled": {"status429": 0.02},
+    "flaky": {"status500": 0.02},
+    "redirected": {"status300": 1.0},
+}
+# What a client with no profile of its own calls (organizations/me needs no permission).
+DEFAULT_PROFILE: tuple[tuple[str, str, int, str], ...] = (
+    ("GET", "api/v2/organizations/me", 1, "ok"),
+)
+JOB_GROUP_BY = (
+    "OauthClientName",
+    "OauthClientId",
+    "UserId",
+    "HttpMethod",
+    "TemplateUri",
+    "Platform",
+)
+JOB_METRICS = ("Requests", "Status200", "Status300", "Status400", "Status429", "Status500")
+JOB_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD")
 
 
 def template_of(method: str, path: str) -> str | None:
@@ -135,7 +171,11 @@ class FakeGenesys:
         default_factory=lambda: {"auditor-id": "auditor-secret-value"}
     )
     permissions: set[str] = field(
-        default_factory=lambda: {"oauth:client:view", "authorization:role:view"}
+        default_factory=lambda: {
+            "oauth:client:view",
+            "authorization:role:view",
+            "usage:organization:view",
+        }
     )
     token_lifetime: int = 86400
     # paging of GET /api/v2/oauth/clients: None answers everything at once, as the real API does
@@ -162,6 +202,21 @@ class FakeGenesys:
     # send instead (applied to successful answers of that operation).
     mangle: dict[str, Callable[[Any], Any]] = field(default_factory=dict)
     execution_id: str | None = None  # the executionId the usage query answers (None: a uuid)
+    # The newer usage service (aggregates query jobs). client id -> the operations it calls, as
+    # (METHOD, template URI as the usage rows spell it, weight, outcome of OUTCOMES): each day's
+    # requests of ``usage`` are split over them by weight, so both services tell the same story.
+    operation_profiles: dict[str, list[tuple[str, str, int, str]]] = field(default_factory=dict)
+    usage_jobs_status: int | None = None  # e.g. 404: the service is not available in the region
+    # Polls answered Queued/Running before a job has succeeded (None: as usage_running_polls);
+    # with 0 the job is done when submitted, and the submission answers 200 instead of 202.
+    job_running_polls: int | None = None
+    job_final_status: str = "Succeeded"  # or Failed, Cancelled, or anything the API never says
+    job_page_size: int = 1000  # the most rows a results page holds (the service's maximum)
+    # "repeat-next", "stuck-after", "empty-page", "no-entities", "foreign-next", "other-job",
+    # "no-after", "status-changes": the ways a cursor-paged answer can go wrong
+    job_paging_bug: str | None = None
+    job_id: str | None = None  # the id a submitted job answers (None: a uuid)
+    today: str | None = None  # set: refuse an interval starting more than a year before it
     token_suffix: str = ""  # appended to every token the login host issues (e.g. "\r\n")
 
     def __post_init__(self) -> None:
@@ -170,6 +225,7 @@ class FakeGenesys:
         self.tokens: dict[str, float] = {}
         self.issued_tokens: list[str] = []
         self.executions: dict[str, dict[str, Any]] = {}
+        self.jobs: dict[str, dict[str, Any]] = {}
         self._rng = random.Random(self.seed)
         self._lock = threading.Lock()
         self._stopping = threading.Event()
@@ -712,6 +768,257 @@ class FakeGenesys:
                         }
                     )
         return _json(200, {"results": rows, "queryStatus": "Complete"})
+
+    # -- the newer usage service: aggregates query jobs ----------------------------------------
+
+    def usage_records(self) -> list[dict[str, Any]]:
+        """Every (client, day, operation) with its request and status counts: each day's requests
+        of ``usage`` split over the client's profile by weight (the remainder to the first)."""
+        names = {c["id"]: c.get("name", "") for c in self.clients}
+        records = []
+        for client_id, days in sorted(self.usage.items()):
+            profile = self.operation_profiles.get(client_id, list(DEFAULT_PROFILE))
+            total_weight = sum(w for _, _, w, _ in profile) or 1
+            for day, requests in sorted(days.items()):
+                shares = [requests * w // total_weight for _, _, w, _ in profile]
+                shares[0] += requests - sum(shares)
+                for (method, template, _, outcome), n in zip(profile, shares, strict=True):
+                    if n <= 0:
+                        continue
+                    counts = {k: int(n * f) for k, f in OUTCOMES[outcome].items()}
+                    if outcome in ("denied", "redirected"):
+                        counts = {k: n for k in counts}
+                    status400 = counts.get("status400", 0) + counts.get("status429", 0)
+                    bad = status400 + counts.get("status300", 0) + counts.get("status500", 0)
+                    records.append(
+                        {
+                            "client_id": client_id,
+                            "client_name": names.get(client_id, ""),
+                            "date": day,
+                            "httpMethod": method,
+                            "templateUri": template,
+                            "requestCount": n,
+                            "status200": n - bad,
+                            "status300": counts.get("status300", 0),
+                            "status400": status400,
+                            "status429": counts.get("status429", 0),
+                            "status500": counts.get("status500", 0),
+                        }
+                    )
+        return records
+
+    def _job_running_polls(self) -> int:
+        if self.job_running_polls is None:
+            return self.usage_running_polls
+        return self.job_running_polls
+
+    def _usage_job_submit(self, request: httpx.Request, body: Any) -> httpx.Response:
+        if self.usage_jobs_status is not None:
+            return _error(
+                self.usage_jobs_status, "not.found", "The requested resource was not found."
+            )
+        denied = self._require("usage:organization:view")
+        if denied:
+            return denied
+        problem = _job_query_problem(body, self.today)
+        if problem:
+            return _error(400, problem[0], problem[1])
+        job_id = self.job_id or str(uuid.UUID(int=self._rng.getrandbits(128)))
+        self.jobs[job_id] = {"query": body, "polls": 0, "rows": None}
+        return _json(
+            200 if self._job_running_polls() == 0 else 202,
+            {
+                "id": job_id,
+                "selfUri": f"/api/v2/usage/aggregates/query/jobs/{job_id}",
+                "resultsUri": f"/api/v2/usage/aggregates/query/jobs/{job_id}",
+            },
+        )
+
+    def _usage_job_results(self, request: httpx.Request, body: Any, job_id: str) -> httpx.Response:
+        denied = self._require("usage:organization:view")
+        if denied:
+            return denied
+        job = self.jobs.get(job_id)
+        if job is None:
+            return _error(404, "not.found", "The requested resource was not found.")
+        job["polls"] += 1
+        if job["polls"] <= self._job_running_polls():
+            return _json(202, {"queryStatus": "Queued" if job["polls"] == 1 else "Running"})
+        if self.job_final_status != "Succeeded":
+            answer: dict[str, Any] = {"queryStatus": self.job_final_status}
+            if self.job_final_status == "Failed":
+                answer["errorBody"] = {
+                    "message": "The query failed.",
+                    "code": "internal.server.error",
+                    "status": 500,
+                }
+            return _json(202, answer)
+        if job["rows"] is None:
+            job["rows"] = _aggregate(self.usage_records(), job["query"])
+        rows: list[dict[str, Any]] = job["rows"]
+        params = request.url.params
+        try:
+            size = max(1, min(int(params.get("pageSize", "100")), 1000, self.job_page_size))
+        except ValueError:
+            return _error(400, "invalid.value", "pageSize is not a number")
+        after = params.get("after")
+        offset = _cursor_offset(job_id, after) if after is not None else 0
+        if offset is None:
+            return _error(400, "bad.request", "The cursor is not valid.")
+        bug = self.job_paging_bug
+        base = f"/api/v2/usage/aggregates/query/jobs/{job_id}"
+        page: dict[str, Any] = {
+            "queryStatus": "Succeeded",
+            "entities": rows[offset : offset + size],
+            "selfUri": f"{base}?pageSize={size}" + (f"&after={after}" if after else ""),
+        }
+        if offset + size < len(rows) or bug in ("empty-page", "repeat-next", "stuck-after"):
+            following = offset + size
+            page["nextUri"] = f"{base}?pageSize={size}&after={_cursor(job_id, following)}"
+            if bug == "stuck-after":
+                # The cursor stays put while the rest of the address changes on every page.
+                page["nextUri"] = (
+                    f"{base}?after={_cursor(job_id, 0)}&pageSize={size}&poll={job['polls']}"
+                )
+            if bug == "empty-page" and offset + size >= len(rows):
+                page["entities"] = []
+            if bug == "foreign-next":
+                page["nextUri"] = "https://evil.example.com" + page["nextUri"]
+            if bug == "other-job":
+                page["nextUri"] = (
+                    f"/api/v2/oauth/clients?pageSize={size}&after={_cursor(job_id, 0)}"
+                )
+            if bug == "no-after":
+                page["nextUri"] = f"{base}?pageSize={size}"
+        if bug == "repeat-next" and after is not None:
+            page["nextUri"] = f"{base}?pageSize={size}&after={after}"
+        if bug == "no-entities":
+            del page["entities"]
+        if bug == "status-changes" and after is not None:
+            page["queryStatus"] = "Running"
+        return _json(200, page)
+
+
+def _job_query_problem(body: Any, today: str | None) -> tuple[str, str] | None:
+    """What the service refuses in an ``OrganizationPublicApiUsageQueryRequest``."""
+    if not isinstance(body, dict) or not isinstance(body.get("interval"), str):
+        return ("bad.request", "The request could not be understood by the server.")
+    start, _, end = body["interval"].partition("/")
+    try:
+        first = _stamp(start)
+        last = _stamp(end)
+    except ValueError:
+        return ("invalid.date", "Dates must be specified as ISO-8601 strings.")
+    if last <= first:
+        return ("bad.request", "The interval ends before it starts.")
+    if (last - first).total_seconds() > 90 * 86400:
+        return ("bad.request", "End date cannot be more than 90 days after the start.")
+    if today is not None and (_stamp(today + "T00:00:00Z") - first).days > 365:
+        return ("bad.request", "Start date cannot be more than a year ago.")
+    for key, allowed in (("groupBy", JOB_GROUP_BY), ("metrics", JOB_METRICS)):
+        for value in body.get(key) or []:
+            if value not in allowed:
+                return ("invalid.value", f"Value [{value}] is not valid for field type [{key}].")
+    for value in body.get("httpMethods") or []:
+        if value not in JOB_METHODS:
+            return ("invalid.value", f"Value [{value}] is not valid for field type [httpMethods].")
+    if body.get("granularity") not in (None, "Day", "Week", "Month"):
+        return ("invalid.value", "granularity must be Day, Week or Month.")
+    return None
+
+
+def _stamp(text: str) -> Any:
+    from datetime import datetime
+
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def _bucket(day: str, granularity: str | None) -> str | None:
+    from datetime import date, timedelta
+
+    if granularity is None:
+        return None
+    d = date.fromisoformat(day)
+    if granularity == "Week":
+        d -= timedelta(days=d.weekday())
+    elif granularity == "Month":
+        d = d.replace(day=1)
+    return d.isoformat()
+
+
+def _aggregate(records: list[dict[str, Any]], query: dict[str, Any]) -> list[dict[str, Any]]:
+    """The rows of a job: records in its interval and filters, summed per group (and per bucket
+    with a granularity); only the dimensions grouped by and the metrics asked for are present."""
+    start, _, end = query["interval"].partition("/")
+    first, last = _stamp(start), _stamp(end)
+    group_by = query.get("groupBy") or []
+    metrics = query.get("metrics") or list(JOB_METRICS)
+    granularity = query.get("granularity")
+    wanted_clients = set(query.get("oauthClientIds") or [])
+    wanted_templates = set(query.get("templateUris") or [])
+    wanted_methods = set(query.get("httpMethods") or [])
+    fields = {
+        "Requests": "requestCount",
+        "Status200": "status200",
+        "Status300": "status300",
+        "Status400": "status400",
+        "Status429": "status429",
+        "Status500": "status500",
+    }
+    groups: dict[tuple[Any, ...], dict[str, Any]] = {}
+    for r in records:
+        if not first <= _stamp(r["date"] + "T00:00:00Z") < last:
+            continue
+        if wanted_clients and r["client_id"] not in wanted_clients:
+            continue
+        if wanted_templates and r["templateUri"] not in wanted_templates:
+            continue
+        if wanted_methods and r["httpMethod"] not in wanted_methods:
+            continue
+        bucket = _bucket(r["date"], granularity)
+        key = (
+            bucket,
+            r["client_id"] if "OauthClientId" in group_by else None,
+            r["client_name"] if "OauthClientName" in group_by else None,
+            r["templateUri"] if "TemplateUri" in group_by else None,
+            r["httpMethod"] if "HttpMethod" in group_by else None,
+        )
+        row = groups.get(key)
+        if row is None:
+            row = groups[key] = {}
+            if bucket is not None:
+                row["date"] = bucket
+            if "OauthClientId" in group_by or "OauthClientName" in group_by:
+                ref: dict[str, Any] = {}
+                if "OauthClientId" in group_by:
+                    ref["id"] = r["client_id"]
+                    ref["selfUri"] = f"/api/v2/oauth/clients/{r['client_id']}"
+                if "OauthClientName" in group_by:
+                    ref["name"] = r["client_name"]
+                row["oauthClient"] = ref
+            if "TemplateUri" in group_by:
+                row["templateUri"] = r["templateUri"]
+            if "HttpMethod" in group_by:
+                row["httpMethod"] = r["httpMethod"]
+            for metric in metrics:
+                row[fields[metric]] = 0
+        for metric in metrics:
+            row[fields[metric]] += r[fields[metric]]
+    return [groups[k] for k in sorted(groups, key=lambda k: tuple(str(p) for p in k))]
+
+
+def _cursor(job_id: str, offset: int) -> str:
+    """An opaque cursor, as the service's are: which job, and where in its rows."""
+    return base64.urlsafe_b64encode(f"{job_id}:{offset}".encode()).decode().rstrip("=")
+
+
+def _cursor_offset(job_id: str, cursor: str) -> int | None:
+    try:
+        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+    except (ValueError, UnicodeDecodeError):
+        return None
+    owner, _, number = text.rpartition(":")
+    return int(number) if owner == job_id and number.isdigit() else None
 
 
 class _Drip(httpx.SyncByteStream):

@@ -7,10 +7,11 @@ its function, and its ``@check`` registration with a PASS and a FAIL example.
 
 from __future__ import annotations
 
-from genesys_oauth_audit.checks import field, grants, roles, scopes, usage
+from genesys_oauth_audit.checks import field, grants, leastprivilege, roles, scopes, usage
 from genesys_oauth_audit.checks.registry import (
     CHECKS,
     NEED_REASONS,
+    NEEDS_OPERATIONS,
     NEEDS_ROLES,
     NEEDS_SCOPES,
     NEEDS_USAGE,
@@ -23,7 +24,7 @@ from genesys_oauth_audit.checks.registry import (
 )
 
 # The order check types are documented and listed in the schema: by family, then as registered.
-FAMILIES = (scopes, grants, roles, usage, field)
+FAMILIES = (scopes, grants, roles, usage, leastprivilege, field)
 _FAMILY_RANK = {family.__name__: rank for rank, family in enumerate(FAMILIES)}
 _ORDERED = sorted(CHECKS.values(), key=lambda c: _FAMILY_RANK[c.run.__module__])
 CHECKS.clear()
@@ -32,6 +33,7 @@ CHECKS.update((c.name, c) for c in _ORDERED)
 __all__ = [
     "CHECKS",
     "FAMILIES",
+    "NEEDS_OPERATIONS",
     "NEEDS_ROLES",
     "NEEDS_SCOPES",
     "NEEDS_USAGE",

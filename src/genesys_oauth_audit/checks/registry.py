@@ -22,16 +22,21 @@ from pydantic.alias_generators import to_camel
 
 from genesys_oauth_audit.evidence import Evidence
 from genesys_oauth_audit.inventory import Client, Role, UsageWindow
+from genesys_oauth_audit.leastpriv.org import OrgLeastPrivilege
 
-Need = Literal["scopes", "roles", "usage"]
+Need = Literal["scopes", "roles", "usage", "operations"]
 NEEDS_SCOPES: Need = "scopes"
 NEEDS_ROLES: Need = "roles"
 NEEDS_USAGE: Need = "usage"
+NEEDS_OPERATIONS: Need = "operations"
 
 NEED_REASONS: dict[str, str] = {
     NEEDS_SCOPES: "the inventory has no scope catalog of the org",
     NEEDS_ROLES: "the inventory has no roles (fetch them, or use a snapshot written with roles)",
     NEEDS_USAGE: "the inventory has no usage data (fetch with --usage-days, or a snapshot that has it)",
+    NEEDS_OPERATIONS: "the inventory has no operation data (the operations each client called, "
+    "read from the usage service's aggregates query jobs: fetch with --usage-days, or a snapshot "
+    "that has it)",
 }
 
 
@@ -54,6 +59,10 @@ class Context:
     scopes: frozenset[str] | None = None
     roles: Mapping[str, Role] | None = None
     usage: UsageWindow | None = None
+    # The window of the operations clients called (Inventory.operation_usage), and least
+    # privilege over it, computed once per run (None: computed per client when asked).
+    operations: UsageWindow | None = None
+    least_privilege: OrgLeastPrivilege | None = None
     # Evidence shared by many findings (the policy of a role that states a permission), built once
     # per evaluation: clients share roles, so the same answers come back thousands of times.
     memo: dict[Any, Any] = field(default_factory=dict, compare=False, repr=False)

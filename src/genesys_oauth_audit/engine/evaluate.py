@@ -10,6 +10,7 @@ from datetime import date, timedelta
 
 from genesys_oauth_audit.checks import (
     NEED_REASONS,
+    NEEDS_OPERATIONS,
     NEEDS_ROLES,
     NEEDS_SCOPES,
     NEEDS_USAGE,
@@ -28,6 +29,7 @@ from genesys_oauth_audit.findings import (
     fingerprint,
 )
 from genesys_oauth_audit.inventory import CLIENT_STATES, Inventory, cyclic_gc_paused
+from genesys_oauth_audit.leastpriv.org import OrgLeastPrivilege, analyse_inventory
 from genesys_oauth_audit.policy.model import PolicyException, PolicySet, Rule, Where
 
 EXPIRY_WARNING_DAYS = 14
@@ -138,12 +140,16 @@ def _select(where: Where, targets: list[Subject], index: _Index) -> array:  # ty
     return array("I", (i for i, t in enumerate(targets) if where.matches(t.client)))
 
 
-def context_for(inventory: Inventory, today: date) -> Context:
+def context_for(
+    inventory: Inventory, today: date, least_privilege: OrgLeastPrivilege | None = None
+) -> Context:
     return Context(
         today=today,
         scopes=frozenset(s.id for s in inventory.scopes) if inventory.scopes is not None else None,
         roles={r.id: r for r in inventory.roles} if inventory.roles is not None else None,
         usage=inventory.usage,
+        operations=inventory.operation_usage,
+        least_privilege=least_privilege,
     )
 
 
@@ -155,7 +161,18 @@ def _available(ctx: Context) -> set[str]:
         have.add(NEEDS_ROLES)
     if ctx.usage is not None:
         have.add(NEEDS_USAGE)
+    if ctx.operations is not None:
+        have.add(NEEDS_OPERATIONS)
     return have
+
+
+def _missing(missing: list[str], inventory: Inventory) -> str:
+    """Why a rule that needs ``missing`` was not evaluated; for usage data, with what the fetch
+    recorded about its source (the newer usage service answered 403, say)."""
+    reason = "; ".join(NEED_REASONS[m] for m in missing)
+    if inventory.usage_notes and {NEEDS_USAGE, NEEDS_OPERATIONS} & set(missing):
+        reason += " (" + "; ".join(inventory.usage_notes) + ")"
+    return reason
 
 
 def _status(exc: PolicyException) -> ExceptionStatus:
@@ -195,10 +212,13 @@ def evaluate(
     *,
     today: date,
     subjects: Iterable[Subject] | None = None,
+    least_privilege: OrgLeastPrivilege | None = None,
 ) -> Evaluation:
-    """Evaluate ``policies`` over the clients of ``inventory`` (or over ``subjects`` if given)."""
+    """Evaluate ``policies`` over the clients of ``inventory`` (or over ``subjects`` if given).
+    ``least_privilege`` is the inventory's analysis when the caller has it already (it is shown
+    in reports too); otherwise it is computed here if a rule needs it."""
     with cyclic_gc_paused():
-        return _evaluate(policies, inventory, today, subjects)
+        return _evaluate(policies, inventory, today, subjects, least_privilege)
 
 
 def _evaluate(
@@ -206,8 +226,11 @@ def _evaluate(
     inventory: Inventory,
     today: date,
     subjects: Iterable[Subject] | None,
+    least_privilege: OrgLeastPrivilege | None = None,
 ) -> Evaluation:
-    ctx = context_for(inventory, today)
+    if least_privilege is None and NEEDS_OPERATIONS in policies.needs(today):
+        least_privilege = analyse_inventory(inventory)
+    ctx = context_for(inventory, today, least_privilege)
     have = _available(ctx)
     targets = list(subjects) if subjects is not None else [Subject(c) for c in inventory.clients]
 
@@ -245,7 +268,7 @@ def _evaluate(
             if not off.expired:
                 continue  # switched off by an override: listed, not evaluated
         missing = sorted(rule.check_type.needs - have)
-        reason = "; ".join(NEED_REASONS[m] for m in missing) if missing else None
+        reason = _missing(missing, inventory) if missing else None
         if reason is None and rule.check_type.precondition is not None:
             reason = rule.check_type.precondition(rule.params, ctx)
         if reason is not None:

@@ -104,13 +104,15 @@ def _inline_inventory(
         data["scopes"] = [{"id": s} if isinstance(s, str) else s for s in raw["scopes"]]
     if "roles" in raw:
         data["roles"] = raw["roles"]
-    if "usage" in raw:
-        days = raw["usage"]["days"]
-        data["usage"] = {
-            "days": days,
-            "start": (today - timedelta(days=days - 1)).isoformat(),
-            "end": today.isoformat(),
-        }
+    # A window of N days ending on the day of the test, for last use and for operations.
+    for key in ("usage", "operationUsage"):
+        if key in raw:
+            days = raw[key]["days"]
+            data[key] = {
+                "days": days,
+                "start": (today - timedelta(days=days - 1)).isoformat(),
+                "end": today.isoformat(),
+            }
     # In a test the id may be left out: the name is then the id.
     data["clients"] = [
         {"id": c.get("name"), **c} if isinstance(c, dict) and "id" not in c else c

@@ -64,6 +64,7 @@ REQUIRED_PERMISSIONS: dict[str, str] = {
     "/api/v2/oauth/clients": "oauth:client:view",
     "/api/v2/authorization/roles": "authorization:role:view",
     "/api/v2/usage/query": "oauth:client:view (or usage:organization:view)",
+    "/api/v2/usage/aggregates/query/jobs": "usage:organization:view",
 }
 
 # Statuses worth another try: throttling and the gateway/server family. 501 means
@@ -230,6 +231,11 @@ class GenesysClient:
     def post(self, path: str, body: dict[str, Any], model: type[M]) -> M:
         return self._parse(self._api("POST", path, json_body=body), model, f"POST {path}")
 
+    def post_status(self, path: str, body: dict[str, Any], model: type[M]) -> tuple[int, M]:
+        """``post``, with the success status too (a job answered 200 is done, 202 still running)."""
+        reply = self._api("POST", path, json_body=body)
+        return reply.status_code, self._parse(reply, model, f"POST {path}")
+
     def get_all_pages(
         self, path: str, params: dict[str, Any] | None = None, *, max_pages: int = 10_000
     ) -> list[dict[str, Any]]:
@@ -316,6 +322,11 @@ class GenesysClient:
                 "refusing to audit a partial list"
             )
         return entities
+
+    def next_page(self, uri: str, what: str) -> tuple[str, dict[str, Any] | None]:
+        """Where a ``nextUri`` leads (path and query), refused unless it stays on this API host
+        and is an API path (``PagingError``): the token must not travel with a cursor."""
+        return self._same_origin(uri, what)
 
     # -- paging helpers ------------------------------------------------------------------------
 
@@ -410,7 +421,7 @@ class GenesysClient:
                 return response
             if status == 403:
                 raise PermissionDeniedError(_permission_message(what, path, response))
-            raise ApiError(f"{what}: HTTP {status} {_error_text(response)}")
+            raise ApiError(f"{what}: HTTP {status} {_error_text(response)}", status)
 
     def _send_once(
         self, request: httpx.Request, what: str, *, count_as_api: bool

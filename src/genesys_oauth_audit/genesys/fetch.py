@@ -11,20 +11,20 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import date, datetime
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from genesys_oauth_audit.errors import BadResponseError, EmptyOrgError, FetchError
-from genesys_oauth_audit.genesys.client import GenesysClient, path_segment
+from genesys_oauth_audit.data.operations import CalledOperation
+from genesys_oauth_audit.errors import BadResponseError, EmptyOrgError
+from genesys_oauth_audit.genesys.client import GenesysClient
+from genesys_oauth_audit.genesys.usage import UsageData, fetch_usage
 from genesys_oauth_audit.genesys.wire import (
     WireClient,
     WireOrganization,
     WireRole,
     WireScopeListing,
-    WireUsageExecution,
-    WireUsageResult,
 )
 from genesys_oauth_audit.inventory import (
     Client,
@@ -33,7 +33,6 @@ from genesys_oauth_audit.inventory import (
     Org,
     Role,
     Scope,
-    UsageWindow,
     cyclic_gc_paused,
     effective_permissions,
     policy_permissions,
@@ -48,11 +47,13 @@ ROLE_PAGE_SIZE = 100
 
 @dataclass(frozen=True)
 class FetchPlan:
-    """What to read beyond clients, scopes and the org."""
+    """What to read beyond clients, scopes and the org: roles, last use over ``usage_days``, the
+    operations each client called over ``operation_days`` (at most 90, see ``genesys.usage``)."""
 
     roles: bool = False
     usage_days: int | None = None
     usage_timeout_seconds: float = 600.0
+    operation_days: int | None = None
 
 
 def fetch_inventory(
@@ -102,11 +103,16 @@ def _fetch_inventory(
             "catalog, so this answer is not one to audit against"
         )
     roles = _fetch_roles(api) if plan.roles else None
-    usage = (
-        _fetch_usage(api, plan.usage_days, now, plan.usage_timeout_seconds, sleep)
-        if plan.usage_days
-        else None
-    )
+    usage = UsageData()
+    if plan.usage_days or plan.operation_days:
+        usage = fetch_usage(
+            api,
+            last_use_days=plan.usage_days or None,
+            operation_days=plan.operation_days or None,
+            now=now,
+            timeout=plan.usage_timeout_seconds,
+            sleep=sleep,
+        )
     org = api.get("/api/v2/organizations/me", WireOrganization)
     if not org.id:
         raise BadResponseError(
@@ -115,10 +121,12 @@ def _fetch_inventory(
         )
 
     roles_by_id = {role.id: role for role in roles} if roles is not None else None
-    last_used = usage[1] if usage is not None else None
     clients = tuple(
         sorted(
-            (_normalise_client(c, roles_by_id, last_used) for c in wire_clients),
+            (
+                _normalise_client(c, roles_by_id, usage.last_used, usage.operations)
+                for c in wire_clients
+            ),
             key=lambda c: (c.name.casefold(), c.id),
         )
     )
@@ -135,7 +143,9 @@ def _fetch_inventory(
         roles=tuple(sorted(roles, key=lambda r: (r.name.casefold(), r.id)))
         if roles is not None
         else None,
-        usage=usage[0] if usage is not None else None,
+        usage=usage.usage,
+        operation_usage=usage.operation_usage,
+        usage_notes=usage.notes,
         clients=clients,
         warnings=tuple(warnings),
     )
@@ -157,6 +167,7 @@ def _normalise_client(
     wire: WireClient,
     roles_by_id: dict[str, Role] | None,
     last_used: dict[str, date] | None,
+    operations: dict[str, tuple[CalledOperation, ...]] | None = None,
 ) -> Client:
     grants = role_grants(
         [(rd.roleId, rd.divisionId) for rd in wire.roleDivisions or ()]
@@ -181,6 +192,7 @@ def _normalise_client(
         created_by=_ref(wire.createdBy),
         modified_by=_ref(wire.modifiedBy),
         last_used=last_used.get(wire.id) if last_used is not None else None,
+        operations=operations.get(wire.id, ()) if operations is not None else None,
     )
 
 
@@ -219,73 +231,3 @@ def _fetch_roles(api: GenesysClient) -> list[Role]:
             )
         )
     return roles
-
-
-# -- usage ----------------------------------------------------------------------------------
-
-
-def _fetch_usage(
-    api: GenesysClient,
-    days: int,
-    now: datetime,
-    timeout: float,
-    sleep: Callable[[float], None] | None,
-) -> tuple[UsageWindow, dict[str, date]]:
-    """One org-level query for every client (never one per client), polled until complete."""
-    end_day = now.astimezone(timezone.utc).date() + timedelta(days=1)
-    start_day = end_day - timedelta(days=days)
-    interval = f"{_midnight(start_day)}/{_midnight(end_day)}"
-    execution = api.post(
-        "/api/v2/usage/query",
-        {
-            "interval": interval,
-            "granularity": "Day",
-            "groupBy": ["OAuthClientId"],
-            "metrics": ["Requests"],
-        },
-        WireUsageExecution,
-    )
-    # The id goes into the path: percent-encoded, and refused if it could move the request
-    # (an executionId of "../../oauth/clients?x=" would send the token elsewhere).
-    path = (
-        "/api/v2/usage/query/"
-        f"{path_segment(execution.executionId, 'POST /api/v2/usage/query: executionId')}/results"
-    )
-    waited = 0.0
-    delay = 1.0
-    while True:
-        result = api.get(path, WireUsageResult)
-        status = result.queryStatus
-        if status == "Complete":
-            break
-        if status == "Failed":
-            raise FetchError(
-                f"GET {path}: the usage query failed (queryStatus Failed); try again later"
-            )
-        if status != "Running":
-            raise BadResponseError(f"GET {path}: unexpected queryStatus {status!r}")
-        if waited + delay > timeout:
-            raise FetchError(
-                f"GET {path}: the usage query was still running after {waited:.0f}s; giving up "
-                "(raise --usage-timeout, or audit without usage rules)"
-            )
-        api.wait(delay, f"polling GET {path}", sleep)
-        waited += delay
-        delay = min(delay * 2, 30.0)
-    if result.results is None:
-        raise BadResponseError(
-            f"GET {path}: the usage query is Complete but its answer has no results list; "
-            "refusing to judge last use without it"
-        )
-    last: dict[str, date] = {}
-    for row in result.results:
-        if not row.clientId or not row.requests or row.date is None:
-            continue
-        day = row.date.astimezone(timezone.utc).date() if row.date.tzinfo else row.date.date()
-        if row.clientId not in last or day > last[row.clientId]:
-            last[row.clientId] = day
-    return UsageWindow(days=days, start=start_day, end=end_day - timedelta(days=1)), last
-
-
-def _midnight(day: date) -> str:
-    return datetime.combine(day, time(0), tzinfo=timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.000Z")

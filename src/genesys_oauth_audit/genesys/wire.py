@@ -8,10 +8,11 @@ plain strings so an unknown grant type or state does not crash the tool.
 
 from __future__ import annotations
 
+from datetime import date as Day
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, NonNegativeInt
 
 
 class Wire(BaseModel):
@@ -110,6 +111,43 @@ class WireUsageResult(Wire):
     queryStatus: str | None = None
 
 
+class WireUsageJob(Wire):
+    """``OrganizationUsageQueryResponse``: the answer to submitting an aggregates query job
+    (shared/genesys/openapi-usage-jobs.json); ``id`` is the job id."""
+
+    id: str
+    name: str | None = None
+    resultsUri: str | None = None
+    selfUri: str | None = None
+
+
+class WireApiUsage(Wire):
+    """``OrganizationPublicApiUsage``: one row of a job's results. A dimension the query did not
+    group by is absent; counts are non-negative (a negative one is a body we cannot trust)."""
+
+    date: Day | None = None  # (the field shares its name with the type: hence Day)
+    platform: str | None = None
+    httpMethod: str | None = None
+    templateUri: str | None = None
+    requestCount: NonNegativeInt | None = None
+    status200: NonNegativeInt | None = None
+    status300: NonNegativeInt | None = None
+    status400: NonNegativeInt | None = None
+    status429: NonNegativeInt | None = None
+    status500: NonNegativeInt | None = None
+    oauthClient: WireEntityRef | None = None
+
+
+class WireUsageJobResults(Wire):
+    """``OrganizationPublicApiUsageResultsResponse``: a job's status and one page of its rows."""
+
+    queryStatus: str
+    errorBody: WireError | None = None
+    entities: list[WireApiUsage] | None = None
+    nextUri: str | None = None
+    selfUri: str | None = None
+
+
 class WireToken(Wire):
     """The login host's answer to a client-credentials grant."""
 
@@ -129,3 +167,6 @@ class WireError(Wire):
     error: str | None = None
     description: str | None = None
     error_description: str | None = None
+
+
+WireUsageJobResults.model_rebuild()

@@ -18,19 +18,29 @@ def _params_table(schema: dict[str, Any]) -> list[str]:
     required = set(schema.get("required", []))
     rows = ["| parameter | type | required | meaning |", "|---|---|---|---|"]
     for name, prop in props.items():
-        kind = prop.get("type") or (
-            "one of " + ", ".join(prop["enum"]) if "enum" in prop else "any"
-        )
-        if "$ref" in prop:
-            kind = _ref_name(prop["$ref"])
-        if kind == "array":
-            items = prop.get("items", {})
-            kind = f"list of {_ref_name(items['$ref']) + 's' if '$ref' in items else items.get('type', 'values')}"
+        branches = [b for b in prop.get("anyOf", ()) if b.get("type") != "null"]
+        if len(branches) == 1 and len(prop["anyOf"]) == 2:
+            kind = f"{_kind(branches[0])} or null"  # an optional value (Python's X | None)
+        else:
+            kind = _kind(prop)
         default = f" (default {json.dumps(prop['default'])})" if "default" in prop else ""
         rows.append(
             f"| `{name}` | {kind} | {'yes' if name in required else 'no'} | {prop.get('description', '')}{default} |"
         )
     return rows
+
+
+def _kind(prop: dict[str, Any]) -> str:
+    """A parameter's type in words: ``integer``, ``list of strings``, ``one of a, b``."""
+    kind: str = prop.get("type") or (
+        "one of " + ", ".join(prop["enum"]) if "enum" in prop else "any"
+    )
+    if "$ref" in prop:
+        kind = _ref_name(prop["$ref"])
+    if kind == "array":
+        items = prop.get("items", {})
+        kind = f"list of {_ref_name(items['$ref']) + 's' if '$ref' in items else items.get('type', 'values')}"
+    return kind
 
 
 def _ref_name(ref: str) -> str:

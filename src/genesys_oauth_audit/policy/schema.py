@@ -288,6 +288,16 @@ def policy_test_schema() -> dict[str, Any]:
                         "additionalProperties": False,
                         "required": ["days"],
                         "properties": {"days": {"type": "integer", "minimum": 1}},
+                        "description": "Last use was read over this many days, ending on the "
+                        "day of the test (clients' lastUsed).",
+                    },
+                    "operationUsage": {
+                        "type": "object",
+                        "additionalProperties": False,
+                        "required": ["days"],
+                        "properties": {"days": {"type": "integer", "minimum": 1}},
+                        "description": "The operations clients called were read over this "
+                        "many days, ending on the day of the test (clients' operations).",
                     },
                     "clients": {"type": "array", "items": {"type": "object"}},
                 },

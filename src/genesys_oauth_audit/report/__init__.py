@@ -12,8 +12,11 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from genesys_oauth_audit.engine.drift import Drift
     from genesys_oauth_audit.findings import Evaluation
+    from genesys_oauth_audit.leastpriv.recommend import Recommendation
     from genesys_oauth_audit.report.base import RunInfo
 
 REPORTERS: dict[str, tuple[str, str]] = {
@@ -52,4 +55,21 @@ DRIFT_REPORTERS: dict[str, tuple[str, str]] = {
 def drift_renderer(name: str) -> Callable[[Drift], str]:
     module = importlib.import_module("genesys_oauth_audit.report.drift")
     render: Callable[[Drift], str] = getattr(module, DRIFT_REPORTERS[name][0])
+    return render
+
+
+# ``recommend`` formats: name -> (function of report/recommend.py, what it is for).
+RECOMMENDERS: dict[str, tuple[str, str]] = {
+    "terraform": (
+        "render_terraform",
+        "CX-as-Code: a genesyscloud_auth_role and the client's roles blocks",
+    ),
+    "json": ("render_json", "the request body of POST /api/v2/authorization/roles, per role"),
+    "text": ("render_text", "for people"),
+}
+
+
+def recommender(name: str) -> Callable[[Sequence[Recommendation]], str]:
+    module = importlib.import_module("genesys_oauth_audit.report.recommend")
+    render: Callable[[Sequence[Recommendation]], str] = getattr(module, RECOMMENDERS[name][0])
     return render

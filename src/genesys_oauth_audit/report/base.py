@@ -8,6 +8,8 @@ from datetime import date, datetime
 from typing import Any, Literal
 
 from genesys_oauth_audit.findings import Counts, Evaluation, Finding, Location, Severity
+from genesys_oauth_audit.inventory import UsageWindow
+from genesys_oauth_audit.leastpriv.org import OrgLeastPrivilege
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -57,6 +59,11 @@ class SourceInfo:
     # What a reader should know about the source ("the plan changes no resources"): every
     # format states each note.
     notes: tuple[str, ...] = ()
+    # The usage the inventory holds: the window of last use, the window of the operations
+    # clients called, each with the usage service that answered, and why (a fallback).
+    usage: UsageWindow | None = None
+    operation_usage: UsageWindow | None = None
+    usage_notes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -85,6 +92,9 @@ class RunInfo:
     riskiest: int = 10  # riskiest clients the text report lists (0: none)
     # The report files this run writes, (format, path): a shortened report says where all is.
     outputs: tuple[tuple[str, str], ...] = ()
+    # Least privilege over the operations clients called (None: no operation data), computed
+    # once per run: every format shows granted / exercised / unused per client.
+    least_privilege: OrgLeastPrivilege | None = None
 
     @property
     def as_of_day(self) -> date:
@@ -150,6 +160,38 @@ def verdict_reason(counts: Counts, run: RunInfo) -> str:
         return "--fail-on never"
     n, sev = counts.failing, run.fail_on.value
     return f"--fail-on {sev}: {n} finding{'' if n == 1 else 's'} at or above {sev}"
+
+
+def _window_text(window: UsageWindow) -> str:
+    return (
+        f"{window.days} days, {window.start.isoformat()} to {window.end.isoformat()}, from "
+        f"{window.source_text}"
+    )
+
+
+def usage_text(source: SourceInfo) -> str | None:
+    """Which usage the inventory holds and which service answered, in one sentence (every format
+    names the usage source); None when it holds no usage at all."""
+    parts = []
+    if source.usage is not None:
+        parts.append(f"last use over {_window_text(source.usage)}")
+    if source.operation_usage is not None:
+        window = source.operation_usage
+        same = source.usage is not None and (
+            (window.days, window.start, window.end, window.source)
+            == (source.usage.days, source.usage.start, source.usage.end, source.usage.source)
+        )
+        parts.append(
+            "operations over the same window" if same else f"operations over {_window_text(window)}"
+        )
+    elif source.usage is not None:
+        parts.append("no operation data")
+    if not parts and not source.usage_notes:
+        return None
+    text = "Usage: " + ("; ".join(parts) if parts else "none read")
+    if source.usage_notes:
+        text += " (" + "; ".join(source.usage_notes) + ")"
+    return text
 
 
 def live_path(source: SourceInfo, client_id: str | None) -> str:

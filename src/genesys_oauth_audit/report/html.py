@@ -6,7 +6,8 @@ nothing else, so even an escaping mistake could not run injected script or
 load anything. Every piece of org text is escaped, and control and bidi
 characters are shown as visible escapes. Filters (minimum severity, rule,
 client, waived) also read the URL fragment (``#severity=high&rule=GOA-BL-005``),
-so a filtered view can be shared as a link.
+so a filtered view can be shared as a link; so does the least-privilege table's
+order (``#sort=unused``, ``#sort=name:asc``).
 """
 
 from __future__ import annotations
@@ -17,7 +18,15 @@ from html import escape
 
 from genesys_oauth_audit.evidence import for_people
 from genesys_oauth_audit.findings import SEVERITIES, Evaluation, Finding
-from genesys_oauth_audit.report.base import RunInfo, counts_text, shown_location, verdict_reason
+from genesys_oauth_audit.leastpriv.analysis import PermissionAnalysis
+from genesys_oauth_audit.report import leastpriv
+from genesys_oauth_audit.report.base import (
+    RunInfo,
+    counts_text,
+    shown_location,
+    usage_text,
+    verdict_reason,
+)
 from genesys_oauth_audit.report.escape import terminal
 from genesys_oauth_audit.report.frameworks import controls_words, framework_views
 from genesys_oauth_audit.report.text import absent_text, describe_client, riskiest
@@ -43,6 +52,8 @@ th, td { border-bottom: 1px solid #e5e5e5; padding: .4rem .5rem; text-align: lef
 th { background: #fafafa; } code { font-size: .85em; word-break: break-all; }
 tr.waived td { color: #777; } details summary { cursor: pointer; color: #1d4ed8; }
 .small { color: #555; font-size: .85rem; }
+th button { font: inherit; background: none; border: 0; padding: 0; cursor: pointer; color: #1d4ed8; }
+td.num, th.num { text-align: right; } meter { width: 5rem; display: block; margin-left: auto; }
 @media print { .filters { display: none; } body { margin: 0; max-width: none; } details { display: block; } tr { break-inside: avoid; } }
 """
 
@@ -79,6 +90,38 @@ SCRIPT = """
   window.addEventListener('hashchange', function () { fromHash(); apply(); });
   fromHash();
   apply();
+})();
+(function () {
+  var table = document.getElementById('least-privilege');
+  if (!table) { return; }
+  var body = table.tBodies[0], order = {};
+  var buttons = Array.prototype.slice.call(table.querySelectorAll('th button[data-sort]'));
+  function sort(key, direction) {
+    var button = buttons.filter(function (b) { return b.getAttribute('data-sort') === key; })[0];
+    if (!button) { return; }
+    var text = key === 'name';
+    order[key] = direction || (order[key] ? (order[key] === 'desc' ? 'asc' : 'desc') : (text ? 'asc' : 'desc'));
+    var rows = Array.prototype.slice.call(body.rows);
+    rows.sort(function (a, b) {
+      var x = a.getAttribute('data-' + key), y = b.getAttribute('data-' + key);
+      var c = text ? x.localeCompare(y) : Number(x) - Number(y);
+      return order[key] === 'desc' ? -c : c;
+    });
+    rows.forEach(function (tr) { body.appendChild(tr); });
+    buttons.forEach(function (b) { b.parentNode.removeAttribute('aria-sort'); });
+    button.parentNode.setAttribute('aria-sort', order[key] === 'desc' ? 'descending' : 'ascending');
+  }
+  buttons.forEach(function (button) {
+    button.addEventListener('click', function () { sort(button.getAttribute('data-sort')); });
+  });
+  function fromHash() {
+    var wanted = new URLSearchParams(location.hash.slice(1)).get('sort');
+    if (!wanted) { return; }
+    var parts = wanted.split(':');
+    sort(parts[0], parts[1] === 'asc' || parts[1] === 'desc' ? parts[1] : undefined);
+  }
+  window.addEventListener('hashchange', fromHash);
+  fromHash();
 })();
 """
 
@@ -137,6 +180,103 @@ def _status(status: str) -> str:
     return f"<b>{words}</b>" if status == "fail" else words
 
 
+def _privilege_details(row: leastpriv.ClientPrivilege) -> str:
+    """What is behind one client's counts: its roles (or scopes) and what was not exercised."""
+    a = row.analysis
+    items: list[str] = []
+    if isinstance(a, PermissionAnalysis):
+        for r in a.roles:
+            name = r.source.role_name or r.source.role_id
+            division = r.source.division_id or "home division"
+            if not r.resolved:
+                items.append(f"role <code>{h(name)}</code> ({h(division)}): does not resolve")
+                continue
+            items.append(
+                f"role <b>{h(name)}</b> ({h(division)}): {r.permissions} permissions, "
+                f"{len(r.exercised)} exercised, {len(r.possibly)} possibly, {r.unused} unused"
+            )
+        if a.exercised:
+            items.append("exercised: " + ", ".join(f"<code>{h(p)}</code>" for p in a.exercised))
+        if a.possibly:
+            items.append(
+                "possibly (ambiguous ANY): " + ", ".join(f"<code>{h(p)}</code>" for p in a.possibly)
+            )
+        unused_grants, partly_used, _ = leastpriv.grant_states(a)
+        if unused_grants:
+            items.append(
+                "grants unused entirely: "
+                + ", ".join(f"<code>{h(g.permission)}</code>" for g in unused_grants)
+            )
+        for g in partly_used:
+            items.append(
+                f"<code>{h(g.permission)}</code> covers {g.covers}, used for "
+                + ", ".join(f"<code>{h(p)}</code>" for p in g.exercised)
+            )
+        if a.not_held:
+            items.append(
+                "needed but granted by no role today: "
+                + ", ".join(f"<code>{h(p)}</code>" for p in a.not_held)
+            )
+    else:
+        for u in a.scopes:
+            items.append(f"scope <code>{h(u.scope)}</code>: {h(u.state.replace('-', ' '))}")
+    for label, keys in (
+        ("unknown operations", a.limits.unknown_operations),
+        ("attempted, denied", tuple(e.key for e in a.denied)),
+    ):
+        if keys:
+            items.append(f"{label}: " + ", ".join(f"<code>{h(k)}</code>" for k in keys))
+    return "<ul>" + "".join(f"<li>{item}</li>" for item in items) + "</ul>"
+
+
+def _least_privilege(run: RunInfo) -> list[str]:
+    """Granted versus exercised per client, sortable by each column (unused share first)."""
+    org = run.least_privilege
+    if org is None:
+        return []
+    view = leastpriv.rows(org)
+    head = "".join(
+        f'<th class="{"num" if key != "name" else ""}"><button type="button" data-sort="{key}">'
+        f"{label}</button></th>"
+        for key, label in (
+            ("name", "client"),
+            ("granted", "granted"),
+            ("exercised", "exercised"),
+            ("ambiguous", "possibly"),
+            ("unused", "unused"),
+            ("share", "unused share"),
+            ("requests", "requests"),
+        )
+    )
+    parts = [
+        f"<h2>Least privilege ({len(view)} clients)</h2>",
+        f'<p class="meta">{h(leastpriv.window_text(org))}; '
+        f"{h(leastpriv.summary_text(org, view))}. Granted = exercised + possibly + unused "
+        "(+ permissions API usage cannot show); click a column to sort.</p>",
+        *(f'<p class="meta">{h(n)}</p>' for n in org.notes),
+        f'<table id="least-privilege"><thead><tr>{head}<th>details</th></tr></thead><tbody>',
+    ]
+    for r in view:
+        share = r.unused_share
+        parts.append(
+            f'<tr data-name="{h(r.client_name.casefold())}" data-granted="{r.granted}" '
+            f'data-exercised="{r.exercised}" data-ambiguous="{r.ambiguous}" '
+            f'data-unused="{r.unused}" data-share="{share:.4f}" data-requests="{r.requests}">'
+            f'<td>{h(r.client_name)}<div class="small"><code>{h(r.client_id)}</code> '
+            f"{h(r.grant_type)}, {r.what}</div></td>"
+            f'<td class="num">{r.granted}</td><td class="num">{r.exercised}</td>'
+            f'<td class="num">{r.ambiguous}</td><td class="num">{r.unused}</td>'
+            # A meter, not a styled bar: the page's CSP allows no inline style attribute.
+            f'<td class="num">{share:.0%}<meter min="0" max="1" value="{share:.4f}"></meter></td>'
+            f'<td class="num">{r.requests}</td>'
+            f"<td><details><summary>{r.operations} operations</summary>"
+            f"{_privilege_details(r)}</details></td></tr>"
+        )
+    limits = leastpriv.limit_notes(view)
+    parts += ["</tbody></table>", *(f'<p class="small">{h(n)}</p>' for n in limits)]
+    return parts
+
+
 def render(evaluation: Evaluation, run: RunInfo) -> str:
     reported = run.reported(evaluation)
     tally = run.counts(evaluation)
@@ -180,6 +320,7 @@ def render(evaluation: Evaluation, run: RunInfo) -> str:
         f'<p class="meta">{source}; generated {when} by {h(run.tool_name)} {h(run.tool_version)}; '
         f"as of {h(run.as_of_text)}; {h(verdict_reason(tally, run))}.</p>",
         f'<p class="meta">Policies: {", ".join(f"<code>{h(p.path)}</code>" for p in run.policies)}</p>',
+        *([f'<p class="meta">{h(u)}</p>'] if (u := usage_text(src)) is not None else []),
         *(f'<p class="verdict fail">Warning: {h(w)}</p>' for w in run.warnings),
         f'<p class="meta" id="counts">{h(counts_text(tally))}.</p>',
         f'<div class="cards">{cards}</div>',
@@ -212,6 +353,7 @@ def render(evaluation: Evaluation, run: RunInfo) -> str:
                 f"<td>{h(describe_client(c))}</td><td>{h(c.risk_reason or '')}</td></tr>"
             )
         parts.append("</tbody></table>")
+    parts += _least_privilege(run)
     if evaluation.disabled:
         parts += [
             f"<h2>Rules disabled by overrides ({len(evaluation.disabled)})</h2>",

@@ -14,8 +14,10 @@ from genesys_oauth_audit.findings import (
     Finding,
     NotEvaluated,
 )
+from genesys_oauth_audit.inventory import UsageWindow
 from genesys_oauth_audit.report.base import RunInfo, counts_dict
 from genesys_oauth_audit.report.frameworks import Status, framework_views
+from genesys_oauth_audit.report.leastpriv import report_dict as least_privilege_dict
 
 REPORT_VERSION = 1
 
@@ -163,6 +165,17 @@ def frameworks_list(evaluation: Evaluation, run: RunInfo) -> list[dict[str, Any]
     ]
 
 
+def _window(window: UsageWindow | None) -> dict[str, Any] | None:
+    if window is None:
+        return None
+    return {
+        "days": window.days,
+        "start": _iso(window.start),
+        "end": _iso(window.end),
+        "source": window.source,
+    }
+
+
 def report_dict(evaluation: Evaluation, run: RunInfo) -> dict[str, Any]:
     reported = run.reported(evaluation)
     counts = run.counts(evaluation)
@@ -180,6 +193,11 @@ def report_dict(evaluation: Evaluation, run: RunInfo) -> dict[str, Any]:
             "path": src.path,
             "proposals": list(src.proposals),
             **({"notes": list(src.notes)} if src.notes else {}),
+            "usage": {
+                "lastUse": _window(src.usage),
+                "operations": _window(src.operation_usage),
+                "notes": list(src.usage_notes),
+            },
         },
         "policies": [{"path": p.path, "sha256": p.sha256, "name": p.name} for p in run.policies],
         "summary": {
@@ -207,6 +225,7 @@ def report_dict(evaluation: Evaluation, run: RunInfo) -> dict[str, Any]:
         "disabledRules": [_disabled(d) for d in evaluation.disabled],
         "expiredOverrides": [_disabled(d) for d in evaluation.expired_overrides],
         "frameworks": frameworks_list(evaluation, run),
+        "leastPrivilege": least_privilege_dict(run),
         "warnings": list(run.warnings),
         "absentBaselineEntries": [
             {

@@ -22,8 +22,9 @@ import xml.etree.ElementTree as ET
 from collections import defaultdict
 
 from genesys_oauth_audit.findings import ClientRef, DisabledRule, Evaluation, Finding
-from genesys_oauth_audit.report.base import RunInfo, counts_dict
-from genesys_oauth_audit.report.escape import one_line, xml_safe
+from genesys_oauth_audit.report.base import RunInfo, counts_dict, usage_text
+from genesys_oauth_audit.report.escape import one_line, terminal, xml_safe
+from genesys_oauth_audit.report.leastpriv import text_lines as least_privilege_lines
 
 
 def _case_name(client: ClientRef) -> str:
@@ -65,6 +66,9 @@ def _disabled_text(d: DisabledRule) -> str:
     return f"{d.reason} ({', '.join(details)})"
 
 
+LEAST_PRIVILEGE_CHECKS = frozenset({"unused-permissions", "unused-roles", "unused-scopes"})
+
+
 def _skip(case: ET.Element, reason: str) -> None:
     # The reason is the element's text: the junit4 schema allows no attribute on <skipped>.
     ET.SubElement(case, "skipped").text = one_line(reason, 500)
@@ -87,6 +91,15 @@ def render(evaluation: Evaluation, run: RunInfo) -> str:
         for name, value in counts_dict(run.counts(evaluation)).items()
         if name != "bySeverity"
     ]
+    usage = usage_text(run.source)
+    if usage is not None:
+        run_properties.append(("usage", one_line(usage, 1000)))
+    # Granted versus exercised per client, where every CI reader shows a suite's output: in the
+    # suites of the least-privilege rules, else in the first suite (bounded, as in text).
+    privilege = "".join(f"{terminal(line)}\n" for line in least_privilege_lines(run))
+    homes = {r.id for r in run.rules if r.check_type in LEAST_PRIVILEGE_CHECKS}
+    if privilege and not homes and run.rules:
+        homes = {run.rules[0].id}
     root = ET.Element("testsuites")
     # Run-level warnings go where every CI reader shows a suite's stderr (no suite, no warning:
     # a run with no rules has nothing to gate anyway).
@@ -174,7 +187,7 @@ def render(evaluation: Evaluation, run: RunInfo) -> str:
                 "package": "genesys-oauth-audit",
             }
         )
-        ET.SubElement(suite, "system-out").text = ""
+        ET.SubElement(suite, "system-out").text = xml_safe(privilege if rule.id in homes else "")
         ET.SubElement(suite, "system-err").text = xml_safe(warnings)
     ET.indent(root)
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"

@@ -7,7 +7,8 @@ from dataclasses import dataclass
 
 from genesys_oauth_audit.evidence import for_people
 from genesys_oauth_audit.findings import SEVERITIES, Evaluation, Finding
-from genesys_oauth_audit.report.base import RunInfo, counts_text, verdict_reason
+from genesys_oauth_audit.report import leastpriv
+from genesys_oauth_audit.report.base import RunInfo, counts_text, usage_text, verdict_reason
 from genesys_oauth_audit.report.escape import markdown as md
 from genesys_oauth_audit.report.escape import markdown_code
 from genesys_oauth_audit.report.frameworks import FrameworkView, controls_words, framework_views
@@ -86,6 +87,40 @@ def _framework_tables(views: tuple[FrameworkView, ...]) -> list[str]:
                 f"{control.status.replace('-', ' ')} | {rules} |"
             )
         lines += ["", "</details>", ""]
+    return lines
+
+
+def _least_privilege_table(run: RunInfo) -> list[str]:
+    """Granted versus exercised: the clients with the largest unused share, folded away."""
+    org = run.least_privilege
+    if org is None:
+        return []
+    view = leastpriv.rows(org)
+    holding = [r for r in view if r.unused]
+    lines = [
+        f"<details><summary>Least privilege: {md(leastpriv.summary_text(org, view))}</summary>",
+        "",
+        f"{md(leastpriv.window_text(org))}.",
+        "",
+    ]
+    if holding:
+        lines += [
+            "| client | holds | granted | exercised | unused | unused share |",
+            "|---|---|---:|---:|---:|---:|",
+        ]
+        for r in holding[: leastpriv.TOP]:
+            exercised = f"{r.exercised}" + (f" (+{r.ambiguous} possibly)" if r.ambiguous else "")
+            lines.append(
+                f"| {md(r.client_name)} <sub>{markdown_code(r.client_id)}</sub> | {r.what} | "
+                f"{r.granted} | {exercised} | {r.unused} | {r.unused_share:.0%} |"
+            )
+        if len(holding) > leastpriv.TOP:
+            lines += [
+                "",
+                f"… and {len(holding) - leastpriv.TOP} more (the JSON and HTML reports list "
+                "every client).",
+            ]
+    lines += [*(f"- {md(note)}" for note in org.notes), "", "</details>", ""]
     return lines
 
 
@@ -222,6 +257,7 @@ def _parts(evaluation: Evaluation, run: RunInfo) -> tuple[list[str], list[_Secti
             else ""
         ),
         "",
+        *([f"{md(usage)}.", ""] if (usage := usage_text(src)) is not None else []),
         *(f"> ⚠️ **Warning:** {md(w)}\n" for w in run.warnings),
         "| "
         + " | ".join(f"{ICON[s.value]} {s.value}" for s in SEVERITIES)
@@ -306,6 +342,9 @@ def _parts(evaluation: Evaluation, run: RunInfo) -> tuple[list[str], list[_Secti
                 priority=4,
             )
         )
+    least = _least_privilege_table(run)
+    if least:
+        sections.append(_Section(least, [], [], priority=8))  # kept or left out whole
     if evaluation.absent:
         sections.append(
             _Section(

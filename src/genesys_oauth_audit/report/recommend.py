@@ -68,6 +68,8 @@ def _confidence_comments(c: Confidence) -> list[hcl.Comment]:
         f"Evidence: API usage over {w.days} days ({w.start} to {w.end}): {c.requests} requests "
         f"to {c.operations} operations, {c.succeeded_requests} succeeded.",
     ]
+    if w.source is not None:
+        lines.append(f"Usage source: {w.source_text}.")
     for choice in c.ambiguous:
         lines.append(
             f"Ambiguous: {choice.operation} needs ANY of {', '.join(choice.candidates)}; "
@@ -254,7 +256,12 @@ def role_request_body(role: ProposedRole) -> dict[str, object]:
 
 def _confidence_json(c: Confidence) -> dict[str, object]:
     return {
-        "window": {"days": c.window.days, "start": str(c.window.start), "end": str(c.window.end)},
+        "window": {
+            "days": c.window.days,
+            "start": str(c.window.start),
+            "end": str(c.window.end),
+            "source": c.window.source,
+        },
         "requests": c.requests,
         "succeededRequests": c.succeeded_requests,
         "operations": c.operations,
@@ -337,6 +344,8 @@ def _confidence_text(c: Confidence) -> list[str]:
         f"  evidence: {w.days} days of API usage ({w.start} to {w.end}), {c.requests} requests "
         f"to {c.operations} operations, {c.succeeded_requests} succeeded"
     ]
+    if w.source is not None:
+        lines.append(f"  usage source: {w.source_text}")
     for a in c.ambiguous:
         lines.append(
             f"  ambiguous: {terminal(a.operation)} needs ANY of {terminal(', '.join(a.candidates))} "
@@ -368,7 +377,12 @@ def render_text(recs: Sequence[Recommendation]) -> str:
             out.append("  no permission was exercised: the client needs no role for what it did")
         for role in rec.roles if isinstance(rec, RoleRecommendation) else ():
             divisions = ", ".join(
-                "home division" if d is None else terminal(d) for d in role.divisions
+                "home division"
+                if d is None
+                else "all divisions"
+                if d == "*"
+                else f"division {terminal(d)}"
+                for d in role.divisions
             )
             out.append(f"  role {terminal(role.name)} in {divisions}:")
             out.extend(

@@ -32,7 +32,8 @@ from genesys_oauth_audit.policy import github
 from genesys_oauth_audit.policy.github import MAX_DESCRIPTION, MAX_NAME, MAX_TAGS, truncate
 
 __all__ = ["MAX_TAGS", "automation_id", "render", "repository_root", "rule_tags", "sarif_log"]
-from genesys_oauth_audit.report.base import RuleInfo, RunInfo, counts_dict, live_path
+from genesys_oauth_audit.report import leastpriv
+from genesys_oauth_audit.report.base import RuleInfo, RunInfo, counts_dict, live_path, usage_text
 from genesys_oauth_audit.report.escape import terminal, terminal_lines
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
@@ -246,7 +247,8 @@ def sarif_log(evaluation: Evaluation, run: RunInfo) -> dict[str, Any]:
         if (f.waived is None or run.sarif_include_waived) and f.rule_id in index
     ]
     notifications: list[dict[str, Any]] = [
-        {"level": "note", "message": {"text": terminal(note)}} for note in run.source.notes
+        {"level": "note", "message": {"text": terminal(note)}}
+        for note in (*run.source.notes, *run.source.usage_notes)
     ] + [{"level": "warning", "message": {"text": terminal(w)}} for w in run.warnings]
     for n in evaluation.not_evaluated:
         notifications.append(
@@ -370,8 +372,35 @@ def sarif_log(evaluation: Evaluation, run: RunInfo) -> dict[str, Any]:
         ]
     if run.frameworks:
         run_obj["properties"]["frameworks"] = list(run.frameworks)
+    usage = usage_text(run.source)
+    if usage is not None:
+        run_obj["properties"]["usage"] = terminal(usage)
+    org = run.least_privilege
+    if org is not None:
+        # Counts per client (the JSON report carries the lists): granted, exercised, unused; the
+        # clients with the largest unused share first, bounded so the upload stays small.
+        view = leastpriv.rows(org)
+        run_obj["properties"]["leastPrivilege"] = {
+            "window": leastpriv.window_dict(org),
+            "clients": [
+                {
+                    "clientId": r.client_id,
+                    "clientName": terminal(r.client_name),
+                    "kind": r.kind,
+                    **leastpriv.counts_dict(r),
+                    "unusedShare": round(r.unused_share, 4),
+                }
+                for r in view[:MAX_LEAST_PRIVILEGE_CLIENTS]
+            ],
+            "omitted": max(0, len(view) - MAX_LEAST_PRIVILEGE_CLIENTS),
+        }
     return {"$schema": SARIF_SCHEMA, "version": "2.1.0", "runs": [run_obj]}
 
 
 def render(evaluation: Evaluation, run: RunInfo) -> str:
     return json_text(sarif_log(evaluation, run)) + "\n"
+
+
+# The least-privilege counts SARIF carries (run properties, which code scanning ignores): the
+# clients with the largest unused share; the JSON report has every client.
+MAX_LEAST_PRIVILEGE_CLIENTS = 1000

@@ -22,10 +22,12 @@ from genesys_oauth_audit.report.base import (
     SourceInfo,
     counts_text,
     shown_location,
+    usage_text,
     verdict_reason,
 )
 from genesys_oauth_audit.report.escape import terminal
 from genesys_oauth_audit.report.frameworks import controls_words, framework_views
+from genesys_oauth_audit.report.leastpriv import text_lines as least_privilege_lines
 
 WIDTH = 80  # the narrowest the report is wrapped at, and always in a file
 
@@ -271,6 +273,23 @@ def _riskiest(evaluation: Evaluation, run: RunInfo, width: int) -> list[str]:
     return lines
 
 
+def _least_privilege(run: RunInfo) -> list[str]:
+    """Granted versus exercised per client: the clients with the largest unused share."""
+    block = least_privilege_lines(run)
+    if not block:
+        return []
+    lines = ["", *_wrap(terminal(block[0]), "")]
+    for line in block[1:]:
+        lines += textwrap.wrap(
+            terminal(line.strip()),
+            width=WIDTH,
+            initial_indent="  ",
+            subsequent_indent="    ",
+            break_on_hyphens=False,
+        )
+    return lines
+
+
 def render(evaluation: Evaluation, run: RunInfo) -> str:
     reported = run.reported(evaluation)
     counts = run.counts(evaluation)
@@ -304,6 +323,9 @@ def render(evaluation: Evaluation, run: RunInfo) -> str:
             "",
             width,
         )
+    usage = usage_text(src)
+    if usage is not None:
+        lines += _wrap(terminal(usage), "")
     if src.proposals:
         lines += _wrap(f"Proposals: {', '.join(terminal(p) for p in src.proposals)}", "", width)
     lines += _wrap("Policies: " + ", ".join(terminal(p.path) for p in run.policies), "", width)
@@ -326,6 +348,7 @@ def render(evaluation: Evaluation, run: RunInfo) -> str:
         lines += _by_rule(counting, run.color, src, width)
 
     lines += _riskiest(evaluation, run, width)
+    lines += _least_privilege(run)
 
     if waived:
         lines += ["", *_wrap(f"Waived by exceptions ({len(waived)}):", "", width)]
