@@ -224,9 +224,7 @@ def test_one_org_in_trouble_neither_slows_nor_fails_the_others(
     assert report["summary"] == {
         **report["summary"],
         "orgs": 4,
-        "failed": 3,
-        "passed": 0,
-        "notAudited": 1,
+        "verdicts": {"pass": 0, "fail": 3, "error": 1},
         "exitCode": 3,
     }
     # Every other org's report is complete, and exactly what a run of that org alone reports.
@@ -434,6 +432,28 @@ def test_jobs_bounds_how_many_orgs_are_read_at_once(run_cli: Run, tmp_path: Path
         assert {org for org, _, _ in served.order[-3:]} == {"org-3"}
 
 
+@pytest.mark.socket
+def test_an_org_waiting_out_a_retry_after_gives_its_place_to_another(
+    run_cli: Run, tmp_path: Path
+) -> None:
+    """With one place (--jobs 1) and the throttled org first in the file: while it waits for its
+    Retry-After, the other org is read whole; then the throttled one goes on."""
+    served = Served()
+    fakes = {"throttled": org_fake("throttled", served), "healthy": org_fake("healthy", served)}
+    fakes["throttled"].fail(r"^/api/v2/oauth/clients$", "429", times=1)
+    with fleet(tmp_path, fakes, served) as f:
+        ran = run_cli(
+            "check", "--orgs", str(f.file), "-p", "builtin:tutorial", "--jobs", "1", env=f.env
+        )
+        assert ran.code == ExitCode.FINDINGS, ran.stderr
+    order = [org for org, _, _ in served.order]
+    throttled_429 = served.order.index(("throttled", "/api/v2/oauth/clients", 429))
+    healthy = [i for i, org in enumerate(order) if org == "healthy"]
+    retried = served.order.index(("throttled", "/api/v2/oauth/clients", 200))
+    assert throttled_429 < healthy[0] and healthy[-1] < retried
+    assert served.most_in_flight == 1
+
+
 def test_a_baseline_per_org(run_cli: Run, tmp_path: Path) -> None:
     """--write-baseline and --baseline take a file per org ({org} in the path, or a directory);
     each org's findings are compared with its own."""
@@ -622,9 +642,9 @@ def logging_record(message: str) -> Any:
 def test_run_bounded_keeps_order_and_raises_what_is_not_expected() -> None:
     from genesys_oauth_audit.orgs import run_bounded
 
-    assert run_bounded([3, 1, 2], lambda n: n * 10, jobs=2) == [30, 10, 20]
+    assert run_bounded([3, 1, 2], lambda n, _: n * 10, jobs=2) == [30, 10, 20]
 
-    def boom(n: int) -> int:
+    def boom(n: int, _: object) -> int:
         if n == 2:
             raise RuntimeError("a bug")
         return n

@@ -8,6 +8,7 @@ incomplete audit raises (exit 3) before any output file exists.
 from __future__ import annotations
 
 import sys
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timezone
@@ -116,9 +117,11 @@ def fetch_live(
     streams: Streams,
     transport: httpx.BaseTransport | None = None,
     on_request: Callable[[str], None] | None = None,
+    sleep: Callable[[float], None] | None = None,
 ) -> Inventory:
     """Read the org over the API (the only place the app reaches for HTTP). ``on_request`` is
-    told of every request instead of the progress line (a run of many orgs keeps one line)."""
+    told of every request instead of the progress line (a run of many orgs keeps one line);
+    ``sleep`` does every wait (a run of many orgs lets another org work meanwhile)."""
     from genesys_oauth_audit.genesys.client import GenesysClient, RetryPolicy
     from genesys_oauth_audit.genesys.fetch import FetchPlan, fetch_inventory
     from genesys_oauth_audit.settings import connection_settings
@@ -137,6 +140,7 @@ def fetch_live(
             on_request=on_request or progress,
             deadline=conn.deadline,
             max_response_bytes=conn.max_response_mb * 1024 * 1024,
+            sleep=sleep or time.sleep,
         ) as api:
             plan = FetchPlan(
                 roles=roles, usage_days=usage_days, usage_timeout_seconds=conn.usage_timeout
@@ -306,6 +310,7 @@ def audit(
     transport: httpx.BaseTransport | None,
     color: bool,
     on_request: Callable[[str], None] | None = None,
+    sleep: Callable[[float], None] | None = None,
 ) -> tuple[Evaluation, RunInfo]:
     """``check`` without its outputs: the inventory (a snapshot, the live org, proposals),
     evaluated and compared with the baseline; what every report of the run states. A run of
@@ -362,6 +367,7 @@ def audit(
             streams=streams,
             transport=transport,
             on_request=on_request,
+            sleep=sleep,
         )
         source = SourceInfo(
             kind="live",

@@ -19,8 +19,8 @@ then ``merge``), never a scheduler of this tool's own.
 from __future__ import annotations
 
 import logging
-import queue
 import threading
+import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
@@ -86,33 +86,54 @@ def _now(given: datetime | None) -> datetime:
 # -- running orgs side by side -------------------------------------------------------------------
 
 
-def run_bounded(items: Sequence[T], work: Callable[[T], R], jobs: int) -> list[R]:
-    """``work`` on every item, at most ``jobs`` at a time, results in the items' order.
+class Slots:
+    """At most ``jobs`` orgs at work at a time (requests in flight, answers being parsed and
+    evaluated). An org that waits (a ``Retry-After``, a backoff, its usage query, pacing) gives
+    its place to another meanwhile, and takes one again to go on: a throttled org does not hold
+    the others up, however few the places."""
 
-    Daemon threads, not an executor: a Ctrl-C or a SIGTERM (a cancelled CI job) ends the
-    run at once instead of waiting for every org in flight to finish its reads. An
-    exception that is not an expected failure (a bug) is raised once every item is done.
+    def __init__(self, jobs: int) -> None:
+        self._places = threading.Semaphore(max(1, jobs))
+
+    @contextmanager
+    def held(self) -> Iterator[None]:
+        self._places.acquire()
+        try:
+            yield
+        finally:
+            self._places.release()
+
+    def sleep(self, seconds: float) -> None:
+        """The waits of an org's client (``GenesysClient(sleep=...)``), made without a place."""
+        self._places.release()
+        try:
+            time.sleep(seconds)
+        finally:
+            self._places.acquire()
+
+
+def run_bounded(items: Sequence[T], work: Callable[[T, Slots], R], jobs: int) -> list[R]:
+    """``work(item, slots)`` on every item, each on a thread of its own but at most ``jobs`` at
+    work at a time (``Slots``), results in the items' order.
+
+    Daemon threads, not an executor: a Ctrl-C or a SIGTERM (a cancelled CI job) ends the run
+    at once instead of waiting for every org in flight to finish its reads. An exception that
+    is not an expected failure (a bug) is raised once every item is done.
     """
     results: list[R | None] = [None] * len(items)
     failures: list[BaseException] = []
-    todo: queue.SimpleQueue[int] = queue.SimpleQueue()
-    for i in range(len(items)):
-        todo.put(i)
+    slots = Slots(jobs)
 
-    def worker() -> None:
-        while True:
-            try:
-                i = todo.get_nowait()
-            except queue.Empty:
-                return
-            try:
-                results[i] = work(items[i])
-            except BaseException as exc:  # re-raised below, in the calling thread
-                failures.append(exc)
+    def worker(i: int) -> None:
+        try:
+            with slots.held():
+                results[i] = work(items[i], slots)
+        except BaseException as exc:  # re-raised below, in the calling thread
+            failures.append(exc)
 
     threads = [
-        threading.Thread(target=worker, name=f"genesys-oauth-audit-org-{n}", daemon=True)
-        for n in range(max(1, min(jobs, len(items))))
+        threading.Thread(target=worker, args=(i,), name=f"genesys-oauth-audit-org-{i}", daemon=True)
+        for i in range(len(items))
     ]
     for thread in threads:
         thread.start()
@@ -404,7 +425,7 @@ def _check_orgs(
     baselines = _load_baselines(picked, opts.baseline)
     progress = OrgsProgress(streams.stderr, len(picked))
 
-    def audit_one(org: OrgEntry) -> OrgReport:
+    def audit_one(org: OrgEntry, slots: Slots) -> OrgReport:
         _current.org = org.name
         org_opts = replace(
             opts,
@@ -426,6 +447,7 @@ def _check_orgs(
                 transport=(transports or {}).get(org.name),
                 color=color,
                 on_request=progress.hook(org.name),
+                sleep=slots.sleep,
             )
         except AuditError as exc:
             report = OrgReport(
@@ -582,7 +604,7 @@ def fetch_orgs(
         probe.add(path, f"-o ({name})")
     progress = OrgsProgress(streams.stderr, len(picked))
 
-    def fetch_one(org: OrgEntry) -> tuple[OrgEntry, str | None, str | None, ExitCode]:
+    def fetch_one(org: OrgEntry, slots: Slots) -> tuple[OrgEntry, str | None, str | None, ExitCode]:
         """The org, its snapshot text or why there is none, and its exit code."""
         _current.org = org.name
         try:
@@ -595,6 +617,7 @@ def fetch_orgs(
                 streams=streams,
                 transport=(transports or {}).get(org.name),
                 on_request=progress.hook(org.name),
+                sleep=slots.sleep,
             )
         except AuditError as exc:
             progress.finished(f"org {org.name}: not read: {_one_line(exc)}")

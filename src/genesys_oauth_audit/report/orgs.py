@@ -223,9 +223,7 @@ def report_dict(orgs: OrgsRun) -> dict[str, Any]:
         },
         "summary": {
             "orgs": len(orgs.orgs),
-            "passed": verdicts["pass"],
-            "failed": verdicts["fail"],
-            "notAudited": verdicts["error"],
+            "verdicts": dict(verdicts),
             "counts": counts,
             "findings": shown,
             "minSeverity": orgs.min_severity.value,
