@@ -13,8 +13,9 @@ time and the peak memory (``/usr/bin/time``) are its own:
 
 1. each org alone (``check -p builtin:baseline``): the slowest of them is the yardstick;
 2. every org in one run (``check --orgs FILE --jobs N``): its wall time as a ratio to the
-   yardstick (the target is at most 1.5x), and its peak memory;
-3. the same run with the first org throttled: its client listing answers 429 with
+   yardstick (the target is at most 1.5x), and its peak memory; then with every org at once
+   (``--jobs`` the number of orgs);
+3. the ``--jobs N`` run with the first org throttled: its client listing answers 429 with
    ``Retry-After`` twice. The other orgs' last requests are timed by their servers: they are
    done about as soon as in run 2, while the throttled org waits out its Retry-Afters.
 
@@ -29,7 +30,6 @@ import json
 import os
 import sys
 import tempfile
-import threading
 import time
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -61,13 +61,13 @@ class TimedFake(FakeGenesys):
         return response
 
 
-def _org(i: int, clients: int, roles: int, latency: float) -> TimedFake:
+def _org(i: int, clients: int, roles: int, latency: float, polls: int = 1) -> TimedFake:
     base = synthetic_fake(
         clients,
         n_roles=roles,
         seed=100 + i,
         latency=latency,
-        usage_running_polls=1,
+        usage_running_polls=polls,
         credentials={f"org-{i:02d}-id": f"org-{i:02d}-secret-{i * 7919:08d}"},
     )
     fake = TimedFake(**{f.name: getattr(base, f.name) for f in fields(FakeGenesys) if f.init})
@@ -107,9 +107,16 @@ def _many(
 
 
 def run(
-    orgs: int, clients: int, roles: int, latency: float, jobs: int, retry_after: int
+    orgs: int,
+    clients: int,
+    roles: int,
+    latency: float,
+    jobs: int,
+    retry_after: int,
+    *,
+    usage_polls: int = 1,
 ) -> dict[str, Any]:
-    fakes = [_org(i, clients, roles, latency) for i in range(orgs)]
+    fakes = [_org(i, clients, roles, latency, usage_polls) for i in range(orgs)]
     env = _env(fakes)
     with contextlib.ExitStack() as stack, tempfile.TemporaryDirectory() as folder:
         urls = [stack.enter_context(fake.serve()) for fake in fakes]
@@ -153,6 +160,15 @@ def run(
             "lastOrgDoneSeconds": round(max(done), 2),
         }
 
+        wall, peak, report, done = _many(orgs_file, env, orgs, fakes)
+        _check(report, alone)
+        at_once = {
+            "jobs": orgs,
+            "wallSeconds": round(wall, 2),
+            "peakRssMiB": round(peak, 1),
+            "ratioToSlowestAlone": round(wall / slowest["wallSeconds"], 2),
+        }
+
         fakes[0].fail(r"^/api/v2/oauth/clients$", "429", times=2)
         fakes[0].retry_after = str(retry_after)
         wall, peak, report, done = _many(orgs_file, env, jobs, fakes)
@@ -175,8 +191,8 @@ def run(
         "alone": alone,
         "slowestAlone": slowest,
         "together": together,
+        "atOnce": at_once,
         "throttled": throttled,
-        "threadsAtStart": threading.active_count(),
     }
 
 
@@ -201,7 +217,9 @@ def table(result: dict[str, Any]) -> str:
         f"| the slowest of the {n} orgs alone ({slowest['org']}) | {slowest['wallSeconds']} s | {slowest['peakRssMiB']} MiB |",
         f"| all {n} orgs in one run, `--jobs {result['jobs']}` | {together['wallSeconds']} s "
         f"(**{together['ratioToSlowestAlone']}×** the slowest alone; target ≤ {TARGET}×) | {together['peakRssMiB']} MiB |",
-        f"| the same, one org answering 429 (Retry-After {throttled['retryAfterSeconds']} s) twice "
+        f"| all {n} orgs in one run, `--jobs {n}` (every org at once) | {result['atOnce']['wallSeconds']} s "
+        f"({result['atOnce']['ratioToSlowestAlone']}×) | {result['atOnce']['peakRssMiB']} MiB |",
+        f"| all {n} orgs, `--jobs {result['jobs']}`, one org answering 429 (Retry-After {throttled['retryAfterSeconds']} s) twice "
         f"| {throttled['wallSeconds']} s; the other {n - 1} orgs done after {throttled['otherOrgsDoneSeconds']} s "
         f"(unthrottled: {throttled['otherOrgsDoneSecondsUnthrottled']} s), the throttled one after "
         f"{throttled['throttledOrgDoneSeconds']} s | {throttled['peakRssMiB']} MiB |",
