@@ -193,6 +193,7 @@ def test_one_org_in_trouble_neither_slows_nor_fails_the_others(
 ) -> None:
     f = troubled
     ran = run_cli(
+        "-vv",  # every request logged: no secret there either, and each line names its org
         "check",
         "--orgs",
         str(f.file),
@@ -255,8 +256,12 @@ def test_one_org_in_trouble_neither_slows_nor_fails_the_others(
     # The refused org stopped at its login, once.
     assert served_together["refused"] == [("/oauth/token", 401)]
     # Each org said how it went on stderr, one line each; nothing secret anywhere.
+    lines = ran.stderr.splitlines()
     for label in f.fakes:
-        assert sum(line.startswith(f"org {label}: ") for line in ran.stderr.splitlines()) == 1
+        assert sum(line.startswith(f"org {label}: ") for line in lines) == 1
+    retries = [line for line in lines if "retrying in" in line]
+    assert len(retries) == 2
+    assert all(line.startswith("genesys-oauth-audit: org throttled: ") for line in retries)
     assert_no_secret(f, ran.stdout, ran.stderr)
 
 

@@ -255,7 +255,8 @@ def orgs_options(fn: Callable[..., Any]) -> Callable[..., Any]:
             "--jobs",
             type=click.IntRange(min=1),
             default=None,
-            help="With --orgs: orgs audited at a time. [default: the number of orgs, at most 8]",
+            help="With --orgs: orgs at work at a time (one waiting out a Retry-After or its usage "
+            "query lets another work). [default: the number of orgs, at most 8]",
         ),
     ]
     for option in reversed(options):

@@ -2,7 +2,8 @@
 ``merge`` of the JSON reports of separate runs, and ``orgs list``.
 
 Each org is audited by exactly the single-org pipeline (``app.audit``, ``app.fetch_live``)
-on a thread of its own, at most ``--jobs`` at a time, with its own environment (its own
+on a thread of its own, at most ``--jobs`` at work at a time (an org that waits gives its
+place to another meanwhile: ``Slots``), with its own environment (its own
 credentials, never the process's), its own ``GenesysClient`` (token, pacing, retries,
 ``--deadline`` counted from when the org starts) and its own policies and baseline: a
 slow, throttled or failing org neither slows nor fails the others' reads. Everything

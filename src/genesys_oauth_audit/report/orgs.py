@@ -353,12 +353,12 @@ def render_junit(orgs: OrgsRun) -> str:
 # -- text -----------------------------------------------------------------------------------------
 
 
-def _wrap(line: str, indent: str) -> list[str]:
+def _wrap(line: str, indent: str, hanging: str | None = None) -> list[str]:
     return textwrap.wrap(
         line,
         width=text.WIDTH,
         initial_indent=indent,
-        subsequent_indent=indent,
+        subsequent_indent=indent if hanging is None else hanging,
         break_on_hyphens=False,
     ) or [indent]
 
@@ -397,7 +397,7 @@ def render_text(orgs: OrgsRun) -> str:
     if failed:
         lines += ["", "Not audited (no findings are reported for these orgs):"]
         for o in failed:
-            lines += _wrap(f"- {terminal(o.name)}: {terminal(o.error or '')}", "  ")
+            lines += _wrap(f"- {terminal(o.name)}: {terminal(o.error or '')}", "  ", "    ")
     for number, o in enumerate(orgs.orgs, start=1):
         where = f"org {terminal(o.name)} ({terminal(o.region)}), {number} of {len(orgs.orgs)}"
         lines += ["", f"==== {where} " + "=" * max(3, text.WIDTH - len(where) - 6), ""]
@@ -446,9 +446,10 @@ def render_markdown(orgs: OrgsRun) -> str:
     for o in orgs.orgs:
         cells = _row_cells(o)
         result = _MD_VERDICT[o.verdict] + (f": {md(o.error or '')}" if not o.audited else "")
+        numbers = [cell if cell != "-" else "—" for cell in cells[2 : 3 + len(SEVERITIES)]]
         lines.append(
-            f"| {markdown_code(o.name)} | {md(o.region)} | "
-            + " | ".join(cells[2 : 3 + len(SEVERITIES)])
+            f"| {markdown_code(o.name)} | {markdown_code(o.region)} | "
+            + " | ".join(numbers)
             + f" | {result} |"
         )
     lines.append("")
