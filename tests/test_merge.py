@@ -145,9 +145,12 @@ def test_every_kind_of_evidence_survives() -> None:
     assert_every_format_survives(evaluation, run)
 
 
-def test_a_report_that_is_not_one_of_many_orgs_is_refused_with_where(tmp_path: Path) -> None:
+def test_a_report_that_is_not_one_of_many_orgs_is_refused_with_where(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)  # canonical() writes its policy file here
     single = tmp_path / "single.json"
-    evaluation, run = canonical_in(tmp_path)
+    evaluation, run = canonical(tmp_path)
     single.write_text(renderer("json")(evaluation, run))
     with pytest.raises(InputFileError, match="check --orgs FILE --org NAME"):
         read_orgs_report(single)
@@ -166,10 +169,6 @@ def test_a_report_that_is_not_one_of_many_orgs_is_refused_with_where(tmp_path: P
     broken.write_text('{"kind": "orgs", "reportVersion": 1')
     with pytest.raises(InputFileError, match="not valid JSON"):
         read_orgs_report(broken)
-
-
-def canonical_in(tmp_path: Path) -> tuple[Evaluation, RunInfo]:
-    return canonical(tmp_path)
 
 
 def test_every_format_has_a_many_orgs_renderer() -> None:
