@@ -4,6 +4,7 @@ Usage: python scripts/gen_schemas.py [--check]
 - policy.schema.json from the check registry (policy/schema.py);
 - inventory.schema.json from the inventory models (inventory.py);
 - policy-test.schema.json (policy/schema.py);
+- orgs.schema.json, the orgs file of check/fetch --orgs (policy/orgsfile.py);
 - docs/check-types.md from the check registry (policy/docs.py).
 With --check, exit 1 if a file differs instead of writing it (tests/test_schemas.py does the same).
 """

@@ -119,3 +119,20 @@ def test_the_whole_suite_small(tmp_path: Path, capsys: pytest.CaptureFixture[str
     printed = capsys.readouterr().out
     assert "| 30 clients, 20 roles, 0 ms/request |" in printed
     assert printed.count("× |") == 2 * len(BUDGETS)  # a ratio and a budget in each row
+
+
+@pytest.mark.socket
+def test_bench_orgs_small() -> None:
+    """The many-orgs benchmark at a tiny size: every org audited in each run with the findings it
+    has alone, and the throttled org's two 429s served (the seconds are the benchmark's)."""
+    from benchmarks.bench_orgs import run as run_orgs
+    from benchmarks.bench_orgs import table
+
+    result = run_orgs(
+        orgs=2, clients=30, roles=10, latency=0.0, jobs=1, retry_after=1, usage_polls=0
+    )
+    assert [a["org"] for a in result["alone"]] == ["org-00", "org-01"]
+    assert all(a["findings"] > 0 and a["requests"] >= 7 for a in result["alone"])
+    assert result["throttled"]["throttled429s"] == 2
+    assert result["together"]["ratioToSlowestAlone"] > 0
+    assert "all 2 orgs in one run, `--jobs 1`" in table(result)

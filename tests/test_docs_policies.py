@@ -1,5 +1,5 @@
 """Every policy snippet in the documentation is real: each ```yaml block of docs/ and the README that
-is a policy, a list of rules or a policy test is extracted and validated as the tool would, and the
+is a policy, a list of rules, a policy test or an orgs file is extracted and validated as the tool would, and the
 cookbook's blocks are exactly the files CI runs. No example can drift from what the tool accepts."""
 
 from __future__ import annotations
@@ -14,7 +14,14 @@ from jsonschema import Draft202012Validator, FormatChecker
 
 from genesys_oauth_audit.errors import PolicyError
 from genesys_oauth_audit.policy.loader import BUILTIN_PREFIX, load_policies
-from genesys_oauth_audit.policy.schema import API_VERSION, KIND, TEST_KIND, policy_test_schema
+from genesys_oauth_audit.policy.orgsfile import load_orgs_file
+from genesys_oauth_audit.policy.schema import (
+    API_VERSION,
+    KIND,
+    ORGS_KIND,
+    TEST_KIND,
+    policy_test_schema,
+)
 from tests.helpers import ROOT, Ran
 
 DOCS = ROOT / "docs"
@@ -40,6 +47,8 @@ def kind_of(data: Any) -> str | None:
             return "policy"
         if data.get("kind") == TEST_KIND:
             return "test"
+        if data.get("kind") == ORGS_KIND:
+            return "orgs"
         if "kind" not in data and ({"rules", "overrides", "exceptions"} & set(data)):
             return "fragment"
     if (
@@ -102,6 +111,12 @@ def test_every_policy_snippet_is_valid(doc: Path, line: int, text: str, tmp_path
         # The page shows a file of the repository byte for byte: validate that file where it
         # lives, so its relative includes resolve as they do for the reader who runs it.
         load_policies((str(shown),))
+        return
+    if kind_of(data) == "orgs":
+        # An orgs file (many orgs): read as the tool reads one.
+        path = tmp_path / "orgs.yaml"
+        path.write_text(text, encoding="utf-8")
+        load_orgs_file(path)
         return
     if kind_of(data) == "test":
         # A test names policies relative to where it would live: its shape is what can be checked

@@ -12,7 +12,7 @@ The layers, bottom to top (a module may import its own layer or any layer below)
     policy                            policy files: model, loader, schema
     engine                            evaluation, baselines, drift, policy tests
     report                            every renderer
-    app                               each command's pipeline
+    app, orgs                         each command's pipeline; the many-orgs pipelines
     cli, __main__                     click
 """
 
@@ -37,7 +37,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("policy",),
     ("engine",),
     ("report",),
-    ("app",),
+    ("app", "orgs"),
     ("cli", "__main__"),
 )
 RANK = {component: rank for rank, layer in enumerate(LAYERS) for component in layer}

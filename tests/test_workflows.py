@@ -28,14 +28,17 @@ from tests.helpers import DATA, ROOT
 REPOSITORY = "https://github.com/genesys-oauth-audit/genesys-oauth-audit"
 ACTION = ROOT / "action.yml"
 EXAMPLE = ROOT / "examples" / "github-workflow.yml"
+MATRIX = ROOT / "examples" / "github-orgs-matrix.yml"  # many orgs: a job per org, then merge
 WORKFLOWS = sorted((ROOT / ".github" / "workflows").glob("*.yml"))
 GITLAB = ROOT / "ci" / "genesys-oauth-audit.gitlab-ci.yml"
-GITHUB_FILES = [ACTION, EXAMPLE, *WORKFLOWS]
+GITLAB_ORGS = ROOT / "ci" / "genesys-oauth-audit-orgs.gitlab-ci.yml"
+GITHUB_FILES = [ACTION, EXAMPLE, MATRIX, *WORKFLOWS]
 # Where people copy an install or a version from.
 RECIPES = [
     ROOT / "README.md",
     *sorted((ROOT / "docs").glob("*.md")),
     GITLAB,
+    GITLAB_ORGS,
     *GITHUB_FILES,
     ROOT / ".pre-commit-hooks.yaml",
 ]
@@ -104,7 +107,11 @@ def test_every_third_party_action_is_pinned_to_a_commit_with_its_version() -> No
 
 def test_code_scanning_upload_is_on_the_current_major() -> None:
     uploads = [(w, n, rest) for w, n, ref, rest in _uses() if "codeql-action/upload-sarif@" in ref]
-    assert {w for w, _, _ in uploads} == {"action.yml", "examples/github-workflow.yml"}
+    assert {w for w, _, _ in uploads} == {
+        "action.yml",
+        "examples/github-workflow.yml",
+        "examples/github-orgs-matrix.yml",
+    }
     for where, number, rest in uploads:
         version = VERSION_COMMENT.match(rest)
         assert version and int(version["version"][1:].split(".")[0]) >= 4, f"{where}:{number}"
@@ -127,7 +134,7 @@ def test_checkouts_do_not_persist_the_token(path: Path) -> None:
             assert step.get("with", {}).get("persist-credentials") is False, _rel(path)
 
 
-@pytest.mark.parametrize("path", [EXAMPLE, *WORKFLOWS], ids=_rel)
+@pytest.mark.parametrize("path", [EXAMPLE, MATRIX, *WORKFLOWS], ids=_rel)
 def test_workflows_grant_no_permission_at_the_top(path: Path) -> None:
     workflow = load(path)
     assert workflow["permissions"] == {}
@@ -150,7 +157,7 @@ def test_action_matches_the_action_metadata_schema() -> None:
     assert _errors(_validator("github-actions.json"), load(ACTION)) == []
 
 
-@pytest.mark.parametrize("path", [EXAMPLE, *WORKFLOWS], ids=_rel)
+@pytest.mark.parametrize("path", [EXAMPLE, MATRIX, *WORKFLOWS], ids=_rel)
 def test_workflows_match_the_workflow_schema(path: Path) -> None:
     assert _errors(_validator("github-workflows.json"), load(path)) == []
 

@@ -8,7 +8,8 @@ incomplete audit raises (exit 3) before any output file exists.
 from __future__ import annotations
 
 import sys
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timezone
 from pathlib import Path
@@ -26,7 +27,7 @@ if TYPE_CHECKING:
     import httpx
 
     from genesys_oauth_audit.files.output import Output, OutputSet
-    from genesys_oauth_audit.findings import Evaluation
+    from genesys_oauth_audit.findings import BaselineEntry, Evaluation
     from genesys_oauth_audit.inventory import Inventory
     from genesys_oauth_audit.leastpriv.org import OrgLeastPrivilege
     from genesys_oauth_audit.policy.model import PolicySet
@@ -129,10 +130,14 @@ def fetch_live(
     streams: Streams,
     transport: httpx.BaseTransport | None = None,
     operation_days: int | None = None,
+    on_request: Callable[[str], None] | None = None,
+    sleep: Callable[[float], None] | None = None,
 ) -> Inventory:
     """Read the org over the API (the only place the app reaches for HTTP). ``usage_days``: last
     use over that many days; ``operation_days``: the operations each client called (at most 90,
-    genesys/usage.py)."""
+    genesys/usage.py). ``on_request`` is told of every request instead of the progress line (a
+    run of many orgs keeps one line); ``sleep`` does every wait (a run of many orgs lets another
+    org work meanwhile)."""
     from genesys_oauth_audit.genesys.client import GenesysClient, RetryPolicy
     from genesys_oauth_audit.genesys.fetch import FetchPlan, fetch_inventory
     from genesys_oauth_audit.settings import connection_settings
@@ -140,6 +145,7 @@ def fetch_live(
     settings = connection_settings(
         region=conn.region, client_id=conn.client_id, login_url=conn.login_url, environ=environ
     )
+    # Stays silent when ``on_request`` takes its place.
     progress = Progress(streams.stderr, quiet=streams.quiet)
     retry = RetryPolicy(max_retries=conn.max_retries, budget_seconds=conn.retry_budget)
     try:
@@ -148,9 +154,10 @@ def fetch_live(
             transport=transport,
             retry=retry,
             timeout=conn.timeout,
-            on_request=progress,
+            on_request=on_request or progress,
             deadline=conn.deadline,
             max_response_bytes=conn.max_response_mb * 1024 * 1024,
+            sleep=sleep or time.sleep,
         ) as api:
             plan = FetchPlan(
                 roles=roles,
@@ -317,18 +324,7 @@ def _check(
     color: bool,
 ) -> ExitCode:
     from genesys_oauth_audit.engine.baseline import load_baseline
-    from genesys_oauth_audit.engine.evaluate import evaluate
-    from genesys_oauth_audit.findings import Location, Subject, apply_baseline
-    from genesys_oauth_audit.inventory import read_snapshot
-    from genesys_oauth_audit.leastpriv.org import analyse_inventory
     from genesys_oauth_audit.policy.loader import load_policies
-    from genesys_oauth_audit.proposals import (
-        parse_proposals,
-        proposal_inventory,
-        resolve_proposals,
-    )
-    from genesys_oauth_audit.report.base import SourceInfo
-    from genesys_oauth_audit.settings import has_credentials
 
     now = _now(opts.now)
     # Every output path is checked before any work: a bad second path must not cost an audit,
@@ -339,6 +335,48 @@ def _check(
     if opts.frameworks:
         policies = only_frameworks(policies, opts.frameworks)
     known = load_baseline(opts.baseline) if opts.baseline is not None else None
+    evaluation, info = audit(
+        policies,
+        known,
+        opts,
+        now,
+        environ=environ,
+        streams=streams,
+        transport=transport,
+        color=color,
+    )
+    write_reports(evaluation, info, opts, streams, planned=planned)
+    return ExitCode.FINDINGS if info.verdict(evaluation) else ExitCode.OK
+
+
+def audit(
+    policies: PolicySet,
+    known: Sequence[BaselineEntry] | None,
+    opts: CheckOptions,
+    now: datetime,
+    *,
+    environ: Mapping[str, str],
+    streams: Streams,
+    transport: httpx.BaseTransport | None,
+    color: bool,
+    on_request: Callable[[str], None] | None = None,
+    sleep: Callable[[float], None] | None = None,
+) -> tuple[Evaluation, RunInfo]:
+    """``check`` without its outputs: the inventory (a snapshot, the live org, proposals),
+    evaluated and compared with the baseline; what every report of the run states. A run of
+    many orgs calls this once per org (orgs.py), with the org's own environment."""
+    from genesys_oauth_audit.engine.evaluate import evaluate
+    from genesys_oauth_audit.findings import Location, Subject, apply_baseline
+    from genesys_oauth_audit.inventory import read_snapshot
+    from genesys_oauth_audit.leastpriv.org import analyse_inventory
+    from genesys_oauth_audit.proposals import (
+        parse_proposals,
+        proposal_inventory,
+        resolve_proposals,
+    )
+    from genesys_oauth_audit.report.base import SourceInfo
+    from genesys_oauth_audit.settings import has_credentials
+
     # Rules an override switches off (as of the day judged) need no data: a disabled usage rule
     # costs no query. A snapshot's own day is known only once it is read, but then nothing is
     # fetched.
@@ -375,6 +413,8 @@ def _check(
             # The operations window is as long as one usage job allows, unless --usage-days
             # says otherwise: the longer it is, the fewer rare jobs look unused.
             operation_days=(opts.usage_days or OPERATION_DAYS) if "operations" in needs else None,
+            on_request=on_request,
+            sleep=sleep,
         )
         source = source_info(inventory, "live")
 
@@ -407,8 +447,7 @@ def _check(
         as_of=judged,
         least_privilege=least,
     )
-    write_reports(evaluation, info, opts, streams, planned=planned)
-    return ExitCode.FINDINGS if info.verdict(evaluation) else ExitCode.OK
+    return evaluation, info
 
 
 @dataclass(frozen=True)

@@ -318,6 +318,50 @@ def output_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     return fn
 
 
+def orgs_options(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """``--orgs FILE``, ``--org NAME``, ``--jobs N``: a run over the orgs of an orgs file."""
+    options = [
+        click.option(
+            "--orgs",
+            "orgs_file",
+            type=click.Path(dir_okay=False, path_type=Path),
+            help="Audit every org of this orgs file (kind: Orgs; docs/many-orgs.md), side by "
+            "side; exit with the worst of them.",
+        ),
+        click.option(
+            "--org",
+            "org_names",
+            multiple=True,
+            metavar="NAME",
+            help="With --orgs: only this org of the file (repeatable); what a CI matrix job runs.",
+        ),
+        click.option(
+            "--jobs",
+            type=click.IntRange(min=1),
+            default=None,
+            help="With --orgs: orgs at work at a time (one waiting out a Retry-After or its usage "
+            "query lets another work). [default: the number of orgs, at most 8]",
+        ),
+    ]
+    for option in reversed(options):
+        fn = option(fn)
+    return fn
+
+
+def _orgs_options(
+    ctx: click.Context, orgs_file: Path | None, org_names: tuple[str, ...], jobs: int | None
+) -> Any:
+    """The ``--orgs`` settings, or None; ``--org`` and ``--jobs`` need ``--orgs``."""
+    if orgs_file is None:
+        for flag, value in (("--org", org_names), ("--jobs", jobs)):
+            if value:
+                raise click.UsageError(f"{flag} needs --orgs FILE", ctx=ctx)
+        return None
+    from genesys_oauth_audit.orgs import OrgsOptions
+
+    return OrgsOptions(file=orgs_file, names=tuple(dict.fromkeys(org_names)), jobs=jobs)
+
+
 @click.group(
     epilog=EPILOG,
     context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
@@ -336,12 +380,14 @@ def cli(debug: bool) -> None:
 @cli.command(epilog=epilog("fetch"))
 @verbosity_options
 @connection_options
+@orgs_options
 @click.option(
     "-o",
     "--output",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=click.Path(path_type=Path),
     required=True,
-    help="Snapshot file to write ('-': standard output).",
+    help="Snapshot file to write ('-': standard output); with --orgs, a directory that gets "
+    "<org>.json per org.",
 )
 @click.option(
     "--usage-days",
@@ -364,10 +410,24 @@ def fetch(
 ) -> None:
     """Read every OAuth client of the org and write a snapshot file."""
     conn = _connection(kw)
+    many = _orgs_options(ctx, kw.pop("orgs_file"), kw.pop("org_names"), kw.pop("jobs"))
 
     def action() -> ExitCode:
         from genesys_oauth_audit import app
 
+        if many is not None:
+            from genesys_oauth_audit.orgs import fetch_orgs
+
+            return fetch_orgs(
+                conn,
+                many,
+                output,
+                roles=not no_roles,
+                usage_days=usage_days or None,
+                now=_parse_now(now),
+                environ=os.environ,
+                streams=_streams(),
+            )
         return app.fetch(
             conn,
             output,
@@ -430,8 +490,8 @@ def _severity_or_never(value: str) -> Severity | None:
     "--policy",
     "policies",
     multiple=True,
-    required=True,
-    help="Policy file, or a shipped pack as builtin:NAME (tutorial). Repeatable.",
+    help="Policy file, or a shipped pack as builtin:NAME (tutorial). Repeatable. Required, "
+    "except with --orgs when every org names its own policies.",
 )
 @click.option(
     "--proposed",
@@ -448,6 +508,7 @@ def _severity_or_never(value: str) -> Severity | None:
     help="Audit this snapshot file instead of a live org.",
 )
 @connection_options
+@orgs_options
 @click.option(
     "--format",
     "fmt",
@@ -562,10 +623,14 @@ def check(
     now: str | None,
     **kw: Any,
 ) -> None:
-    """Evaluate policies over a snapshot or a live org, report, and exit 0/1 for a CI gate."""
+    """Evaluate policies over a snapshot or a live org (or every org of an orgs file), report,
+    and exit 0/1 for a CI gate."""
     if inventory is not None:
         _no_connection_flags(ctx, f"--inventory {inventory} audits a snapshot file")
     conn = _connection(kw)
+    many = _orgs_options(ctx, kw.pop("orgs_file"), kw.pop("org_names"), kw.pop("jobs"))
+    if not policies and many is None:
+        raise click.MissingParameter(ctx=ctx, param=_param(ctx, "policies"))
     outputs = {name: kw.pop(f"{name}_output") for name in REPORTERS}
     use_color = want_color(color, fmt, sys.stdout, os.environ)
     width = text_width(sys.stdout, os.environ)
@@ -597,6 +662,12 @@ def check(
             as_of=as_of.date() if as_of is not None else None,
             width=width,
         )
+        if many is not None:
+            from genesys_oauth_audit.orgs import check_orgs
+
+            return check_orgs(
+                opts, many, environ=os.environ, streams=_streams(), color=bool(use_color)
+            )
         return app.check(opts, environ=os.environ, streams=_streams(), color=bool(use_color))
 
     _run(ctx, action)
@@ -804,6 +875,105 @@ def recommend_command(
             environ=os.environ,
             streams=_streams(),
         )
+
+    _run(ctx, action)
+
+
+def _param(ctx: click.Context, name: str) -> click.Parameter:
+    return next(p for p in ctx.command.params if p.name == name)
+
+
+@cli.group(name="orgs", epilog=EPILOG)
+def orgs_group() -> None:
+    """Orgs files (kind: Orgs): the orgs check --orgs and fetch --orgs audit."""
+
+
+@orgs_group.command(name="list", epilog=epilog("orgs list"))
+@verbosity_options
+@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help='A GitHub Actions matrix on one line: {"include": [{"org": NAME, "region": ..., '
+    '"clientIdEnv": ..., "clientSecretEnv": ...}]} (variable names, never values).',
+)
+@click.pass_context
+def orgs_list(ctx: click.Context, path: Path, as_json: bool) -> None:
+    """Validate an orgs file and list its orgs: name, region, the variables holding each org's
+    credentials, its policies."""
+
+    def action() -> ExitCode:
+        from genesys_oauth_audit.orgs import list_orgs
+
+        return list_orgs(path, as_json=as_json, streams=_streams())
+
+    _run(ctx, action)
+
+
+@cli.command(epilog=epilog("merge"))
+@verbosity_options
+@click.argument("reports", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(FORMAT_CHOICES),
+    default="text",
+    show_default=True,
+    help="What goes to standard output: " + _formats_help(REPORTERS) + ".",
+)
+@output_options
+@click.option(
+    "--group-by",
+    type=click.Choice(("rule", "client")),
+    default="rule",
+    show_default=True,
+    help="How the text report groups findings.",
+)
+@click.option(
+    "--sarif-include-waived",
+    is_flag=True,
+    help="Put waived findings in SARIF too, with suppressions (GitHub ignores suppressions).",
+)
+@click.option(
+    "--color/--no-color",
+    default=None,
+    help="Colour the text report (default: only on a terminal, never with NO_COLOR).",
+)
+@click.option(
+    "--now", hidden=True, help="Pretend the current time is this (ISO-8601); for reproducible runs."
+)
+@click.pass_context
+def merge(
+    ctx: click.Context,
+    /,
+    reports: tuple[Path, ...],
+    fmt: str,
+    group_by: GroupBy,
+    sarif_include_waived: bool,
+    color: bool | None,
+    now: str | None,
+    **kw: Any,
+) -> None:
+    """Merge the JSON reports of check --orgs runs (one per CI matrix job) into one report in any
+    format, as one run over the same orgs writes it; exit with the worst of the orgs."""
+    outputs = {name: kw.pop(f"{name}_output") for name in REPORTERS}
+    use_color = want_color(color, fmt, sys.stdout, os.environ)
+    format_explicit = ctx.get_parameter_source("fmt") is not click.core.ParameterSource.DEFAULT
+
+    def action() -> ExitCode:
+        from genesys_oauth_audit import orgs
+
+        opts = orgs.MergeOptions(
+            format=fmt,
+            outputs={k: v for k, v in outputs.items() if v is not None},
+            format_explicit=format_explicit,
+            group_by=group_by,
+            sarif_include_waived=sarif_include_waived,
+            color=bool(use_color),
+            now=_parse_now(now),
+        )
+        return orgs.merge(reports, opts, streams=_streams())
 
     _run(ctx, action)
 

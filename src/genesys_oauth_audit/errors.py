@@ -77,6 +77,21 @@ COMMAND_EXIT_CODES: dict[str, dict[ExitCode, str]] = {
         ExitCode.INCOMPLETE: "the org could not be read completely (usage included); nothing was "
         "written",
     },
+    "orgs list": {
+        ExitCode.OK: "the orgs file is valid; its orgs were listed",
+        ExitCode.BAD_INPUT: "the orgs file is unreadable or invalid: each problem as "
+        "path:line:col, then a count",
+        ExitCode.INCOMPLETE: _STOPPED,
+    },
+    "merge": {
+        ExitCode.OK: "every org of the reports ran completely, with no finding at or above "
+        "--fail-on",
+        ExitCode.FINDINGS: "every org ran completely; an org has findings at or above --fail-on",
+        ExitCode.BAD_INPUT: "a report is unreadable, or the reports are of different tool or "
+        "policy versions, or two are of one org",
+        ExitCode.INCOMPLETE: "an org could not be audited (its report says why), or an org of the "
+        "orgs file has no report",
+    },
 }
 
 

@@ -22,6 +22,13 @@ SCHEMA_BASE = (
 )
 SCHEMA_ID = SCHEMA_BASE + "policy.schema.json"
 TEST_KIND = "PolicyTest"
+ORGS_KIND = "Orgs"
+# A name is used in reports, SARIF categories, JUnit suite names and file names (fetch -o DIR
+# writes DIR/<name>.json): lowercase, so two names cannot become one file on a case-insensitive
+# file system, and nothing a shell or a path would read specially.
+ORG_NAME_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,62}$"
+# What an environment variable's name looks like (POSIX: capitals, digits, underscores).
+ENV_NAME_PATTERN = r"^[A-Z_][A-Z0-9_]{0,127}$"
 
 RULE_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$"
 # A compliance framework's id: a lowercase slug (nist-800-53, iso-27001-2022, soc2, cis-controls-v8).
@@ -359,6 +366,82 @@ def policy_test_schema() -> dict[str, Any]:
     }
 
 
+@lru_cache(maxsize=1)
+def orgs_schema() -> dict[str, Any]:
+    """The orgs file's JSON Schema (published as schemas/orgs.schema.json)."""
+    env_name = {
+        "type": "string",
+        "pattern": ENV_NAME_PATTERN,
+    }
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": SCHEMA_BASE + "orgs.schema.json",
+        "title": "genesys-oauth-audit orgs file",
+        "description": "The Genesys Cloud orgs one run (check --orgs, fetch --orgs) or one CI "
+        "matrix audits. It names the environment variables that hold each org's credentials; "
+        "it never holds a credential itself.",
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["apiVersion", "kind", "orgs"],
+        "properties": {
+            "apiVersion": {"const": API_VERSION},
+            "kind": {"const": ORGS_KIND},
+            "metadata": {
+                "type": "object",
+                "additionalProperties": False,
+                "properties": {"name": {"type": "string"}, "description": {"type": "string"}},
+            },
+            "orgs": {
+                "type": "array",
+                "minItems": 1,
+                "items": {
+                    "type": "object",
+                    "additionalProperties": False,
+                    "required": ["name", "region", "clientIdEnv", "clientSecretEnv"],
+                    "properties": {
+                        "name": {
+                            "type": "string",
+                            "pattern": ORG_NAME_PATTERN,
+                            "description": "Unique; used in reports, SARIF categories and file "
+                            "names: lowercase letters, digits, '-' and '_' (at most 63).",
+                        },
+                        "region": {
+                            "type": "string",
+                            "minLength": 1,
+                            "description": "The org's region: us-east-1 style, a host suffix "
+                            "(mypurecloud.ie) or the API base URL.",
+                        },
+                        "clientIdEnv": {
+                            **env_name,
+                            "description": "The name of the environment variable holding the "
+                            "auditor client's id (never the id itself).",
+                        },
+                        "clientSecretEnv": {
+                            **env_name,
+                            "description": "The name of the environment variable holding the "
+                            "auditor client's secret (never the secret itself).",
+                        },
+                        "policies": {
+                            "type": "array",
+                            "minItems": 1,
+                            "items": {"type": "string", "minLength": 1},
+                            "description": "Policy files (relative to this file) or "
+                            "builtin:NAME for this org; default: the run's -p.",
+                        },
+                        "orgId": {
+                            "type": "string",
+                            "minLength": 1,
+                            "description": "Optional: the org's id. When given, an audit whose "
+                            "credentials reach another org fails instead of reporting it under "
+                            "this name.",
+                        },
+                    },
+                },
+            },
+        },
+    }
+
+
 def published_schemas() -> dict[str, str]:
     """Every JSON Schema the tool publishes under schemas/, by file name, as written there."""
 
@@ -369,4 +452,5 @@ def published_schemas() -> dict[str, str]:
         "policy.schema.json": dump(policy_schema()),
         "policy-test.schema.json": dump(policy_test_schema()),
         "inventory.schema.json": dump(inventory_schema()),
+        "orgs.schema.json": dump(orgs_schema()),
     }

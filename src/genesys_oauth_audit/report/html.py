@@ -15,6 +15,7 @@ from __future__ import annotations
 import base64
 import hashlib
 from html import escape
+from string import Template
 
 from genesys_oauth_audit.evidence import for_people
 from genesys_oauth_audit.findings import SEVERITIES, Evaluation, Finding
@@ -57,13 +58,15 @@ td.num, th.num { text-align: right; } meter { width: 5rem; display: block; margi
 @media print { .filters { display: none; } body { margin: 0; max-width: none; } details { display: block; } tr { break-inside: avoid; } }
 """
 
-SCRIPT = """
+# ``$ids`` prefixes every element id the script reads: a page of many orgs (report/orgs.py) holds
+# one findings table, one set of filters and one script per org.
+_SCRIPT = Template("""
 (function () {
   var rank = {critical: 4, high: 3, medium: 2, low: 1, info: 0};
-  var rows = Array.prototype.slice.call(document.querySelectorAll('#findings tbody tr'));
-  var sev = document.getElementById('f-severity'), rule = document.getElementById('f-rule');
-  var client = document.getElementById('f-client'), waived = document.getElementById('f-waived');
-  var shown = document.getElementById('shown');
+  var rows = Array.prototype.slice.call(document.querySelectorAll('#${ids}findings tbody tr'));
+  var sev = document.getElementById('${ids}f-severity'), rule = document.getElementById('${ids}f-rule');
+  var client = document.getElementById('${ids}f-client'), waived = document.getElementById('${ids}f-waived');
+  var shown = document.getElementById('${ids}shown');
   function fromHash() {
     var params = new URLSearchParams(location.hash.slice(1));
     if (params.has('severity') && rank.hasOwnProperty(params.get('severity'))) { sev.value = params.get('severity'); }
@@ -91,7 +94,10 @@ SCRIPT = """
   fromHash();
   apply();
 })();
-(function () {
+""")
+
+# The least-privilege table's sorting (one table per page, id "least-privilege").
+LP_SCRIPT = """(function () {
   var table = document.getElementById('least-privilege');
   if (!table) { return; }
   var body = table.tBodies[0], order = {};
@@ -126,13 +132,28 @@ SCRIPT = """
 """
 
 
+def script(ids: str = "") -> str:
+    """The filtering script for the findings table whose element ids start with ``ids``."""
+    return _SCRIPT.substitute(ids=ids)
+
+
+SCRIPT = script() + LP_SCRIPT
+
+
 def _hash(text: str) -> str:
     return "sha256-" + base64.b64encode(hashlib.sha256(text.encode("utf-8")).digest()).decode(
         "ascii"
     )
 
 
-CSP = f"default-src 'none'; style-src '{_hash(STYLE)}'; script-src '{_hash(SCRIPT)}'; img-src 'none'; base-uri 'none'; form-action 'none'"
+def csp(styles: tuple[str, ...] = (STYLE,), scripts: tuple[str, ...] = (SCRIPT,)) -> str:
+    """The Content-Security-Policy that allows exactly these inline styles and scripts."""
+    style_src = " ".join(f"'{_hash(s)}'" for s in styles)
+    script_src = " ".join(f"'{_hash(s)}'" for s in scripts) or "'none'"
+    return f"default-src 'none'; style-src {style_src}; script-src {script_src}; img-src 'none'; base-uri 'none'; form-action 'none'"
+
+
+CSP = csp()
 
 
 def h(text: object) -> str:
@@ -229,7 +250,7 @@ def _privilege_details(row: leastpriv.ClientPrivilege) -> str:
     return "<ul>" + "".join(f"<li>{item}</li>" for item in items) + "</ul>"
 
 
-def _least_privilege(run: RunInfo) -> list[str]:
+def _least_privilege(run: RunInfo, ids: str = "") -> list[str]:
     """Granted versus exercised per client, sortable by each column (unused share first)."""
     org = run.least_privilege
     if org is None:
@@ -254,7 +275,9 @@ def _least_privilege(run: RunInfo) -> list[str]:
         f"{h(leastpriv.summary_text(org, view))}. Granted = exercised + possibly + unused "
         "(+ permissions API usage cannot show); click a column to sort.</p>",
         *(f'<p class="meta">{h(n)}</p>' for n in org.notes),
-        f'<table id="least-privilege"><thead><tr>{head}<th>details</th></tr></thead><tbody>',
+        # The sorting script (LP_SCRIPT) sorts the table of a one-org page; a page of many orgs
+        # prefixes each org's ids, so they stay unique.
+        f'<table id="{ids}least-privilege"><thead><tr>{head}<th>details</th></tr></thead><tbody>',
     ]
     for r in view:
         share = r.unused_share
@@ -277,7 +300,46 @@ def _least_privilege(run: RunInfo) -> list[str]:
     return parts
 
 
+def page(
+    title: str,
+    body: list[str],
+    *,
+    styles: tuple[str, ...] = (STYLE,),
+    scripts: tuple[str, ...] = (SCRIPT,),
+) -> str:
+    """A whole self-contained page: ``body`` (HTML), these inline styles and scripts, and the
+    Content-Security-Policy that allows exactly them."""
+    parts = [
+        "<!DOCTYPE html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        f'<meta http-equiv="Content-Security-Policy" content="{csp(styles, scripts)}">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        '<meta name="referrer" content="no-referrer">',
+        f"<title>{title}</title>",
+        "".join(f"<style>{style}</style>" for style in styles) + "</head><body>",
+        *body,
+        *(f"<script>{code}</script>" for code in scripts),
+        "</body></html>",
+    ]
+    return "\n".join(parts) + "\n"
+
+
 def render(evaluation: Evaluation, run: RunInfo) -> str:
+    failed = run.counts(evaluation).failing > 0
+    return page(f"genesys-oauth-audit: {'FAIL' if failed else 'PASS'}", body(evaluation, run))
+
+
+def body(
+    evaluation: Evaluation,
+    run: RunInfo,
+    *,
+    heading: str = "genesys-oauth-audit",
+    level: int = 1,
+    ids: str = "",
+) -> list[str]:
+    """The report of one run as a page's body: its heading (``heading``, HTML, at ``level``)
+    and verdict, facts, findings table with its filters (element ids prefixed with ``ids``,
+    as ``script(ids)`` expects), and every other section."""
     reported = run.reported(evaluation)
     tally = run.counts(evaluation)
     counts = tally.by_severity
@@ -309,32 +371,25 @@ def render(evaluation: Evaluation, run: RunInfo) -> str:
         for name, value in numbers
     )
     parts = [
-        "<!DOCTYPE html>",
-        '<html lang="en"><head><meta charset="utf-8">',
-        f'<meta http-equiv="Content-Security-Policy" content="{CSP}">',
-        '<meta name="viewport" content="width=device-width, initial-scale=1">',
-        '<meta name="referrer" content="no-referrer">',
-        f"<title>genesys-oauth-audit: {'FAIL' if failed else 'PASS'}</title>",
-        f"<style>{STYLE}</style></head><body>",
-        f'<h1>genesys-oauth-audit: <span class="verdict {"fail" if failed else "pass"}">{"FAIL" if failed else "PASS"}</span></h1>',
+        f'<h{level}>{heading}: <span class="verdict {"fail" if failed else "pass"}">{"FAIL" if failed else "PASS"}</span></h{level}>',
         f'<p class="meta">{source}; generated {when} by {h(run.tool_name)} {h(run.tool_version)}; '
         f"as of {h(run.as_of_text)}; {h(verdict_reason(tally, run))}.</p>",
         f'<p class="meta">Policies: {", ".join(f"<code>{h(p.path)}</code>" for p in run.policies)}</p>',
         *([f'<p class="meta">{h(u)}</p>'] if (u := usage_text(src)) is not None else []),
         *(f'<p class="verdict fail">Warning: {h(w)}</p>' for w in run.warnings),
-        f'<p class="meta" id="counts">{h(counts_text(tally))}.</p>',
+        f'<p class="meta" id="{ids}counts">{h(counts_text(tally))}.</p>',
         f'<div class="cards">{cards}</div>',
         '<h2>Findings</h2><div class="filters">',
-        '<label>Minimum severity<select id="f-severity">'
+        f'<label>Minimum severity<select id="{ids}f-severity">'
         + "".join(f'<option value="{s.value}">{s.value}</option>' for s in reversed(SEVERITIES))
         + "</select></label>",
-        '<label>Rule<select id="f-rule"><option value="">all rules</option>'
+        f'<label>Rule<select id="{ids}f-rule"><option value="">all rules</option>'
         + "".join(f'<option value="{h(r)}">{h(r)}</option>' for r in rules)
         + "</select></label>",
-        '<label>Client<input id="f-client" type="search" placeholder="name or id"></label>',
-        '<label><span>Waived</span><input id="f-waived" type="checkbox"></label>',
-        f'<span class="small"><span id="shown">{len(reported)}</span> of {len(reported)} findings shown</span></div>',
-        '<table id="findings"><thead><tr><th>severity</th><th>rule</th><th>client</th><th>subject</th>'
+        f'<label>Client<input id="{ids}f-client" type="search" placeholder="name or id"></label>',
+        f'<label><span>Waived</span><input id="{ids}f-waived" type="checkbox"></label>',
+        f'<span class="small"><span id="{ids}shown">{len(reported)}</span> of {len(reported)} findings shown</span></div>',
+        f'<table id="{ids}findings"><thead><tr><th>severity</th><th>rule</th><th>client</th><th>subject</th>'
         "<th>finding</th></tr></thead><tbody>",
         *(_row(f, run) for f in reported),
         "</tbody></table>",
@@ -353,7 +408,7 @@ def render(evaluation: Evaluation, run: RunInfo) -> str:
                 f"<td>{h(describe_client(c))}</td><td>{h(c.risk_reason or '')}</td></tr>"
             )
         parts.append("</tbody></table>")
-    parts += _least_privilege(run)
+    parts += _least_privilege(run, ids)
     if evaluation.disabled:
         parts += [
             f"<h2>Rules disabled by overrides ({len(evaluation.disabled)})</h2>",
@@ -427,5 +482,4 @@ def render(evaluation: Evaluation, run: RunInfo) -> str:
             *(f"<li>{h(absent_text(e))}</li>" for e in evaluation.absent),
             "</ul>",
         ]
-    parts += [f"<script>{SCRIPT}</script>", "</body></html>"]
-    return "\n".join(parts) + "\n"
+    return parts

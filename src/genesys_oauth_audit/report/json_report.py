@@ -165,6 +165,11 @@ def frameworks_list(evaluation: Evaluation, run: RunInfo) -> list[dict[str, Any]
     ]
 
 
+# What this writes is read back by report/load.py for ``merge``: a key added here (or a field added
+# to the records it comes from) must be read back there; tests/test_merge.py compares every format
+# rendered from the records read back with the original, and fails until it is.
+
+
 def _window(window: UsageWindow | None) -> dict[str, Any] | None:
     if window is None:
         return None

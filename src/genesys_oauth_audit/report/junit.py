@@ -75,6 +75,13 @@ def _skip(case: ET.Element, reason: str) -> None:
 
 
 def render(evaluation: Evaluation, run: RunInfo) -> str:
+    root = testsuites(evaluation, run)
+    ET.indent(root)
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
+
+
+def testsuites(evaluation: Evaluation, run: RunInfo) -> ET.Element:
+    """The ``testsuites`` element: a suite per rule (a run of many orgs takes each org's)."""
     timestamp = run.generated_at.strftime("%Y-%m-%dT%H:%M:%S")
     not_evaluated = {n.rule_id: n.reason for n in evaluation.not_evaluated}
     disabled = {d.rule_id: d for d in evaluation.disabled_rules}
@@ -189,5 +196,4 @@ def render(evaluation: Evaluation, run: RunInfo) -> str:
         )
         ET.SubElement(suite, "system-out").text = xml_safe(privilege if rule.id in homes else "")
         ET.SubElement(suite, "system-err").text = xml_safe(warnings)
-    ET.indent(root)
-    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
+    return root
