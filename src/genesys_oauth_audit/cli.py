@@ -156,6 +156,11 @@ def _run(ctx: click.Context, action: Callable[[], ExitCode]) -> None:
             said = f"{cause}; no report was written"
         click.echo(f"genesys-oauth-audit: {said}", err=True)
         ctx.exit(int(ExitCode.INCOMPLETE))
+    except BrokenPipeError:
+        # The reader closed the pipe (`| head`): the rest cannot be written, and saying so on
+        # stderr is noise. Quietly, as other tools; exit 3, since the output is incomplete.
+        _discard_stdout()
+        ctx.exit(int(ExitCode.INCOMPLETE))
     except Exception as exc:
         if debug:
             raise
@@ -166,6 +171,15 @@ def _run(ctx: click.Context, action: Callable[[], ExitCode]) -> None:
         )
         ctx.exit(int(ExitCode.INCOMPLETE))
     ctx.exit(int(code))
+
+
+def _discard_stdout() -> None:
+    """Point standard output at /dev/null, so flushing it at exit cannot fail again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
 
 
 def _streams() -> Streams:
@@ -979,13 +993,21 @@ def merge(
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the CLI and return its exit code (click's own usage errors exit 2, as SPEC §3 wants)."""
+    """Run the CLI and return its exit code. Click's own usage errors exit 2; Ctrl-C before a
+    command has started (while click parses the flags) exits 3 with one line, like Ctrl-C
+    during it, never click's "Aborted!" with exit 1, which a gate would read as findings."""
     try:
-        cli.main(
+        code = cli.main(
             args=list(argv) if argv is not None else None,
             prog_name="genesys-oauth-audit",
-            standalone_mode=True,
+            standalone_mode=False,
         )
-    except SystemExit as exc:
+    except click.exceptions.Abort:
+        click.echo("genesys-oauth-audit: interrupted; no report was written", err=True)
+        return int(ExitCode.INCOMPLETE)
+    except click.ClickException as exc:
+        exc.show()
+        return exc.exit_code
+    except SystemExit as exc:  # click answers a closed pipe with sys.exit(1)
         return int(exc.code or 0) if not isinstance(exc.code, str) else 2
-    return 0
+    return int(code) if isinstance(code, int) else 0
