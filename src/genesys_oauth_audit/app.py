@@ -240,8 +240,10 @@ def run_info(
     as_of: tuple[date, AsOfBasis] | None = None,
     least_privilege: OrgLeastPrivilege | None = None,
 ) -> RunInfo:
-    """What every reporter states besides the findings: tool, policies, rules, source, options."""
+    """What every reporter states besides the findings: tool, policies, rules, source, options,
+    and the least-privilege view of ``least_privilege`` (the run's analysis), built here once."""
     from genesys_oauth_audit.report.base import PolicyRef, RuleInfo, RunInfo
+    from genesys_oauth_audit.report.leastpriv import build_view
 
     return RunInfo(
         tool_version=__version__,
@@ -278,7 +280,7 @@ def run_info(
         as_of_basis=(as_of or as_of_day(opts.as_of, source, now))[1],
         width=opts.width,
         riskiest=opts.riskiest,
-        least_privilege=least_privilege,
+        least_privilege=build_view(least_privilege) if least_privilege is not None else None,
     )
 
 

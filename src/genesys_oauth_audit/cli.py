@@ -945,6 +945,15 @@ def orgs_list(ctx: click.Context, path: Path, as_json: bool) -> None:
     help="How the text report groups findings.",
 )
 @click.option(
+    "--riskiest",
+    type=click.IntRange(min=0),
+    default=10,
+    show_default=True,
+    metavar="N",
+    help="Clients the text report lists as riskiest by the risk catalog (high or critical, and "
+    "at least --min-severity); 0 leaves the block out.",
+)
+@click.option(
     "--sarif-include-waived",
     is_flag=True,
     help="Put waived findings in SARIF too, with suppressions (GitHub ignores suppressions).",
@@ -964,6 +973,7 @@ def merge(
     reports: tuple[Path, ...],
     fmt: str,
     group_by: GroupBy,
+    riskiest: int,
     sarif_include_waived: bool,
     color: bool | None,
     now: str | None,
@@ -973,6 +983,7 @@ def merge(
     format, as one run over the same orgs writes it; exit with the worst of the orgs."""
     outputs = {name: kw.pop(f"{name}_output") for name in REPORTERS}
     use_color = want_color(color, fmt, sys.stdout, os.environ)
+    width = text_width(sys.stdout, os.environ)
     format_explicit = ctx.get_parameter_source("fmt") is not click.core.ParameterSource.DEFAULT
 
     def action() -> ExitCode:
@@ -983,8 +994,10 @@ def merge(
             outputs={k: v for k, v in outputs.items() if v is not None},
             format_explicit=format_explicit,
             group_by=group_by,
+            riskiest=riskiest,
             sarif_include_waived=sarif_include_waived,
             color=bool(use_color),
+            width=width,
             now=_parse_now(now),
         )
         return orgs.merge(reports, opts, streams=_streams())

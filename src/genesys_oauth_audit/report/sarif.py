@@ -375,13 +375,12 @@ def sarif_log(evaluation: Evaluation, run: RunInfo) -> dict[str, Any]:
     usage = usage_text(run.source)
     if usage is not None:
         run_obj["properties"]["usage"] = terminal(usage)
-    org = run.least_privilege
-    if org is not None:
+    view = run.least_privilege
+    if view is not None:
         # Counts per client (the JSON report carries the lists): granted, exercised, unused; the
         # clients with the largest unused share first, bounded so the upload stays small.
-        view = leastpriv.rows(org)
         run_obj["properties"]["leastPrivilege"] = {
-            "window": leastpriv.window_dict(org),
+            "window": leastpriv.window_dict(view.window),
             "clients": [
                 {
                     "clientId": r.client_id,
@@ -390,9 +389,9 @@ def sarif_log(evaluation: Evaluation, run: RunInfo) -> dict[str, Any]:
                     **leastpriv.counts_dict(r),
                     "unusedShare": round(r.unused_share, 4),
                 }
-                for r in view[:MAX_LEAST_PRIVILEGE_CLIENTS]
+                for r in view.clients[:MAX_LEAST_PRIVILEGE_CLIENTS]
             ],
-            "omitted": max(0, len(view) - MAX_LEAST_PRIVILEGE_CLIENTS),
+            "omitted": max(0, len(view.clients) - MAX_LEAST_PRIVILEGE_CLIENTS),
         }
     return {"$schema": SARIF_SCHEMA, "version": "2.1.0", "runs": [run_obj]}
 
