@@ -326,16 +326,12 @@ def _check(
     color: bool,
 ) -> ExitCode:
     from genesys_oauth_audit.engine.baseline import load_baseline
-    from genesys_oauth_audit.policy.loader import load_policies
 
     now = _now(opts.now)
     # Every output path is checked before any work: a bad second path must not cost an audit,
     # and nothing is written unless the whole set can be.
     planned = plan_outputs(opts, streams)
-    policies = load_policies(opts.policies)
-    warn(policies.warnings, streams)
-    if opts.frameworks:
-        policies = only_frameworks(policies, opts.frameworks)
+    policies = policies_to_check(opts.policies, opts.frameworks, streams)
     known = load_baseline(opts.baseline) if opts.baseline is not None else None
     evaluation, info = audit(
         policies,
@@ -531,6 +527,33 @@ def warn(warnings: Sequence[Diagnostic], streams: Streams) -> None:
         return
     for d in warnings:
         streams.stderr.write(d.shown("warning") + "\n")
+
+
+def policies_to_check(
+    refs: Sequence[str], frameworks: tuple[str, ...], streams: Streams
+) -> PolicySet:
+    """The policies a ``check`` runs: loaded and validated (warnings said on stderr), limited to
+    ``--framework``, and holding at least one rule: a run that checks nothing must not pass a
+    gate (exit 2)."""
+    from genesys_oauth_audit.policy.loader import load_policies
+
+    policies = load_policies(refs)
+    warn(policies.warnings, streams)
+    if frameworks:
+        policies = only_frameworks(policies, frameworks)
+    if not policies.rules:
+        raise InputFileError(
+            [
+                Diagnostic(
+                    ", ".join(f.path for f in policies.files) or ", ".join(refs),
+                    None,
+                    None,
+                    "the policies define no rule: a check would pass without checking anything "
+                    "(add rules, or include a pack such as builtin:baseline)",
+                )
+            ]
+        )
+    return policies
 
 
 def only_frameworks(policies: PolicySet, frameworks: tuple[str, ...]) -> PolicySet:

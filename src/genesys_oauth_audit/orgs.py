@@ -285,7 +285,6 @@ def _load_policy_sets(
 ) -> dict[str, PolicySet]:
     """Each org's policies, loaded and validated once per distinct set before any network;
     every problem of every set at once."""
-    from genesys_oauth_audit.policy.loader import load_policies
 
     by_refs: dict[tuple[str, ...], PolicySet] = {}
     problems: list[Diagnostic] = []
@@ -308,14 +307,11 @@ def _load_policy_sets(
             continue
         if refs not in by_refs:
             try:
-                policies = load_policies(refs)
+                policies = app.policies_to_check(refs, opts.frameworks, streams)
             except InputFileError as exc:
                 problems.extend(exc.diagnostics)
                 failed.add(refs)
                 continue
-            app.warn(policies.warnings, streams)
-            if opts.frameworks:
-                policies = app.only_frameworks(policies, opts.frameworks)
             by_refs[refs] = policies
         out[org.name] = by_refs[refs]
     if problems:
