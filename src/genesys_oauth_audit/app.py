@@ -643,7 +643,7 @@ def default_policies() -> tuple[str, ...]:
     return tuple(f"builtin:{n}" for n in pack_names())
 
 
-def list_rules(paths: tuple[str, ...], *, streams: Streams) -> ExitCode:
+def list_rules(paths: tuple[str, ...], *, streams: Streams, as_of: date | None = None) -> ExitCode:
     """``rules``: one line per rule: id, severity (effective), title, where it is defined; below an
     overridden rule, each replaced setting with where it was replaced, and whether it is off."""
     from genesys_oauth_audit.policy.explain import origin_lines
@@ -656,7 +656,7 @@ def list_rules(paths: tuple[str, ...], *, streams: Streams) -> ExitCode:
         # A title is text from a policy file, perhaps a shared one: neutralised like any other.
         title, source = terminal(r.title), terminal(str(r.source))
         streams.stdout.write(f"{r.id:<{width}}  {r.severity.value:<8}  {title}  ({source})\n")
-        for line in origin_lines(r, " " * (width + 2)):
+        for line in origin_lines(r, " " * (width + 2), as_of or _now(None).date()):
             streams.stdout.write(terminal(line) + "\n")
     return ExitCode.OK
 
@@ -690,7 +690,14 @@ def run_policy_tests(
     return ExitCode.FINDINGS if any(r.failed for r in results) else ExitCode.OK
 
 
-def explain(rule_id: str, paths: tuple[str, ...], *, streams: Streams, width: int = 80) -> ExitCode:
+def explain(
+    rule_id: str,
+    paths: tuple[str, ...],
+    *,
+    streams: Streams,
+    width: int = 80,
+    as_of: date | None = None,
+) -> ExitCode:
     """``explain``: one rule in full: metadata, selectors, the check in words, its examples."""
     from genesys_oauth_audit.policy.explain import explain_rule
     from genesys_oauth_audit.policy.loader import load_policies
@@ -707,7 +714,9 @@ def explain(rule_id: str, paths: tuple[str, ...], *, streams: Streams, width: in
         )
     from genesys_oauth_audit.report.escape import terminal_lines
 
-    streams.stdout.write(terminal_lines(explain_rule(rule, policies, width=width)))
+    streams.stdout.write(
+        terminal_lines(explain_rule(rule, policies, width=width, today=as_of or _now(None).date()))
+    )
     return ExitCode.OK
 
 

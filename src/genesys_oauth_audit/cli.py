@@ -712,15 +712,18 @@ def validate(ctx: click.Context, paths: tuple[str, ...]) -> None:
     multiple=True,
     help="Policy file or builtin:NAME (default: every shipped pack).",
 )
+@as_of_option("Say whether an override is still in force as of this day (default: today, UTC).")
 @click.pass_context
-def rules_command(ctx: click.Context, policies: tuple[str, ...]) -> None:
+def rules_command(ctx: click.Context, policies: tuple[str, ...], as_of: datetime | None) -> None:
     """List the rules of policy files: id, severity, title, where defined, and what overrides
     replaced (each setting with where it came from)."""
 
     def action() -> ExitCode:
         from genesys_oauth_audit import app
 
-        return app.list_rules(policies, streams=_streams())
+        return app.list_rules(
+            policies, streams=_streams(), as_of=as_of.date() if as_of is not None else None
+        )
 
     _run(ctx, action)
 
@@ -735,15 +738,22 @@ def rules_command(ctx: click.Context, policies: tuple[str, ...]) -> None:
     multiple=True,
     help="Policy file or builtin:NAME (default: every shipped pack).",
 )
+@as_of_option("Say whether an override is still in force as of this day (default: today, UTC).")
 @click.pass_context
-def explain(ctx: click.Context, rule_id: str, policies: tuple[str, ...]) -> None:
+def explain(
+    ctx: click.Context, rule_id: str, policies: tuple[str, ...], as_of: datetime | None
+) -> None:
     """Show one rule in full: severity, selectors, the check in words, remediation, examples."""
 
     def action() -> ExitCode:
         from genesys_oauth_audit import app
 
         return app.explain(
-            rule_id, policies, streams=_streams(), width=text_width(sys.stdout, os.environ)
+            rule_id,
+            policies,
+            streams=_streams(),
+            width=text_width(sys.stdout, os.environ),
+            as_of=as_of.date() if as_of is not None else None,
         )
 
     _run(ctx, action)
