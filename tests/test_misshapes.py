@@ -244,7 +244,9 @@ def test_both_usage_paths_refuse_a_row_they_cannot_attribute(
 ) -> None:
     """Grouped by client per day, every row of either usage service names its client, and a row
     with requests names its day: the legacy query is held to what the jobs are (issue 11)."""
-    fake = sample_fake(usage_running_polls=0, usage_jobs_status=404 if template == RESULTS else None)
+    fake = sample_fake(
+        usage_running_polls=0, usage_jobs_status=404 if template == RESULTS else None
+    )
     fake.mangle[template] = mangle
     with fake.serve() as base:
         ran = run_cli(
