@@ -513,7 +513,55 @@ def parse_snapshot(text: str, shown: str) -> Inventory:
     duplicates = _duplicate_ids(inventory.clients)
     if duplicates:
         raise SnapshotError(_duplicate_diagnostics(text, shown, duplicates))
+    disagreements = role_disagreements(inventory.roles or ())
+    if disagreements:
+        locate = JsonLocator(text)
+        raise SnapshotError(
+            [
+                Diagnostic(shown, *locate(("roles", i, "policies")), f"roles/{i}/policies: {why}")
+                for i, why in disagreements[:50]
+            ]
+        )
     return inventory
+
+
+def role_disagreements(roles: Iterable[Role]) -> list[tuple[int, str]]:
+    """The roles (index, why) whose stated policies and flattened permissions disagree.
+
+    ``check`` and ``diff`` judge a role by its ``permissions``; findings name the policy that
+    grants one. A role edited in one and not the other would show no drift and no finding for
+    what its policies grant, so where a role states both they must flatten to the same set. A
+    role that states only one of them (only permissions: snapshots before 0.2) is read as before.
+    """
+    out: list[tuple[int, str]] = []
+    for i, role in enumerate(roles):
+        if role.policies is None or "permissions" not in role.model_fields_set:
+            continue
+        stated = set(
+            policy_permissions((p.domain, p.entity_name, p.action_set) for p in role.policies)
+        )
+        listed = set(role.permissions)
+        if stated == listed:
+            continue
+        parts = []
+        for what, extra in (
+            ("the policies grant", stated - listed),
+            ("permissions lists", listed - stated),
+        ):
+            if extra:
+                shown = ", ".join(repr(x) for x in sorted(extra)[:3])
+                more = f" and {len(extra) - 3} more" if len(extra) > 3 else ""
+                other = "permissions lacks" if what.startswith("the") else "no policy grants"
+                parts.append(f"{what} {shown}{more}, which {other}")
+        out.append(
+            (
+                i,
+                f"role {role.name!r} ({role.id}): its policies and permissions disagree: "
+                f"{'; '.join(parts)}; both must state the same grants (check and diff read "
+                "permissions): re-fetch the snapshot, or edit both",
+            )
+        )
+    return out
 
 
 def migrate_snapshot(data: dict[str, Any]) -> dict[str, Any]:
