@@ -12,9 +12,10 @@ import json
 import re
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic.alias_generators import to_camel
@@ -45,6 +46,19 @@ GRANT_TYPE_NAMES = {
     "CLIENT-CREDENTIALS": "client credentials",
 }
 CLIENT_STATES = ("active", "disabled", "inactive")
+
+
+@dataclass(frozen=True)
+class OneOf:
+    """Marks a client field whose values the API enumerates (``Annotated[str, OneOf(...)]``).
+
+    Validation ignores it: a snapshot keeps a value the API adds later. What reads it is
+    whatever names a value of the field by hand (a ``field`` check's comparison value), which
+    must name one of these or would silently never match.
+    """
+
+    values: tuple[str, ...]
+
 
 SNAPSHOT_KIND = "genesys-oauth-audit/inventory"
 # 2 (0.2): per-client operations, the operations window, the usage source. Version 1 still loads
@@ -195,11 +209,11 @@ class Client(Model):
     id: str
     name: str
     description: str | None = None
-    grant_type: str = Field(
+    grant_type: Annotated[str, OneOf(GRANT_TYPES)] = Field(
         description="authorizedGrantType as the API spells it (CODE, TOKEN, SAML2-BEARER, "
         "PASSWORD, CLIENT-CREDENTIALS); unknown values are kept, not rejected."
     )
-    state: str | None = Field(
+    state: Annotated[str | None, OneOf(CLIENT_STATES)] = Field(
         default=None, description="active, disabled, inactive, or as the API says."
     )
     scopes: tuple[str, ...] = ()
