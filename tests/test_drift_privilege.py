@@ -97,7 +97,10 @@ def test_fail_on_privilege_gain_ignores_other_drift(run_cli: Run, tmp_path: Path
     # a loss is not a gain
     lost = changed_snapshot(
         fresh("lost"),
-        lambda d: role(d, "Reporting Reader").update(permissions=["routing:queue:view"]),
+        lambda d: role(d, "Reporting Reader").update(
+            permissions=["routing:queue:view"],
+            policies=[{"domain": "routing", "entityName": "queue", "actionSet": ["view"]}],
+        ),
     )
     assert run_cli("diff", str(SAMPLE_SNAPSHOT), str(lost), *gate).code == 0
     assert run_cli("diff", str(SAMPLE_SNAPSHOT), str(lost), "--fail-on", "privilege-loss").code == 1

@@ -50,6 +50,22 @@ def without(key: str) -> Callable[[Any], Any]:
     return lambda body: {k: v for k, v in body.items() if k != key}
 
 
+def first_entity(change: Callable[[dict[str, Any]], dict[str, Any]]) -> Callable[[Any], Any]:
+    """The listing with its first entity changed (every other entity as the API sent it)."""
+
+    def mangle(body: Any) -> Any:
+        entities = list(body.get("entities") or [])
+        if entities:
+            entities[0] = change(entities[0])
+        return {**body, "entities": entities}
+
+    return mangle
+
+
+def nulled(key: str) -> Callable[[dict[str, Any]], dict[str, Any]]:
+    return lambda entity: {**entity, key: None}
+
+
 def complete_without_results(body: Any) -> Any:
     return without("results")(body) if body.get("queryStatus") == "Complete" else body
 
@@ -80,6 +96,15 @@ def succeeded_without_entities(body: Any) -> Any:
         (JOB, succeeded_without_entities, "says Succeeded but has no entities list"),
         (ORG, without("id"), "the answer has no organization id"),
         (ORG, lambda b: {**b, "id": None}, "the answer has no organization id"),
+        # A role without its policies would read as a role that grants nothing.
+        (ROLES, first_entity(without("permissionPolicies")), "permissionPolicies is missing"),
+        (ROLES, first_entity(nulled("permissionPolicies")), "permissionPolicies is null"),
+        # OAuthClient requires name and authorizedGrantType: without its grant type a client
+        # would drop out of every rule that selects by grant type.
+        (CLIENTS, first_entity(without("authorizedGrantType")), "authorizedGrantType is missing"),
+        (CLIENTS, first_entity(nulled("authorizedGrantType")), "authorizedGrantType is null"),
+        (CLIENTS, first_entity(without("name")), "name is missing"),
+        (CLIENTS, first_entity(nulled("name")), "name is null"),
     ],
     ids=[
         "clients {}",
@@ -93,6 +118,12 @@ def succeeded_without_entities(body: Any) -> Any:
         "usage job without results",
         "org without id",
         "org id null",
+        "role without permissionPolicies",
+        "role permissionPolicies null",
+        "client without authorizedGrantType",
+        "client authorizedGrantType null",
+        "client without name",
+        "client name null",
     ],
 )
 def test_fetch_refuses_an_answer_it_did_not_understand(
@@ -116,8 +147,19 @@ def test_fetch_refuses_an_answer_it_did_not_understand(
         (ROLES, lambda b: {}, "has no entities list"),
         (SCOPES, lambda b: {**b, "entities": []}, "the API listed no OAuth scopes"),
         (ORG, lambda b: {"name": "x"}, "no organization id"),
+        (ROLES, first_entity(without("permissionPolicies")), "permissionPolicies is missing"),
+        (CLIENTS, first_entity(nulled("authorizedGrantType")), "authorizedGrantType is null"),
     ],
-    ids=["clients {}", "clients null", "zero clients", "roles {}", "zero scopes", "org"],
+    ids=[
+        "clients {}",
+        "clients null",
+        "zero clients",
+        "roles {}",
+        "zero scopes",
+        "org",
+        "role without policies",
+        "client grant type null",
+    ],
 )
 def test_check_writes_no_report_on_an_answer_it_did_not_understand(
     run_cli: Run, tmp_path: Path, template: str, mangle: Callable[[Any], Any], message: str
@@ -137,6 +179,86 @@ def test_check_writes_no_report_on_an_answer_it_did_not_understand(
 
 
 REPORT_FORMATS = ("json", "sarif", "junit", "markdown", "html")
+
+
+@pytest.mark.socket
+def test_a_role_with_an_empty_policy_list_is_a_real_role(run_cli: Run, tmp_path: Path) -> None:
+    """``permissionPolicies: []`` is a role that grants nothing, not a mis-shape: only a missing or
+    null list is refused."""
+    fake = sample_fake(usage_running_polls=0)
+    fake.mangle[ROLES] = first_entity(lambda role: {**role, "permissionPolicies": []})
+    with fake.serve() as base:
+        ran = run_cli("fetch", "-o", str(tmp_path / "s.json"), env=env_for(fake, base))
+    assert ran.code == 0, ran.stderr
+    assert any(r.fault == "mangle" for r in fake.log)
+    roles = json.loads((tmp_path / "s.json").read_text())["roles"]
+    role = next(r for r in roles if r["id"] == fake.roles[0]["id"])
+    assert role["permissions"] == [] and role["policies"] == []
+
+
+DAY = "2026-11-19T00:00:00.000Z"
+
+
+def complete_with_rows(rows: list[dict[str, Any]]) -> Callable[[Any], Any]:
+    return lambda b: {**b, "results": rows} if b.get("queryStatus") == "Complete" else b
+
+
+def succeeded_with_rows(rows: list[dict[str, Any]]) -> Callable[[Any], Any]:
+    return lambda b: {**b, "entities": rows} if b.get("queryStatus") == "Succeeded" else b
+
+
+@pytest.mark.socket
+@pytest.mark.parametrize(
+    ("template", "mangle", "message"),
+    [
+        (RESULTS, complete_with_rows([{}]), "a row names no clientId"),
+        (RESULTS, complete_with_rows([{"requests": 4, "date": DAY}]), "a row names no clientId"),
+        (
+            RESULTS,
+            complete_with_rows([{"clientId": "", "requests": 0}]),
+            "a row names no clientId",
+        ),
+        (
+            RESULTS,
+            complete_with_rows([{"clientId": "c-1", "requests": 4}]),
+            "a row for client 'c-1' has requests but no date",
+        ),
+        (JOB, succeeded_with_rows([{}]), "a row names no OAuth client"),
+        (
+            JOB,
+            succeeded_with_rows([{"oauthClient": {"id": "c-1"}, "requestCount": 4}]),
+            "a row for client 'c-1' has requests but no date",
+        ),
+    ],
+    ids=[
+        "legacy {}",
+        "legacy no clientId",
+        "legacy empty clientId",
+        "legacy no date",
+        "jobs {}",
+        "jobs no date",
+    ],
+)
+def test_both_usage_paths_refuse_a_row_they_cannot_attribute(
+    run_cli: Run, tmp_path: Path, template: str, mangle: Callable[[Any], Any], message: str
+) -> None:
+    """Grouped by client per day, every row of either usage service names its client, and a row
+    with requests names its day: the legacy query is held to what the jobs are (issue 11)."""
+    fake = sample_fake(
+        usage_running_polls=0, usage_jobs_status=404 if template == RESULTS else None
+    )
+    fake.mangle[template] = mangle
+    with fake.serve() as base:
+        ran = run_cli(
+            "fetch",
+            "--usage-days",
+            "30",
+            "-o",
+            str(tmp_path / "s.json"),
+            env=env_for(fake, base),
+        )
+    assert_stopped(ran, tmp_path, message)
+    assert any(r.fault == "mangle" and r.template == template for r in fake.log)
 
 
 # -- zero clients through a token from elsewhere: a loud warning in every format --------------------
@@ -244,9 +366,10 @@ MISSHAPES: list[tuple[str, tuple[Any, ...], Any]] = [
     (CLIENTS, ("entities",), st.sampled_from([DROP, EMPTY]) | NOT_LIST | st.none()),
     (CLIENTS, ("entities", "*"), NOT_DICT),
     (CLIENTS, ("entities", "*", "id"), st.just(DROP) | NOT_ID),
-    (CLIENTS, ("entities", "*", "name"), NOT_STR),
+    # OAuthClient requires name and authorizedGrantType: missing or null is a mis-shape too.
+    (CLIENTS, ("entities", "*", "name"), st.just(DROP) | NOT_STR | st.none()),
     (CLIENTS, ("entities", "*", "description"), NOT_STR),
-    (CLIENTS, ("entities", "*", "authorizedGrantType"), NOT_STR),
+    (CLIENTS, ("entities", "*", "authorizedGrantType"), st.just(DROP) | NOT_STR | st.none()),
     (CLIENTS, ("entities", "*", "state"), NOT_STR),
     (CLIENTS, ("entities", "*", "scope"), NOT_LIST),
     (CLIENTS, ("entities", "*", "roleIds"), NOT_LIST),
@@ -267,7 +390,8 @@ MISSHAPES: list[tuple[str, tuple[Any, ...], Any]] = [
     (ROLES, ("entities", "*"), NOT_DICT),
     (ROLES, ("entities", "*", "id"), st.just(DROP) | NOT_ID),
     (ROLES, ("entities", "*", "name"), NOT_STR),
-    (ROLES, ("entities", "*", "permissionPolicies"), NOT_LIST),
+    # A role without its policies would read as one that grants nothing ([] stays legal).
+    (ROLES, ("entities", "*", "permissionPolicies"), st.just(DROP) | NOT_LIST | st.none()),
     (ROLES, ("entities", "*", "permissionPolicies", "*", "actionSet"), NOT_LIST),
     (ROLES, ("entities", "*", "permissionPolicies", "*", "domain"), NOT_STR),
     (ROLES, ("total",), NOT_INT | st.just(1_000)),
@@ -275,8 +399,9 @@ MISSHAPES: list[tuple[str, tuple[Any, ...], Any]] = [
     (RESULTS, ("results",), st.just(DROP) | NOT_LIST | st.none()),
     (RESULTS, ("results", "*"), NOT_DICT.filter(lambda v: v is not None)),
     (RESULTS, ("results", "*", "requests"), NOT_INT),
-    (RESULTS, ("results", "*", "date"), NOT_DATE),
-    (RESULTS, ("results", "*", "clientId"), NOT_STR),
+    # Every row of the sample has requests: a row with requests but no day is a mis-shape.
+    (RESULTS, ("results", "*", "date"), st.just(DROP) | NOT_DATE | st.none()),
+    (RESULTS, ("results", "*", "clientId"), st.sampled_from([DROP, ""]) | NOT_STR | st.none()),
     (RESULTS, ("queryStatus",), st.sampled_from([DROP, "Weird", ""]) | NOT_STR | st.none()),
     (JOBS, ("id",), st.just(DROP) | NOT_ID | HOSTILE_ID),
     (JOB, ("entities",), st.just(DROP) | NOT_LIST | st.none()),

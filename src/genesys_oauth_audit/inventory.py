@@ -12,9 +12,10 @@ import json
 import re
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic.alias_generators import to_camel
@@ -45,6 +46,19 @@ GRANT_TYPE_NAMES = {
     "CLIENT-CREDENTIALS": "client credentials",
 }
 CLIENT_STATES = ("active", "disabled", "inactive")
+
+
+@dataclass(frozen=True)
+class OneOf:
+    """Marks a client field whose values the API enumerates (``Annotated[str, OneOf(...)]``).
+
+    Validation ignores it: a snapshot keeps a value the API adds later. What reads it is
+    whatever names a value of the field by hand (a ``field`` check's comparison value), which
+    must name one of these or would silently never match.
+    """
+
+    values: tuple[str, ...]
+
 
 SNAPSHOT_KIND = "genesys-oauth-audit/inventory"
 # 2 (0.2): per-client operations, the operations window, the usage source. Version 1 still loads
@@ -195,11 +209,11 @@ class Client(Model):
     id: str
     name: str
     description: str | None = None
-    grant_type: str = Field(
+    grant_type: Annotated[str, OneOf(GRANT_TYPES)] = Field(
         description="authorizedGrantType as the API spells it (CODE, TOKEN, SAML2-BEARER, "
         "PASSWORD, CLIENT-CREDENTIALS); unknown values are kept, not rejected."
     )
-    state: str | None = Field(
+    state: Annotated[str | None, OneOf(CLIENT_STATES)] = Field(
         default=None, description="active, disabled, inactive, or as the API says."
     )
     scopes: tuple[str, ...] = ()
@@ -513,7 +527,55 @@ def parse_snapshot(text: str, shown: str) -> Inventory:
     duplicates = _duplicate_ids(inventory.clients)
     if duplicates:
         raise SnapshotError(_duplicate_diagnostics(text, shown, duplicates))
+    disagreements = role_disagreements(inventory.roles or ())
+    if disagreements:
+        locate = JsonLocator(text)
+        raise SnapshotError(
+            [
+                Diagnostic(shown, *locate(("roles", i, "policies")), f"roles/{i}/policies: {why}")
+                for i, why in disagreements[:50]
+            ]
+        )
     return inventory
+
+
+def role_disagreements(roles: Iterable[Role]) -> list[tuple[int, str]]:
+    """The roles (index, why) whose stated policies and flattened permissions disagree.
+
+    ``check`` and ``diff`` judge a role by its ``permissions``; findings name the policy that
+    grants one. A role edited in one and not the other would show no drift and no finding for
+    what its policies grant, so where a role states both they must flatten to the same set. A
+    role that states only one of them (only permissions: snapshots before 0.2) is read as before.
+    """
+    out: list[tuple[int, str]] = []
+    for i, role in enumerate(roles):
+        if role.policies is None or "permissions" not in role.model_fields_set:
+            continue
+        stated = set(
+            policy_permissions((p.domain, p.entity_name, p.action_set) for p in role.policies)
+        )
+        listed = set(role.permissions)
+        if stated == listed:
+            continue
+        parts = []
+        for what, extra in (
+            ("the policies grant", stated - listed),
+            ("permissions lists", listed - stated),
+        ):
+            if extra:
+                shown = ", ".join(repr(x) for x in sorted(extra)[:3])
+                more = f" and {len(extra) - 3} more" if len(extra) > 3 else ""
+                other = "permissions lacks" if what.startswith("the") else "no policy grants"
+                parts.append(f"{what} {shown}{more}, which {other}")
+        out.append(
+            (
+                i,
+                f"role {role.name!r} ({role.id}): its policies and permissions disagree: "
+                f"{'; '.join(parts)}; both must state the same grants (check and diff read "
+                "permissions): re-fetch the snapshot, or edit both",
+            )
+        )
+    return out
 
 
 def migrate_snapshot(data: dict[str, Any]) -> dict[str, Any]:

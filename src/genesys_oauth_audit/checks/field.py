@@ -8,9 +8,10 @@ it does not hold is a finding whose subject and message name the comparisons tha
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from functools import cache
-from typing import Annotated, Any, Literal, get_args
+from typing import Annotated, Any, Literal, get_args, get_origin
 
 from pydantic import BaseModel, Field
 from pydantic.json_schema import SkipJsonSchema
@@ -25,8 +26,8 @@ from genesys_oauth_audit.checks.registry import (
     check,
 )
 from genesys_oauth_audit.evidence import JsonValue, ValueEvidence
-from genesys_oauth_audit.files.yamldoc import did_you_mean
-from genesys_oauth_audit.inventory import GRANT_TYPE_NAMES, Client
+from genesys_oauth_audit.files.yamldoc import did_you_mean, type_name
+from genesys_oauth_audit.inventory import GRANT_TYPE_NAMES, Client, OneOf
 
 FieldOp = Literal[
     "eq",
@@ -48,6 +49,7 @@ FieldOp = Literal[
 FIELD_OPS: tuple[str, ...] = get_args(FieldOp)
 NO_VALUE_OPS = ("exists", "empty", "not-empty")
 REGEX_OPS = ("matches", "not-matches")
+ORDER_OPS = ("lt", "le", "gt", "ge")
 
 # A tree is bounded so a policy stays readable and a client is judged in bounded time: a root
 # comparison is one level, ``any: [comparison]`` two.
@@ -186,14 +188,13 @@ class FieldCondition(Params):
                 at=(*at, "path"),
             )
         op, value = self.op, self.value
+        held = field_types().get(self.path)
         has_value = "value" in self.model_fields_set
         if op in NO_VALUE_OPS:
             if has_value:
                 yield ParamProblem(f"operator {op!r} takes no value", at=(*at, "value"))
         elif not has_value:
             yield ParamProblem(f"operator {op!r} needs a value", at=at)
-        elif op in ("in", "not-in") and not isinstance(value, list):
-            yield ParamProblem(f"operator {op!r} needs a list value", at=(*at, "value"))
         elif op in REGEX_OPS:
             if not isinstance(value, str):
                 yield ParamProblem(
@@ -203,6 +204,23 @@ class FieldCondition(Params):
                 problem = _regex_problem(value)
                 if problem:
                     yield ParamProblem(problem, at=(*at, "value"))
+        elif held is not None and (wrong := _operator_problem(self.path, held, op)):
+            yield ParamProblem(wrong, at=(*at, "op"))
+        elif op in ("in", "not-in"):
+            if not isinstance(value, list):
+                each = f" of values, each {held.expected}" if held is not None else " value"
+                yield ParamProblem(
+                    f"operator {op!r} needs a list{each}; got {_got(value)}", at=(*at, "value")
+                )
+            elif held is not None:
+                for j, item in enumerate(value):
+                    problem = _value_problem(self.path, held, op, item, each=True)
+                    if problem:
+                        yield ParamProblem(problem, at=(*at, "value", j))
+        elif held is not None:
+            problem = _value_problem(self.path, held, op, value)
+            if problem:
+                yield ParamProblem(problem, at=(*at, "value"))
 
 
 class FieldCheck(FieldCondition):
@@ -281,6 +299,13 @@ def _comparable(actual: Any, expected: Any) -> tuple[Any, Any]:
         except ValueError:
             pass
     return actual, expected
+
+
+def _parse_date(text: str) -> date | None:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        return None
 
 
 def _parse_datetime(text: str) -> datetime | None:
@@ -538,21 +563,181 @@ def _jsonable(value: Any) -> JsonValue:
 
 def field_paths() -> tuple[str, ...]:
     """Every path a ``field`` check may name: client fields, and fields of nested models."""
-    paths: list[str] = []
+    return tuple(field_types())
+
+
+# -- what each path holds, so a comparison value of the wrong type is an error, not a blind gate --
+
+# A value of each kind, in words ("the value for tokenValiditySeconds must be a whole number").
+_KIND_WORDS: dict[type, str] = {
+    bool: "true or false",
+    int: "a whole number",
+    str: "text",
+    datetime: "a date or a date and time (ISO 8601: 2024-01-31 or 2024-01-31T12:00:00Z)",
+    date: "a date (YYYY-MM-DD)",
+}
+
+
+@dataclass(frozen=True)
+class FieldType:
+    """What a field path holds, read off the inventory model: the type of one value (``kind``),
+    whether the path holds a list of them (a list field, or a path through one: ``roles.name``),
+    whether it may be missing, and the API's values for an enumerated field (``OneOf``)."""
+
+    kind: type
+    many: bool
+    nullable: bool
+    values: tuple[str, ...] | None = None
+
+    @property
+    def record(self) -> bool:
+        """A nested model (``createdBy``, ``roles``): no value written in a policy equals one."""
+        return issubclass(self.kind, BaseModel)
+
+    @property
+    def expected(self) -> str:
+        """One value of the path, in words."""
+        if self.values is not None:
+            return f"one of {', '.join(self.values)}"
+        return _KIND_WORDS.get(self.kind, self.kind.__name__)
+
+    def accepts(self, value: Any) -> bool:
+        """Whether ``value`` can equal (or be ordered against) one value of the path, as
+        ``compare`` reads it (a date written as text is parsed there too)."""
+        if self.values is not None:
+            return value in self.values
+        kind = self.kind
+        if kind is bool:
+            return isinstance(value, bool)
+        if kind is int:
+            return isinstance(value, int) and not isinstance(value, bool)
+        if kind is str:
+            return isinstance(value, str)
+        if kind is datetime:
+            return isinstance(value, date) or (
+                isinstance(value, str) and _parse_datetime(value) is not None
+            )
+        if kind is date:
+            if isinstance(value, date):
+                return not isinstance(value, datetime)
+            return isinstance(value, str) and _parse_date(value) is not None
+        return False
+
+
+@cache
+def field_types() -> dict[str, FieldType]:
+    """Every path a ``field`` check may name (client fields, then each one's nested fields) and
+    what it holds, derived from the inventory model."""
+    out: dict[str, FieldType] = {}
     for name, info in Client.model_fields.items():
         alias = info.alias or name
-        paths.append(alias)
-        annotation = info.annotation
-        for sub in _nested_models(annotation):
-            for sub_name, sub_info in sub.model_fields.items():
-                paths.append(f"{alias}.{sub_info.alias or sub_name}")
-    return tuple(paths)
+        top = _field_type(info.annotation, info.metadata, many=False, nullable=False)
+        out[alias] = top
+        if issubclass(top.kind, BaseModel):
+            for sub_name, sub_info in top.kind.model_fields.items():
+                out[f"{alias}.{sub_info.alias or sub_name}"] = _field_type(
+                    sub_info.annotation, sub_info.metadata, many=top.many, nullable=top.nullable
+                )
+    return out
 
 
-def _nested_models(annotation: Any) -> Iterator[type[BaseModel]]:
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        yield annotation
-        return
-    for arg in get_args(annotation):
-        if arg is not Ellipsis:
-            yield from _nested_models(arg)
+def _field_type(annotation: Any, metadata: list[Any], *, many: bool, nullable: bool) -> FieldType:
+    """A model field's annotation as a ``FieldType``: ``X | None`` may be missing, ``tuple[X, ...]``
+    is a list of X. Below a list, missing members are dropped (``field_value``): still a list."""
+    args = get_args(annotation)
+    if type(None) in args:
+        nullable = True
+        annotation = next(a for a in args if a is not type(None))
+    if get_origin(annotation) is tuple:
+        many = True
+        annotation = get_args(annotation)[0]
+    values = next((m.values for m in metadata if isinstance(m, OneOf)), None)
+    return FieldType(annotation, many, nullable, values)
+
+
+def _operator_problem(path: str, held: FieldType, op: str) -> str | None:
+    """Why ``op`` with a value can never hold, or always, for what ``path`` holds, or None."""
+    if held.record:
+        fields = [p for p in field_types() if p.startswith(f"{path}.")]
+        return (
+            f"{path} holds {'records' if held.many else 'a record'} ({held.kind.__name__}), "
+            f"which no value written here equals: operator {op!r} would never match; compare one "
+            f"of its fields ({', '.join(fields)})"
+        )
+    if held.many:
+        if op in ("contains", "not-contains"):
+            return None
+        return (
+            f"{path} is a list: operator {op!r} compares a single value and would never match; "
+            "use contains or not-contains (a member), empty or not-empty"
+        )
+    if op in ("contains", "not-contains") and held.kind is not str:
+        return (
+            f"operator {op!r} looks inside text or a list, and {path} is {held.expected}; "
+            f"use {_usable(held)}"
+        )
+    if op in ORDER_OPS and (held.values is not None or held.kind is bool):
+        return f"operator {op!r} orders values, and {path} is {held.expected}; use {_usable(held)}"
+    return None
+
+
+def _usable(held: FieldType) -> str:
+    """The operators that compare a single value of ``held``, in words."""
+    if held.values is not None:
+        return "eq, ne, in or not-in"
+    if held.kind is bool:
+        return "eq or ne"
+    return "eq, ne, in, not-in, lt, le, gt or ge"
+
+
+def _value_problem(
+    path: str, held: FieldType, op: str, value: Any, *, each: bool = False
+) -> str | None:
+    """Why ``value`` (one member of an ``in`` list when ``each``) can never match what ``path``
+    holds, saying what it must be; None when it can. Null stands for a missing field where the
+    field may be missing and the operator tests equality."""
+    if value is None and held.nullable and op in ("eq", "ne", "in", "not-in"):
+        return None
+    if held.accepts(value):
+        return None
+    member = " (a member of the list)" if held.many else ""
+    subject = "each value" if each else "the value"
+    return (
+        f"{subject} for {path} must be {held.expected}{member}, not {_got(value)}"
+        f"{_hint(held, value)}"
+    )
+
+
+def _got(value: Any) -> str:
+    """A value written in a policy, in words (what it was taken as)."""
+    if isinstance(value, str):
+        return f"the text {value!r}"
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return f"the boolean {str(value).lower()}"
+    if isinstance(value, (int, float)):
+        return f"the number {value}"
+    if isinstance(value, date):
+        return value.isoformat()
+    return type_name(value)
+
+
+def _hint(held: FieldType, value: Any) -> str:
+    """What was probably meant: the API's spelling of an enumerated value, a number or boolean
+    without its quotes."""
+    if not isinstance(value, str):
+        return ""
+    if held.values is not None:
+        # Only the API's spelling of the same word: a near miss by letters can be the opposite
+        # ('enabled' is one letter from 'disabled'), and the message lists every value anyway.
+        folded = value.casefold().replace("_", "-")
+        for known in held.values:
+            if known.casefold() == folded:
+                return f"; did you mean {known!r}?"
+        return ""
+    if held.kind is int and value.strip().lstrip("+-").isdigit():
+        return f" (write {value.strip()} without quotes: quoted, it is text)"
+    if held.kind is bool and value.strip().lower() in ("true", "false"):
+        return f" (write {value.strip().lower()} without quotes: quoted, it is text)"
+    return ""

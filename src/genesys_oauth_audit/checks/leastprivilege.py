@@ -36,6 +36,8 @@ from genesys_oauth_audit.leastpriv.analysis import (
 )
 
 MAX_WINDOW_DAYS = 90  # a usage-service job covers at most 90 days (genesys/usage.py)
+# Each check also reads the grant type: it picks the analysis (roles for client credentials,
+# scopes for the user-facing grants), so a grant type outside the API's cannot be judged.
 
 _WINDOW_DAYS = Field(
     default=30,
@@ -236,7 +238,7 @@ def _role_counts(
 
 @check(
     "unused-permissions",
-    reads=frozenset({"roles", "operations"}),
+    reads=frozenset({"grantType", "roles", "operations"}),
     params=UnusedPermissions,
     needs=frozenset({NEEDS_ROLES, NEEDS_OPERATIONS}),
     precondition=_window_long_enough,
@@ -328,7 +330,7 @@ class UnusedRoles(_Windowed):
 
 @check(
     "unused-roles",
-    reads=frozenset({"roles", "operations"}),
+    reads=frozenset({"grantType", "roles", "operations"}),
     params=UnusedRoles,
     needs=frozenset({NEEDS_ROLES, NEEDS_OPERATIONS}),
     precondition=_window_long_enough,
@@ -407,7 +409,7 @@ class UnusedScopes(_Windowed):
 
 @check(
     "unused-scopes",
-    reads=frozenset({"scopes", "operations"}),
+    reads=frozenset({"grantType", "scopes", "operations"}),
     params=UnusedScopes,
     needs=frozenset({NEEDS_OPERATIONS}),
     precondition=_window_long_enough,

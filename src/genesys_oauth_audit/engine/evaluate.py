@@ -7,6 +7,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import replace
 from datetime import date, timedelta
+from typing import Any
 
 from genesys_oauth_audit.checks import (
     NEED_REASONS,
@@ -15,6 +16,7 @@ from genesys_oauth_audit.checks import (
     NEEDS_SCOPES,
     NEEDS_USAGE,
     Context,
+    Problem,
 )
 from genesys_oauth_audit.checks.risk import RiskCatalog, risk_catalog
 from genesys_oauth_audit.findings import (
@@ -28,7 +30,13 @@ from genesys_oauth_audit.findings import (
     Waiver,
     fingerprint,
 )
-from genesys_oauth_audit.inventory import CLIENT_STATES, Inventory, cyclic_gc_paused
+from genesys_oauth_audit.inventory import (
+    CLIENT_STATES,
+    GRANT_TYPES,
+    Client,
+    Inventory,
+    cyclic_gc_paused,
+)
 from genesys_oauth_audit.leastpriv.org import OrgLeastPrivilege, analyse_inventory
 from genesys_oauth_audit.policy.model import PolicyException, PolicySet, Rule, Where
 
@@ -58,66 +66,93 @@ def _client_ref(target: Subject, ctx: Context, catalog: RiskCatalog) -> ClientRe
     )
 
 
+# The client fields whose values the API enumerates: (inventory field, Client attribute, the
+# ``where`` selector that names them, the API's values, what the values are called). A client
+# whose value is missing or not one of the API's (a value a newer API added, or a hand-edited
+# snapshot's "client_credentials") can be told neither to match such a selector nor not to.
+ENUMERATED: tuple[tuple[str, str, str, tuple[str, ...], str], ...] = (
+    ("state", "state", "states", CLIENT_STATES, "states"),
+    ("grantType", "grant_type", "grant_types", GRANT_TYPES, "grant types"),
+)
+
+
+def _doubts(client: Client) -> dict[str, str]:
+    """Each enumerated field of ``client`` that is missing or not one of the API's values, and
+    why (field -> reason); empty for a client the API describes in its own terms."""
+    out: dict[str, str] = {}
+    for name, attr, _, known, called in ENUMERATED:
+        value = getattr(client, attr)
+        if value in known:
+            continue
+        out[name] = (
+            f"{name} is missing"
+            if not value
+            else f"{name} {value!r} is not one of the API's {called} ({', '.join(known)})"
+        )
+    return out
+
+
 class _Index:
-    """Clients by grant type and by state, built once: most selectors name only those; and the
-    clients for which a selector cannot be answered (``uncertain``)."""
+    """Clients by grant type and by state, built once: most selectors name only those; the
+    clients for which a selector may not be answerable (``uncertain``), and the enumerated fields
+    each client has outside the API's values (``doubts``)."""
 
     def __init__(self, targets: list[Subject]) -> None:
         self.count = len(targets)
         self.by_grant: dict[str, list[int]] = defaultdict(list)
         self.by_state: dict[str, list[int]] = defaultdict(list)
         self.uncertain: list[int] = []
+        self.doubts: dict[int, dict[str, str]] = {}
         for i, t in enumerate(targets):
             self.by_grant[t.client.grant_type].append(i)
             self.by_state[t.client.state or ""].append(i)
-            if t.unknown or t.client.state not in CLIENT_STATES:
+            doubts = _doubts(t.client)
+            if doubts:
+                self.doubts[i] = doubts
+            if t.unknown or doubts:
                 self.uncertain.append(i)
-
-
-def _state_doubt(state: str | None) -> str | None:
-    if state is None:
-        return "state is missing"
-    if state not in CLIENT_STATES:
-        return f"state {state!r} is not one of the API's states ({', '.join(CLIENT_STATES)})"
-    return None
 
 
 def _undecided(where: Where, targets: list[Subject], index: _Index) -> dict[int, str]:
     """Clients for which it cannot be told whether the rule applies, and why: a selector names a
-    field the client lacks (a state missing, or not one of the API's), or one a proposal knows
-    only after apply. Each is reported as not evaluated for the rule, never silently skipped;
-    one that the rule's other, known selectors exclude is left out as usual."""
+    field the client lacks or has outside the API's values (a state or grant type missing, or not
+    one of the API's), or one a proposal knows only after apply. Each is reported as not
+    evaluated for the rule, never silently skipped; one that the rule's other, known selectors
+    exclude is left out as usual."""
     if where.everyone or not index.uncertain:
         return {}
     out: dict[int, str] = {}
     for i in index.uncertain:
         target = targets[i]
         unknown = target.unknown
-        state = None
-        if where.states is not None:
-            if "state" in unknown:
-                state = f"state {unknown['state']}"
+        doubts = index.doubts.get(i, {})
+        why: list[str] = []
+        relax: dict[str, Any] = {}
+        for name, _, selector, _, _ in ENUMERATED:
+            if getattr(where, selector) is None:
+                continue
+            if name in unknown:
+                why.append(f"{name} {unknown[name]}")
+            elif name in doubts:
+                why.append(doubts[name])
             else:
-                state = _state_doubt(target.client.state)
-        grant = "grantType" in unknown and where.grant_types is not None
-        name = "name" in unknown and (where.names is not None or bool(where.exclude_names))
-        why = [
-            *([state] if state else []),
-            *([f"grantType {unknown['grantType']}"] if grant else []),
-            *([f"name {unknown['name']}"] if name else []),
-        ]
-        if not why:
-            continue
-        relaxed = replace(
-            where,
-            states=None if state else where.states,
-            grant_types=None if grant else where.grant_types,
-            names=None if name else where.names,
-            exclude_names=() if name else where.exclude_names,
-        )
-        if relaxed.matches(target.client):
+                continue
+            relax[selector] = None
+        if "name" in unknown and (where.names is not None or bool(where.exclude_names)):
+            why.append(f"name {unknown['name']}")
+            relax.update(names=None, exclude_names=())
+        if why and replace(where, **relax).matches(target.client):
             out[i] = "whether the rule applies cannot be told: " + "; ".join(why)
     return out
+
+
+def _untrusted_pass(reads: frozenset[str], doubts: dict[str, str]) -> str:
+    """Why a pass of a check that reads an enumerated field the client has outside the API's
+    values cannot be trusted (``forbidden-grant-types`` would pass a grant type spelt
+    ``client_credentials``). A finding on such a client stands: it names the value."""
+    return "a pass cannot be trusted: " + "; ".join(
+        doubts[name] for name in sorted(reads & doubts.keys())
+    )
 
 
 def _select(where: Where, targets: list[Subject], index: _Index) -> array:  # type: ignore[type-arg]
@@ -302,9 +337,22 @@ def _evaluate(
                         )
                     )
                     continue
+            problems: Iterable[Problem] = run(client, ctx, params)
+            doubts = by_field.doubts.get(index) if by_field.doubts else None
+            if doubts is not None and reads & doubts.keys():
+                problems = list(problems)
+                if not problems:
+                    pairs_not_evaluated.append(
+                        NotEvaluated(
+                            rule_id=rule.id,
+                            reason=_untrusted_pass(reads, doubts),
+                            client_index=index,
+                        )
+                    )
+                    continue
             pairs += 1
             seen: set[str | None] | None = None  # most pairs pass: allocate only on a problem
-            for problem in run(client, ctx, params):
+            for problem in problems:
                 if seen is None:
                     seen = set()
                 elif problem.subject in seen:

@@ -16,7 +16,7 @@ from genesys_oauth_audit.engine.evaluate import evaluate
 from genesys_oauth_audit.errors import Diagnostic, InputFileError, PolicyError
 from genesys_oauth_audit.files.yamldoc import Document, did_you_mean, read_document
 from genesys_oauth_audit.findings import Evaluation, Finding
-from genesys_oauth_audit.inventory import Inventory, load_snapshot
+from genesys_oauth_audit.inventory import Client, Inventory, OneOf, load_snapshot
 from genesys_oauth_audit.policy.loader import BUILTIN_PREFIX, load_policies
 from genesys_oauth_audit.policy.model import PolicySet
 from genesys_oauth_audit.policy.schema import policy_test_schema
@@ -119,7 +119,7 @@ def _inline_inventory(
         for c in raw.get("clients", [])
     ]
     try:
-        return Inventory.model_validate(data), []
+        inventory = Inventory.model_validate(data)
     except ValidationError as exc:
         problems = []
         for err in exc.errors(include_url=False)[:20]:
@@ -130,13 +130,65 @@ def _inline_inventory(
                 doc.at(tuple(loc), f"{'.'.join(str(p) for p in loc)}: {message}", key=unknown)
             )
         return None, problems
+    return inventory, _inline_client_problems(doc, raw.get("clients", []), inventory)
+
+
+def _inline_client_problems(
+    doc: Document, raw: list[Any], inventory: Inventory
+) -> list[Diagnostic]:
+    """What an inline client may not be, though a snapshot's may: a value the API does not
+    enumerate (a grant type or state written by hand is a typo, and the rules that select on it
+    would report the client not evaluated, so the test would assert nothing it means), or the
+    id of another inline client (one without an id takes its name: two clients would be judged,
+    and expected, as one)."""
+    enumerated = [
+        (info.alias or name, name, marker.values)
+        for name, info in Client.model_fields.items()
+        for marker in info.metadata
+        if isinstance(marker, OneOf)
+    ]
+    out: list[Diagnostic] = []
+    first: dict[str, int] = {}
+    for i, client in enumerate(inventory.clients):
+        here = ("inventory", "clients", i)
+        for alias, attr, values in enumerated:
+            value = getattr(client, attr)
+            if value is None or value in values:
+                continue
+            folded = value.casefold().replace("_", "-")
+            spelt = next((v for v in values if v.casefold() == folded), None)
+            out.append(
+                doc.at(
+                    (*here, alias),
+                    f"inventory.clients.{i}.{alias}: {value!r} is not one of the API's values "
+                    f"({', '.join(values)}): an inline client states what the API returns (to "
+                    "test a value the API may add later, give a snapshot as inventoryFile)"
+                    + (f"; did you mean {spelt!r}?" if spelt else ""),
+                )
+            )
+        if client.id in first:
+            stated = isinstance(raw[i], dict) and "id" in raw[i]
+            out.append(
+                doc.at(
+                    (*here, "id" if stated else "name"),
+                    f"inventory.clients.{i}: client id {client.id!r} is also the id of "
+                    f"inventory.clients.{first[client.id]}"
+                    + ("" if stated else " (a client without an id takes its name as its id)")
+                    + "; two clients with one id are judged as one: give each its own id",
+                )
+            )
+        first.setdefault(client.id, i)
+    return out
+
+
+def _matching_clients(inventory: Inventory, ref: str) -> list[Client]:
+    """The clients a case's ``client`` may mean: those whose id or name it is."""
+    return [c for c in inventory.clients if ref in (c.id, c.name)]
 
 
 def _resolve_client(inventory: Inventory, ref: str) -> str | None:
-    for client in inventory.clients:
-        if ref in (client.id, client.name):
-            return client.id
-    return None
+    matches = _matching_clients(inventory, ref)
+    return matches[0].id if matches else None
 
 
 def _date(value: Any) -> date | None:
@@ -230,17 +282,30 @@ def load_test_file(path: Path, as_of: date | None = None) -> LoadedTest:
             continue
         here = ("cases", i)
         name, ref = raw_case.get("name"), raw_case.get("client")
-        if (
-            inventory is not None
-            and isinstance(ref, str)
-            and _resolve_client(inventory, ref) is None
-        ):
+        matches = (
+            _matching_clients(inventory, ref)
+            if inventory is not None and isinstance(ref, str)
+            else None
+        )
+        if matches == [] and inventory is not None:
             names = [c.name for c in inventory.clients]
             diagnostics.append(
                 doc.at(
                     (*here, "client"),
                     f"case {name!r} names client {ref!r}, which is not in the "
-                    f"inventory{did_you_mean(ref, names)}",
+                    f"inventory{did_you_mean(str(ref), names)}",
+                )
+            )
+        elif matches is not None and len(matches) > 1:
+            # Findings are compared per client: the case would silently judge the first.
+            ids = ", ".join(repr(c.id) for c in matches[:5])
+            more = f" and {len(matches) - 5} more" if len(matches) > 5 else ""
+            diagnostics.append(
+                doc.at(
+                    (*here, "client"),
+                    f"case {name!r} names client {ref!r}, which is the id or name of "
+                    f"{len(matches)} clients of the inventory (ids {ids}{more}): name one by "
+                    "an id only it has",
                 )
             )
         expect = [e for e in raw_case.get("expect") or () if isinstance(e, dict)]

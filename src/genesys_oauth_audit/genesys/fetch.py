@@ -157,6 +157,15 @@ def _validate(model: type[BaseModel], item: Any, what: str) -> Any:
     except ValidationError as exc:
         err = exc.errors(include_url=False)[0]
         loc = ".".join(str(p) for p in err["loc"]) or "(entity)"
+        if err["type"] == "missing" or (err["loc"] and err.get("input", ...) is None):
+            # A field the API requires (or we cannot do without) that is absent or null.
+            said = "missing" if err["type"] == "missing" else "null"
+            entity_id = item.get("id") if isinstance(item, dict) else None
+            named = f" (id {entity_id[:80]!r})" if isinstance(entity_id, str) else ""
+            raise BadResponseError(
+                f"{what}{named}: unexpected shape: {loc} is {said}, and the audit cannot judge "
+                "the entity without it"
+            ) from None
         raise BadResponseError(f"{what}: unexpected shape at {loc}: {err['msg']}") from None
 
 
@@ -177,9 +186,9 @@ def _normalise_client(
     permissions = effective_permissions(grants, roles_by_id) if roles_by_id is not None else None
     return Client(
         id=wire.id,
-        name=wire.name or "",
+        name=wire.name,
         description=wire.description,
-        grant_type=wire.authorizedGrantType or "",
+        grant_type=wire.authorizedGrantType,
         state=wire.state,
         scopes=tuple(sorted(set(wire.scope or []))),
         roles=grants,

@@ -419,8 +419,20 @@ def legacy_last_use(
         )
     last: dict[str, date] = {}
     for row in result.results:
-        if not row.clientId or not row.requests or row.date is None:
+        # As for the jobs (``_client_id``, ``_last_use``): the query groups by client per day, so
+        # every row names its client, and a row with requests has its day; one that does not is
+        # an answer we cannot attribute, and dropping it could make a client look unused.
+        if not row.clientId:
+            raise BadResponseError(
+                f"GET {path}: a row names no clientId, although the query grouped by OAuthClientId"
+            )
+        if not row.requests:
             continue
+        if row.date is None:
+            raise BadResponseError(
+                f"GET {path}: a row for client {row.clientId!r} has requests but no date, "
+                "although the query asked for daily rows"
+            )
         day = row.date.astimezone(timezone.utc).date() if row.date.tzinfo else row.date.date()
         if row.clientId not in last or day > last[row.clientId]:
             last[row.clientId] = day

@@ -2,8 +2,12 @@
 
 Extra fields are ignored and most fields may be missing (the API adds fields
 over time and older regions lag), but a field of the wrong type is an error:
-a body we cannot trust must never shrink the inventory silently. Enums are
-plain strings so an unknown grant type or state does not crash the tool.
+a body we cannot trust must never shrink the inventory silently. So is a
+missing field the API requires (``OAuthClient.name``, ``authorizedGrantType``)
+or one without which an entity would read as harmless (a role's
+``permissionPolicies``). Enums are plain strings so an unknown grant type or
+state does not crash the tool (the engine reports such a client as not
+evaluated by the rules that select by it).
 """
 
 from __future__ import annotations
@@ -32,10 +36,12 @@ class WireRoleDivision(Wire):
 
 
 class WireClient(Wire):
-    """``OAuthClient``. There is deliberately no ``secret`` field: parsing drops it."""
+    """``OAuthClient``. There is deliberately no ``secret`` field: parsing drops it. ``name`` and
+    ``authorizedGrantType`` are required by the API's model: a client without its grant type would
+    drop out of every rule that selects by grant type."""
 
     id: str
-    name: str | None = None
+    name: str
     description: str | None = None
     accessTokenValiditySeconds: int | None = None
     registeredRedirectUri: list[str] | None = None
@@ -44,7 +50,7 @@ class WireClient(Wire):
     dateModified: datetime | None = None
     createdBy: WireEntityRef | None = None
     modifiedBy: WireEntityRef | None = None
-    authorizedGrantType: str | None = None
+    authorizedGrantType: str
     scope: list[str] | None = None
     roleDivisions: list[WireRoleDivision] | None = None
     state: str | None = None
@@ -87,12 +93,15 @@ class WirePermissionPolicy(Wire):
 
 
 class WireRole(Wire):
-    """``DomainOrganizationRole``; ``permissionPolicies`` is authoritative (API-NOTES §5)."""
+    """``DomainOrganizationRole``; ``permissionPolicies`` is authoritative (API-NOTES §5). It is
+    required here although the API's model marks nothing required: a role read without it would
+    pass as a role that grants nothing, and every client holding it as harmless. An empty list is
+    a real role with no permissions."""
 
     id: str
     name: str | None = None
     description: str | None = None
-    permissionPolicies: list[WirePermissionPolicy] | None = None
+    permissionPolicies: list[WirePermissionPolicy]
 
 
 class WireUsageExecution(Wire):

@@ -195,6 +195,12 @@ def usage_text(source: SourceInfo) -> str | None:
     return text
 
 
+def unnamed_client(client_id: str | None) -> str:
+    """A client without a name (the API allows an empty one) in a sentence, by its id: "not
+    evaluated for client 3f2a… (no name)", never "for  (3f2a…)" with a word missing."""
+    return f"client {client_id} (no name)" if client_id else "a proposed client (no name)"
+
+
 def live_path(source: SourceInfo, client_id: str | None) -> str:
     """The scheme-less path that names a client of a live org (SARIF and JUnit use it)."""
     return f"genesys-cloud/{source.region or 'unknown-region'}/{source.org_id or 'unknown-org'}/oauth-clients/{client_id or 'proposed'}"

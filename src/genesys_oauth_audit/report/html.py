@@ -24,6 +24,7 @@ from genesys_oauth_audit.report.base import (
     RunInfo,
     counts_text,
     shown_location,
+    unnamed_client,
     usage_text,
     verdict_reason,
 )
@@ -453,7 +454,7 @@ def body(
     for n in evaluation.pairs_not_evaluated:
         c = evaluation.clients[n.client_index]
         notes.append(
-            f"<li><code>{h(n.rule_id)}</code> was not evaluated for {h(c.name)}: {h(n.shown_reason)}</li>"
+            f"<li><code>{h(n.rule_id)}</code> was not evaluated for {h(c.name or unnamed_client(c.id))}: {h(n.shown_reason)}</li>"
         )
     for title, items in (
         ("expired: its findings count again", evaluation.expired_exceptions),

@@ -8,7 +8,13 @@ from dataclasses import dataclass
 from genesys_oauth_audit.evidence import for_people
 from genesys_oauth_audit.findings import SEVERITIES, Evaluation, Finding
 from genesys_oauth_audit.report import leastpriv
-from genesys_oauth_audit.report.base import RunInfo, counts_text, usage_text, verdict_reason
+from genesys_oauth_audit.report.base import (
+    RunInfo,
+    counts_text,
+    unnamed_client,
+    usage_text,
+    verdict_reason,
+)
 from genesys_oauth_audit.report.escape import markdown as md
 from genesys_oauth_audit.report.escape import markdown_code
 from genesys_oauth_audit.report.frameworks import FrameworkView, controls_words, framework_views
@@ -364,7 +370,7 @@ def _parts(evaluation: Evaluation, run: RunInfo) -> tuple[list[str], list[_Secti
         c = evaluation.clients[n.client_index]
         where = f" ({markdown_code(f'{c.location.path}:{c.location.line}')})" if c.location else ""
         notes.append(
-            f"- ⚠️ `{n.rule_id}` was **not evaluated** for {md(c.name)}{where}: {md(n.shown_reason)}"
+            f"- ⚠️ `{n.rule_id}` was **not evaluated** for {md(c.name or unnamed_client(c.id))}{where}: {md(n.shown_reason)}"
         )
     for e in evaluation.expired_exceptions:
         notes.append(

@@ -33,7 +33,14 @@ from genesys_oauth_audit.policy.github import MAX_DESCRIPTION, MAX_NAME, MAX_TAG
 
 __all__ = ["MAX_TAGS", "automation_id", "render", "repository_root", "rule_tags", "sarif_log"]
 from genesys_oauth_audit.report import leastpriv
-from genesys_oauth_audit.report.base import RuleInfo, RunInfo, counts_dict, live_path, usage_text
+from genesys_oauth_audit.report.base import (
+    RuleInfo,
+    RunInfo,
+    counts_dict,
+    live_path,
+    unnamed_client,
+    usage_text,
+)
 from genesys_oauth_audit.report.escape import terminal, terminal_lines
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
@@ -276,7 +283,8 @@ def sarif_log(evaluation: Evaluation, run: RunInfo) -> dict[str, Any]:
             # A rule that cannot apply (a client that does not exist yet) is a note, not a gap.
             "level": "note" if n.not_applicable else "warning",
             "message": {
-                "text": f"Rule {n.rule_id} was not evaluated for {terminal(c.name)}: "
+                "text": f"Rule {n.rule_id} was not evaluated for "
+                f"{terminal(c.name or unnamed_client(c.id))}: "
                 f"{terminal(n.shown_reason)}"
             },
             "associatedRule": {"id": n.rule_id, "index": index[n.rule_id]},

@@ -22,6 +22,7 @@ from genesys_oauth_audit.report.base import (
     SourceInfo,
     counts_text,
     shown_location,
+    unnamed_client,
     usage_text,
     verdict_reason,
 )
@@ -372,7 +373,11 @@ def render(evaluation: Evaluation, run: RunInfo) -> str:
         for n in evaluation.pairs_not_evaluated:
             c = evaluation.clients[n.client_index]
             where = f" [{terminal(c.location.path)}:{c.location.line}]" if c.location else ""
-            who = terminal(c.name) + (f" ({terminal(c.id)})" if c.id else " (proposed)")
+            who = (
+                terminal(c.name) + (f" ({terminal(c.id)})" if c.id else " (proposed)")
+                if c.name
+                else terminal(unnamed_client(c.id))
+            )
             lines += _wrap(
                 f"- {n.rule_id} for {who}{where}: {terminal(n.shown_reason)}", "  ", width
             )
