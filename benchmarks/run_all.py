@@ -321,6 +321,10 @@ def offline(
 
 
 def startup(runs: int) -> list[Row]:
+    """Start-up as an installed tool has it: with its modules' bytecode compiled (pip compiles
+    a wheel's on install; a checkout run with PYTHONDONTWRITEBYTECODE would compile every
+    module at every start, a third of the time)."""
+    subprocess.run([sys.executable, "-m", "compileall", "-q", str(ROOT / "src")], check=True)
     env = _env()
     bare = [sys.executable, "-c", "pass"]
     rows = []

@@ -136,3 +136,42 @@ def test_bench_orgs_small() -> None:
     assert result["throttled"]["throttled429s"] == 2
     assert result["together"]["ratioToSlowestAlone"] > 0
     assert "all 2 orgs in one run, `--jobs 1`" in table(result)
+
+
+@pytest.mark.socket
+def test_run_all_small(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Every row of the one table at a tiny size: the tool and its yardstick make the same
+    number of requests (the tool one more at most), and each row has both figures."""
+    from benchmarks.run_all import main as run_all
+
+    out = tmp_path / "all.json"
+    code = run_all(
+        [
+            *("--live", "30", "--roles", "20", "--latency", "0"),
+            *("--offline", "40", "--runs", "1", "--startup-runs", "1"),
+            *("--orgs", "2", "--org-clients", "20", "--json", str(out)),
+        ]
+    )
+    assert code == 0
+    results = json.loads(out.read_text())
+    [live] = results["live"]
+    requests = live["requests"]
+    # token, last-use job, listing, scopes, one role page, org, two polls of the job
+    assert requests["tool"] == requests["yardstick"] == 8
+    assert requests["scopesYardstick"] == 3 and requests["scopesTool"] == 4  # + the org
+    assert results["offline"]["sizes"]["40"]["findings"] > 0
+    areas = [row["area"] for row in results["rows"]]
+    assert areas == [
+        "live",
+        "live",
+        "offline",
+        "offline",
+        *["formats"] * 5,
+        "start-up",
+        "start-up",
+        "many orgs",
+    ]
+    assert all(row["figure"] > 0 and row["yardstick_figure"] > 0 for row in results["rows"])
+    printed = capsys.readouterr().out
+    assert printed.startswith("| area | measured | figure | yardstick | figure | ratio | target |")
+    assert printed.count("\n| ") == len(areas)  # a line per row after the header
