@@ -14,10 +14,11 @@ median of ``--runs`` pairs), and gives both figures and their ratio:
   each. A scopes-only audit (``builtin:tutorial``) against the token, listing and scope catalog
   read one after another.
 - **offline**: ``check --inventory`` of a snapshot the tool wrote (``PACKS``: the full baseline
-  pack, whose rules include last use, plus the least-privilege pack's usage rules) in JSON,
-  against ``json.loads`` of the same file and a loop over its clients; CPU seconds and peak
-  memory (each process's own, from ``wait4``).
-- **formats**: the other formats of the largest offline run against its JSON run.
+  pack, whose rules include last use; at the largest size also with the least-privilege pack's
+  usage rules) in JSON, against ``json.loads`` of the same file and a loop over its clients;
+  CPU seconds and peak memory (each process's own).
+- **formats**: the other formats of the largest offline run against its JSON run (one run
+  each).
 - **start-up**: ``--help`` and ``validate policies/tutorial.yaml`` against ``python -c pass``,
   CPU seconds, the best of ``--startup-runs``.
 - **many orgs**: ``check --orgs`` against the slowest org alone (``bench_orgs.py``).
@@ -49,7 +50,10 @@ sys.path.insert(0, str(ROOT / "src"))
 
 from tests.fake.orgdata import synthetic_fake  # noqa: E402
 
-PACKS = ("builtin:baseline", "builtin:least-privilege")
+# The full pack, whose rules include last use (the issue's measure); at the largest size, also
+# with the least-privilege pack's usage rules (unused roles, permissions, scopes).
+PACKS: tuple[str, ...] = ("builtin:baseline",)
+WITH_LEAST_PRIVILEGE = (*PACKS, "builtin:least-privilege")
 TODAY = "2026-11-20"
 FORMATS = ("text", "markdown", "html", "sarif", "junit")
 YARDSTICK_PARSE = (
@@ -76,16 +80,16 @@ TIME = "/usr/bin/time"
 
 
 def measure(command: Sequence[str], env: dict[str, str], out: IO[str] | None = None) -> Run:
-    """Run ``command``: its own wall, CPU and peak memory. GNU ``time`` reports them where it is
-    installed; else ``os.wait4`` does, whose peak memory also counts this process's size when
-    it forked (Linux keeps a peak across ``exec``), so the MiB rows are then too high."""
+    """Run ``command``: its own wall, CPU and peak memory. GNU ``time`` reports the peak where it
+    is installed; else ``os.wait4`` does, whose peak also counts this process's size when it
+    forked (Linux keeps a peak across ``exec``), so the MiB rows are then too high."""
     timed = Path(TIME).exists()
     with (
         tempfile.NamedTemporaryFile("w+", suffix=".time") as times,
         tempfile.TemporaryFile("w+") as err,
         tempfile.TemporaryFile("w+") as kept,
     ):
-        wrapped = [TIME, "-f", "%U %S %M", "-o", times.name, *command] if timed else list(command)
+        wrapped = [TIME, "-f", "%M", "-o", times.name, *command] if timed else list(command)
         started = time.perf_counter()
         proc = subprocess.Popen(wrapped, env=env, stdout=out or kept, stderr=err)
         _, status, usage = os.wait4(proc.pid, 0)
@@ -95,10 +99,11 @@ def measure(command: Sequence[str], env: dict[str, str], out: IO[str] | None = N
         kept.seek(0)
         if code not in (0, 1):
             raise SystemExit(f"{' '.join(command[:6])} … failed ({code}): {err.read()[-800:]}")
+        # wait4 counts the child's reaped descendants too (the command under time), finer than
+        # time's own 10 ms; time gives the command's own peak.
         cpu, peak = usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024
         if timed:
-            user, system, kib = times.read().split()[-3:]
-            cpu, peak = float(user) + float(system), int(kib) / 1024
+            peak = int(times.read().split()[-1]) / 1024
         return Run(wall, cpu, peak, kept.read())
 
 
@@ -254,8 +259,10 @@ def snapshot(clients: int, folder: Path) -> Path:
     return path
 
 
-def _check_to(path: Path, fmt: str, target: Path) -> Callable[[], Run]:
-    args = [a for p in PACKS for a in ("-p", p)]
+def _check_to(
+    path: Path, fmt: str, target: Path, packs: tuple[str, ...] = PACKS
+) -> Callable[[], Run]:
+    args = [a for p in packs for a in ("-p", p)]
 
     def run() -> Run:
         with target.open("w") as out:
@@ -285,8 +292,30 @@ def offline(
         findings = json.loads(report.read_text())["summary"]["total"]
         what = f"JSON report, {n:,} clients ({findings:,} findings)"
         parse = f"`json.loads` of the {mib:.0f} MiB snapshot + a loop over its clients"
-        rows.append(Row("offline", what, median(tool, cpu), parse, median(yard, cpu), "CPU s", 4.0))
-        rows.append(Row("offline", what, median(tool, peak), parse, median(yard, peak), "MiB", 2.5))
+        # The targets are the issue's, at 100,000 clients; smaller sizes show how the cost scales.
+        largest = n == max(sizes)
+        rows.append(
+            Row(
+                "offline",
+                what,
+                median(tool, cpu),
+                parse,
+                median(yard, cpu),
+                "CPU s",
+                4.0 if largest else None,
+            )
+        )
+        rows.append(
+            Row(
+                "offline",
+                what,
+                median(tool, peak),
+                parse,
+                median(yard, peak),
+                "MiB",
+                2.5 if largest else None,
+            )
+        )
         figures["sizes"][n] = {
             "snapshotMiB": round(mib, 1),
             "findings": findings,
@@ -296,11 +325,21 @@ def offline(
             "yardstickCpuSeconds": round(median(yard, cpu), 2),
             "yardstickPeakMiB": round(median(yard, peak), 1),
         }
-        if formats and n == max(sizes):
+        if formats and largest:
+            lp = folder / f"report-{n}-lp.json"
+            with_lp = _check_to(path, "json", lp, WITH_LEAST_PRIVILEGE)()
+            findings_lp = json.loads(lp.read_text())["summary"]["total"]
+            what_lp = f"JSON report with the least-privilege pack too, {n:,} clients ({findings_lp:,} findings)"
+            rows.append(
+                Row("offline", what_lp, with_lp.cpu, parse, median(yard, cpu), "CPU s", 4.0)
+            )
+            rows.append(
+                Row("offline", what_lp, with_lp.peak_mib, parse, median(yard, peak), "MiB", 2.5)
+            )
             json_run = median(tool, cpu)
             for fmt in FORMATS:
                 out = folder / f"report-{n}.{fmt}"
-                runs_fmt = [_check_to(path, fmt, out)() for _ in range(runs)]
+                runs_fmt = [_check_to(path, fmt, out)()]
                 size = out.stat().st_size / 2**20
                 rows.append(
                     Row(

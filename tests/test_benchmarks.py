@@ -29,9 +29,9 @@ from benchmarks.bench_audit import (
 def test_bench_audit_small() -> None:
     result = run(clients=120, roles=150, latency=0.0)
     assert (
-        result["requests"] == 1 + 1 + 1 + 2 + 1 + 2 + 1
-    )  # token, clients, scopes, 2 role pages, usage + 2 polls, org
-    assert result["rolePages"] == 2
+        result["requests"] == 1 + 1 + 1 + 1 + 1 + 2 + 1
+    )  # token, clients, scopes, 1 role page (500 a page), usage + 2 polls, org
+    assert result["rolePages"] == 1
     assert (
         result["perClientUsageRequests"] > 2 * 120
     )  # a usage query and a poll per client, and more
@@ -164,14 +164,13 @@ def test_run_all_small(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> No
     assert areas == [
         "live",
         "live",
-        "offline",
-        "offline",
+        *["offline"] * 4,  # CPU and memory; and with the least-privilege pack
         *["formats"] * 5,
         "start-up",
         "start-up",
         "many orgs",
     ]
-    assert all(row["figure"] > 0 and row["yardstick_figure"] > 0 for row in results["rows"])
+    assert all(row["figure"] > 0 and row["yardstick_figure"] >= 0 for row in results["rows"])
     printed = capsys.readouterr().out
     assert printed.startswith("| area | measured | figure | yardstick | figure | ratio | target |")
     assert printed.count("\n| ") == len(areas)  # a line per row after the header
