@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 import socket
@@ -262,13 +263,16 @@ def test_faults_and_expiring_tokens_give_the_same_inventory(run_cli: Run, tmp_pa
             == 0
         )
 
+    # The server's clock ticks once per token check, so the token expires after a few requests
+    # however fast the reads run side by side (a wall clock made this a race).
+    ticks = itertools.count()
     faulty = sample_fake(
         usage_running_polls=0,
         fault_rate=0.15,
         fault_kinds=("429", "5xx"),
         retry_after="0",
-        token_lifetime=2,
-        latency=0.3,
+        token_lifetime=4,
+        clock=lambda: float(next(ticks)),
         seed=11,
     )
     with faulty.serve() as base:
