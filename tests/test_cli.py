@@ -413,3 +413,12 @@ def test_an_unwritable_report_path_is_bad_input_not_a_crash(run_cli: Run, tmp_pa
         in ran.stderr
     )
     assert "internal error" not in ran.stderr
+
+
+def test_a_check_of_policies_with_no_rule_is_refused(run_cli: Run, tmp_path: Path) -> None:
+    """A policy file that defines nothing would make every run pass: bad input, not a PASS."""
+    empty = tmp_path / "empty.yaml"
+    empty.write_text("apiVersion: genesys-oauth-audit/v1\nkind: Policy\nrules: []\n")
+    ran = run_cli("check", "-p", str(empty), "--inventory", str(SAMPLE_SNAPSHOT))
+    assert ran.code == 2 and ran.stdout == ""
+    assert "the policies define no rule" in ran.stderr

@@ -99,6 +99,20 @@ def test_sarif_shows_no_hidden_character_where_github_displays_text(
             assert not RAW.search(text) and "\\u202e" in text
 
 
+def test_sarif_has_no_hidden_character_anywhere(run_cli: Run, tmp_path: Path) -> None:
+    """Not only where GitHub shows text: a SARIF viewer shows properties raw too (the region and
+    org of the run, a finding's subject, evidence values such as a scope)."""
+    data = json.loads(hostile_snapshot(tmp_path).read_text())
+    for client in data["clients"]:
+        client["scopes"] = [f"admin:x{HIDDEN}y", *client.get("scopes", [])]
+    path = tmp_path / "scopes.json"
+    path.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+    ran = run_cli("check", "-p", "builtin:strict", "--inventory", str(path), "--format", "sarif")
+    assert ran.code == 1, ran.stderr
+    raw = [text for text in _strings(json.loads(ran.stdout)) if RAW.search(text)]
+    assert raw == []
+
+
 def test_json_carries_the_names_exactly(run_cli: Run, tmp_path: Path) -> None:
     path = hostile_snapshot(tmp_path)
     ran = run_cli("check", "-p", "builtin:baseline", "--inventory", str(path), "--format", "json")

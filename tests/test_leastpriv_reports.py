@@ -73,7 +73,11 @@ def test_json_carries_every_client_with_its_lists(reports: dict[str, str]) -> No
     assert console["narrowable"] == ["authorization", "users"]
     # An unknown template is kept and reported, never dropped.
     assert by_name["Dev Sandbox Client"]["unknownOperations"] == ["GET /api/v2/sandbox/experiments"]
-    assert any("notification (WebSocket)" in n for n in view["notes"])
+    # What observed use cannot show, apart from what this run left out (nothing: it has roles);
+    # the scope limit is stated, since some clients are judged by their scopes.
+    assert view["notes"] == []
+    assert any("notification (WebSocket)" in n for n in view["limits"])
+    assert any("enforces OAuth scopes" in n for n in view["limits"])
 
 
 def test_text_shows_a_bounded_block_by_unused_share(reports: dict[str, str]) -> None:
@@ -227,24 +231,42 @@ def test_in_a_browser_the_least_privilege_table_sorts(
 
 
 def test_the_view_s_grant_states_are_the_analysis_own() -> None:
-    """``grant_states`` (one pass, no record per grant) says what ``granted`` says, on every client
-    of the sample and on wildcard, ambiguous and unobservable grants."""
+    """The view's lists (``grant_states``: one pass, no record per grant) say what the analysis'
+    own ``granted`` says, on every client of the sample and on wildcard, ambiguous and
+    unobservable grants; each row's counts and lists are the analysis'."""
     from genesys_oauth_audit.inventory import load_snapshot
     from genesys_oauth_audit.leastpriv.analysis import PermissionAnalysis
     from genesys_oauth_audit.leastpriv.org import analyse_inventory
-    from genesys_oauth_audit.report.leastpriv import grant_states
+    from genesys_oauth_audit.report.leastpriv import PermissionLists, build_view
 
     org = analyse_inventory(load_snapshot(SAMPLE_SNAPSHOT))
     assert org is not None
+    view = build_view(org)
+    assert len(view.clients) == len(org)
     checked = 0
-    for a in org:
+    for row in view.clients:
+        a = org.get(row.client_id)
         if not isinstance(a, PermissionAnalysis):
             continue
-        unused, partly, unobservable = grant_states(a)
-        assert [g.permission for g in unused] == [g.permission for g in a.unused]
-        assert [g.permission for g in partly] == [g.permission for g in a.partly_used]
-        assert [g.permission for g in unobservable] == [
-            g.permission for g in a.granted if g.state == "unobservable"
+        lists = row.lists
+        assert isinstance(lists, PermissionLists)
+        assert lists.unused_grants == tuple(g.permission for g in a.unused)
+        assert [(g.permission, g.covers, g.exercised) for g in lists.partly_used_grants] == [
+            (g.permission, g.covers, g.exercised) for g in a.partly_used
         ]
+        assert lists.unobservable_grants == tuple(
+            g.permission for g in a.granted if g.state == "unobservable"
+        )
+        assert (lists.exercised, lists.ambiguous, lists.not_held) == (
+            a.exercised,
+            a.possibly,
+            a.not_held,
+        )
+        assert (row.granted, row.exercised, row.unused, row.not_held) == (
+            a.counts.granted,
+            a.counts.exercised,
+            a.counts.unused,
+            a.counts.not_held,
+        )
         checked += 1
     assert checked == 19  # every client-credentials client of the sample

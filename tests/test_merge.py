@@ -57,6 +57,8 @@ def read_back(evaluation: Evaluation, run: RunInfo) -> tuple[Evaluation, RunInfo
         color=run.color,
         group_by=run.group_by,
         sarif_include_waived=run.sarif_include_waived,
+        riskiest=run.riskiest,
+        width=run.width,
     )
     org = loaded.orgs[0]
     assert org.evaluation is not None
@@ -66,6 +68,10 @@ def read_back(evaluation: Evaluation, run: RunInfo) -> tuple[Evaluation, RunInfo
 
 def assert_every_format_survives(evaluation: Evaluation, run: RunInfo) -> None:
     again, run_again = read_back(evaluation, run)
+    # The records themselves come back: a field the loader drops fails here even where no
+    # format of these cases shows it. The report files a run writes are the writer's own.
+    assert again == evaluation
+    assert run_again == replace(run, outputs=())
     for fmt in REPORTERS:
         original = renderer(fmt)(evaluation, run)
         assert renderer(fmt)(again, run_again) == original, (
@@ -116,9 +122,9 @@ def test_disabled_rules_lapsed_overrides_and_frameworks_survive(
     assert_every_format_survives(evaluation, run)
 
 
-def sample_audit(*refs: str) -> tuple[Evaluation, RunInfo]:
+def sample_audit(*refs: str, snapshot: Path = SAMPLE_SNAPSHOT) -> tuple[Evaluation, RunInfo]:
     policies = load_policies(refs)
-    opts = app.CheckOptions(policies=refs, inventory=SAMPLE_SNAPSHOT)
+    opts = app.CheckOptions(policies=refs, inventory=snapshot)
     return app.audit(
         policies,
         None,
@@ -141,8 +147,45 @@ def test_the_sample_org_with_each_shipped_pack_survives(pack: str) -> None:
 def test_every_kind_of_evidence_survives() -> None:
     evaluation, run = sample_audit(*(f"builtin:{pack}" for pack in pack_names()))
     kinds = {f.evidence.kind for f in evaluation.findings if f.evidence is not None}
-    assert kinds == {"permission", "role", "usage", "value"}
+    assert kinds == {"permission", "role", "usage", "value", "least-privilege"}
     assert_every_format_survives(evaluation, run)
+
+
+def test_a_least_privilege_view_with_notes_and_scopes_first_survives(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without roles, the client-credentials clients are not analysed (the view says so in its
+    notes) and only user-facing clients are left: every row is about scopes."""
+    monkeypatch.chdir(tmp_path)
+    data = json.loads(SAMPLE_SNAPSHOT.read_text())
+    data["roles"] = None
+    snapshot = tmp_path / "no-roles.json"
+    snapshot.write_text(json.dumps(data))
+    evaluation, run = sample_audit("builtin:least-privilege", snapshot=snapshot)
+    view = run.least_privilege
+    assert view is not None and view.clients
+    assert {r.kind for r in view.clients} == {"scopes"}
+    assert view.notes and "were not analysed" in view.notes[0]
+    assert any("enforces OAuth scopes" in n for n in view.limits)
+    assert_every_format_survives(evaluation, run)
+
+
+def test_a_merge_draws_its_standard_output_at_its_terminal_s_width(
+    run_cli: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The width is the merging machine's, as it is ``check``'s: a report carries none (files are
+    80 columns wherever they are written)."""
+    monkeypatch.chdir(tmp_path)
+    evaluation, run = sample_audit("builtin:least-privilege")
+    (tmp_path / "a.json").write_text(render_json(wrapped(evaluation, run)))
+    flags = ("merge", "a.json", "--now", "2026-11-20T06:00:00Z", "--text-output", "m.txt")
+    wide = run_cli(*flags, "--format", "text", env={"COLUMNS": "150"})
+    assert wide.code == 1, wide.stderr
+    widest = max(len(line) for line in wide.stdout.splitlines())
+    assert 80 < widest <= 150
+    assert max(len(line) for line in (tmp_path / "m.txt").read_text().splitlines()) <= 80
+    narrow = run_cli(*flags, "--format", "text", env={"COLUMNS": "80"})
+    assert narrow.stdout == (tmp_path / "m.txt").read_text()
 
 
 def test_a_report_that_is_not_one_of_many_orgs_is_refused_with_where(

@@ -294,13 +294,18 @@ def test_merging_the_matrix_jobs_reports_equals_one_run_in_every_format(
     fakes = {label: org_fake(label, served) for label in ("emea-prod", "apac-test", "broken")}
     with fleet(tmp_path, fakes, served) as f:
         f.env[f"{env_name('broken')}_CLIENT_SECRET"] = "wrong-secret-value"
-        flags = ["-p", "builtin:baseline", "--now", NOW, "--fail-on", "high"]
+        # The least-privilege pack: the view of every client (operations read over real HTTP)
+        # goes through the JSON reports too; a SARIF category is the audit's own (each job's).
+        flags = ["-p", "builtin:baseline", "-p", "builtin:least-privilege", "--now", NOW]
+        flags += ["--fail-on", "high", "--sarif-category", "oauth-clients/orgs"]
+        # What only draws a format is the merge's to say (--riskiest, --group-by, ...).
+        drawing = ["--riskiest", "2", "--group-by", "client"]
         outputs = [
             arg
             for fmt in REPORTERS
             for arg in (f"--{fmt}-output", str(tmp_path / f"one.{SUFFIX[fmt]}"))
         ]
-        one = run_cli("check", "--orgs", str(f.file), *flags, *outputs, env=f.env)
+        one = run_cli("check", "--orgs", str(f.file), *flags, *drawing, *outputs, env=f.env)
         assert one.code == ExitCode.INCOMPLETE, one.stderr
         parts = []
         for label in fakes:
@@ -324,12 +329,23 @@ def test_merging_the_matrix_jobs_reports_equals_one_run_in_every_format(
             for arg in (f"--{fmt}-output", str(tmp_path / f"merged.{SUFFIX[fmt]}"))
         ]
         # In another order than the file's: the merged report follows the file.
-        merged = run_cli("merge", *reversed(parts), "--now", NOW, *merged_outputs)
+        merged = run_cli("merge", *reversed(parts), "--now", NOW, *drawing, *merged_outputs)
         assert merged.code == ExitCode.INCOMPLETE, merged.stderr
         for fmt in REPORTERS:
             want = (tmp_path / f"one.{SUFFIX[fmt]}").read_text()
             got = (tmp_path / f"merged.{SUFFIX[fmt]}").read_text()
             assert got == want, f"merge differs from one run in {fmt}"
+        report = json.loads((tmp_path / "merged.json").read_text())
+        audited = [o for o in report["orgs"] if o["report"] is not None]
+        assert len(audited) == 2
+        assert all(o["report"]["leastPrivilege"]["clients"] for o in audited)
+        assert all(o["detail"]["sarifCategory"] == "oauth-clients/orgs" for o in audited)
+        sarif = json.loads((tmp_path / "merged.sarif").read_text())
+        assert [r["automationDetails"]["id"] for r in sarif["runs"]] == [
+            "oauth-clients/orgs/emea-prod/",
+            "oauth-clients/orgs/apac-test/",
+        ]
+        assert "Riskiest clients" in (tmp_path / "merged.txt").read_text()
         assert_no_secret(f, *(p.read_text() for p in tmp_path.iterdir() if p.is_file()))
 
 

@@ -125,16 +125,20 @@ def test_a_secret_in_the_file_is_refused_and_never_repeated(run_cli: Run, tmp_pa
     ran = run_cli("orgs", "list", str(path))
     assert ran.code == ExitCode.BAD_INPUT
     assert ran.stdout == ""
-    lines = ran.stderr.splitlines()
+    # One line per problem, then the count every diagnostic list ends with.
+    *lines, count = ran.stderr.splitlines()
     assert len(lines) == 3, ran.stderr
-    assert ":6:18: orgs[0].clientIdEnv: the value looks like a client id (a GUID)" in lines[0]
+    assert count == "3 errors in 1 file"
     assert (
-        ":7:22: orgs[0].clientSecretEnv: the value looks like a secret (43 characters, not "
+        ":6:18: error: orgs[0].clientIdEnv: the value looks like a client id (a GUID)" in lines[0]
+    )
+    assert (
+        ":7:22: error: orgs[0].clientSecretEnv: the value looks like a secret (43 characters, not "
         "repeated here)" in lines[1]
     )
     assert "rotate the secret" in lines[1]
     assert (
-        ":12:5: orgs[1].clientSecret: a credential never goes in the orgs file: write the "
+        ":12:5: error: orgs[1].clientSecret: a credential never goes in the orgs file: write the "
         "name of the environment variable that holds it as clientSecretEnv" in lines[2]
     )
     for secret in (A_SECRET, "hunter2-but-longer", "0f8a1e2b-3c4d-4e5f-8a9b-0c1d2e3f4a5b"):

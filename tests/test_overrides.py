@@ -156,7 +156,7 @@ def test_rules_shows_effective_settings_and_where_each_came_from(
     run_cli: Run, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.chdir(POLICIES)
-    ran = run_cli("rules", "-p", "valid/overrides.yaml")
+    ran = run_cli("rules", "-p", "valid/overrides.yaml", "--as-of", "2026-11-20")
     assert ran.code == 0, ran.stderr
     lines = ran.stdout.splitlines()
     at = lines.index(next(line for line in lines if line.startswith("GOA-BL-004")))
@@ -186,7 +186,7 @@ def test_explain_shows_overrides_and_controls(run_cli: Run) -> None:
     assert "Overridden:" in ran.stdout and "(overridden at " in ran.stdout
     assert "Controls it supports:" in ran.stdout
     assert "NIST SP 800-53 Rev. 5 SC-8: Transmission Confidentiality and Integrity" in ran.stdout
-    off = run_cli("explain", "GOA-BL-001", "-p", OVERRIDES)
+    off = run_cli("explain", "GOA-BL-001", "-p", OVERRIDES, "--as-of", "2026-11-20")
     assert "disabled   at " in off.stdout and "until 2027-03-31 (then enabled again)" in off.stdout
 
 
@@ -267,3 +267,19 @@ def test_policy_tests_can_run_one_framework(run_cli: Run, tmp_path: Path) -> Non
     ran = run_cli("test", str(test))
     assert ran.code == 2
     assert "no rule of the policies under test maps to framework 'nist'" in ran.stderr
+
+
+def test_rules_and_explain_say_an_override_has_expired(run_cli: Run, tmp_path: Path) -> None:
+    """Past its expiry an override no longer switches its rule off: ``rules`` and ``explain``
+    say so, as of today, instead of "until ... (then enabled again)"."""
+    policy = tmp_path / "lapsed.yaml"
+    policy.write_text(
+        "apiVersion: genesys-oauth-audit/v1\nkind: Policy\ninclude: [builtin:baseline]\n"
+        "overrides:\n"
+        "  - {rule: GOA-BL-001, enabled: false, reason: retired, expires: 2020-01-01}\n"
+    )
+    for args in (("rules", "-p", str(policy)), ("explain", "GOA-BL-001", "-p", str(policy))):
+        ran = run_cli(*args)
+        assert ran.code == 0, ran.stderr
+        assert "expired on 2020-01-01: the rule is enabled again" in ran.stdout
+        assert "(then enabled again)" not in ran.stdout

@@ -1,5 +1,25 @@
-"""Entry point for ``python -m genesys_oauth_audit``."""
+"""The entry point of the ``genesys-oauth-audit`` command and of ``python -m genesys_oauth_audit``.
 
-from genesys_oauth_audit.cli import main
+It imports the CLI inside ``run`` so that Ctrl-C at any moment, even while the
+modules load, ends as an interrupted run does (exit 3, one line), never as a
+traceback or as click's "Aborted!" with exit 1 (which a CI gate reads as
+"findings").
+"""
 
-raise SystemExit(main())
+from __future__ import annotations
+
+import sys
+
+
+def run() -> int:
+    try:
+        from genesys_oauth_audit.cli import main
+
+        return main()
+    except KeyboardInterrupt:
+        sys.stderr.write("genesys-oauth-audit: interrupted; no report was written\n")
+        return 3
+
+
+if __name__ == "__main__":
+    raise SystemExit(run())

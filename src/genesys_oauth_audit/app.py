@@ -240,8 +240,10 @@ def run_info(
     as_of: tuple[date, AsOfBasis] | None = None,
     least_privilege: OrgLeastPrivilege | None = None,
 ) -> RunInfo:
-    """What every reporter states besides the findings: tool, policies, rules, source, options."""
+    """What every reporter states besides the findings: tool, policies, rules, source, options,
+    and the least-privilege view of ``least_privilege`` (the run's analysis), built here once."""
     from genesys_oauth_audit.report.base import PolicyRef, RuleInfo, RunInfo
+    from genesys_oauth_audit.report.leastpriv import build_view
 
     return RunInfo(
         tool_version=__version__,
@@ -278,7 +280,7 @@ def run_info(
         as_of_basis=(as_of or as_of_day(opts.as_of, source, now))[1],
         width=opts.width,
         riskiest=opts.riskiest,
-        least_privilege=least_privilege,
+        least_privilege=build_view(least_privilege) if least_privilege is not None else None,
     )
 
 
@@ -324,16 +326,12 @@ def _check(
     color: bool,
 ) -> ExitCode:
     from genesys_oauth_audit.engine.baseline import load_baseline
-    from genesys_oauth_audit.policy.loader import load_policies
 
     now = _now(opts.now)
     # Every output path is checked before any work: a bad second path must not cost an audit,
     # and nothing is written unless the whole set can be.
     planned = plan_outputs(opts, streams)
-    policies = load_policies(opts.policies)
-    warn(policies.warnings, streams)
-    if opts.frameworks:
-        policies = only_frameworks(policies, opts.frameworks)
+    policies = policies_to_check(opts.policies, opts.frameworks, streams)
     known = load_baseline(opts.baseline) if opts.baseline is not None else None
     evaluation, info = audit(
         policies,
@@ -531,6 +529,33 @@ def warn(warnings: Sequence[Diagnostic], streams: Streams) -> None:
         streams.stderr.write(d.shown("warning") + "\n")
 
 
+def policies_to_check(
+    refs: Sequence[str], frameworks: tuple[str, ...], streams: Streams
+) -> PolicySet:
+    """The policies a ``check`` runs: loaded and validated (warnings said on stderr), limited to
+    ``--framework``, and holding at least one rule: a run that checks nothing must not pass a
+    gate (exit 2)."""
+    from genesys_oauth_audit.policy.loader import load_policies
+
+    policies = load_policies(refs)
+    warn(policies.warnings, streams)
+    if frameworks:
+        policies = only_frameworks(policies, frameworks)
+    if not policies.rules:
+        raise InputFileError(
+            [
+                Diagnostic(
+                    ", ".join(f.path for f in policies.files) or ", ".join(refs),
+                    None,
+                    None,
+                    "the policies define no rule: a check would pass without checking anything "
+                    "(add rules, or include a pack such as builtin:baseline)",
+                )
+            ]
+        )
+    return policies
+
+
 def only_frameworks(policies: PolicySet, frameworks: tuple[str, ...]) -> PolicySet:
     """``check --framework``: only the rules mapped to one of ``frameworks``; a framework no rule
     maps to is bad input (exit 2), with a suggestion among those the policies do map."""
@@ -618,7 +643,7 @@ def default_policies() -> tuple[str, ...]:
     return tuple(f"builtin:{n}" for n in pack_names())
 
 
-def list_rules(paths: tuple[str, ...], *, streams: Streams) -> ExitCode:
+def list_rules(paths: tuple[str, ...], *, streams: Streams, as_of: date | None = None) -> ExitCode:
     """``rules``: one line per rule: id, severity (effective), title, where it is defined; below an
     overridden rule, each replaced setting with where it was replaced, and whether it is off."""
     from genesys_oauth_audit.policy.explain import origin_lines
@@ -631,7 +656,7 @@ def list_rules(paths: tuple[str, ...], *, streams: Streams) -> ExitCode:
         # A title is text from a policy file, perhaps a shared one: neutralised like any other.
         title, source = terminal(r.title), terminal(str(r.source))
         streams.stdout.write(f"{r.id:<{width}}  {r.severity.value:<8}  {title}  ({source})\n")
-        for line in origin_lines(r, " " * (width + 2)):
+        for line in origin_lines(r, " " * (width + 2), as_of or _now(None).date()):
             streams.stdout.write(terminal(line) + "\n")
     return ExitCode.OK
 
@@ -665,7 +690,14 @@ def run_policy_tests(
     return ExitCode.FINDINGS if any(r.failed for r in results) else ExitCode.OK
 
 
-def explain(rule_id: str, paths: tuple[str, ...], *, streams: Streams, width: int = 80) -> ExitCode:
+def explain(
+    rule_id: str,
+    paths: tuple[str, ...],
+    *,
+    streams: Streams,
+    width: int = 80,
+    as_of: date | None = None,
+) -> ExitCode:
     """``explain``: one rule in full: metadata, selectors, the check in words, its examples."""
     from genesys_oauth_audit.policy.explain import explain_rule
     from genesys_oauth_audit.policy.loader import load_policies
@@ -682,7 +714,9 @@ def explain(rule_id: str, paths: tuple[str, ...], *, streams: Streams, width: in
         )
     from genesys_oauth_audit.report.escape import terminal_lines
 
-    streams.stdout.write(terminal_lines(explain_rule(rule, policies, width=width)))
+    streams.stdout.write(
+        terminal_lines(explain_rule(rule, policies, width=width, today=as_of or _now(None).date()))
+    )
     return ExitCode.OK
 
 

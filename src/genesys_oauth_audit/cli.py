@@ -156,6 +156,11 @@ def _run(ctx: click.Context, action: Callable[[], ExitCode]) -> None:
             said = f"{cause}; no report was written"
         click.echo(f"genesys-oauth-audit: {said}", err=True)
         ctx.exit(int(ExitCode.INCOMPLETE))
+    except BrokenPipeError:
+        # The reader closed the pipe (`| head`): the rest cannot be written, and saying so on
+        # stderr is noise. Quietly, as other tools; exit 3, since the output is incomplete.
+        _discard_stdout()
+        ctx.exit(int(ExitCode.INCOMPLETE))
     except Exception as exc:
         if debug:
             raise
@@ -166,6 +171,15 @@ def _run(ctx: click.Context, action: Callable[[], ExitCode]) -> None:
         )
         ctx.exit(int(ExitCode.INCOMPLETE))
     ctx.exit(int(code))
+
+
+def _discard_stdout() -> None:
+    """Point standard output at /dev/null, so flushing it at exit cannot fail again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
 
 
 def _streams() -> Streams:
@@ -698,15 +712,18 @@ def validate(ctx: click.Context, paths: tuple[str, ...]) -> None:
     multiple=True,
     help="Policy file or builtin:NAME (default: every shipped pack).",
 )
+@as_of_option("Say whether an override is still in force as of this day (default: today, UTC).")
 @click.pass_context
-def rules_command(ctx: click.Context, policies: tuple[str, ...]) -> None:
+def rules_command(ctx: click.Context, policies: tuple[str, ...], as_of: datetime | None) -> None:
     """List the rules of policy files: id, severity, title, where defined, and what overrides
     replaced (each setting with where it came from)."""
 
     def action() -> ExitCode:
         from genesys_oauth_audit import app
 
-        return app.list_rules(policies, streams=_streams())
+        return app.list_rules(
+            policies, streams=_streams(), as_of=as_of.date() if as_of is not None else None
+        )
 
     _run(ctx, action)
 
@@ -721,15 +738,22 @@ def rules_command(ctx: click.Context, policies: tuple[str, ...]) -> None:
     multiple=True,
     help="Policy file or builtin:NAME (default: every shipped pack).",
 )
+@as_of_option("Say whether an override is still in force as of this day (default: today, UTC).")
 @click.pass_context
-def explain(ctx: click.Context, rule_id: str, policies: tuple[str, ...]) -> None:
+def explain(
+    ctx: click.Context, rule_id: str, policies: tuple[str, ...], as_of: datetime | None
+) -> None:
     """Show one rule in full: severity, selectors, the check in words, remediation, examples."""
 
     def action() -> ExitCode:
         from genesys_oauth_audit import app
 
         return app.explain(
-            rule_id, policies, streams=_streams(), width=text_width(sys.stdout, os.environ)
+            rule_id,
+            policies,
+            streams=_streams(),
+            width=text_width(sys.stdout, os.environ),
+            as_of=as_of.date() if as_of is not None else None,
         )
 
     _run(ctx, action)
@@ -931,6 +955,15 @@ def orgs_list(ctx: click.Context, path: Path, as_json: bool) -> None:
     help="How the text report groups findings.",
 )
 @click.option(
+    "--riskiest",
+    type=click.IntRange(min=0),
+    default=10,
+    show_default=True,
+    metavar="N",
+    help="Clients the text report lists as riskiest by the risk catalog (high or critical, and "
+    "at least --min-severity); 0 leaves the block out.",
+)
+@click.option(
     "--sarif-include-waived",
     is_flag=True,
     help="Put waived findings in SARIF too, with suppressions (GitHub ignores suppressions).",
@@ -950,6 +983,7 @@ def merge(
     reports: tuple[Path, ...],
     fmt: str,
     group_by: GroupBy,
+    riskiest: int,
     sarif_include_waived: bool,
     color: bool | None,
     now: str | None,
@@ -959,6 +993,7 @@ def merge(
     format, as one run over the same orgs writes it; exit with the worst of the orgs."""
     outputs = {name: kw.pop(f"{name}_output") for name in REPORTERS}
     use_color = want_color(color, fmt, sys.stdout, os.environ)
+    width = text_width(sys.stdout, os.environ)
     format_explicit = ctx.get_parameter_source("fmt") is not click.core.ParameterSource.DEFAULT
 
     def action() -> ExitCode:
@@ -969,8 +1004,10 @@ def merge(
             outputs={k: v for k, v in outputs.items() if v is not None},
             format_explicit=format_explicit,
             group_by=group_by,
+            riskiest=riskiest,
             sarif_include_waived=sarif_include_waived,
             color=bool(use_color),
+            width=width,
             now=_parse_now(now),
         )
         return orgs.merge(reports, opts, streams=_streams())
@@ -979,13 +1016,21 @@ def merge(
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the CLI and return its exit code (click's own usage errors exit 2, as SPEC §3 wants)."""
+    """Run the CLI and return its exit code. Click's own usage errors exit 2; Ctrl-C before a
+    command has started (while click parses the flags) exits 3 with one line, like Ctrl-C
+    during it, never click's "Aborted!" with exit 1, which a gate would read as findings."""
     try:
-        cli.main(
+        code = cli.main(
             args=list(argv) if argv is not None else None,
             prog_name="genesys-oauth-audit",
-            standalone_mode=True,
+            standalone_mode=False,
         )
-    except SystemExit as exc:
+    except click.exceptions.Abort:
+        click.echo("genesys-oauth-audit: interrupted; no report was written", err=True)
+        return int(ExitCode.INCOMPLETE)
+    except click.ClickException as exc:
+        exc.show()
+        return exc.exit_code
+    except SystemExit as exc:  # click answers a closed pipe with sys.exit(1)
         return int(exc.code or 0) if not isinstance(exc.code, str) else 2
-    return 0
+    return int(code) if isinstance(code, int) else 0

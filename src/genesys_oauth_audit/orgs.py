@@ -27,7 +27,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, TextIO, TypeVar, cast
+from typing import TYPE_CHECKING, Any, TextIO, TypeVar, cast
 
 from genesys_oauth_audit import __version__, app
 from genesys_oauth_audit.errors import (
@@ -68,14 +68,18 @@ class OrgsOptions:
 
 @dataclass(frozen=True)
 class MergeOptions:
-    """What ``merge`` writes, and how the formats for people are drawn."""
+    """What ``merge`` writes, and how the formats for people are drawn: the reports do not carry
+    these (a matrix job that writes only JSON draws nothing), so the merge says them, with
+    ``check``'s flags and defaults."""
 
     format: str = "text"
     outputs: Mapping[str, Path] = field(default_factory=dict)
     format_explicit: bool = True
     group_by: GroupBy = "rule"
+    riskiest: int = 10  # --riskiest
     sarif_include_waived: bool = False
     color: bool = False  # the text report on standard output, on a terminal
+    width: int = 80  # columns of the text report on standard output (files: always 80)
     now: datetime | None = None
 
 
@@ -281,7 +285,6 @@ def _load_policy_sets(
 ) -> dict[str, PolicySet]:
     """Each org's policies, loaded and validated once per distinct set before any network;
     every problem of every set at once."""
-    from genesys_oauth_audit.policy.loader import load_policies
 
     by_refs: dict[tuple[str, ...], PolicySet] = {}
     problems: list[Diagnostic] = []
@@ -304,14 +307,11 @@ def _load_policy_sets(
             continue
         if refs not in by_refs:
             try:
-                policies = load_policies(refs)
+                policies = app.policies_to_check(refs, opts.frameworks, streams)
             except InputFileError as exc:
                 problems.extend(exc.diagnostics)
                 failed.add(refs)
                 continue
-            app.warn(policies.warnings, streams)
-            if opts.frameworks:
-                policies = app.only_frameworks(policies, opts.frameworks)
             by_refs[refs] = policies
         out[org.name] = by_refs[refs]
     if problems:
@@ -514,13 +514,12 @@ def _plan(
     return planned, per_org
 
 
-def _without_color(run: OrgsRun) -> OrgsRun:
+def _drawn(run: OrgsRun, **changes: Any) -> OrgsRun:
+    """``run`` with each audited org's ``RunInfo`` changed so (how the reports are drawn)."""
     return replace(
         run,
-        color=False,
         orgs=tuple(
-            replace(o, run=replace(o.run, color=False)) if o.run is not None else o
-            for o in run.orgs
+            replace(o, run=replace(o.run, **changes)) if o.run is not None else o for o in run.orgs
         ),
     )
 
@@ -539,7 +538,14 @@ def _write(
     from genesys_oauth_audit.report.orgs import GITHUB_MAX_RUNS, ORGS_REPORTERS
 
     planned, per_org = _plan(opts, streams, baselines)
-    plain = _without_color(run)
+    # As ``app.write_reports`` draws one org's: every org's part names the files this run writes
+    # (a shortened job summary points at them), and colour and the terminal's width are for a
+    # terminal, never for a file.
+    files = tuple(
+        (name, out.shown) for name, out in planned.reports.items() if out.kind == "atomic"
+    )
+    run = _drawn(run, outputs=files)
+    plain = replace(_drawn(run, color=False, width=app.TEXT_FILE_WIDTH), color=False)
 
     def text(name: str, which: OrgsRun) -> str:
         return redact(ORGS_REPORTERS[name](which), (markdown,))
@@ -693,6 +699,8 @@ def merge(paths: Sequence[Path], opts: MergeOptions, *, streams: app.Streams) ->
                         color=opts.color,
                         group_by=opts.group_by,
                         sarif_include_waived=opts.sarif_include_waived,
+                        riskiest=opts.riskiest,
+                        width=opts.width,
                     ),
                 )
             )

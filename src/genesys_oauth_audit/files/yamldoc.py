@@ -380,8 +380,13 @@ def read_document(
         diagnostics.append(Diagnostic(shown, exc.line, exc.column, str(exc)))
         return None
     doc = Document(shown)
+    before = len(diagnostics)
     compose(text, doc, diagnostics)
     if doc.data is None:
+        if len(diagnostics) == before:
+            # A document that is only `null`, `~` or `---`: as empty as an empty file, never a
+            # valid file with nothing in it (a policy that checks nothing must not pass a gate).
+            diagnostics.append(doc.at((), f"expected {expected}; got null (an empty document)"))
         return None
     if not isinstance(doc.data, dict):
         diagnostics.append(doc.at((), f"expected {expected}; got {type_name(doc.data)}"))

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import re
 import textwrap
+from datetime import date
 
 from genesys_oauth_audit.policy.frameworks import control_title, framework_name
 from genesys_oauth_audit.policy.model import Override, PolicySet, Rule, Where
@@ -63,11 +64,15 @@ def _was(override: Override, setting: str) -> str:
     return ""
 
 
-def disabled_words(override: Override) -> str:
-    """``at acme.yaml:5 until 2027-03-31 (then enabled again), owner x, ticket y: reason``."""
+def disabled_words(override: Override, today: date | None = None) -> str:
+    """``at acme.yaml:5 until 2027-03-31 (then enabled again), owner x, ticket y: reason``; once
+    ``today`` is past the expiry, ``expired on 2027-03-31: the rule is enabled again``."""
     parts = [f"at {override.source}"]
     if override.expires is not None:
-        parts.append(f"until {override.expires.isoformat()} (then enabled again)")
+        if today is not None and override.expired(today):
+            parts.append(f"expired on {override.expires.isoformat()}: the rule is enabled again")
+        else:
+            parts.append(f"until {override.expires.isoformat()} (then enabled again)")
     if override.owner:
         parts.append(f"owner {override.owner}")
     if override.ticket:
@@ -75,15 +80,16 @@ def disabled_words(override: Override) -> str:
     return ", ".join(parts) + f": {override.reason}"
 
 
-def origin_lines(rule: Rule, indent: str) -> list[str]:
+def origin_lines(rule: Rule, indent: str, today: date | None = None) -> list[str]:
     """For an overridden rule: one line per replaced setting with its value and where it was
-    written, and whether the override switches the rule off (``rules`` and ``explain``)."""
+    written, and whether the override switches the rule off as of ``today`` (``rules`` and
+    ``explain``)."""
     override = rule.override
     if override is None:
         return []
     lines = []
     if not override.enabled:
-        lines.append(f"{indent}disabled   {disabled_words(override)}")
+        lines.append(f"{indent}disabled   {disabled_words(override, today)}")
     for setting, ref in override.settings:
         lines.append(
             f"{indent}{setting:<10} {_setting_value(rule, setting)} "
@@ -152,7 +158,9 @@ def _block(title: str, text: str | None, width: int = 80) -> list[str]:
     ]
 
 
-def explain_rule(rule: Rule, policies: PolicySet, *, width: int = 80) -> str:
+def explain_rule(
+    rule: Rule, policies: PolicySet, *, width: int = 80, today: date | None = None
+) -> str:
     """The rule in full, its prose (what it checks, why, what to do) wrapped at ``width``."""
     check = rule.check_type
     params = rule.params.model_dump(by_alias=True, exclude_defaults=False)
@@ -185,7 +193,7 @@ def explain_rule(rule: Rule, policies: PolicySet, *, width: int = 80) -> str:
             + " in the inventory (else: not evaluated)"
         )
     if rule.override is not None:
-        lines += ["", "Overridden:", *origin_lines(rule, "  ")]
+        lines += ["", "Overridden:", *origin_lines(rule, "  ", today)]
     if rule.controls:
         lines += ["", "Controls it supports:", *controls_text(rule)]
     lines += _block("What it checks", check.doc, width)

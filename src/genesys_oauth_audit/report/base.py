@@ -9,7 +9,7 @@ from typing import Any, Literal
 
 from genesys_oauth_audit.findings import Counts, Evaluation, Finding, Location, Severity
 from genesys_oauth_audit.inventory import UsageWindow
-from genesys_oauth_audit.leastpriv.org import OrgLeastPrivilege
+from genesys_oauth_audit.report.leastpriv import LeastPrivilegeView
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -92,9 +92,10 @@ class RunInfo:
     riskiest: int = 10  # riskiest clients the text report lists (0: none)
     # The report files this run writes, (format, path): a shortened report says where all is.
     outputs: tuple[tuple[str, str], ...] = ()
-    # Least privilege over the operations clients called (None: no operation data), computed
-    # once per run: every format shows granted / exercised / unused per client.
-    least_privilege: OrgLeastPrivilege | None = None
+    # Least privilege over the operations clients called (None: no operation data): the view
+    # built once per run from the analysis (report/leastpriv.py), plain data that the JSON
+    # report carries whole; every format shows granted / exercised / unused per client.
+    least_privilege: LeastPrivilegeView | None = None
 
     @property
     def as_of_day(self) -> date:

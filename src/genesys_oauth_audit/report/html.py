@@ -19,7 +19,6 @@ from string import Template
 
 from genesys_oauth_audit.evidence import for_people
 from genesys_oauth_audit.findings import SEVERITIES, Evaluation, Finding
-from genesys_oauth_audit.leastpriv.analysis import PermissionAnalysis
 from genesys_oauth_audit.report import leastpriv
 from genesys_oauth_audit.report.base import (
     RunInfo,
@@ -223,47 +222,47 @@ def _status(status: str) -> str:
 
 def _privilege_details(row: leastpriv.ClientPrivilege) -> str:
     """What is behind one client's counts: its roles (or scopes) and what was not exercised."""
-    a = row.analysis
+    lists = row.lists
     items: list[str] = []
-    if isinstance(a, PermissionAnalysis):
-        for r in a.roles:
-            name = r.source.role_name or r.source.role_id
-            division = r.source.division_id or "home division"
+    if isinstance(lists, leastpriv.PermissionLists):
+        for r in lists.roles:
+            name = r.role_name or r.role_id
+            division = r.division_id or "home division"
             if not r.resolved:
                 items.append(f"role <code>{h(name)}</code> ({h(division)}): does not resolve")
                 continue
             items.append(
                 f"role <b>{h(name)}</b> ({h(division)}): {r.permissions} permissions, "
-                f"{len(r.exercised)} exercised, {len(r.possibly)} possibly, {r.unused} unused"
+                f"{r.exercised} exercised, {r.ambiguous} possibly, {r.unused} unused"
             )
-        if a.exercised:
-            items.append("exercised: " + ", ".join(f"<code>{h(p)}</code>" for p in a.exercised))
-        if a.possibly:
+        if lists.exercised:
+            items.append("exercised: " + ", ".join(f"<code>{h(p)}</code>" for p in lists.exercised))
+        if lists.ambiguous:
             items.append(
-                "possibly (ambiguous ANY): " + ", ".join(f"<code>{h(p)}</code>" for p in a.possibly)
+                "possibly (ambiguous ANY): "
+                + ", ".join(f"<code>{h(p)}</code>" for p in lists.ambiguous)
             )
-        unused_grants, partly_used, _ = leastpriv.grant_states(a)
-        if unused_grants:
+        if lists.unused_grants:
             items.append(
                 "grants unused entirely: "
-                + ", ".join(f"<code>{h(g.permission)}</code>" for g in unused_grants)
+                + ", ".join(f"<code>{h(p)}</code>" for p in lists.unused_grants)
             )
-        for g in partly_used:
+        for g in lists.partly_used_grants:
             items.append(
                 f"<code>{h(g.permission)}</code> covers {g.covers}, used for "
                 + ", ".join(f"<code>{h(p)}</code>" for p in g.exercised)
             )
-        if a.not_held:
+        if lists.not_held:
             items.append(
                 "needed but granted by no role today: "
-                + ", ".join(f"<code>{h(p)}</code>" for p in a.not_held)
+                + ", ".join(f"<code>{h(p)}</code>" for p in lists.not_held)
             )
     else:
-        for u in a.scopes:
-            items.append(f"scope <code>{h(u.scope)}</code>: {h(u.state.replace('-', ' '))}")
+        for scope, state in lists.states():
+            items.append(f"scope <code>{h(scope)}</code>: {h(state.replace('-', ' '))}")
     for label, keys in (
-        ("unknown operations", a.limits.unknown_operations),
-        ("attempted, denied", tuple(e.key for e in a.denied)),
+        ("unknown operations", row.unknown_operations),
+        ("attempted, denied", row.denied_operations),
     ):
         if keys:
             items.append(f"{label}: " + ", ".join(f"<code>{h(k)}</code>" for k in keys))
@@ -272,11 +271,10 @@ def _privilege_details(row: leastpriv.ClientPrivilege) -> str:
 
 def _least_privilege(run: RunInfo, ids: str = "") -> list[str]:
     """Granted versus exercised per client, sortable by each column (unused share first)."""
-    org = run.least_privilege
-    if org is None:
+    view = run.least_privilege
+    if view is None:
         return []
-    everyone = leastpriv.rows(org)
-    view = everyone[:MAX_CLIENT_ROWS]
+    shown = view.clients[:MAX_CLIENT_ROWS]
     head = "".join(
         f'<th class="{"num" if key != "name" else ""}"><button type="button" data-sort="{key}">'
         f"{label}</button></th>"
@@ -291,16 +289,16 @@ def _least_privilege(run: RunInfo, ids: str = "") -> list[str]:
         )
     )
     parts = [
-        f"<h2>Least privilege ({len(everyone)} clients)</h2>",
-        f'<p class="meta">{h(leastpriv.window_text(org))}; '
-        f"{h(leastpriv.summary_text(org, everyone))}. Granted = exercised + possibly + unused "
+        f"<h2>Least privilege ({len(view.clients)} clients)</h2>",
+        f'<p class="meta">{h(view.window_text())}; '
+        f"{h(view.summary_text())}. Granted = exercised + possibly + unused "
         "(+ permissions API usage cannot show); click a column to sort.</p>",
-        *(f'<p class="meta">{h(n)}</p>' for n in org.notes),
+        *(f'<p class="meta">{h(n)}</p>' for n in view.notes),
         # The sorting script (LP_SCRIPT) sorts the table of a one-org page; a page of many orgs
         # prefixes each org's ids, so they stay unique.
         f'<table id="{ids}least-privilege"><thead><tr>{head}<th>details</th></tr></thead><tbody>',
     ]
-    for r in view:
+    for r in shown:
         share = r.unused_share
         parts.append(
             f'<tr data-name="{h(r.client_name.casefold())}" data-granted="{r.granted}" '
@@ -316,11 +314,12 @@ def _least_privilege(run: RunInfo, ids: str = "") -> list[str]:
             f"<td><details><summary>{r.operations} operations</summary>"
             f"{_privilege_details(r)}</details></td></tr>"
         )
-    limits = leastpriv.limit_notes(everyone)
     parts += [
         "</tbody></table>",
-        *_capped(len(view), len(everyone), "clients, those with the largest unused share first"),
-        *(f'<p class="small">{h(n)}</p>' for n in limits),
+        *_capped(
+            len(shown), len(view.clients), "clients, those with the largest unused share first"
+        ),
+        *(f'<p class="small">{h(n)}</p>' for n in view.limits),
     ]
     return parts
 

@@ -230,7 +230,7 @@ def report_dict(evaluation: Evaluation, run: RunInfo) -> dict[str, Any]:
         "disabledRules": [_disabled(d) for d in evaluation.disabled],
         "expiredOverrides": [_disabled(d) for d in evaluation.expired_overrides],
         "frameworks": frameworks_list(evaluation, run),
-        "leastPrivilege": least_privilege_dict(run),
+        "leastPrivilege": least_privilege_dict(run.least_privilege),
         "warnings": list(run.warnings),
         "absentBaselineEntries": [
             {

@@ -103,7 +103,9 @@ def testsuites(evaluation: Evaluation, run: RunInfo) -> ET.Element:
         run_properties.append(("usage", one_line(usage, 1000)))
     # Granted versus exercised per client, where every CI reader shows a suite's output: in the
     # suites of the least-privilege rules, else in the first suite (bounded, as in text).
-    privilege = "".join(f"{terminal(line)}\n" for line in least_privilege_lines(run))
+    privilege = "".join(
+        f"{terminal(line)}\n" for line in least_privilege_lines(run.least_privilege)
+    )
     homes = {r.id for r in run.rules if r.check_type in LEAST_PRIVILEGE_CHECKS}
     if privilege and not homes and run.rules:
         homes = {run.rules[0].id}

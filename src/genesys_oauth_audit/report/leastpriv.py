@@ -1,7 +1,14 @@
 """The least-privilege view every report shares (SPEC §10): per client, what it holds (granted
 permissions, or assigned scopes) against what the operations it called in the window exercised,
-and what is left unused, ordered by unused share. Computed from the run's analysis
-(``RunInfo.least_privilege``), never recomputed here.
+and what is left unused, ordered by unused share.
+
+The view is plain data (``LeastPrivilegeView``): built once per run from the analysis
+(``build_view``, called where the run's ``RunInfo`` is made), it holds everything any
+format prints, and nothing the formats would have to look up in the analysis. The JSON
+report writes it whole (``report_dict``) and ``merge`` reads it back (report/load.py)
+into an equal view, so every format drawn from a merged report is the one drawn from
+the run: the analysis objects themselves (``PermissionAnalysis``, ``ScopeAnalysis``)
+cannot be rebuilt from a report, and no renderer reads them.
 
 One row per analysed client, the same numbers in every format: ``granted = exercised + ambiguous
 + unused (+ unobservable)``. For a client-credentials client they count distinct permissions
@@ -13,20 +20,84 @@ in its read-only form among them as ``narrowable``).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
+from genesys_oauth_audit.inventory import UsageWindow
 from genesys_oauth_audit.leastpriv.analysis import GrantUse, PermissionAnalysis, ScopeAnalysis
 from genesys_oauth_audit.leastpriv.org import OrgLeastPrivilege
-from genesys_oauth_audit.report.base import RunInfo
 
 Kind = Literal["permissions", "scopes"]
 # The compact blocks of text, Markdown and JUnit show this many clients; HTML and JSON show all.
 TOP = 10
 
 
-@dataclass(frozen=True)
-class ClientPrivilege:
-    """One client's row of the view."""
+# --- the view: records ---------------------------------------------------------------------------
+
+
+class RoleRow(NamedTuple):
+    """One role grant of a client-credentials client (a role in one division; ``division_id``
+    None: the home division, through the deprecated ``roleIds``) and how much of it was used."""
+
+    role_id: str
+    role_name: str | None
+    division_id: str | None
+    resolved: bool
+    permissions: int  # distinct permissions the role grants
+    observable: int  # those some operation requires
+    exercised: int
+    ambiguous: int
+    unused: int
+
+
+class PartlyUsedGrant(NamedTuple):
+    """A wildcard grant used only for some of the ``covers`` permission ids it grants."""
+
+    permission: str
+    covers: int
+    exercised: tuple[str, ...]
+
+
+class OpenChoice(NamedTuple):
+    """An operation several held permissions (or equally weak scopes) allow, none of them proven
+    by another call: every candidate is listed, none is picked."""
+
+    operation: str
+    candidates: tuple[str, ...]
+
+
+class PermissionLists(NamedTuple):
+    """What is behind a client-credentials client's counts."""
+
+    exercised: tuple[str, ...]
+    ambiguous: tuple[str, ...]  # candidates of ANY requirements the client holds several of
+    not_held: tuple[str, ...]  # needed by a successful call, granted by no role today
+    unused_grants: tuple[str, ...]  # grants (as the roles state them) nothing of which was used
+    partly_used_grants: tuple[PartlyUsedGrant, ...]
+    unobservable_grants: tuple[str, ...]  # grants no operation requires (UI-only)
+    roles: tuple[RoleRow, ...]
+
+
+class ScopeLists(NamedTuple):
+    """What is behind a user-facing client's counts; each assigned scope is in at most one of
+    ``unused``, ``narrowable`` and ``possibly_used`` (else it was used)."""
+
+    assigned: tuple[str, ...]
+    needed: tuple[str, ...]
+    unused: tuple[str, ...]
+    narrowable: tuple[str, ...]  # needed only in its read-only form
+    possibly_used: tuple[str, ...]
+
+    def states(self) -> list[tuple[str, str]]:
+        """Each assigned scope with its state: used, narrowable, possibly used or unused."""
+        state = dict.fromkeys(self.unused, "unused")
+        state.update(dict.fromkeys(self.possibly_used, "possibly-used"))
+        state.update(dict.fromkeys(self.narrowable, "narrowable"))
+        return [(scope, state.get(scope, "used")) for scope in self.assigned]
+
+
+class ClientPrivilege(NamedTuple):
+    """One client's row of the view: the counts every format shows, and the lists behind them
+    that JSON and HTML show."""
 
     client_id: str
     client_name: str
@@ -38,9 +109,14 @@ class ClientPrivilege:
     unused: int
     unobservable: int  # permissions API usage cannot show (scopes: 0)
     narrowable: int  # scopes needed only in their read-only form (permissions: 0)
+    not_held: int  # permissions needed but granted by no role today (scopes: 0)
     requests: int
     operations: int
-    analysis: PermissionAnalysis | ScopeAnalysis
+    lists: PermissionLists | ScopeLists
+    ambiguous_operations: tuple[OpenChoice, ...]
+    no_data_operations: tuple[str, ...]  # no permission (or scope) data in the catalog
+    unknown_operations: tuple[str, ...]
+    denied_operations: tuple[str, ...]  # attempted, denied: only 4xx (not 429) answers
 
     @property
     def observable(self) -> int:
@@ -69,68 +145,187 @@ class ClientPrivilege:
         return text
 
 
-def _row(analysis: PermissionAnalysis | ScopeAnalysis) -> ClientPrivilege:
-    limits = analysis.limits
-    if isinstance(analysis, PermissionAnalysis):
-        c = analysis.counts
-        return ClientPrivilege(
-            analysis.client_id,
-            analysis.client_name,
-            analysis.grant_type,
-            "permissions",
-            c.granted,
-            c.exercised,
-            c.ambiguous,
-            c.unused,
-            c.unobservable,
-            0,
-            limits.requests,
-            limits.operations,
-            analysis,
+@dataclass(frozen=True)
+class LeastPrivilegeView:
+    """Least privilege as every report shows it: the operations window, a row per analysed client
+    (most unused first), ``notes`` on what the analysis left out (clients it could not analyse)
+    and ``limits``, what observed use cannot show at all."""
+
+    window: UsageWindow
+    clients: tuple[ClientPrivilege, ...]
+    notes: tuple[str, ...] = ()
+    limits: tuple[str, ...] = ()
+
+    @property
+    def holding(self) -> list[ClientPrivilege]:
+        """The clients that hold something they did not use, in the view's order."""
+        return [r for r in self.clients if r.unused]
+
+    def window_text(self) -> str:
+        w = self.window
+        return (
+            f"operations over {w.days} days, {w.start.isoformat()} to {w.end.isoformat()}, from "
+            f"{w.source_text}"
         )
-    s = analysis.counts
+
+    def summary_text(self) -> str:
+        """``27 clients analysed, 19 of them hold something they did not use``"""
+        n = len(self.clients)
+        return (
+            f"{n} client{'' if n == 1 else 's'} analysed; {len(self.holding)} hold permissions "
+            "or scopes they did not exercise"
+        )
+
+
+# --- the view: built from the analysis, once per run ---------------------------------------------
+
+
+def grant_states(
+    a: PermissionAnalysis,
+) -> tuple[tuple[str, ...], tuple[PartlyUsedGrant, ...], tuple[str, ...]]:
+    """The client's grants (each permission once, as granted) that are unused, partly used and
+    unobservable, sorted: what ``PermissionAnalysis.granted`` says of them, without building a
+    record per grant of every client (a grant is exercised alike in every role that grants it).
+
+    The hot loop of the view (an org's clients hold hundreds of grants each): a role held in
+    several divisions shares one tuple of grants, looked at once; a client with one role needs
+    neither de-duplication nor sorting (a role's grants are sorted and distinct)."""
+    distinct: list[tuple[GrantUse, ...]] = []
+    for role in a.roles:
+        if role.grants and not any(role.grants is seen for seen in distinct):
+            distinct.append(role.grants)
+    unused: list[str] = []
+    partly: list[PartlyUsedGrant] = []
+    unobservable: list[str] = []
+    seen: set[str] = set()
+    several = len(distinct) > 1
+    for grants in distinct:
+        for permission, covers, exercised, possibly in grants:
+            if several:
+                if permission in seen:
+                    continue
+                seen.add(permission)
+            if exercised:
+                if len(exercised) < covers:
+                    partly.append(PartlyUsedGrant(permission, covers, exercised))
+            elif not possibly:
+                (unused if covers else unobservable).append(permission)
+    if several:
+        unused.sort()
+        partly.sort()
+        unobservable.sort()
+    return tuple(unused), tuple(partly), tuple(unobservable)
+
+
+class _Counts(NamedTuple):
+    granted: int
+    exercised: int
+    ambiguous: int
+    unused: int
+    unobservable: int
+    narrowable: int
+    not_held: int
+
+
+def _row(a: PermissionAnalysis | ScopeAnalysis) -> ClientPrivilege:
+    kind: Kind
+    lists: PermissionLists | ScopeLists
+    if isinstance(a, PermissionAnalysis):
+        c = a.counts
+        kind = "permissions"
+        counts = _Counts(
+            c.granted, c.exercised, c.ambiguous, c.unused, c.unobservable, 0, c.not_held
+        )
+        unused, partly, unobservable = grant_states(a)
+        lists = PermissionLists(
+            exercised=a.exercised,
+            ambiguous=a.possibly,
+            not_held=a.not_held,
+            unused_grants=unused,
+            partly_used_grants=partly,
+            unobservable_grants=unobservable,
+            roles=tuple(
+                RoleRow(
+                    r.source.role_id,
+                    r.source.role_name,
+                    r.source.division_id,
+                    r.resolved,
+                    r.permissions,
+                    r.observable,
+                    len(r.exercised),
+                    len(r.possibly),
+                    r.unused,
+                )
+                for r in a.roles
+            ),
+        )
+        choices = tuple(OpenChoice(e.key, e.candidates) for e in a.ambiguous if not e.satisfied_by)
+    else:
+        s = a.counts
+        kind = "scopes"
+        counts = _Counts(
+            s.assigned, s.used + s.narrowable, s.possibly_used, s.unused, 0, s.narrowable, 0
+        )
+        lists = ScopeLists(
+            assigned=a.assigned,
+            needed=a.needed,
+            unused=a.unused,
+            narrowable=tuple(u.scope for u in a.scopes if u.state == "narrowable"),
+            possibly_used=tuple(u.scope for u in a.scopes if u.state == "possibly-used"),
+        )
+        choices = tuple(OpenChoice(e.key, e.needed) for e in a.ambiguous if not e.satisfied_by)
     return ClientPrivilege(
-        analysis.client_id,
-        analysis.client_name,
-        analysis.grant_type,
-        "scopes",
-        s.assigned,
-        s.used + s.narrowable,
-        s.possibly_used,
-        s.unused,
-        0,
-        s.narrowable,
-        limits.requests,
-        limits.operations,
-        analysis,
+        a.client_id,
+        a.client_name,
+        a.grant_type,
+        kind,
+        *counts,
+        requests=a.limits.requests,
+        operations=a.limits.operations,
+        lists=lists,
+        ambiguous_operations=choices,
+        no_data_operations=a.limits.no_data_operations,
+        unknown_operations=a.limits.unknown_operations,
+        denied_operations=tuple(e.key for e in a.denied),
     )
 
 
-def rows(org: OrgLeastPrivilege) -> list[ClientPrivilege]:
-    """Every analysed client, most unused first (by share, then count), then by name."""
-    out = [_row(a) for a in org]
-    out.sort(key=lambda r: (-r.unused_share, -r.unused, r.client_name.casefold(), r.client_id))
-    return out
+def _ordered(rows: list[ClientPrivilege]) -> list[ClientPrivilege]:
+    """Most unused first (by share, then count), then by name: the view's order."""
+    rows.sort(key=lambda r: (-r.unused_share, -r.unused, r.client_name.casefold(), r.client_id))
+    return rows
 
 
-def window_text(org: OrgLeastPrivilege) -> str:
-    w = org.window
-    return (
-        f"operations over {w.days} days, {w.start.isoformat()} to {w.end.isoformat()}, from "
-        f"{w.source_text}"
-    )
-
-
-def summary_text(org: OrgLeastPrivilege, view: list[ClientPrivilege]) -> str:
-    """``27 clients analysed, 19 of them hold something they did not use``"""
-    holding = sum(1 for r in view if r.unused)
-    return (
-        f"{len(view)} client{'' if len(view) == 1 else 's'} analysed; {holding} hold permissions "
-        "or scopes they did not exercise"
+def build_view(org: OrgLeastPrivilege) -> LeastPrivilegeView:
+    """The view of the run's analysis: one pass over the clients, then one sort."""
+    limits: dict[str, None] = {}
+    stated: list[tuple[str, ...]] = []
+    for a in org:
+        # Every analysis of a kind states the same limits (one shared tuple; a scope analysis
+        # adds one to a permission analysis'): gather each tuple once, so the view states every
+        # limit that applies to one of its clients, whichever client comes first.
+        notes = a.limits.notes
+        if not any(notes is s for s in stated):
+            stated.append(notes)
+            limits.update(dict.fromkeys(notes))
+    return LeastPrivilegeView(
+        window=org.window,
+        clients=tuple(_ordered([_row(a) for a in org])),
+        notes=org.notes,
+        limits=tuple(limits),
     )
 
 
 # --- JSON (and SARIF's counts) -------------------------------------------------------------------
+
+
+def window_dict(window: UsageWindow) -> dict[str, Any]:
+    return {
+        "days": window.days,
+        "start": window.start.isoformat(),
+        "end": window.end.isoformat(),
+        "source": window.source,
+    }
 
 
 def counts_dict(row: ClientPrivilege) -> dict[str, Any]:
@@ -141,44 +336,15 @@ def counts_dict(row: ClientPrivilege) -> dict[str, Any]:
         "unused": row.unused,
     }
     if row.kind == "permissions":
-        assert isinstance(row.analysis, PermissionAnalysis)
         counts["unobservable"] = row.unobservable
-        counts["notHeld"] = row.analysis.counts.not_held
+        counts["notHeld"] = row.not_held
     else:
         counts["narrowable"] = row.narrowable
     return counts
 
 
-def grant_states(
-    a: PermissionAnalysis,
-) -> tuple[list[GrantUse], list[GrantUse], list[GrantUse]]:
-    """The client's grants (each permission once, as granted) that are unused, partly used and
-    unobservable, sorted: what ``PermissionAnalysis.granted`` says of them, without building a
-    record per grant of every client (a grant is exercised alike in every role that grants it)."""
-    unused: dict[str, GrantUse] = {}
-    partly: dict[str, GrantUse] = {}
-    unobservable: dict[str, GrantUse] = {}
-    seen: set[str] = set()
-    for role in a.roles:
-        for g in role.grants:
-            if g.permission in seen:
-                continue
-            seen.add(g.permission)
-            if g.exercised:
-                if len(g.exercised) < g.covers:
-                    partly[g.permission] = g
-            elif not g.possibly:
-                (unused if g.covers else unobservable)[g.permission] = g
-    return (
-        [unused[p] for p in sorted(unused)],
-        [partly[p] for p in sorted(partly)],
-        [unobservable[p] for p in sorted(unobservable)],
-    )
-
-
 def client_dict(row: ClientPrivilege) -> dict[str, Any]:
-    """One client in full: the counts and the lists behind them."""
-    a = row.analysis
+    """One client in full: the counts and the lists behind them (report/load.py reads it back)."""
     out: dict[str, Any] = {
         "clientId": row.client_id,
         "clientName": row.client_name,
@@ -189,106 +355,86 @@ def client_dict(row: ClientPrivilege) -> dict[str, Any]:
         "requests": row.requests,
         "operations": row.operations,
     }
-    if isinstance(a, PermissionAnalysis):
-        unused, partly, unobservable = grant_states(a)
+    lists = row.lists
+    choices = [
+        {"operation": c.operation, "candidates": list(c.candidates)}
+        for c in row.ambiguous_operations
+    ]
+    if isinstance(lists, PermissionLists):
         out.update(
             {
-                "exercised": list(a.exercised),
-                "ambiguous": list(a.possibly),
-                "notHeld": list(a.not_held),
-                "unusedGrants": [g.permission for g in unused],
+                "exercised": list(lists.exercised),
+                "ambiguous": list(lists.ambiguous),
+                "notHeld": list(lists.not_held),
+                "unusedGrants": list(lists.unused_grants),
                 "partlyUsedGrants": [
                     {"permission": g.permission, "covers": g.covers, "exercised": list(g.exercised)}
-                    for g in partly
+                    for g in lists.partly_used_grants
                 ],
-                "unobservableGrants": [g.permission for g in unobservable],
+                "unobservableGrants": list(lists.unobservable_grants),
                 "roles": [
                     {
-                        "roleId": r.source.role_id,
-                        "roleName": r.source.role_name,
-                        "divisionId": r.source.division_id,
+                        "roleId": r.role_id,
+                        "roleName": r.role_name,
+                        "divisionId": r.division_id,
                         "resolved": r.resolved,
                         "permissions": r.permissions,
                         "observable": r.observable,
-                        "exercised": len(r.exercised),
-                        "ambiguous": len(r.possibly),
+                        "exercised": r.exercised,
+                        "ambiguous": r.ambiguous,
                         "unused": r.unused,
                     }
-                    for r in a.roles
+                    for r in lists.roles
                 ],
-                "ambiguousOperations": [
-                    {"operation": e.key, "candidates": list(e.candidates)}
-                    for e in a.ambiguous
-                    if not e.satisfied_by
-                ],
-                "noPermissionDataOperations": list(a.limits.no_data_operations),
+                "ambiguousOperations": choices,
+                "noPermissionDataOperations": list(row.no_data_operations),
             }
         )
     else:
         out.update(
             {
-                "assigned": list(a.assigned),
-                "needed": list(a.needed),
-                "unused": list(a.unused),
-                "narrowable": [u.scope for u in a.scopes if u.state == "narrowable"],
-                "possiblyUsed": [u.scope for u in a.scopes if u.state == "possibly-used"],
-                "ambiguousOperations": [
-                    {"operation": e.key, "candidates": list(e.needed)}
-                    for e in a.ambiguous
-                    if not e.satisfied_by
-                ],
-                "noScopeDataOperations": list(a.limits.no_data_operations),
+                "assigned": list(lists.assigned),
+                "needed": list(lists.needed),
+                "unused": list(lists.unused),
+                "narrowable": list(lists.narrowable),
+                "possiblyUsed": list(lists.possibly_used),
+                "ambiguousOperations": choices,
+                "noScopeDataOperations": list(row.no_data_operations),
             }
         )
-    out["unknownOperations"] = list(a.limits.unknown_operations)
-    out["deniedOperations"] = [e.key for e in a.denied]
+    out["unknownOperations"] = list(row.unknown_operations)
+    out["deniedOperations"] = list(row.denied_operations)
     return out
 
 
-def window_dict(org: OrgLeastPrivilege) -> dict[str, Any]:
-    w = org.window
-    return {
-        "days": w.days,
-        "start": w.start.isoformat(),
-        "end": w.end.isoformat(),
-        "source": w.source,
-    }
-
-
-def report_dict(run: RunInfo) -> dict[str, Any] | None:
-    """The JSON report's ``leastPrivilege`` (schemas/report.schema.json); None without data."""
-    org = run.least_privilege
-    if org is None:
+def report_dict(view: LeastPrivilegeView | None) -> dict[str, Any] | None:
+    """The JSON report's ``leastPrivilege`` (schemas/report.schema.json): the whole view; None
+    without operation data."""
+    if view is None:
         return None
-    view = rows(org)
     return {
-        "window": window_dict(org),
-        "notes": [*org.notes, *limit_notes(view)],
-        "clients": [client_dict(r) for r in view],
+        "window": window_dict(view.window),
+        "notes": list(view.notes),
+        "limits": list(view.limits),
+        "clients": [client_dict(r) for r in view.clients],
     }
-
-
-def limit_notes(view: list[ClientPrivilege]) -> list[str]:
-    """The observation limits once for the whole view (each analysis states the same ones)."""
-    return list(view[0].analysis.limits.notes) if view else []
 
 
 # --- the compact block of text, Markdown, JUnit --------------------------------------------------
 
 
-def text_lines(run: RunInfo) -> list[str]:
+def text_lines(view: LeastPrivilegeView | None) -> list[str]:
     """The least-privilege block for people, bounded: a heading, then the clients with the
     largest unused share (those that hold nothing unused are counted, not listed)."""
-    org = run.least_privilege
-    if org is None:
+    if view is None:
         return []
-    view = rows(org)
-    lines = [f"Least privilege: {summary_text(org, view)}; {window_text(org)}"]
-    shown = [r for r in view if r.unused][:TOP]
+    lines = [f"Least privilege: {view.summary_text()}; {view.window_text()}"]
+    holding = view.holding
+    shown = holding[:TOP]
     for r in shown:
         lines.append(f"- {r.client_name} ({r.client_id}): {r.counts_text()}")
-    rest = sum(1 for r in view if r.unused) - len(shown)
+    rest = len(holding) - len(shown)
     if rest > 0:
         lines.append(f"  … and {rest} more (the JSON and HTML reports list every client)")
-    lines.extend(f"Note: {n}" for n in org.notes)
+    lines.extend(f"Note: {n}" for n in view.notes)
     return lines

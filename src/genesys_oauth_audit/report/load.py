@@ -26,6 +26,7 @@ from typing import Any, TypeVar, cast
 from genesys_oauth_audit.errors import Diagnostic, ExitCode, InputFileError
 from genesys_oauth_audit.evidence import (
     Evidence,
+    ExerciseEvidence,
     PermissionEvidence,
     RoleEvidence,
     UsageEvidence,
@@ -45,9 +46,18 @@ from genesys_oauth_audit.findings import (
     Severity,
     Waiver,
 )
-from genesys_oauth_audit.inventory import PermissionPolicy
+from genesys_oauth_audit.inventory import PermissionPolicy, UsageWindow
 from genesys_oauth_audit.report.base import GroupBy, PolicyRef, RuleInfo, RunInfo, SourceInfo
 from genesys_oauth_audit.report.json_report import REPORT_VERSION
+from genesys_oauth_audit.report.leastpriv import (
+    ClientPrivilege,
+    LeastPrivilegeView,
+    OpenChoice,
+    PartlyUsedGrant,
+    PermissionLists,
+    RoleRow,
+    ScopeLists,
+)
 from genesys_oauth_audit.report.orgs import REPORT_KIND, OrgReport, OrgsRun
 
 # A report holds every finding of every org it covers; far larger than any snapshot.
@@ -198,7 +208,7 @@ def _via(at: _At) -> Via:
 
 
 def _evidence(at: _At) -> Evidence:
-    kind = at["kind"].one_of("permission", "role", "usage", "value")
+    kind = at["kind"].one_of("permission", "role", "usage", "value", "least-privilege")
     if kind == "permission":
         return PermissionEvidence(
             permission=at["permission"].text(),
@@ -221,11 +231,128 @@ def _evidence(at: _At) -> Evidence:
             window_start=at["windowStart"].opt(_At.day),
             window_end=at["windowEnd"].opt(_At.day),
         )
+    if kind == "least-privilege":
+        return _exercise(at)
     return ValueEvidence(
         field=at["field"].text(),
         value=_value(at["value"]),
         parameter=at["parameter"].opt_text(),
         expected=_value(at["expected"]),
+    )
+
+
+def _exercise(at: _At) -> ExerciseEvidence:
+    role, window = at["role"], at["window"]
+    return ExerciseEvidence(
+        role_id=None if role.is_null else role["roleId"].text(),
+        role_name=None if role.is_null else role["roleName"].opt_text(),
+        divisions=() if role.is_null else role["divisions"].texts(),
+        scope=at["scope"].opt_text(),
+        granted=at["granted"].whole(),
+        observable=at["observable"].whole(),
+        exercised=at["exercised"].texts(),
+        ambiguous=at["ambiguous"].texts(),
+        unused=at["unused"].whole(),
+        unused_grants=at["unusedGrants"].texts(),
+        ignored=at["ignored"].whole(),
+        narrow_to=at["narrowTo"].opt_text(),
+        days=window["days"].whole(),
+        window_start=window["start"].day(),
+        window_end=window["end"].day(),
+        source=window["source"].opt_text(),
+        requests=at["requests"].whole(),
+        operations=at["operations"].whole(),
+    )
+
+
+def _window(at: _At) -> UsageWindow:
+    return UsageWindow(
+        days=at["days"].whole(),
+        start=at["start"].day(),
+        end=at["end"].day(),
+        source=at["source"].opt_text(),
+    )
+
+
+# -- the least-privilege view ---------------------------------------------------------------------
+
+
+def _role_row(at: _At) -> RoleRow:
+    return RoleRow(
+        role_id=at["roleId"].text(),
+        role_name=at["roleName"].opt_text(),
+        division_id=at["divisionId"].opt_text(),
+        resolved=at["resolved"].flag(),
+        permissions=at["permissions"].whole(),
+        observable=at["observable"].whole(),
+        exercised=at["exercised"].whole(),
+        ambiguous=at["ambiguous"].whole(),
+        unused=at["unused"].whole(),
+    )
+
+
+def _client_privilege(at: _At) -> ClientPrivilege:
+    kind = at["kind"].one_of("permissions", "scopes")
+    counts = at["counts"]
+    lists: PermissionLists | ScopeLists
+    if kind == "permissions":
+        lists = PermissionLists(
+            exercised=at["exercised"].texts(),
+            ambiguous=at["ambiguous"].texts(),
+            not_held=at["notHeld"].texts(),
+            unused_grants=at["unusedGrants"].texts(),
+            partly_used_grants=tuple(
+                PartlyUsedGrant(g["permission"].text(), g["covers"].whole(), g["exercised"].texts())
+                for g in at["partlyUsedGrants"].items()
+            ),
+            unobservable_grants=at["unobservableGrants"].texts(),
+            roles=tuple(_role_row(r) for r in at["roles"].items()),
+        )
+        no_data = at["noPermissionDataOperations"].texts()
+        unobservable, narrowable = counts["unobservable"].whole(), 0
+        not_held = counts["notHeld"].whole()
+    else:
+        lists = ScopeLists(
+            assigned=at["assigned"].texts(),
+            needed=at["needed"].texts(),
+            unused=at["unused"].texts(),
+            narrowable=at["narrowable"].texts(),
+            possibly_used=at["possiblyUsed"].texts(),
+        )
+        no_data = at["noScopeDataOperations"].texts()
+        unobservable, narrowable, not_held = 0, counts["narrowable"].whole(), 0
+    return ClientPrivilege(
+        client_id=at["clientId"].text(),
+        client_name=at["clientName"].text(),
+        grant_type=at["grantType"].text(),
+        kind="permissions" if kind == "permissions" else "scopes",
+        granted=counts["granted"].whole(),
+        exercised=counts["exercised"].whole(),
+        ambiguous=counts["ambiguous"].whole(),
+        unused=counts["unused"].whole(),
+        unobservable=unobservable,
+        narrowable=narrowable,
+        not_held=not_held,
+        requests=at["requests"].whole(),
+        operations=at["operations"].whole(),
+        lists=lists,
+        ambiguous_operations=tuple(
+            OpenChoice(c["operation"].text(), c["candidates"].texts())
+            for c in at["ambiguousOperations"].items()
+        ),
+        no_data_operations=no_data,
+        unknown_operations=at["unknownOperations"].texts(),
+        denied_operations=at["deniedOperations"].texts(),
+    )
+
+
+def _least_privilege(at: _At) -> LeastPrivilegeView:
+    """The report's ``leastPrivilege``: the view as the run built it (in its order)."""
+    return LeastPrivilegeView(
+        window=_window(at["window"]),
+        clients=tuple(_client_privilege(c) for c in at["clients"].items()),
+        notes=at["notes"].texts(),
+        limits=at["limits"].texts(),
     )
 
 
@@ -353,10 +480,14 @@ def evaluation_and_run(
     color: bool = False,
     group_by: GroupBy = "rule",
     sarif_include_waived: bool = False,
+    riskiest: int = 10,
+    width: int = 80,
 ) -> tuple[Evaluation, RunInfo]:
     """One org's (or one run's) ``report`` and ``detail`` objects back to its records; the
-    options that only change how a format is drawn (colour, grouping, waived results in SARIF)
-    are the caller's, as they are ``check``'s."""
+    options that only change how a format is drawn (colour, grouping, the riskiest clients
+    listed, the text's width, waived results in SARIF) are the caller's, as they are
+    ``check``'s, and so are the report files it writes (``RunInfo.outputs``): a report does
+    not carry them (docs/many-orgs.md)."""
     locations = tuple(item.opt(_location) for item in detail["clientLocations"].items())
     clients_at = list(report["clients"].items())
     if len(clients_at) != len(locations):
@@ -381,7 +512,10 @@ def evaluation_and_run(
             raise _Bad(at.where, f"client index {index} is out of range")
         records.append(
             NotEvaluated(
-                rule_id=at["ruleId"].text(), reason=at["reason"].text(), client_index=index
+                rule_id=at["ruleId"].text(),
+                reason=at["reason"].text(),
+                client_index=index,
+                not_applicable=at["notApplicable"].flag(),
             )
         )
     disabled = [_disabled(d, expired=False) for d in report["disabledRules"].items()]
@@ -413,6 +547,7 @@ def evaluation_and_run(
         disabled_rules=tuple(disabled),
     )
     source = report["source"]
+    usage = source["usage"]
     fail_on = summary["failOn"].text()
     run = RunInfo(
         tool_version=report["tool"]["version"].text(),
@@ -432,17 +567,24 @@ def evaluation_and_run(
             path=source["path"].opt_text(),
             proposals=source["proposals"].texts(),
             notes=source.get("notes").texts() if not source.get("notes").is_null else (),
+            usage=usage["lastUse"].opt(_window),
+            operation_usage=usage["operations"].opt(_window),
+            usage_notes=usage["notes"].texts(),
         ),
         fail_on=None if fail_on == "never" else summary["failOn"].severity(),
         min_severity=summary["minSeverity"].severity(),
         color=color,
         group_by=group_by,
         sarif_include_waived=sarif_include_waived,
+        sarif_category=detail["sarifCategory"].opt_text(),
         baseline=detail["baseline"].opt_text(),
         frameworks=detail["frameworks"].texts(),
         warnings=report["warnings"].texts(),
         as_of=report["asOf"]["date"].day(),
         as_of_basis=cast(Any, report["asOf"]["basis"].one_of("as-of", "snapshot", "now")),
+        width=width,
+        riskiest=riskiest,
+        least_privilege=report["leastPrivilege"].opt(_least_privilege),
     )
     return evaluation, run
 

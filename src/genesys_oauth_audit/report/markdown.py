@@ -92,15 +92,14 @@ def _framework_tables(views: tuple[FrameworkView, ...]) -> list[str]:
 
 def _least_privilege_table(run: RunInfo) -> list[str]:
     """Granted versus exercised: the clients with the largest unused share, folded away."""
-    org = run.least_privilege
-    if org is None:
+    view = run.least_privilege
+    if view is None:
         return []
-    view = leastpriv.rows(org)
-    holding = [r for r in view if r.unused]
+    holding = view.holding
     lines = [
-        f"<details><summary>Least privilege: {md(leastpriv.summary_text(org, view))}</summary>",
+        f"<details><summary>Least privilege: {md(view.summary_text())}</summary>",
         "",
-        f"{md(leastpriv.window_text(org))}.",
+        f"{md(view.window_text())}.",
         "",
     ]
     if holding:
@@ -120,7 +119,7 @@ def _least_privilege_table(run: RunInfo) -> list[str]:
                 f"… and {len(holding) - leastpriv.TOP} more (the JSON and HTML reports list "
                 "every client).",
             ]
-    lines += [*(f"- {md(note)}" for note in org.notes), "", "</details>", ""]
+    lines += [*(f"- {md(note)}" for note in view.notes), "", "</details>", ""]
     return lines
 
 

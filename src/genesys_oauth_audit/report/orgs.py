@@ -158,9 +158,13 @@ def detail_dict(evaluation: Evaluation, run: RunInfo) -> dict[str, Any]:
     """What the JSON report leaves out of an evaluation and its run, and the other formats show:
     the rules in full, the findings below ``--min-severity`` (counted, never shown), which
     client each finding and each unevaluated pair is about, which clients each rule selected,
-    where each client is (with its column), the order of the disabled rules, the baseline file
-    and ``--framework``. report/load.py reads it back; tests/test_merge.py renders every format
-    from what it reads and compares it with the original, byte for byte."""
+    where each client is (with its column), the order of the disabled rules, the baseline file,
+    ``--framework`` and ``--sarif-category``. report/load.py reads it back; tests/test_merge.py
+    renders every format from what it reads and compares it with the original, byte for byte.
+
+    What only draws a format (colour, grouping, ``--riskiest``, the text's width, waived
+    results in SARIF) and the files a run writes are not carried: ``merge`` takes them as its
+    own flags, for the reports it writes (docs/many-orgs.md)."""
     reported = run.reported(evaluation)
     shown = set(map(id, reported))
     hidden = [f for f in evaluation.findings if id(f) not in shown]
@@ -197,6 +201,7 @@ def detail_dict(evaluation: Evaluation, run: RunInfo) -> dict[str, Any]:
         "disabledOrder": [d.rule_id for d in evaluation.disabled_rules],
         "baseline": run.baseline,
         "frameworks": list(run.frameworks),
+        "sarifCategory": run.sarif_category,
     }
 
 

@@ -172,7 +172,7 @@ def _result(f: Finding, rule_index: int, run: RunInfo, cwd: str, root: str) -> d
                 "logicalLocations": [
                     {
                         "name": name,
-                        "fullyQualifiedName": live_path(run.source, f.client_id),
+                        "fullyQualifiedName": terminal(live_path(run.source, f.client_id)),
                         "kind": "resource",
                     }
                 ],
@@ -187,8 +187,8 @@ def _result(f: Finding, rule_index: int, run: RunInfo, cwd: str, root: str) -> d
             "security-severity": SECURITY_SEVERITY[f.severity],
             "clientId": f.client_id,
             "clientName": name,
-            "subject": f.subject,
-            "evidence": f.evidence.as_dict() if f.evidence is not None else None,
+            "subject": terminal(f.subject) if f.subject is not None else None,
+            "evidence": _neutral(f.evidence.as_dict()) if f.evidence is not None else None,
         },
     }
     if f.baseline_state is not None:
@@ -205,6 +205,18 @@ def _result(f: Finding, rule_index: int, run: RunInfo, cwd: str, root: str) -> d
             {"kind": "external", "status": "accepted", "justification": terminal(justification)}
         ]
     return result
+
+
+def _neutral(value: Any) -> Any:
+    """Org text inside a SARIF property (an evidence value, a role name) as the messages carry
+    it: control, bidi and format characters as visible escapes; viewers show properties raw."""
+    if isinstance(value, str):
+        return terminal(value)
+    if isinstance(value, dict):
+        return {k: _neutral(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_neutral(v) for v in value]
+    return value
 
 
 def _message(who: str, f: Finding) -> str:
@@ -349,8 +361,8 @@ def sarif_log(evaluation: Evaluation, run: RunInfo) -> dict[str, Any]:
         "results": [_result(f, index[f.rule_id], run, cwd, root) for f in wanted],
         "properties": {
             "source": run.source.kind,
-            "region": run.source.region,
-            "orgId": run.source.org_id,
+            "region": terminal(run.source.region) if run.source.region is not None else None,
+            "orgId": terminal(run.source.org_id) if run.source.org_id is not None else None,
             "policies": [{"path": p.path, "sha256": p.sha256} for p in run.policies],
             "asOf": {"date": run.as_of_day.isoformat(), "basis": run.as_of_basis},
             "counts": dict(counts.by_severity),
@@ -375,13 +387,12 @@ def sarif_log(evaluation: Evaluation, run: RunInfo) -> dict[str, Any]:
     usage = usage_text(run.source)
     if usage is not None:
         run_obj["properties"]["usage"] = terminal(usage)
-    org = run.least_privilege
-    if org is not None:
+    view = run.least_privilege
+    if view is not None:
         # Counts per client (the JSON report carries the lists): granted, exercised, unused; the
         # clients with the largest unused share first, bounded so the upload stays small.
-        view = leastpriv.rows(org)
         run_obj["properties"]["leastPrivilege"] = {
-            "window": leastpriv.window_dict(org),
+            "window": leastpriv.window_dict(view.window),
             "clients": [
                 {
                     "clientId": r.client_id,
@@ -390,9 +401,9 @@ def sarif_log(evaluation: Evaluation, run: RunInfo) -> dict[str, Any]:
                     **leastpriv.counts_dict(r),
                     "unusedShare": round(r.unused_share, 4),
                 }
-                for r in view[:MAX_LEAST_PRIVILEGE_CLIENTS]
+                for r in view.clients[:MAX_LEAST_PRIVILEGE_CLIENTS]
             ],
-            "omitted": max(0, len(view) - MAX_LEAST_PRIVILEGE_CLIENTS),
+            "omitted": max(0, len(view.clients) - MAX_LEAST_PRIVILEGE_CLIENTS),
         }
     return {"$schema": SARIF_SCHEMA, "version": "2.1.0", "runs": [run_obj]}
 

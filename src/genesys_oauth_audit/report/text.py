@@ -273,16 +273,16 @@ def _riskiest(evaluation: Evaluation, run: RunInfo, width: int) -> list[str]:
     return lines
 
 
-def _least_privilege(run: RunInfo) -> list[str]:
+def _least_privilege(run: RunInfo, width: int) -> list[str]:
     """Granted versus exercised per client: the clients with the largest unused share."""
-    block = least_privilege_lines(run)
+    block = least_privilege_lines(run.least_privilege)
     if not block:
         return []
-    lines = ["", *_wrap(terminal(block[0]), "")]
+    lines = ["", *_wrap(terminal(block[0]), "", width)]
     for line in block[1:]:
         lines += textwrap.wrap(
             terminal(line.strip()),
-            width=WIDTH,
+            width=width,
             initial_indent="  ",
             subsequent_indent="    ",
             break_on_hyphens=False,
@@ -325,7 +325,7 @@ def render(evaluation: Evaluation, run: RunInfo) -> str:
         )
     usage = usage_text(src)
     if usage is not None:
-        lines += _wrap(terminal(usage), "")
+        lines += _wrap(terminal(usage), "", width)
     if src.proposals:
         lines += _wrap(f"Proposals: {', '.join(terminal(p) for p in src.proposals)}", "", width)
     lines += _wrap("Policies: " + ", ".join(terminal(p.path) for p in run.policies), "", width)
@@ -348,7 +348,7 @@ def render(evaluation: Evaluation, run: RunInfo) -> str:
         lines += _by_rule(counting, run.color, src, width)
 
     lines += _riskiest(evaluation, run, width)
-    lines += _least_privilege(run)
+    lines += _least_privilege(run, width)
 
     if waived:
         lines += ["", *_wrap(f"Waived by exceptions ({len(waived)}):", "", width)]
