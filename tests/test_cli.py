@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 import json
 import re
 import socket
@@ -14,7 +13,16 @@ import pytest
 from genesys_oauth_audit.errors import ExitCode, exit_code_table
 from tests.fake.orgdata import sample_fake
 from tests.fake.server import FakeGenesys
-from tests.helpers import CLIENT_ID, DATA, SAMPLE_SNAPSHOT, TUTORIAL, Ran, Run, env_for
+from tests.helpers import (
+    CLIENT_ID,
+    DATA,
+    SAMPLE_SNAPSHOT,
+    TUTORIAL,
+    Ran,
+    Run,
+    env_for,
+    request_clock,
+)
 
 NOW = "2026-11-20T06:00:00Z"
 FAST = ("--max-retries", "8", "--retry-budget", "60", "--timeout", "5")
@@ -263,16 +271,13 @@ def test_faults_and_expiring_tokens_give_the_same_inventory(run_cli: Run, tmp_pa
             == 0
         )
 
-    # The server's clock ticks once per token check, so the token expires after a few requests
-    # however fast the reads run side by side (a wall clock made this a race).
-    ticks = itertools.count()
     faulty = sample_fake(
         usage_running_polls=0,
         fault_rate=0.15,
         fault_kinds=("429", "5xx"),
         retry_after="0",
-        token_lifetime=4,
-        clock=lambda: float(next(ticks)),
+        token_lifetime=8,
+        clock=request_clock(),
         seed=11,
     )
     with faulty.serve() as base:

@@ -8,6 +8,7 @@ signs in with one, no roles, no scopes) is doubt too.
 
 from __future__ import annotations
 
+import contextvars
 import logging
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor, wait
@@ -48,6 +49,12 @@ log = logging.getLogger("genesys_oauth_audit.fetch")
 ROLE_PAGE_SIZE = 500
 
 
+# At most this many requests of one org in flight: the five reads of ``_fetch_inventory``
+# (clients, scopes, roles, usage, org). Each waits on the network, not on this machine; the
+# pacing keeps them within the token's budget of requests per minute.
+READERS = 5
+
+
 @dataclass(frozen=True)
 class FetchPlan:
     """What to read beyond clients, scopes and the org: roles, last use over ``usage_days``, the
@@ -57,6 +64,10 @@ class FetchPlan:
     usage_days: int | None = None
     usage_timeout_seconds: float = 600.0
     operation_days: int | None = None
+    # How many reads of the org run side by side (``READERS``). A run of many orgs reads each org
+    # with one (1): it already reads orgs side by side, and an org that waits gives its place
+    # to another, which needs each org's waits made by one thread.
+    readers: int = READERS
 
 
 def fetch_inventory(
@@ -96,13 +107,19 @@ def _fetch_inventory(
             timeout=plan.usage_timeout_seconds,
             sleep=sleep,
         )
-    with ThreadPoolExecutor(max_workers=READERS, thread_name_prefix="fetch") as pool:
+    with ThreadPoolExecutor(max_workers=plan.readers, thread_name_prefix="fetch") as pool:
+
+        def read(fn: Callable[..., Any], *args: Any) -> Future[Any]:
+            # Each read runs in the caller's context (a run of many orgs names the org in every
+            # log line through a context variable).
+            return pool.submit(contextvars.copy_context().run, fn, *args)
+
         reads: list[Future[Any]] = [
-            pool.submit(_read_clients, api),
-            pool.submit(api.get, "/api/v2/oauth/scopes", WireScopeListing),
-            pool.submit(_fetch_roles, api) if plan.roles else _done(None),
-            pool.submit(pending.collect) if pending is not None else _done(UsageData()),
-            pool.submit(api.get, "/api/v2/organizations/me", WireOrganization),
+            read(_read_clients, api),
+            read(api.get, "/api/v2/oauth/scopes", WireScopeListing),
+            read(_fetch_roles, api) if plan.roles else _done(None),
+            read(pending.collect) if pending is not None else _done(UsageData()),
+            read(api.get, "/api/v2/organizations/me", WireOrganization),
         ]
         raw_clients, scopes, roles, usage, org = _results(api, reads)
     wire_clients: list[WireClient] = raw_clients
@@ -159,12 +176,6 @@ def _fetch_inventory(
         clients=clients,
         warnings=tuple(warnings),
     )
-
-
-# At most this many requests of one org in flight: the five reads above (clients, scopes, roles,
-# usage, org). Each waits on the network, not on this machine; the pacing keeps them within
-# the token's budget of requests per minute.
-READERS = 5
 
 
 def _read_clients(api: GenesysClient) -> list[WireClient]:
