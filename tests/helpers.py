@@ -4,6 +4,7 @@ the result of a CLI run. Import from here; ``conftest.py`` holds only fixtures."
 from __future__ import annotations
 
 import ipaddress
+import itertools
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,6 +46,14 @@ class FakeClock:
     def sleep(self, seconds: float) -> None:
         self.sleeps.append(seconds)
         self.now += seconds
+
+
+def request_clock() -> Callable[[], float]:
+    """A fake server's clock that moves one second each time it is read (once per token it
+    checks): a token of ``token_lifetime=N`` expires after about N requests, however fast or
+    side by side the tool sends them (a wall clock made token expiry a race)."""
+    ticks = itertools.count()
+    return lambda: float(next(ticks))
 
 
 def env_for(fake: FakeGenesys, region: str = "us-east-1") -> dict[str, str]:

@@ -29,9 +29,9 @@ from benchmarks.bench_audit import (
 def test_bench_audit_small() -> None:
     result = run(clients=120, roles=150, latency=0.0)
     assert (
-        result["requests"] == 1 + 1 + 1 + 2 + 1 + 2 + 1
-    )  # token, clients, scopes, 2 role pages, usage + 2 polls, org
-    assert result["rolePages"] == 2
+        result["requests"] == 1 + 1 + 1 + 1 + 1 + 2 + 1
+    )  # token, clients, scopes, 1 role page (500 a page), usage + 2 polls, org
+    assert result["rolePages"] == 1
     assert (
         result["perClientUsageRequests"] > 2 * 120
     )  # a usage query and a poll per client, and more
@@ -136,3 +136,41 @@ def test_bench_orgs_small() -> None:
     assert result["throttled"]["throttled429s"] == 2
     assert result["together"]["ratioToSlowestAlone"] > 0
     assert "all 2 orgs in one run, `--jobs 1`" in table(result)
+
+
+@pytest.mark.socket
+def test_run_all_small(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Every row of the one table at a tiny size: the tool and its yardstick make the same
+    number of requests (the tool one more at most), and each row has both figures."""
+    from benchmarks.run_all import main as run_all
+
+    out = tmp_path / "all.json"
+    code = run_all(
+        [
+            *("--live", "30", "--roles", "20", "--latency", "0"),
+            *("--offline", "40", "--runs", "1", "--startup-runs", "1"),
+            *("--orgs", "2", "--org-clients", "20", "--json", str(out)),
+        ]
+    )
+    assert code == 0
+    results = json.loads(out.read_text())
+    [live] = results["live"]
+    requests = live["requests"]
+    # token, last-use job, listing, scopes, one role page, org, two polls of the job
+    assert requests["tool"] == requests["yardstick"] == 8
+    assert requests["scopesYardstick"] == 3 and requests["scopesTool"] == 4  # + the org
+    assert results["offline"]["sizes"]["40"]["findings"] > 0
+    areas = [row["area"] for row in results["rows"]]
+    assert areas == [
+        "live",
+        "live",
+        *["offline"] * 4,  # CPU and memory; and with the least-privilege pack
+        *["formats"] * 5,
+        "start-up",
+        "start-up",
+        "many orgs",
+    ]
+    assert all(row["figure"] > 0 and row["yardstick_figure"] >= 0 for row in results["rows"])
+    printed = capsys.readouterr().out
+    assert printed.startswith("| area | measured | figure | yardstick | figure | ratio | target |")
+    assert printed.count("\n| ") == len(areas)  # a line per row after the header

@@ -13,7 +13,16 @@ import pytest
 from genesys_oauth_audit.errors import ExitCode, exit_code_table
 from tests.fake.orgdata import sample_fake
 from tests.fake.server import FakeGenesys
-from tests.helpers import CLIENT_ID, DATA, SAMPLE_SNAPSHOT, TUTORIAL, Ran, Run, env_for
+from tests.helpers import (
+    CLIENT_ID,
+    DATA,
+    SAMPLE_SNAPSHOT,
+    TUTORIAL,
+    Ran,
+    Run,
+    env_for,
+    request_clock,
+)
 
 NOW = "2026-11-20T06:00:00Z"
 FAST = ("--max-retries", "8", "--retry-budget", "60", "--timeout", "5")
@@ -267,8 +276,8 @@ def test_faults_and_expiring_tokens_give_the_same_inventory(run_cli: Run, tmp_pa
         fault_rate=0.15,
         fault_kinds=("429", "5xx"),
         retry_after="0",
-        token_lifetime=2,
-        latency=0.3,
+        token_lifetime=8,
+        clock=request_clock(),
         seed=11,
     )
     with faulty.serve() as base:

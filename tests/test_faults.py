@@ -12,7 +12,7 @@ import pytest
 
 from tests.fake.orgdata import sample_fake
 from tests.fake.server import FakeGenesys
-from tests.helpers import TUTORIAL, Ran, Run, env_for
+from tests.helpers import TUTORIAL, Ran, Run, env_for, request_clock
 
 NOW = "2026-11-20T06:00:00Z"
 PATIENT = (
@@ -160,7 +160,7 @@ def test_transient_faults_are_ridden_out(
 
 
 def test_token_expiry_mid_run(run_cli: Run, tmp_path: Path, clean_snapshot: str) -> None:
-    fake = faulty(token_lifetime=1, latency=0.2)
+    fake = faulty(token_lifetime=8, clock=request_clock())
     ran = fetch(run_cli, fake, tmp_path / "s.json")
     assert ran.code == 0, ran.stderr
     assert (tmp_path / "s.json").read_text() == clean_snapshot

@@ -101,17 +101,33 @@ def test_a_mis_typed_client_is_an_error_not_a_dropped_client(
         fetch(make_client(), clock)
 
 
-def test_roles_are_paged_at_100_without_user_counts(make_client: Make, clock: FakeClock) -> None:
-    big = synthetic_fake(250, n_roles=250, clock=clock)
+def test_roles_are_read_in_one_page_of_500_without_user_counts(
+    make_client: Make, clock: FakeClock
+) -> None:
+    big = synthetic_fake(250, n_roles=450, clock=clock)
+    api = GenesysClient(
+        make_client()._settings, transport=big.transport(), sleep=clock.sleep, clock=clock
+    )
+    inv = fetch(api, clock, roles=True)
+    [request] = [r for r in big.log if r.path == "/api/v2/authorization/roles"]
+    assert request.query == {"pageSize": ["500"], "pageNumber": ["1"], "userCount": ["false"]}
+    assert inv.roles is not None and len(inv.roles) == 450
+
+
+def test_roles_page_on_when_the_api_caps_the_page_size(make_client: Make, clock: FakeClock) -> None:
+    """Asked for 500 a page, an API that answers 100 (pageSize 100, pageCount 3, a nextUri) is
+    followed page by page, at the size it answered."""
+    big = synthetic_fake(250, n_roles=250, clock=clock, role_page_cap=100)
     api = GenesysClient(
         make_client()._settings, transport=big.transport(), sleep=clock.sleep, clock=clock
     )
     inv = fetch(api, clock, roles=True)
     role_requests = [r for r in big.log if r.path == "/api/v2/authorization/roles"]
     assert len(role_requests) == math.ceil(250 / 100)
+    assert role_requests[0].query["pageSize"] == ["500"]
     for i, r in enumerate(role_requests, start=1):
-        assert r.query["pageSize"] == ["100"] and r.query["userCount"] == ["false"]
-        assert r.query["pageNumber"] == [str(i)]
+        assert r.query["userCount"] == ["false"] and r.query["pageNumber"] == [str(i)]
+    assert all(r.query["pageSize"] == ["100"] for r in role_requests[1:])  # as the answer said
     assert inv.roles is not None and len(inv.roles) == 250
 
 
@@ -154,7 +170,7 @@ def test_legacy_usage_is_one_org_level_query_polled_until_complete(
     assert body["interval"] == "2026-08-23T00:00:00.000Z/2026-11-21T00:00:00.000Z"
     polls = [r for r in fake.log if r.path.startswith("/api/v2/usage/query/")]
     assert len(polls) == 4
-    assert clock.sleeps == [1.0, 2.0, 4.0]  # backoff between polls
+    assert clock.sleeps == [0.25, 0.5, 1.0, 2.0]  # a short first wait, doubling between polls
     assert not [r for r in fake.log if "/oauth/clients/" in r.path]  # never one query per client
     assert inv.usage is not None and inv.usage.days == 90 and inv.usage.source == "usage-query"
     assert inv.operation_usage is None and all(c.operations is None for c in inv.clients)
@@ -217,7 +233,12 @@ def test_zero_clients_with_client_credentials_is_an_error(
     fake.clients.clear()
     with pytest.raises(FetchError, match="not even the one this audit signs in with"):
         fetch(make_client(), clock)
-    assert [r.path for r in fake.api_requests()] == ["/api/v2/oauth/clients"]
+    # read side by side with the listing: the scope catalog and the org, once each
+    assert sorted(r.path for r in fake.api_requests()) == [
+        "/api/v2/oauth/clients",
+        "/api/v2/oauth/scopes",
+        "/api/v2/organizations/me",
+    ]
 
 
 def test_a_lone_surrogate_from_the_api_is_kept_as_visible_text(

@@ -64,7 +64,7 @@ def test_both_jobs_are_submitted_first_and_polled_together(
         *[("GET", f"{JOBS}/{a}"), ("GET", f"{JOBS}/{b}")] * 3,
     ]
     # a short first wait that doubles, once per round for both jobs
-    assert clock.sleeps == [1.0, 2.0, 4.0]
+    assert clock.sleeps == [0.25, 0.5, 1.0]
     last_use, operations = (r.body for r in fake.log if r.method == "POST" and r.path == JOBS)
     interval = "2026-08-23T00:00:00.000Z/2026-11-21T00:00:00.000Z"
     assert last_use == {

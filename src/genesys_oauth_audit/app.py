@@ -132,14 +132,16 @@ def fetch_live(
     operation_days: int | None = None,
     on_request: Callable[[str], None] | None = None,
     sleep: Callable[[float], None] | None = None,
+    readers: int | None = None,
 ) -> Inventory:
     """Read the org over the API (the only place the app reaches for HTTP). ``usage_days``: last
     use over that many days; ``operation_days``: the operations each client called (at most 90,
     genesys/usage.py). ``on_request`` is told of every request instead of the progress line (a
     run of many orgs keeps one line); ``sleep`` does every wait (a run of many orgs lets another
-    org work meanwhile)."""
+    org work meanwhile); ``readers``: how many reads of the org run side by side (a run of many
+    orgs reads each with one, see ``FetchPlan.readers``)."""
     from genesys_oauth_audit.genesys.client import GenesysClient, RetryPolicy
-    from genesys_oauth_audit.genesys.fetch import FetchPlan, fetch_inventory
+    from genesys_oauth_audit.genesys.fetch import READERS, FetchPlan, fetch_inventory
     from genesys_oauth_audit.settings import connection_settings
 
     settings = connection_settings(
@@ -164,6 +166,7 @@ def fetch_live(
                 usage_days=usage_days,
                 usage_timeout_seconds=conn.usage_timeout,
                 operation_days=operation_days,
+                readers=READERS if readers is None else readers,
             )
             return fetch_inventory(api, plan, region=settings.endpoint.region, now=now)
     finally:
@@ -359,6 +362,7 @@ def audit(
     color: bool,
     on_request: Callable[[str], None] | None = None,
     sleep: Callable[[float], None] | None = None,
+    readers: int | None = None,
 ) -> tuple[Evaluation, RunInfo]:
     """``check`` without its outputs: the inventory (a snapshot, the live org, proposals),
     evaluated and compared with the baseline; what every report of the run states. A run of
@@ -413,6 +417,7 @@ def audit(
             operation_days=(opts.usage_days or OPERATION_DAYS) if "operations" in needs else None,
             on_request=on_request,
             sleep=sleep,
+            readers=readers,
         )
         source = source_info(inventory, "live")
 

@@ -8,7 +8,6 @@ unless ``--debug`` asks for it.
 
 from __future__ import annotations
 
-import logging
 import os
 import sys
 from collections.abc import Callable, Mapping, Sequence
@@ -62,19 +61,20 @@ def shown(text: str) -> str:
     return redact(terminal(redact(text)))
 
 
-class _ShownFormatter(logging.Formatter):
-    """Log lines pass through ``shown``: no secret and no raw control reaches stderr at -vv."""
-
-    def format(self, record: logging.LogRecord) -> str:
-        return shown(super().format(record))
-
-
 def _setup_logging(verbose: int, quiet: bool = False) -> None:
+    import logging  # here, not at the top: `--help` does not log
+
+    class ShownFormatter(logging.Formatter):
+        """Log lines pass through ``shown``: no secret and no raw control reaches stderr at -vv."""
+
+        def format(self, record: logging.LogRecord) -> str:
+            return shown(super().format(record))
+
     level = logging.WARNING if verbose <= 0 else logging.INFO if verbose == 1 else logging.DEBUG
     if quiet:
         level = logging.ERROR
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(_ShownFormatter("genesys-oauth-audit: %(message)s"))
+    handler.setFormatter(ShownFormatter("genesys-oauth-audit: %(message)s"))
     root = logging.getLogger("genesys_oauth_audit")
     root.handlers[:] = [handler]
     root.setLevel(level)

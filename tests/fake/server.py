@@ -184,6 +184,9 @@ class FakeGenesys:
         None  # "repeat", "loop", "endless", "overrun", "short-total", "foreign-next"
     )
     usage_running_polls: int = 1
+    # The largest pageSize the role listing honours: a larger one is answered with this many
+    # roles a page (and the pageSize, pageCount and nextUri that say so), as Genesys listings cap.
+    role_page_cap: int = 500
     usage_final_status: str = "Complete"
     fault_rate: float = 0.0
     fault_kinds: tuple[str, ...] = ("429", "5xx")
@@ -708,7 +711,7 @@ class FakeGenesys:
         if denied:
             return denied
         params = request.url.params
-        page_size = min(int(params.get("pageSize", "25")), 500)
+        page_size = min(int(params.get("pageSize", "25")), self.role_page_cap)
         page_number = int(params.get("pageNumber", "1"))
         with_count = params.get("userCount", "true") != "false"
         roles = [

@@ -196,8 +196,14 @@ def forbidden_permissions(client: Client, ctx: Context, p: Permissions) -> Itera
     ``wildcard-grants``.
     """
     found: dict[str, list[tuple[str, Verdict]]] | None = None
+    known = _judged(p.permissions, p.risk_at_least, p.categories)
     for granted in client.permissions or ():
-        for verdict in _verdicts(p.permissions, p.risk_at_least, p.categories, granted):
+        verdicts = known.get(granted)
+        if verdicts is None:
+            verdicts = known[granted] = _verdicts(
+                p.permissions, p.risk_at_least, p.categories, granted
+            )
+        for verdict in verdicts:
             if found is None:
                 found = {}
             found.setdefault(verdict.subject, []).append((granted, verdict))
@@ -215,6 +221,16 @@ def forbidden_permissions(client: Client, ctx: Context, p: Permissions) -> Itera
             "; ".join(clauses),
             PermissionEvidence(subject, hits[0][1].matched, tuple(vias)),
         )
+
+
+@lru_cache(maxsize=256)
+def _judged(
+    patterns: tuple[str, ...], risk_at_least: str | None, categories: tuple[str, ...] | None
+) -> dict[str, tuple[Verdict, ...]]:
+    """The verdicts of one rule's parameters so far, by granted permission: looked up once per
+    (rule, client), then one dict lookup per permission the client holds, instead of a cached
+    call that hashes the rule's patterns again for each one."""
+    return {}
 
 
 @lru_cache(maxsize=131072)

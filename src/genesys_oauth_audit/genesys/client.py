@@ -109,6 +109,11 @@ class _TooSlow(Exception):
     """Internal: the response took longer than the time it was given."""
 
 
+class RunAborted(Exception):
+    """A request or a wait stopped because another part of the run failed (``abort``): the run
+    ends with that failure, never with this, so it is no ``AuditError``."""
+
+
 @dataclass(frozen=True)
 class Reply:
     """One response, read whole within its bounds: status, headers and the decoded body."""
@@ -185,6 +190,18 @@ class GenesysClient:
         self._on_request = on_request
         self._rpm = requests_per_minute
         self._sent: deque[float] = deque()
+        # Several threads of one run share this client (fetch reads clients, scopes, roles and the
+        # org side by side while the usage jobs run): one lock for the counters and the progress
+        # callback, one for the pacing window (a thread that must wait holds it, so the others
+        # queue behind it in order), one for the token (one login, one refresh after a 401,
+        # however many threads hold the token that expired).
+        self._lock = threading.Lock()
+        self._pace_lock = threading.Lock()
+        self._token_lock = threading.Lock()
+        self._aborted = threading.Event()
+        if sleep is time.sleep:
+            # A real wait (a poll, a backoff, pacing) ends early when the run is aborted.
+            self._sleep = self._abortable_sleep
         self._token: SecretStr | None = settings.credentials.access_token
         self._token_expires_at: float | None = None
         self._static_token = settings.credentials.access_token is not None
@@ -210,6 +227,24 @@ class GenesysClient:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+    def abort(self) -> None:
+        """Stop every request and wait of this client that has not started yet, and every real
+        wait under way (``RunAborted``): another part of the run failed, so this one's answers
+        would not be used."""
+        self._aborted.set()
+
+    def _abortable_sleep(self, seconds: float) -> None:
+        self._aborted.wait(seconds)
+
+    def _check_aborted(self) -> None:
+        if self._aborted.is_set():
+            raise RunAborted
+
+    def _count(self, **deltas: float) -> None:
+        with self._lock:
+            for name, delta in deltas.items():
+                setattr(self.stats, name, getattr(self.stats, name) + delta)
 
     @property
     def api_base(self) -> str:
@@ -242,7 +277,9 @@ class GenesysClient:
     ) -> None:
         """Sleep ``seconds`` (polling, for one) unless that would pass the run's deadline."""
         self._check_deadline(f"{doing}; {seconds:.1f}s more to wait", seconds)
+        self._check_aborted()
         (sleep or self._sleep)(seconds)
+        self._check_aborted()
 
     # -- public API ----------------------------------------------------------------------------
 
@@ -437,7 +474,7 @@ class GenesysClient:
                         )
                     )
                 refreshed = True
-                self._token = None  # force a new one, once, for this request
+                self._drop_token(token)  # a new one, once for this request, once for all threads
                 continue
             if 200 <= status < 300:
                 return response
@@ -449,16 +486,18 @@ class GenesysClient:
         self, request: httpx.Request, what: str, *, count_as_api: bool
     ) -> Reply | _RetryLater:
         """One try: a response read whole within its bounds, or a reason to retry."""
+        self._check_aborted()
         self._check_deadline(f"before {what}")
         remaining = self._remaining()
         # One response may take --timeout, but never past the run's deadline.
         limit = self._timeout if remaining is None else min(self._timeout, remaining)
         request.extensions["timeout"] = httpx.Timeout(limit).as_dict()
         started = self._clock()
-        if count_as_api:
-            self.stats.requests += 1
-        if self._on_request is not None:
-            self._on_request(what)
+        with self._lock:
+            if count_as_api:
+                self.stats.requests += 1
+            if self._on_request is not None:
+                self._on_request(what)
         try:
             response = self._http.send(request, stream=True)
             try:
@@ -537,14 +576,20 @@ class GenesysClient:
             f"{what}: {failure.reason}; {delay:.1f}s to wait before a retry", delay
         )
         log.info("%s: %s; retrying in %.1fs", what, failure.reason, delay)
-        self.stats.retries += 1
-        self.stats.waited_seconds += delay
+        self._count(retries=1, waited_seconds=delay)
+        self._check_aborted()
         self._sleep(delay)
+        self._check_aborted()
 
     def _pace(self, what: str) -> None:
-        """Stay under the per-token request limit before the server has to say 429."""
+        """Stay under the per-token request limit before the server has to say 429 (one thread at
+        a time: the window is shared by every thread of the run)."""
         if self._rpm <= 0:
             return
+        with self._pace_lock:
+            self._pace_locked(what)
+
+    def _pace_locked(self, what: str) -> None:
         now = self._clock()
         while self._sent and now - self._sent[0] >= 60.0:
             self._sent.popleft()
@@ -556,10 +601,17 @@ class GenesysClient:
                     "pacing: %d requests in the last minute; waiting %.1fs", len(self._sent), wait
                 )
                 self._sleep(wait)
+                self._check_aborted()
             self._sent.popleft()
         self._sent.append(self._clock())
 
     # -- authentication ------------------------------------------------------------------------
+
+    def _drop_token(self, rejected: SecretStr) -> None:
+        """Forget the token a 401 rejected, unless another thread has already replaced it."""
+        with self._token_lock:
+            if self._token is rejected:
+                self._token = None
 
     def _ensure_token(self) -> SecretStr:
         if self._static_token:
@@ -571,13 +623,14 @@ class GenesysClient:
                     "nothing was sent"
                 )
             return self._token
-        if (
-            self._token is not None
-            and self._token_expires_at is not None
-            and self._clock() < self._token_expires_at
-        ):
-            return self._token
-        return self._login()
+        with self._token_lock:
+            if (
+                self._token is not None
+                and self._token_expires_at is not None
+                and self._clock() < self._token_expires_at
+            ):
+                return self._token
+            return self._login()
 
     def _login(self) -> SecretStr:
         creds = self._settings.credentials
@@ -601,7 +654,7 @@ class GenesysClient:
         redact.register(f"Basic {basic}")
         failures = 0
         while True:
-            self.stats.token_requests += 1
+            self._count(token_requests=1)
             response = self._send_once(
                 self._http.build_request(
                     "POST",
@@ -884,4 +937,12 @@ def _transport_reason(exc: httpx.TransportError) -> str:
     return f"{type(exc).__name__}: {_one_line(text, 160)}" if text else type(exc).__name__
 
 
-__all__ = ["FetchError", "GenesysClient", "Reply", "RequestStats", "RetryPolicy", "path_segment"]
+__all__ = [
+    "FetchError",
+    "GenesysClient",
+    "Reply",
+    "RequestStats",
+    "RetryPolicy",
+    "RunAborted",
+    "path_segment",
+]

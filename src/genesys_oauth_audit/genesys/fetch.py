@@ -8,8 +8,10 @@ signs in with one, no roles, no scopes) is doubt too.
 
 from __future__ import annotations
 
+import contextvars
 import logging
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -18,8 +20,8 @@ from pydantic import BaseModel, ValidationError
 
 from genesys_oauth_audit.data.operations import CalledOperation
 from genesys_oauth_audit.errors import BadResponseError, EmptyOrgError
-from genesys_oauth_audit.genesys.client import GenesysClient
-from genesys_oauth_audit.genesys.usage import UsageData, fetch_usage
+from genesys_oauth_audit.genesys.client import GenesysClient, RunAborted
+from genesys_oauth_audit.genesys.usage import UsageData, start_usage
 from genesys_oauth_audit.genesys.wire import (
     WireClient,
     WireOrganization,
@@ -42,7 +44,15 @@ from genesys_oauth_audit.inventory import (
 
 log = logging.getLogger("genesys_oauth_audit.fetch")
 
-ROLE_PAGE_SIZE = 100
+# The largest page the Genesys listings document (the swagger states no maximum for roles); an
+# API that caps it answers a smaller pageSize and more pages, which are followed.
+ROLE_PAGE_SIZE = 500
+
+
+# At most this many requests of one org in flight: the five reads of ``_fetch_inventory``
+# (clients, scopes, roles, usage, org). Each waits on the network, not on this machine; the
+# pacing keeps them within the token's budget of requests per minute.
+READERS = 5
 
 
 @dataclass(frozen=True)
@@ -54,6 +64,10 @@ class FetchPlan:
     usage_days: int | None = None
     usage_timeout_seconds: float = 600.0
     operation_days: int | None = None
+    # How many reads of the org run side by side (``READERS``). A run of many orgs reads each org
+    # with one (1): it already reads orgs side by side, and an org that waits gives its place
+    # to another, which needs each org's waits made by one thread.
+    readers: int = READERS
 
 
 def fetch_inventory(
@@ -78,8 +92,38 @@ def _fetch_inventory(
     sleep: Callable[[float], None] | None,
 ) -> Inventory:
     warnings: list[str] = []
-    raw_clients = api.get_all_pages("/api/v2/oauth/clients")
-    if not raw_clients:
+    # The usage queries go first: they run on the service's side (seconds) while the rest of the
+    # org is read. Then the client listing, the scope catalog, the roles and the org are read side
+    # by side, and the usage results polled meanwhile: a live audit takes about as long as its
+    # slowest chain of requests, not the sum of them. Every request still goes through the one
+    # client: one token, one pacing window, one deadline.
+    pending = None
+    if plan.usage_days or plan.operation_days:
+        pending = start_usage(
+            api,
+            last_use_days=plan.usage_days or None,
+            operation_days=plan.operation_days or None,
+            now=now,
+            timeout=plan.usage_timeout_seconds,
+            sleep=sleep,
+        )
+    with ThreadPoolExecutor(max_workers=plan.readers, thread_name_prefix="fetch") as pool:
+
+        def read(fn: Callable[..., Any], *args: Any) -> Future[Any]:
+            # Each read runs in the caller's context (a run of many orgs names the org in every
+            # log line through a context variable).
+            return pool.submit(contextvars.copy_context().run, fn, *args)
+
+        reads: list[Future[Any]] = [
+            read(_read_clients, api),
+            read(api.get, "/api/v2/oauth/scopes", WireScopeListing),
+            read(_fetch_roles, api) if plan.roles else _done(None),
+            read(pending.collect) if pending is not None else _done(UsageData()),
+            read(api.get, "/api/v2/organizations/me", WireOrganization),
+        ]
+        raw_clients, scopes, roles, usage, org = _results(api, reads)
+    wire_clients: list[WireClient] = raw_clients
+    if not wire_clients:
         if api.signs_in_with_client_credentials:
             raise EmptyOrgError(
                 "GET /api/v2/oauth/clients: the API listed no OAuth clients, not even the one "
@@ -92,28 +136,11 @@ def _fetch_inventory(
             "audit cannot tell an empty org from a token that sees no clients"
         )
         log.warning("warning: %s", warnings[-1])
-    wire_clients = [
-        _validate(WireClient, item, f"GET /api/v2/oauth/clients: entity {i}")
-        for i, item in enumerate(raw_clients)
-    ]
-    scopes = api.get("/api/v2/oauth/scopes", WireScopeListing)
     if not scopes.entities:
         raise EmptyOrgError(
             "GET /api/v2/oauth/scopes: the API listed no OAuth scopes; every org has its scope "
             "catalog, so this answer is not one to audit against"
         )
-    roles = _fetch_roles(api) if plan.roles else None
-    usage = UsageData()
-    if plan.usage_days or plan.operation_days:
-        usage = fetch_usage(
-            api,
-            last_use_days=plan.usage_days or None,
-            operation_days=plan.operation_days or None,
-            now=now,
-            timeout=plan.usage_timeout_seconds,
-            sleep=sleep,
-        )
-    org = api.get("/api/v2/organizations/me", WireOrganization)
     if not org.id:
         raise BadResponseError(
             "GET /api/v2/organizations/me: the answer has no organization id; reports and "
@@ -149,6 +176,42 @@ def _fetch_inventory(
         clients=clients,
         warnings=tuple(warnings),
     )
+
+
+def _read_clients(api: GenesysClient) -> list[WireClient]:
+    """The client listing, every page, validated (in its reading thread, while others wait)."""
+    return [
+        _validate(WireClient, item, f"GET /api/v2/oauth/clients: entity {i}")
+        for i, item in enumerate(api.get_all_pages("/api/v2/oauth/clients"))
+    ]
+
+
+def _done(value: Any) -> Future[Any]:
+    future: Future[Any] = Future()
+    future.set_result(value)
+    return future
+
+
+def _results(api: GenesysClient, reads: list[Future[Any]]) -> list[Any]:
+    """Every read's answer; on the first failure, the others are stopped (``abort``) and the
+    failure of the first read in the list that failed is raised: the same error whichever
+    thread noticed first, and no read left running (a usage poll could wait minutes)."""
+    pending = set(reads)
+    try:
+        while pending:
+            done, pending = wait(pending, return_when="FIRST_EXCEPTION")
+            if any(f.exception() is not None for f in done):
+                api.abort()
+                wait(pending)
+                break
+    except BaseException:  # Ctrl-C, a signal: the reads stop at their next request or wait
+        api.abort()
+        raise
+    for future in reads:
+        error = future.exception()
+        if error is not None and not isinstance(error, RunAborted):
+            raise error
+    return [future.result() for future in reads]
 
 
 def _validate(model: type[BaseModel], item: Any, what: str) -> Any:

@@ -58,7 +58,10 @@ MAX_JOB_DAYS = 90  # "End date cannot be more than 90 days after the start"
 MAX_LOOKBACK_DAYS = 365  # "Start date cannot be more than a year ago"
 RESULTS_PAGE_SIZE = 1000  # the service's maximum: fewest requests
 MAX_RESULT_PAGES = 10_000
-FIRST_POLL_DELAY = 1.0
+# A job over an org's usage takes a second or more; a first look after a quarter of a second,
+# doubling each time, sees a quick job done within half a second of its end and a slow one
+# polled about a dozen times a minute at most after the first minute (30 s between looks).
+FIRST_POLL_DELAY = 0.25
 MAX_POLL_DELAY = 30.0
 LAST_USE = "last use"
 OPERATIONS = "operations"
@@ -91,6 +94,56 @@ def fetch_usage(
 ) -> UsageData:
     """Last use over ``last_use_days`` and operations over ``operation_days`` (capped at 90), in
     at most two jobs of the newer usage service, or from the legacy query when it is absent."""
+    return start_usage(
+        api,
+        last_use_days=last_use_days,
+        operation_days=operation_days,
+        now=now,
+        timeout=timeout,
+        sleep=sleep,
+    ).collect()
+
+
+@dataclass
+class PendingUsage:
+    """Usage queries submitted and not read yet: ``collect`` polls them together and reads
+    their rows. Submitted first, they run on the service's side while the rest of the org is
+    read."""
+
+    api: GenesysClient
+    jobs: list[_Job]
+    legacy: _LegacyQuery | None
+    timeout: float
+    sleep: Callable[[float], None] | None
+    notes: tuple[str, ...]
+
+    def collect(self) -> UsageData:
+        usage: UsageWindow | None = None
+        last_used: dict[str, date] | None = None
+        operation_usage: UsageWindow | None = None
+        operations: dict[str, tuple[CalledOperation, ...]] | None = None
+        if self.legacy is not None:
+            usage, last_used = self.legacy.collect(self.api, self.timeout, self.sleep)
+        _poll_together(self.api, self.jobs, self.timeout, self.sleep)
+        for job in self.jobs:
+            if job.kind == LAST_USE:
+                usage, last_used = job.window(), _last_use(job.rows, job.what)
+            else:
+                operation_usage, operations = job.window(), _operations(job.rows, job.what)
+        return UsageData(usage, last_used, operation_usage, operations, self.notes)
+
+
+def start_usage(
+    api: GenesysClient,
+    *,
+    last_use_days: int | None,
+    operation_days: int | None,
+    now: datetime,
+    timeout: float,
+    sleep: Callable[[float], None] | None = None,
+) -> PendingUsage:
+    """Submit the usage queries ``fetch_usage`` needs (the newer service's jobs, or the legacy
+    query when the service is absent); ``collect()`` on the answer reads them."""
     today = now.astimezone(timezone.utc).date()
     notes: list[str] = []
     if operation_days is not None and operation_days > MAX_JOB_DAYS:
@@ -148,19 +201,10 @@ def fetch_usage(
         log.info("%s", notes[-1])
         last_via_jobs = False
 
-    usage: UsageWindow | None = None
-    last_used: dict[str, date] | None = None
+    legacy = None
     if last_use_days is not None and not last_via_jobs:
-        usage, last_used = legacy_last_use(api, last_use_days, now, timeout, sleep)
-    operation_usage: UsageWindow | None = None
-    operations: dict[str, tuple[CalledOperation, ...]] | None = None
-    _poll_together(api, jobs, timeout, sleep)
-    for job in jobs:
-        if job.kind == LAST_USE:
-            usage, last_used = job.window(), _last_use(job.rows, job.what)
-        else:
-            operation_usage, operations = job.window(), _operations(job.rows, job.what)
-    return UsageData(usage, last_used, operation_usage, operations, tuple(notes))
+        legacy = _LegacyQuery.submit(api, last_use_days, now)
+    return PendingUsage(api, jobs, legacy, timeout, sleep, tuple(notes))
 
 
 # -- the newer service: aggregates query jobs --------------------------------------------------
@@ -372,6 +416,29 @@ def legacy_last_use(
     sleep: Callable[[float], None] | None,
 ) -> tuple[UsageWindow, dict[str, date]]:
     """One org-level query for every client (never one per client), polled until complete."""
+    return _LegacyQuery.submit(api, days, now).collect(api, timeout, sleep)
+
+
+@dataclass(frozen=True)
+class _LegacyQuery:
+    """The legacy query, submitted: where its results are and the window it covers."""
+
+    path: str
+    days: int
+    start_day: date
+    end_day: date
+
+    @staticmethod
+    def submit(api: GenesysClient, days: int, now: datetime) -> _LegacyQuery:
+        return _legacy_submit(api, days, now)
+
+    def collect(
+        self, api: GenesysClient, timeout: float, sleep: Callable[[float], None] | None
+    ) -> tuple[UsageWindow, dict[str, date]]:
+        return _legacy_collect(api, self, timeout, sleep)
+
+
+def _legacy_submit(api: GenesysClient, days: int, now: datetime) -> _LegacyQuery:
     end_day = now.astimezone(timezone.utc).date() + timedelta(days=1)
     start_day = end_day - timedelta(days=days)
     interval = f"{midnight(start_day)}/{midnight(end_day)}"
@@ -391,8 +458,22 @@ def legacy_last_use(
         f"{LEGACY_PATH}/"
         f"{path_segment(execution.executionId, 'POST /api/v2/usage/query: executionId')}/results"
     )
+    return _LegacyQuery(path, days, start_day, end_day)
+
+
+def _legacy_collect(
+    api: GenesysClient,
+    query: _LegacyQuery,
+    timeout: float,
+    sleep: Callable[[float], None] | None,
+) -> tuple[UsageWindow, dict[str, date]]:
+    path, days, start_day, end_day = query.path, query.days, query.start_day, query.end_day
     waited = 0.0
-    delay = 1.0
+    delay = FIRST_POLL_DELAY
+    # The first look comes after a short wait too: the query was submitted a moment ago.
+    api.wait(delay, f"polling GET {path}", sleep)
+    waited += delay
+    delay = min(delay * 2, MAX_POLL_DELAY)
     while True:
         result = api.get(path, WireUsageResult)
         status = result.queryStatus
@@ -411,7 +492,7 @@ def legacy_last_use(
             )
         api.wait(delay, f"polling GET {path}", sleep)
         waited += delay
-        delay = min(delay * 2, 30.0)
+        delay = min(delay * 2, MAX_POLL_DELAY)
     if result.results is None:
         raise BadResponseError(
             f"GET {path}: the usage query is Complete but its answer has no results list; "

@@ -161,6 +161,26 @@ def h(text: object) -> str:
     return escape(terminal(str(text)), quote=True)
 
 
+# A browser opens a page of a few megabytes; one with every finding of a 100,000-client org would
+# be hundreds (each row carries its evidence and remediation), more than a browser opens. Past
+# these many rows a table shows the first ones (the most severe findings; the clients with the
+# largest unused share) and says how many more there are and where every one of them is.
+MAX_FINDING_ROWS = 5000
+MAX_CLIENT_ROWS = 2000
+
+
+def _capped(shown: int, total: int, what: str) -> list[str]:
+    """The notice under a table that shows ``shown`` of ``total`` rows; none when all are shown."""
+    if shown >= total:
+        return []
+    return [
+        f'<p class="verdict fail">This page lists {shown:,} of the {total:,} {what}; a page with '
+        "every one would be too large for a browser. The JSON, SARIF and JUnit reports "
+        "(<code>--json-output</code>, <code>--sarif-output</code>, <code>--junit-output</code>) "
+        "hold them all.</p>"
+    ]
+
+
 def _row(f: Finding, run: RunInfo) -> str:
     rule = run.rule(f.rule_id)
     client_text = f"{f.client_name} {f.client_id or ''}"
@@ -255,6 +275,7 @@ def _least_privilege(run: RunInfo, ids: str = "") -> list[str]:
     view = run.least_privilege
     if view is None:
         return []
+    shown = view.clients[:MAX_CLIENT_ROWS]
     head = "".join(
         f'<th class="{"num" if key != "name" else ""}"><button type="button" data-sort="{key}">'
         f"{label}</button></th>"
@@ -278,7 +299,7 @@ def _least_privilege(run: RunInfo, ids: str = "") -> list[str]:
         # prefixes each org's ids, so they stay unique.
         f'<table id="{ids}least-privilege"><thead><tr>{head}<th>details</th></tr></thead><tbody>',
     ]
-    for r in view.clients:
+    for r in shown:
         share = r.unused_share
         parts.append(
             f'<tr data-name="{h(r.client_name.casefold())}" data-granted="{r.granted}" '
@@ -294,7 +315,13 @@ def _least_privilege(run: RunInfo, ids: str = "") -> list[str]:
             f"<td><details><summary>{r.operations} operations</summary>"
             f"{_privilege_details(r)}</details></td></tr>"
         )
-    parts += ["</tbody></table>", *(f'<p class="small">{h(n)}</p>' for n in view.limits)]
+    parts += [
+        "</tbody></table>",
+        *_capped(
+            len(shown), len(view.clients), "clients, those with the largest unused share first"
+        ),
+        *(f'<p class="small">{h(n)}</p>' for n in view.limits),
+    ]
     return parts
 
 
@@ -338,7 +365,8 @@ def body(
     """The report of one run as a page's body: its heading (``heading``, HTML, at ``level``)
     and verdict, facts, findings table with its filters (element ids prefixed with ``ids``,
     as ``script(ids)`` expects), and every other section."""
-    reported = run.reported(evaluation)
+    everything = run.reported(evaluation)
+    reported = everything[:MAX_FINDING_ROWS]  # most severe first
     tally = run.counts(evaluation)
     counts = tally.by_severity
     failed = tally.failing > 0
@@ -352,7 +380,7 @@ def body(
     if src.proposals:
         source += "; proposals " + ", ".join(h(p) for p in src.proposals)
     when = run.generated_at.strftime("%Y-%m-%d %H:%M UTC")
-    rules = sorted({f.rule_id for f in reported})
+    rules = sorted({f.rule_id for f in everything})
     cards = "".join(
         f'<div class="card sev-{s.value}"><b data-count="{s.value}">{counts[s.value]}</b>{s.value}</div>'
         for s in SEVERITIES
@@ -391,11 +419,13 @@ def body(
         "<th>finding</th></tr></thead><tbody>",
         *(_row(f, run) for f in reported),
         "</tbody></table>",
+        *_capped(len(reported), len(everything), "findings, the most severe first"),
     ]
-    top = riskiest(evaluation)
+    rated = riskiest(evaluation)
+    top = rated[:MAX_CLIENT_ROWS]
     if top:
         parts += [
-            f"<h2>Clients rated high or critical by the risk catalog ({len(top)})</h2>",
+            f"<h2>Clients rated high or critical by the risk catalog ({len(rated)})</h2>",
             "<table><thead><tr><th>risk</th><th>client</th><th>grant type, roles, permissions</th><th>why</th></tr></thead><tbody>",
         ]
         for c in top:
@@ -406,6 +436,7 @@ def body(
                 f"<td>{h(describe_client(c))}</td><td>{h(c.risk_reason or '')}</td></tr>"
             )
         parts.append("</tbody></table>")
+        parts += _capped(len(top), len(rated), "clients rated high or critical, the riskiest first")
     parts += _least_privilege(run, ids)
     if evaluation.disabled:
         parts += [

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from genesys_oauth_audit.files.output import json_text
+from genesys_oauth_audit.files.output import compact_json_text, json_text
 from genesys_oauth_audit.findings import (
     ClientRef,
     DisabledRule,
@@ -246,13 +246,14 @@ def report_dict(evaluation: Evaluation, run: RunInfo) -> dict[str, Any]:
     }
 
 
-# Above this many findings and clients the report is written compact: Python's json module
-# uses its C encoder only without indentation, and a 100,000-client report then takes a
-# second instead of several. Small reports stay indented for people (and golden files).
+# Above this many findings and clients the report is written compact, on one line without
+# spaces: a third smaller than indented, so quicker to write and to read back. Small reports stay
+# indented for people (and golden files).
 INDENT_LIMIT = 5000
 
 
 def render(evaluation: Evaluation, run: RunInfo) -> str:
     data = report_dict(evaluation, run)
-    indent = 2 if len(data["findings"]) + len(data["clients"]) <= INDENT_LIMIT else None
-    return json_text(data, indent=indent) + "\n"
+    if len(data["findings"]) + len(data["clients"]) > INDENT_LIMIT:
+        return compact_json_text(data) + "\n"
+    return json_text(data) + "\n"

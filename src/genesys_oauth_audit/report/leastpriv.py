@@ -27,7 +27,8 @@ from genesys_oauth_audit.leastpriv.analysis import GrantUse, PermissionAnalysis,
 from genesys_oauth_audit.leastpriv.org import OrgLeastPrivilege
 
 Kind = Literal["permissions", "scopes"]
-# The compact blocks of text, Markdown and JUnit show this many clients; HTML and JSON show all.
+# The compact blocks of text, Markdown and JUnit show this many clients; JSON shows all, HTML its
+# first html.MAX_CLIENT_ROWS (the largest unused share first) and says how many it left out.
 TOP = 10
 
 

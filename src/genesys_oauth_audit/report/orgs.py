@@ -27,7 +27,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 from genesys_oauth_audit.errors import ExitCode
-from genesys_oauth_audit.files.output import json_text
+from genesys_oauth_audit.files.output import compact_json_text, json_text
 from genesys_oauth_audit.findings import SEVERITIES, Evaluation, Severity
 from genesys_oauth_audit.report import html as html_report
 from genesys_oauth_audit.report import json_report, junit, markdown, sarif, text
@@ -246,8 +246,9 @@ def render_json(orgs: OrgsRun) -> str:
         for o in data["orgs"]
         if o["report"] is not None
     )
-    indent = 2 if size <= json_report.INDENT_LIMIT else None
-    return json_text(data, indent=indent) + "\n"
+    if size > json_report.INDENT_LIMIT:
+        return compact_json_text(data) + "\n"
+    return json_text(data) + "\n"
 
 
 # -- SARIF ----------------------------------------------------------------------------------------
