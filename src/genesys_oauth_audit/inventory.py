@@ -464,12 +464,27 @@ def _other_file(data: Any, text: str, shown: str) -> str | None:
 
 def parse_snapshot(text: str, shown: str) -> Inventory:
     inventory = _parse_current(text)
-    if inventory is not None:
-        duplicates = _duplicate_ids(inventory.clients)
-        if duplicates:
-            raise SnapshotError(_duplicate_diagnostics(text, shown, duplicates))
-        return inventory
-    return _parse_checked(text, shown)
+    if inventory is None:
+        inventory = _parse_checked(text, shown)
+    return _consistent(inventory, text, shown)
+
+
+def _consistent(inventory: Inventory, text: str, shown: str) -> Inventory:
+    """The snapshot, once what the models cannot see alone holds: client ids are unique, and
+    each role's policies and permissions state the same grants (whichever path read it)."""
+    duplicates = _duplicate_ids(inventory.clients)
+    if duplicates:
+        raise SnapshotError(_duplicate_diagnostics(text, shown, duplicates))
+    disagreements = role_disagreements(inventory.roles or ())
+    if disagreements:
+        locate = JsonLocator(text)
+        raise SnapshotError(
+            [
+                Diagnostic(shown, *locate(("roles", i, "policies")), f"roles/{i}/policies: {why}")
+                for i, why in disagreements[:50]
+            ]
+        )
+    return inventory
 
 
 def _parse_current(text: str) -> Inventory | None:
@@ -558,18 +573,6 @@ def _parse_checked(text: str, shown: str) -> Inventory:
             where = "/".join(str(p) for p in loc) or "(top level)"
             diagnostics.append(Diagnostic(shown, line, col, f"{where}: {_describe(err)}"))
         raise SnapshotError(diagnostics) from None
-    duplicates = _duplicate_ids(inventory.clients)
-    if duplicates:
-        raise SnapshotError(_duplicate_diagnostics(text, shown, duplicates))
-    disagreements = role_disagreements(inventory.roles or ())
-    if disagreements:
-        locate = JsonLocator(text)
-        raise SnapshotError(
-            [
-                Diagnostic(shown, *locate(("roles", i, "policies")), f"roles/{i}/policies: {why}")
-                for i, why in disagreements[:50]
-            ]
-        )
     return inventory
 
 
