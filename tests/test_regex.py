@@ -79,7 +79,7 @@ def test_validate_refuses_what_re2_cannot_run_at_its_location(
     path = policy_with(tmp_path, pattern)
     ran = run_cli("validate", str(path))
     assert ran.code == 2 and ran.stdout == ""
-    assert f"{path}:6:65: error: invalid regular expression {pattern!r}: {reason}; " in ran.stderr
+    assert f"{path}:6:65: error: invalid regular expression '{pattern}': {reason}; " in ran.stderr
     assert "patterns use RE2 syntax: no backreferences or lookaround" in ran.stderr
     assert "internal error" not in ran.stderr and "Traceback" not in ran.stderr
 

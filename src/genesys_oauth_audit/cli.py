@@ -504,7 +504,8 @@ def _severity_or_never(value: str) -> Severity | None:
     "--policy",
     "policies",
     multiple=True,
-    help="Policy file, or a shipped pack as builtin:NAME (tutorial). Repeatable. Required, "
+    help="Policy file, or a shipped pack as builtin:NAME (tutorial, baseline, strict, "
+    "least-privilege). Repeatable. Required, "
     "except with --orgs when every org names its own policies.",
 )
 @click.option(

@@ -51,10 +51,15 @@ def problem(pattern: str) -> str | None:
     try:
         _compiled(pattern)
     except PatternError as exc:
-        return f"invalid regular expression {pattern!r}: {exc}; {SYNTAX_HINT}"
+        return f"invalid regular expression {_shown(pattern)}: {exc}; {SYNTAX_HINT}"
     return None
 
 
 def search(pattern: str, text: str) -> bool:
     """Whether ``pattern`` matches anywhere in ``text``, in time linear in the text."""
     return _compiled(pattern).search(text.encode("utf-8", "surrogatepass")) is not None
+
+
+def _shown(pattern: str) -> str:
+    """The pattern as written in the policy (``repr`` would double every backslash), quoted."""
+    return "'" + pattern.encode("unicode_escape").decode("ascii").replace("\\\\", "\\") + "'"

@@ -97,6 +97,16 @@ class _Loader:
                 return None
             path = pack_path(builtin)
             shown = ref
+        elif "://" in ref:
+            # Never fetched: a gate whose rules could change on a server would not be a gate.
+            self._missing(
+                origin,
+                ref,
+                f"cannot include {ref!r}: include takes a policy file's path (relative to the "
+                "including file) or builtin:NAME; URLs are not fetched (download the file and "
+                "pin it in your repository)",
+            )
+            return None
         else:
             path = Path(ref) if base is None else base / ref
             shown = (

@@ -20,7 +20,10 @@ if TYPE_CHECKING:
     from genesys_oauth_audit.report.base import RunInfo
 
 REPORTERS: dict[str, tuple[str, str]] = {
-    "text": ("genesys_oauth_audit.report.text", "for people: grouped, 80 columns"),
+    "text": (
+        "genesys_oauth_audit.report.text",
+        "for people: grouped, as wide as the terminal (80 in files)",
+    ),
     "json": (
         "genesys_oauth_audit.report.json_report",
         "machine-readable, schemas/report.schema.json",
