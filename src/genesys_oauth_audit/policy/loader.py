@@ -21,6 +21,7 @@ from pydantic import ValidationError
 from genesys_oauth_audit.checks import CHECKS, CheckType, Params
 from genesys_oauth_audit.checks.params import PARAM_ERROR, glob_problem
 from genesys_oauth_audit.data import pack_names, pack_path
+from genesys_oauth_audit.data.enums import CLIENT_STATES, GRANT_TYPES
 from genesys_oauth_audit.errors import Diagnostic, PolicyError
 from genesys_oauth_audit.files.yamldoc import (
     MAX_DOCUMENT_BYTES,
@@ -33,7 +34,6 @@ from genesys_oauth_audit.files.yamldoc import (
     where_text,
 )
 from genesys_oauth_audit.findings import Severity
-from genesys_oauth_audit.inventory import CLIENT_STATES, GRANT_TYPES
 from genesys_oauth_audit.policy.frameworks import control_warning, framework_warning
 from genesys_oauth_audit.policy.github import limit_warnings
 from genesys_oauth_audit.policy.model import (
