@@ -30,7 +30,7 @@ from genesys_oauth_audit.checks.risk import (
     risky,
 )
 from genesys_oauth_audit.evidence import PermissionEvidence, RoleEvidence, Via, divisions_text
-from genesys_oauth_audit.findings import Severity
+from genesys_oauth_audit.severity import Severity
 
 if TYPE_CHECKING:
     from genesys_oauth_audit.inventory import Client

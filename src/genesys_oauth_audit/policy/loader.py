@@ -33,7 +33,6 @@ from genesys_oauth_audit.files.yamldoc import (
     schema_diagnostics,
     where_text,
 )
-from genesys_oauth_audit.findings import Severity
 from genesys_oauth_audit.policy.frameworks import control_warning, framework_warning
 from genesys_oauth_audit.policy.github import limit_warnings
 from genesys_oauth_audit.policy.model import (
@@ -46,6 +45,7 @@ from genesys_oauth_audit.policy.model import (
     Where,
 )
 from genesys_oauth_audit.policy.schema import policy_schema
+from genesys_oauth_audit.severity import Severity
 
 MAX_POLICY_BYTES = MAX_DOCUMENT_BYTES
 BUILTIN_PREFIX = "builtin:"

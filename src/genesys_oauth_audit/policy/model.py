@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 from genesys_oauth_audit.checks import CheckType, Params
 from genesys_oauth_audit.errors import Diagnostic
-from genesys_oauth_audit.findings import Severity
+from genesys_oauth_audit.severity import Severity
 
 if TYPE_CHECKING:
     from genesys_oauth_audit.inventory import Client

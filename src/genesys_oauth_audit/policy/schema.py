@@ -12,7 +12,7 @@ from functools import lru_cache
 from typing import Any
 
 from genesys_oauth_audit.checks import CHECKS
-from genesys_oauth_audit.findings import SEVERITIES
+from genesys_oauth_audit.severity import SEVERITIES
 
 API_VERSION = "genesys-oauth-audit/v1"
 KIND = "Policy"
