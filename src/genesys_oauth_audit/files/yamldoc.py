@@ -348,7 +348,7 @@ def schema_diagnostics(doc: Document, error: SchemaError) -> list[Diagnostic]:
     return [doc.at(path, f"{where}: {error.message}")]
 
 
-class SchemaValidator(Protocol):
+class Validator(Protocol):
     """What ``read_document`` needs of a validator: jsonschema's ``iter_errors``."""
 
     def iter_errors(self, instance: Any) -> Iterator[SchemaError]: ...
@@ -370,7 +370,7 @@ class Parsed:
 def read_document(
     path: Path,
     shown: str,
-    validator: SchemaValidator,
+    validator: Validator,
     diagnostics: list[Diagnostic],
     *,
     what: str = "policy",
