@@ -5,7 +5,7 @@ The layers, bottom to top (a module may import its own layer or any layer below)
     errors, redact                    the error tree; the secrets of this run, redacted everywhere
     data, files                       shipped catalogs; documents in, outputs out
     inventory                         the normalised inventory and snapshots
-    findings, evidence                the records an evaluation produces, and why each holds
+    findings, evidence, severity      the records an evaluation produces, why each holds, severities
     settings, genesys, proposals      the input stages: a live org, proposed clients
     leastpriv                         granted versus exercised; the least-privilege role
     checks                            the check types and their registry
@@ -30,7 +30,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("errors", "redact"),
     ("data", "files"),
     ("inventory",),
-    ("findings", "evidence"),
+    ("findings", "evidence", "severity"),
     ("settings", "genesys", "proposals"),
     ("leastpriv",),
     ("checks",),

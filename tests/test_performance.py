@@ -11,6 +11,7 @@ import json
 import subprocess
 import sys
 from datetime import date
+from pathlib import Path
 
 import pytest
 
@@ -20,6 +21,7 @@ from genesys_oauth_audit.genesys.wire import WireClient
 from genesys_oauth_audit.inventory import Inventory, Role, Scope, UsageWindow, parse_snapshot
 from genesys_oauth_audit.policy.loader import load_policies
 from tests.fake.orgdata import SCOPES, synthetic_fake
+from tests.helpers import TUTORIAL
 
 HEAVY = ("httpx", "pydantic", "jsonschema", "yaml")
 CLIENTS = 5_000
@@ -44,6 +46,62 @@ def test_help_of_every_command_imports_no_heavy_library() -> None:
     assert len(result["codes"]) > 5  # the tool's --help and one per command
     assert all(value == [0, True] for value in result["codes"].values()), result["codes"]
     assert result["heavy"] == []
+
+
+# What ``validate`` of a policy without field checks never needs: the inventory models and the
+# operations catalog model, least-privilege analysis, the evaluation's records, the output
+# machinery, HTTP, jsonschema (a valid document is proved valid without it: files/schemacheck.py)
+# and RE2 (loaded with the first ``matches`` pattern).
+VALIDATE_NEVER_NEEDS = (
+    "genesys_oauth_audit.inventory",
+    "genesys_oauth_audit.data.operations",
+    "genesys_oauth_audit.leastpriv.analysis",
+    "genesys_oauth_audit.leastpriv.org",
+    "genesys_oauth_audit.findings",
+    "genesys_oauth_audit.files.output",
+    "genesys_oauth_audit.genesys",
+    "httpx",
+    "jsonschema",
+    "re2",
+)
+
+
+def test_validate_of_the_tutorial_pack_loads_only_what_validation_needs() -> None:
+    """``validate policies/tutorial.yaml`` loads the policy model, the schema and the check
+    types' parameter models, none of ``VALIDATE_NEVER_NEEDS`` (together about as much again as
+    the whole of what it does need; ``benchmarks/run_all.py`` times it beside ``python -c pass``)."""
+    code = (
+        "import contextlib, io, json, sys\n"
+        "from genesys_oauth_audit.cli import main\n"
+        "with contextlib.redirect_stdout(io.StringIO()) as out:\n"
+        f"    code = main(['validate', {TUTORIAL!r}])\n"
+        f"loaded = [m for m in {VALIDATE_NEVER_NEEDS!r} if m in sys.modules]\n"
+        "print(json.dumps({'code': code, 'out': out.getvalue(), 'loaded': loaded}))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    result = json.loads(out.stdout)
+    assert result["code"] == 0 and "ok (2 rules, 0 exceptions)" in result["out"], result
+    assert result["loaded"] == []
+
+
+def test_validate_of_a_broken_policy_still_says_what_jsonschema_says(tmp_path: Path) -> None:
+    """The other side of the fast path: a policy with a schema error loads jsonschema and reports
+    its error at file:line:column, as before."""
+    policy = tmp_path / "broken.yaml"
+    policy.write_text(
+        "apiVersion: genesys-oauth-audit/v1\nkind: Policy\nrules:\n"
+        "  - id: r1\n    title: t\n    severity: critcal\n    check: {type: orphan-scopes}\n"
+    )
+    code = (
+        "import json, sys\n"
+        "from genesys_oauth_audit.cli import main\n"
+        f"code = main(['validate', {str(policy)!r}])\n"
+        "print(json.dumps({'code': code, 'jsonschema': 'jsonschema' in sys.modules}))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    result = json.loads(out.stdout.splitlines()[-1])
+    assert result == {"code": 2, "jsonschema": True}
+    assert f"{policy}:6:15: error: rules[0].severity: unknown value 'critcal'" in out.stderr
 
 
 @pytest.fixture(scope="module")

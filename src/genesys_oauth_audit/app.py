@@ -17,9 +17,9 @@ from typing import TYPE_CHECKING, TextIO
 
 from genesys_oauth_audit import __version__
 from genesys_oauth_audit.errors import BadInputError, Diagnostic, ExitCode, InputFileError
-from genesys_oauth_audit.findings import Severity
 from genesys_oauth_audit.redact import redact
 from genesys_oauth_audit.report.escape import markdown, terminal
+from genesys_oauth_audit.severity import Severity
 
 # Each command imports the stages it uses inside its function: ``validate`` must not pay for
 # the engine, the reporters or HTTP, and ``--help`` for nothing at all.

@@ -118,7 +118,7 @@ def verbosity_options(fn: Callable[..., Any]) -> Callable[..., Any]:
 
 def _run(ctx: click.Context, action: Callable[[], ExitCode]) -> None:
     """Run one command; map expected failures to one stderr line and the exit code."""
-    from genesys_oauth_audit.files.output import Interrupted, Terminated, sigterm_raises
+    from genesys_oauth_audit.files.interrupt import Interrupted, Terminated, sigterm_raises
     from genesys_oauth_audit.redact import forget_all
     from genesys_oauth_audit.settings import register_environment_secrets
 

@@ -10,9 +10,12 @@ thousands of findings, and each carries one.
 from __future__ import annotations
 
 from datetime import date
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
-from genesys_oauth_audit.inventory import PermissionPolicy
+if TYPE_CHECKING:
+    # Annotations only: a check module imports this one, and loading a policy (its parameter
+    # models) must not build the inventory models.
+    from genesys_oauth_audit.inventory import PermissionPolicy
 
 # A value as compared: what JSON can carry (tuples for lists, ISO text for dates).
 JsonValue = str | int | float | bool | None | tuple["JsonValue", ...]

@@ -8,41 +8,16 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date
-from enum import Enum
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Literal, NamedTuple
+
+# Re-exported: findings carry a severity, and most of the code names it from here.
+from genesys_oauth_audit.severity import SEVERITIES as SEVERITIES
+from genesys_oauth_audit.severity import Severity as Severity
 
 if TYPE_CHECKING:
     from genesys_oauth_audit.evidence import Evidence
     from genesys_oauth_audit.inventory import Client
-
-
-class Severity(str, Enum):
-    """Ordered from most to least severe; ``rank`` compares them."""
-
-    CRITICAL = "critical"
-    HIGH = "high"
-    MEDIUM = "medium"
-    LOW = "low"
-    INFO = "info"
-
-    @property
-    def rank(self) -> int:
-        return _RANK[self]
-
-    def at_least(self, threshold: Severity) -> bool:
-        return _RANK[self] >= _RANK[threshold]
-
-
-_RANK = {
-    Severity.CRITICAL: 4,
-    Severity.HIGH: 3,
-    Severity.MEDIUM: 2,
-    Severity.LOW: 1,
-    Severity.INFO: 0,
-}
-
-SEVERITIES: tuple[Severity, ...] = tuple(Severity)
 
 
 FINGERPRINT_VERSION = "goa-v1"

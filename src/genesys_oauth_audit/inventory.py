@@ -20,6 +20,10 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic.alias_generators import to_camel
 
+# The API's enumerations (SPEC §2), defined apart so a policy loads without these models.
+from genesys_oauth_audit.data.enums import CLIENT_STATES as CLIENT_STATES
+from genesys_oauth_audit.data.enums import GRANT_TYPE_NAMES as GRANT_TYPE_NAMES
+from genesys_oauth_audit.data.enums import GRANT_TYPES as GRANT_TYPES
 from genesys_oauth_audit.data.operations import CalledOperation
 from genesys_oauth_audit.errors import Diagnostic, SnapshotError
 from genesys_oauth_audit.files.output import json_text, write_atomically
@@ -33,19 +37,6 @@ from genesys_oauth_audit.files.reading import (
     read_capped,
 )
 from genesys_oauth_audit.files.yamldoc import compose_text
-
-# The API's enumerations (SPEC §2). Unknown values from the API are kept, never rejected; these
-# are what a policy or a proposal may name.
-GRANT_TYPES = ("CODE", "TOKEN", "SAML2-BEARER", "PASSWORD", "CLIENT-CREDENTIALS")
-# What each grant type is called in OAuth, for sentences ("grant type is TOKEN (implicit)").
-GRANT_TYPE_NAMES = {
-    "CODE": "authorization code",
-    "TOKEN": "implicit",
-    "SAML2-BEARER": "SAML2 bearer",
-    "PASSWORD": "resource-owner password",
-    "CLIENT-CREDENTIALS": "client credentials",
-}
-CLIENT_STATES = ("active", "disabled", "inactive")
 
 
 @dataclass(frozen=True)

@@ -5,12 +5,16 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
-
-from pydantic import SecretStr
 
 from genesys_oauth_audit import redact
 from genesys_oauth_audit.errors import BadInputError
+
+if TYPE_CHECKING:
+    # Imported where a secret is wrapped: every command registers the environment's secrets
+    # (``register_environment_secrets``), and one that never connects need not load pydantic.
+    from pydantic import SecretStr
 
 # Region name (the SDK's enum, AWS style) -> host suffix. Source: Python SDK 269
 # `purecloud_region_hosts.py` (shared/genesys/API-NOTES.md §8).
@@ -140,6 +144,8 @@ def connection_settings(
     environ: Mapping[str, str],
 ) -> ConnectionSettings:
     """Combine flags and environment (flags win) into checked connection settings."""
+    from pydantic import SecretStr
+
     region_value = region or environ.get(ENV_REGION) or environ.get(ENV_API_REGION)
     endpoint = resolve_region(region_value or DEFAULT_REGION)
     login = login_url or environ.get(ENV_LOGIN_URL)

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from functools import cache
-from typing import Annotated, Any, Literal, get_args, get_origin
+from typing import TYPE_CHECKING, Annotated, Any, Literal, get_args, get_origin
 
 from pydantic import BaseModel, Field
 from pydantic.json_schema import SkipJsonSchema
@@ -25,9 +25,12 @@ from genesys_oauth_audit.checks.registry import (
     Problem,
     check,
 )
+from genesys_oauth_audit.data.enums import GRANT_TYPE_NAMES
 from genesys_oauth_audit.evidence import JsonValue, ValueEvidence
 from genesys_oauth_audit.files.yamldoc import did_you_mean, type_name
-from genesys_oauth_audit.inventory import GRANT_TYPE_NAMES, Client, OneOf
+
+if TYPE_CHECKING:
+    from genesys_oauth_audit.inventory import Client
 
 FieldOp = Literal[
     "eq",
@@ -256,7 +259,7 @@ def field_value(client: Client, path: str) -> Any:
     client's role names.
     """
     if "." not in path:  # the common case, read for every client: one lookup
-        name = _aliases(Client).get(path)
+        name = _aliases(type(client)).get(path)
         return getattr(client, name) if name is not None else None
     return _step(client, path.split("."))
 
@@ -628,6 +631,9 @@ class FieldType:
 def field_types() -> dict[str, FieldType]:
     """Every path a ``field`` check may name (client fields, then each one's nested fields) and
     what it holds, derived from the inventory model."""
+    # Here, not at the top: a policy without a field check loads without the inventory models.
+    from genesys_oauth_audit.inventory import Client
+
     out: dict[str, FieldType] = {}
     for name, info in Client.model_fields.items():
         alias = info.alias or name
@@ -644,6 +650,8 @@ def field_types() -> dict[str, FieldType]:
 def _field_type(annotation: Any, metadata: list[Any], *, many: bool, nullable: bool) -> FieldType:
     """A model field's annotation as a ``FieldType``: ``X | None`` may be missing, ``tuple[X, ...]``
     is a list of X. Below a list, missing members are dropped (``field_value``): still a list."""
+    from genesys_oauth_audit.inventory import OneOf
+
     args = get_args(annotation)
     if type(None) in args:
         nullable = True

@@ -5,9 +5,13 @@ clients share roles, so the same (roles, permission) question comes back thousan
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from genesys_oauth_audit.checks.registry import Context
 from genesys_oauth_audit.evidence import NO_DIVISION, Via
-from genesys_oauth_audit.inventory import Client, PermissionPolicy, Role
+
+if TYPE_CHECKING:
+    from genesys_oauth_audit.inventory import Client, PermissionPolicy, Role
 
 
 def role_divisions(client: Client) -> dict[str, tuple[str, ...]]:

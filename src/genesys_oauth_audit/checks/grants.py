@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from pydantic import Field
@@ -17,8 +18,11 @@ from genesys_oauth_audit.checks.registry import (
     check,
     nonempty_strings,
 )
+from genesys_oauth_audit.data.enums import GRANT_TYPE_NAMES
 from genesys_oauth_audit.evidence import ValueEvidence
-from genesys_oauth_audit.inventory import GRANT_TYPE_NAMES, Client
+
+if TYPE_CHECKING:
+    from genesys_oauth_audit.inventory import Client
 
 
 class GrantTypes(Params):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from fnmatch import fnmatchcase
+from typing import TYPE_CHECKING
 
 from pydantic import Field
 
@@ -27,13 +28,17 @@ from genesys_oauth_audit.checks.registry import (
     check,
 )
 from genesys_oauth_audit.evidence import ALL_DIVISIONS, NO_DIVISION, ExerciseEvidence
-from genesys_oauth_audit.inventory import Client, UsageWindow
-from genesys_oauth_audit.leastpriv.analysis import (
-    LeastPrivilege,
-    PermissionAnalysis,
-    RoleUse,
-    ScopeAnalysis,
-)
+
+if TYPE_CHECKING:
+    # The analysis is imported where a check runs (below): loading a policy that names these
+    # check types needs their parameters, not the least-privilege engine.
+    from genesys_oauth_audit.inventory import Client, UsageWindow
+    from genesys_oauth_audit.leastpriv.analysis import (
+        LeastPrivilege,
+        PermissionAnalysis,
+        RoleUse,
+        ScopeAnalysis,
+    )
 
 MAX_WINDOW_DAYS = 90  # a usage-service job covers at most 90 days (genesys/usage.py)
 # Each check also reads the grant type: it picks the analysis (roles for client credentials,
@@ -89,6 +94,8 @@ def _engine(ctx: Context) -> LeastPrivilege:
         return org.engine
     engine: LeastPrivilege | None = ctx.memo.get("least-privilege")
     if engine is None:
+        from genesys_oauth_audit.leastpriv.analysis import LeastPrivilege
+
         engine = ctx.memo["least-privilege"] = LeastPrivilege(ctx.roles or {})
     return engine
 
@@ -280,6 +287,8 @@ def unused_permissions(client: Client, ctx: Context, p: UnusedPermissions) -> It
     is a finding; with both, both must be exceeded (``maxUnused: 10, maxUnusedShare: 0.5``:
     more than 10 and more than half).
     """
+    from genesys_oauth_audit.leastpriv.analysis import PermissionAnalysis
+
     analysis = _analysis(client, ctx)
     window = ctx.operations
     if not isinstance(analysis, PermissionAnalysis) or window is None:
@@ -367,6 +376,8 @@ def unused_roles(client: Client, ctx: Context, p: UnusedRoles) -> Iterator[Probl
     """A finding for each role of the client none of whose permissions any call in the window
     needed: the role can go. A role whose permissions API usage cannot show (UI-only ones) is
     not judged; one with a possibly exercised permission (an ambiguous ANY) is not unused."""
+    from genesys_oauth_audit.leastpriv.analysis import PermissionAnalysis
+
     analysis = _analysis(client, ctx)
     window = ctx.operations
     if not isinstance(analysis, PermissionAnalysis) or window is None:
@@ -436,6 +447,8 @@ def unused_scopes(client: Client, ctx: Context, p: UnusedScopes) -> Iterator[Pro
     only read queues needed ``routing:readonly``). The scope a call needed is the least
     powerful one that allows it among those the client holds; equally weak candidates are
     possibly used, never unused."""
+    from genesys_oauth_audit.leastpriv.analysis import ScopeAnalysis
+
     analysis = _analysis(client, ctx)
     window = ctx.operations
     if not isinstance(analysis, ScopeAnalysis) or window is None:

@@ -19,8 +19,8 @@ from pydantic import AfterValidator
 from pydantic_core import PydanticCustomError
 
 from genesys_oauth_audit.data import permission_catalog
+from genesys_oauth_audit.data.enums import GRANT_TYPES
 from genesys_oauth_audit.files.yamldoc import did_you_mean
-from genesys_oauth_audit.inventory import GRANT_TYPES
 
 PARAM_ERROR = "goa_param"
 PERMISSION_PATTERN = re.compile(r"^[^:\s]+:[^:\s]+:[^:\s]+$")

@@ -15,8 +15,6 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any
 
-import re2
-
 SYNTAX_HINT = (
     "patterns use RE2 syntax: no backreferences or lookaround, end of text is \\z "
     "(docs/writing-policies.md)"
@@ -28,6 +26,8 @@ class PatternError(ValueError):
 
 
 def _options() -> Any:
+    import re2
+
     options = re2.Options()
     options.log_errors = False  # RE2 would print every rejected pattern to stderr itself
     options.never_capture = True  # only "does it match" is asked: no groups to record
@@ -36,6 +36,10 @@ def _options() -> Any:
 
 @lru_cache(maxsize=1024)
 def _compiled(pattern: str) -> Any:
+    # RE2 is loaded with the first pattern (once: compiled patterns are cached): loading a policy
+    # without ``matches`` needs none of it.
+    import re2
+
     try:
         # Bytes in and out: the binding's str path re-maps every offset, which a yes/no
         # search does not need; surrogatepass lets a lone surrogate through as RE2's problem.

@@ -15,14 +15,19 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from fnmatch import fnmatchcase
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
-from genesys_oauth_audit.evidence import Evidence
-from genesys_oauth_audit.inventory import Client, Role, UsageWindow
-from genesys_oauth_audit.leastpriv.org import OrgLeastPrivilege
+if TYPE_CHECKING:
+    # What a check runs on, for annotations only: loading a policy needs the check types and
+    # their parameter models, not the inventory models or the least-privilege analysis.
+    from typing import TypeAlias
+
+    from genesys_oauth_audit.evidence import Evidence
+    from genesys_oauth_audit.inventory import Client, Role, UsageWindow
+    from genesys_oauth_audit.leastpriv.org import OrgLeastPrivilege
 
 Need = Literal["scopes", "roles", "usage", "operations"]
 NEEDS_SCOPES: Need = "scopes"
@@ -112,7 +117,7 @@ class NoParams(Params):
     pass
 
 
-CheckFn = Callable[[Client, Context, Any], Iterator[Problem]]
+CheckFn: TypeAlias = "Callable[[Client, Context, Any], Iterator[Problem]]"
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from typing import ClassVar, Literal, get_args
 from pydantic import Field
 
 from genesys_oauth_audit.checks.registry import ParamProblem, Params
-from genesys_oauth_audit.findings import Severity
+from genesys_oauth_audit.severity import Severity
 
 CATALOG_PATH = Path(__file__).resolve().parent.parent / "data" / "risk-catalog.json"
 RiskLevel = Literal["critical", "high", "medium", "low"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from functools import lru_cache
-from typing import Literal, NamedTuple, get_args
+from typing import TYPE_CHECKING, Literal, NamedTuple, get_args
 
 from pydantic import Field
 
@@ -30,8 +30,10 @@ from genesys_oauth_audit.checks.risk import (
     risky,
 )
 from genesys_oauth_audit.evidence import PermissionEvidence, RoleEvidence, Via, divisions_text
-from genesys_oauth_audit.findings import Severity
-from genesys_oauth_audit.inventory import Client
+from genesys_oauth_audit.severity import Severity
+
+if TYPE_CHECKING:
+    from genesys_oauth_audit.inventory import Client
 
 
 class RoleNames(Params):

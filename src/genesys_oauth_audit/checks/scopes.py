@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 from pydantic import Field
 
@@ -20,7 +21,9 @@ from genesys_oauth_audit.checks.registry import (
 )
 from genesys_oauth_audit.checks.risk import RiskFilter, risk_catalog
 from genesys_oauth_audit.evidence import ValueEvidence
-from genesys_oauth_audit.inventory import Client
+
+if TYPE_CHECKING:
+    from genesys_oauth_audit.inventory import Client
 
 SCOPES = frozenset({"scopes"})
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import date, datetime, timedelta, timezone
+from typing import TYPE_CHECKING
 
 from pydantic import Field
 
@@ -16,7 +17,9 @@ from genesys_oauth_audit.checks.registry import (
     check,
 )
 from genesys_oauth_audit.evidence import UsageEvidence
-from genesys_oauth_audit.inventory import Client
+
+if TYPE_CHECKING:
+    from genesys_oauth_audit.inventory import Client
 
 
 class MaxDaysUnused(Params):

@@ -25,16 +25,15 @@ import contextlib
 import json
 import os
 import re
-import signal
 import stat
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import FrameType
 from typing import Any, Literal, TextIO
 
 from genesys_oauth_audit.errors import BadInputError
+from genesys_oauth_audit.files.interrupt import Interrupted, Terminated, sigterm_raises
 
 STDOUT = "-"
 _STDOUT_ALIASES = ("/dev/stdout", "/dev/fd/1", "/proc/self/fd/1")
@@ -44,41 +43,6 @@ _STDERR_ALIASES = ("/dev/stderr", "/dev/fd/2", "/proc/self/fd/2")
 _SPECIAL_TREES = ("/dev/fd/", "/proc/")
 
 Kind = Literal["stdout", "stderr", "atomic", "direct"]
-
-
-class Interrupted(KeyboardInterrupt):
-    """SIGINT or SIGTERM after some outputs were written; ``str()`` says which were and were not."""
-
-
-class Terminated(KeyboardInterrupt):
-    """SIGTERM, raised like SIGINT's KeyboardInterrupt so that cleanup runs."""
-
-    def __init__(self) -> None:
-        super().__init__("terminated")
-
-
-@contextlib.contextmanager
-def sigterm_raises() -> Iterator[None]:
-    """Make SIGTERM raise ``Terminated`` in the main thread (it kills without cleanup otherwise);
-    elsewhere, or where signals cannot be set, change nothing."""
-    try:
-        previous = signal.getsignal(signal.SIGTERM)
-    except (AttributeError, ValueError):  # pragma: no cover - no SIGTERM on this platform
-        yield
-        return
-
-    def raise_terminated(signum: int, frame: FrameType | None) -> None:
-        raise Terminated
-
-    try:
-        signal.signal(signal.SIGTERM, raise_terminated)
-    except ValueError:  # not the main thread
-        yield
-        return
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
 
 
 @dataclass(eq=False)

@@ -8,14 +8,12 @@ from __future__ import annotations
 import difflib
 import hashlib
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import yaml
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import ValidationError as SchemaError
 
 from genesys_oauth_audit.errors import Diagnostic
 from genesys_oauth_audit.files.reading import (
@@ -25,6 +23,10 @@ from genesys_oauth_audit.files.reading import (
     depth_exceeds,
     read_capped,
 )
+
+if TYPE_CHECKING:
+    # jsonschema is imported by whoever builds the validator (files/schemacheck.py lazily).
+    from jsonschema.exceptions import ValidationError as SchemaError
 
 MAX_DOCUMENT_BYTES = 2 * 1024 * 1024
 MAX_NODES = 200_000
@@ -346,6 +348,12 @@ def schema_diagnostics(doc: Document, error: SchemaError) -> list[Diagnostic]:
     return [doc.at(path, f"{where}: {error.message}")]
 
 
+class Validator(Protocol):
+    """What ``read_document`` needs of a validator: jsonschema's ``iter_errors``."""
+
+    def iter_errors(self, instance: Any) -> Iterator[SchemaError]: ...
+
+
 @dataclass
 class Parsed:
     """A document that composed: its data and positions, hash, and the schema paths that failed."""
@@ -362,7 +370,7 @@ class Parsed:
 def read_document(
     path: Path,
     shown: str,
-    validator: Draft202012Validator,
+    validator: Validator,
     diagnostics: list[Diagnostic],
     *,
     what: str = "policy",

@@ -15,13 +15,14 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from jsonschema import Draft202012Validator, FormatChecker
 from pydantic import ValidationError
 
 from genesys_oauth_audit.checks import CHECKS, CheckType, Params
 from genesys_oauth_audit.checks.params import PARAM_ERROR, glob_problem
 from genesys_oauth_audit.data import pack_names, pack_path
+from genesys_oauth_audit.data.enums import CLIENT_STATES, GRANT_TYPES
 from genesys_oauth_audit.errors import Diagnostic, PolicyError
+from genesys_oauth_audit.files.schemacheck import SchemaValidator
 from genesys_oauth_audit.files.yamldoc import (
     MAX_DOCUMENT_BYTES,
     Document,
@@ -32,8 +33,6 @@ from genesys_oauth_audit.files.yamldoc import (
     schema_diagnostics,
     where_text,
 )
-from genesys_oauth_audit.findings import Severity
-from genesys_oauth_audit.inventory import CLIENT_STATES, GRANT_TYPES
 from genesys_oauth_audit.policy.frameworks import control_warning, framework_warning
 from genesys_oauth_audit.policy.github import limit_warnings
 from genesys_oauth_audit.policy.model import (
@@ -46,6 +45,7 @@ from genesys_oauth_audit.policy.model import (
     Where,
 )
 from genesys_oauth_audit.policy.schema import policy_schema
+from genesys_oauth_audit.severity import Severity
 
 MAX_POLICY_BYTES = MAX_DOCUMENT_BYTES
 BUILTIN_PREFIX = "builtin:"
@@ -70,12 +70,13 @@ class _Loader:
         self.overrides: list[tuple[Document, int, dict[str, Any], Path]] = []
         self.loaded: set[Path] = set()
         self.stack: list[Path] = []
-        self.validator = Draft202012Validator(policy_schema(), format_checker=FormatChecker())
+        # jsonschema's Draft 2020-12 with the format checker, loaded only for a file with an
+        # error (files/schemacheck.py): a valid policy validates without importing it.
+        self.validator = SchemaValidator(policy_schema())
         # An override's check parameters, with the included rule's type, against the same
         # schema a rule's check meets: the same messages (did-you-mean included).
-        self.check_validator = Draft202012Validator(
-            {"$defs": policy_schema()["$defs"], "$ref": "#/$defs/check"},
-            format_checker=FormatChecker(),
+        self.check_validator = SchemaValidator(
+            {"$defs": policy_schema()["$defs"], "$ref": "#/$defs/check"}
         )
 
     # -- files ----------------------------------------------------------------------------------

@@ -5,11 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import date
 from fnmatch import fnmatchcase
+from typing import TYPE_CHECKING
 
 from genesys_oauth_audit.checks import CheckType, Params
 from genesys_oauth_audit.errors import Diagnostic
-from genesys_oauth_audit.findings import Severity
-from genesys_oauth_audit.inventory import Client
+from genesys_oauth_audit.severity import Severity
+
+if TYPE_CHECKING:
+    from genesys_oauth_audit.inventory import Client
 
 
 @dataclass(frozen=True)

@@ -12,8 +12,7 @@ from functools import lru_cache
 from typing import Any
 
 from genesys_oauth_audit.checks import CHECKS
-from genesys_oauth_audit.findings import SEVERITIES
-from genesys_oauth_audit.inventory import inventory_schema
+from genesys_oauth_audit.severity import SEVERITIES
 
 API_VERSION = "genesys-oauth-audit/v1"
 KIND = "Policy"
@@ -444,6 +443,9 @@ def orgs_schema() -> dict[str, Any]:
 
 def published_schemas() -> dict[str, str]:
     """Every JSON Schema the tool publishes under schemas/, by file name, as written there."""
+
+    # Here, not at the top: loading a policy needs its schema, not the snapshot's models.
+    from genesys_oauth_audit.inventory import inventory_schema
 
     def dump(schema: dict[str, Any]) -> str:
         return json.dumps(schema, indent=2, ensure_ascii=False) + "\n"

@@ -1,0 +1,259 @@
+"""files/schemacheck.py: a policy it proves valid is one jsonschema finds valid, every verdict it
+gives is jsonschema's, and every error it reports is jsonschema's own."""
+
+from __future__ import annotations
+
+import copy
+import random
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from jsonschema import Draft202012Validator, FormatChecker
+
+from genesys_oauth_audit.errors import Diagnostic
+from genesys_oauth_audit.files import schemacheck
+from genesys_oauth_audit.files.schemacheck import SchemaValidator, proves_valid
+from genesys_oauth_audit.files.yamldoc import Document, compose
+from genesys_oauth_audit.policy.schema import policy_schema
+from tests.helpers import DATA, ROOT
+
+POLICY_FOLDERS = (
+    ROOT / "policies",
+    ROOT / "examples" / "policies",
+    ROOT / "docs",
+    DATA / "policies",
+)
+
+
+def _documents() -> dict[str, Any]:
+    """Every policy document the repository holds (shipped packs, examples, the cookbook, the
+    valid and invalid test policies), composed as the loader composes it."""
+    found: dict[str, Any] = {}
+    for folder in POLICY_FOLDERS:
+        for path in sorted(folder.rglob("*.y*ml")):
+            if path.name.endswith((".test.yaml", ".test.yml")):
+                continue
+            diagnostics: list[Diagnostic] = []
+            doc = Document(str(path))
+            compose(path.read_text(encoding="utf-8", errors="replace"), doc, diagnostics)
+            if isinstance(doc.data, dict) and doc.data.get("kind") != "PolicyTest":
+                found[str(path.relative_to(ROOT))] = doc.data
+    return found
+
+
+DOCUMENTS = _documents()
+SCHEMA = policy_schema()
+CHECK_SCHEMA = {"$defs": SCHEMA["$defs"], "$ref": "#/$defs/check"}
+FULL = Draft202012Validator(SCHEMA, format_checker=FormatChecker())
+FULL_CHECK = Draft202012Validator(CHECK_SCHEMA, format_checker=FormatChecker())
+
+
+def _verdict(schema: dict[str, Any], value: Any) -> bool | None:
+    """The evaluator's own answer: True or False, or None where it leaves the answer to
+    jsonschema."""
+    try:
+        return schemacheck._Evaluator(schema).valid(schema, value, root=True)
+    except schemacheck._Unsure:
+        return None
+
+
+def _checks(data: Any) -> Iterator[Any]:
+    rules = data.get("rules") if isinstance(data, dict) else None
+    for rule in rules if isinstance(rules, list) else ():
+        if isinstance(rule, dict) and "check" in rule:
+            yield rule["check"]
+
+
+def test_the_repository_holds_enough_policies_to_judge_by() -> None:
+    valid = [name for name, data in DOCUMENTS.items() if FULL.is_valid(data)]
+    invalid = [name for name, data in DOCUMENTS.items() if not FULL.is_valid(data)]
+    assert len(valid) >= 40 and len(invalid) >= 10, (len(valid), len(invalid))
+    assert "policies/tutorial.yaml" in valid
+
+
+@pytest.mark.parametrize("name", sorted(DOCUMENTS))
+def test_each_policy_gets_jsonschemas_verdict(name: str) -> None:
+    """A valid policy is proved valid (so ``validate`` never loads jsonschema for it); an invalid
+    one is never proved valid; the same holds for every rule's ``check`` mapping alone (what an
+    override's parameters are validated against)."""
+    data = DOCUMENTS[name]
+    assert proves_valid(SCHEMA, data) is FULL.is_valid(data)
+    for check in _checks(data):
+        assert proves_valid(CHECK_SCHEMA, check) is FULL_CHECK.is_valid(check)
+
+
+def _paths(value: Any, at: tuple[Any, ...] = ()) -> Iterator[tuple[Any, ...]]:
+    yield at
+    if isinstance(value, dict):
+        for key, item in value.items():
+            yield from _paths(item, (*at, key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _paths(item, (*at, index))
+
+
+# Values that break (or, by chance, keep) what a schema asks of a place: each JSON type, the
+# look-alikes JSON Schema tells apart (true and 1, 1 and 1.0), dates that look right and are not,
+# and the empty forms minLength and minItems refuse.
+SUBSTITUTES: tuple[Any, ...] = (
+    None,
+    True,
+    False,
+    0,
+    1,
+    1.0,
+    -1,
+    2.5,
+    10**6,
+    "",
+    "x",
+    "critical",
+    "CRITICAL",
+    "genesys-oauth-audit/v1",
+    "Policy",
+    "field",
+    "2026-01-31",
+    "2026-02-30",
+    "2026-1-31",
+    "20260131",
+    "２０２６-01-31",
+    "users:*",
+    "*",
+    [],
+    ["x"],
+    ["x", "x"],
+    [1],
+    {},
+    {"type": "field"},
+)
+
+
+def _mutate(data: Any, rng: random.Random) -> Any:
+    out = copy.deepcopy(data)
+    path = rng.choice(list(_paths(out)))
+    if not path:
+        return rng.choice(SUBSTITUTES)
+    parent = out
+    for step in path[:-1]:
+        parent = parent[step]
+    key = path[-1]
+    action = rng.randrange(5)
+    if action == 0 and isinstance(parent, dict):
+        del parent[key]
+    elif action == 1 and isinstance(parent, dict):
+        parent[rng.choice(["unknown", "titel", "type", "severity", "value", "all"])] = rng.choice(
+            SUBSTITUTES
+        )
+    elif action == 2 and isinstance(parent, list):
+        parent.append(copy.deepcopy(parent[key]))
+    else:
+        parent[key] = copy.deepcopy(rng.choice(SUBSTITUTES))
+    return out
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_mutated_policies_get_jsonschemas_verdict(seed: int) -> None:
+    """Policies with one value replaced, removed, added or repeated: wherever the evaluator
+    answers, its answer is jsonschema's (exactly: an ``if`` relies on a "no" being right too)."""
+    rng = random.Random(seed)
+    valid = [data for data in DOCUMENTS.values() if FULL.is_valid(data)]
+    answered = 0
+    for _ in range(400):
+        mutant = _mutate(rng.choice(valid), rng)
+        verdict = _verdict(SCHEMA, mutant)
+        if verdict is not None:
+            answered += 1
+            assert verdict is FULL.is_valid(mutant), mutant
+        for check in _checks(mutant):
+            check_verdict = _verdict(CHECK_SCHEMA, check)
+            if check_verdict is not None:
+                assert check_verdict is FULL_CHECK.is_valid(check), check
+    assert answered > 300  # the evaluator decides nearly everything: this compared something
+
+
+@pytest.mark.parametrize(
+    ("schema", "value", "expected"),
+    [
+        ({"const": 1}, True, False),  # JSON Schema tells true from 1 ...
+        ({"enum": [True]}, 1, False),
+        ({"const": 1}, 1.0, True),  # ... but not 1 from 1.0
+        ({"type": "integer"}, True, False),
+        ({"type": "integer"}, 1.0, True),  # since draft 6
+        ({"type": "integer"}, 1.5, False),
+        ({"type": "number"}, False, False),
+        ({"minimum": 1}, False, True),  # minimum ignores what is not a number
+        ({"format": "date"}, "2026-02-30", False),
+        ({"format": "date"}, "2026-02-28", True),
+        (
+            {"format": "date"},
+            "20260228",
+            False,
+        ),  # ISO 8601's basic form: Python reads it, JSON Schema does not
+        ({"format": "date"}, 20260228, True),  # format ignores what is not a string
+        ({"pattern": "b"}, "abc", True),  # pattern searches, unanchored
+        ({"minLength": 2}, "é", False),  # characters, not bytes
+        ({"if": {"const": 1}, "then": {"type": "string"}}, 2, True),
+        ({"if": {"const": 1}, "else": {"type": "string"}}, 2, False),
+        ({"anyOf": [{"type": "string"}, {"type": "null"}]}, None, True),
+        ({"uniqueItems": True}, ["a", "b", "a"], False),
+        ({"properties": {"a": {"type": "string"}}, "additionalProperties": False}, {"b": 1}, False),
+        ({"$defs": {"s": {"type": "string"}}, "items": {"$ref": "#/$defs/s"}}, ["a", 1], False),
+    ],
+)
+def test_keywords_mean_what_jsonschema_makes_them_mean(
+    schema: dict[str, Any], value: Any, expected: bool
+) -> None:
+    assert Draft202012Validator(schema, format_checker=FormatChecker()).is_valid(value) is expected
+    assert _verdict(schema, value) is expected
+
+
+@pytest.mark.parametrize(
+    "schema",
+    [
+        {"not": {"type": "string"}},  # a keyword the evaluator does not know
+        {"patternProperties": {"^x": {}}, "additionalProperties": False},
+        {"$ref": "https://example.com/other.json"},  # a reference outside the document
+        {"format": "email"},
+        {"uniqueItems": True},  # on values it does not compare (1 and true are different)
+    ],
+)
+def test_what_the_evaluator_does_not_know_goes_to_jsonschema(schema: dict[str, Any]) -> None:
+    value: Any = [1, True] if "uniqueItems" in schema else 5
+    assert _verdict(schema, value) is None
+    assert proves_valid(schema, value) is False
+
+
+def test_errors_are_jsonschemas_own() -> None:
+    """Once a document is not proved valid, the errors (message, place, order, context) come
+    from jsonschema itself: the exact ``invalid/*.expected.txt`` messages stay as they were."""
+    names = [name for name, data in DOCUMENTS.items() if not FULL.is_valid(data)]
+    validator = SchemaValidator(SCHEMA)
+    for name in names:
+        data = DOCUMENTS[name]
+        ours = [
+            (e.message, list(e.absolute_path), e.validator) for e in validator.iter_errors(data)
+        ]
+        theirs = [(e.message, list(e.absolute_path), e.validator) for e in FULL.iter_errors(data)]
+        assert ours == theirs, name
+
+
+def test_a_valid_document_does_not_build_jsonschemas_validator() -> None:
+    validator = SchemaValidator(SCHEMA)
+    assert list(validator.iter_errors(DOCUMENTS["policies/tutorial.yaml"])) == []
+    assert validator._full is None
+
+
+def test_the_date_pattern_is_jsonschemas() -> None:
+    """The ``date`` format check copies jsonschema's regular expression: if jsonschema changes
+    it, this says so (rather than the evaluator quietly disagreeing)."""
+    from jsonschema import _format
+
+    theirs = vars(_format)["_RE_DATE"]  # private, hence untyped
+    assert schemacheck._DATE.pattern == theirs.pattern
+    assert schemacheck._DATE.flags == theirs.flags
+
+
+def test_every_policy_folder_exists() -> None:
+    assert all(Path(folder).is_dir() for folder in POLICY_FOLDERS)
