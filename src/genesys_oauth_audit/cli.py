@@ -201,7 +201,7 @@ def _parse_now(value: str | None) -> datetime | None:
 
 
 def as_of_option(help_text: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """``--as-of YYYY-MM-DD``: the day time-based checks judge as of (SPEC §10)."""
+    """``--as-of YYYY-MM-DD``: the day time-based checks judge as of."""
     return click.option(
         "--as-of",
         "as_of",

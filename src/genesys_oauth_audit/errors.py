@@ -7,7 +7,7 @@ from enum import IntEnum
 
 
 class ExitCode(IntEnum):
-    """Exit codes are API (SPEC §3): the same for every command."""
+    """Exit codes are API (docs/exit-codes.md): the same for every command."""
 
     OK = 0
     FINDINGS = 1

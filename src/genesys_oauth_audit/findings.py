@@ -214,7 +214,7 @@ class Evaluation:
         return any(f.severity.at_least(threshold) for f in self.counting())
 
     def tally(self, min_severity: Severity, fail_on: Severity | None) -> Counts:
-        """The one set of numbers every report prints (SPEC §10), in one pass."""
+        """The one set of numbers every report prints, in one pass."""
         shown = waived = unchanged = failing = 0
         by_severity = dict.fromkeys((s.value for s in SEVERITIES), 0)
         for f in self.findings:
@@ -253,7 +253,7 @@ class Counts:
     They add up: ``total = shown + hidden`` and ``shown = open + waived + unchanged``. Waived
     wins over the baseline: a waived finding is counted as waived whether or not the baseline
     knows it. The verdict is ``failing > 0``, and ``failing`` counts hidden findings too:
-    ``--min-severity`` chooses what is reported, ``--fail-on`` what fails (SPEC §7).
+    ``--min-severity`` chooses what is reported, ``--fail-on`` what fails (docs/report-formats.md).
     """
 
     total: int  # every finding of the evaluation

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from pydantic import SecretStr
 
 # Region name (the SDK's enum, AWS style) -> host suffix. Source: Python SDK 269
-# `purecloud_region_hosts.py` (shared/genesys/API-NOTES.md §8).
+# `purecloud_region_hosts.py` (the Genesys region list).
 REGIONS: dict[str, str] = {
     "us_east_1": "mypurecloud.com",
     "eu_west_1": "mypurecloud.ie",

@@ -1,4 +1,4 @@
-"""Every check type (SPEC §5), one module per family, all in one registry (``CHECKS``).
+"""Every check type (docs/writing-policies.md), one module per family, all in one registry (``CHECKS``).
 
 Importing this package registers them all. To add a check type, add it to the
 module of its family (or a new module imported below): its parameters model,

@@ -1,5 +1,5 @@
 """The generic ``field`` check type: an inventory field compared with a value, or a tree of such
-comparisons composed with ``all``, ``any`` and ``not`` (SPEC §5, §10).
+comparisons composed with ``all``, ``any`` and ``not`` (docs/writing-policies.md).
 
 A tree states what a compliant client satisfies, as a single comparison does; a client for which
 it does not hold is a finding whose subject and message name the comparisons that decided it.
@@ -324,7 +324,7 @@ def _is_empty(value: Any) -> bool:
 
 
 def compare(actual: Any, op: str, expected: Any) -> bool:
-    """Whether ``actual op expected`` holds (SPEC §5 operators)."""
+    """Whether ``actual op expected`` holds (docs/writing-policies.md)."""
     if op == "exists":
         return actual is not None
     if op == "empty":

@@ -33,6 +33,6 @@ def pack_names() -> list[str]:
 
 @lru_cache(maxsize=1)
 def permission_catalog() -> frozenset[str]:
-    """Every ``domain:entity:action`` of the Genesys permission catalog (shared/genesys/permissions.json)."""
+    """Every ``domain:entity:action`` of the Genesys permission catalog (data/permissions.txt)."""
     text = (_PACKAGE / "data" / "permissions.txt").read_text(encoding="utf-8")
     return frozenset(line for line in text.splitlines() if line and not line.startswith("#"))

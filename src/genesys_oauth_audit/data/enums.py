@@ -1,4 +1,4 @@
-"""The values the Genesys Cloud API enumerates for an OAuth client (SPEC §2) that a policy or a
+"""The values the Genesys Cloud API enumerates for an OAuth client that a policy or a
 proposal may name, as plain data: loading a policy checks names against them without building the
 inventory models (``inventory.py`` re-exports them beside the fields they describe)."""
 

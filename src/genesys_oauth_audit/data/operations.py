@@ -1,8 +1,8 @@
 """The Genesys operations catalog (data/operations.json): the permissions each Platform API operation
 requires and the OAuth scopes it accepts, and the mapping of a usage row's method and template URI to it.
 
-The catalog is built by ``scripts/build_operations_catalog.py`` from
-``shared/genesys/operations.json`` (notes in ``shared/genesys/OPERATIONS-NOTES.md``).
+The catalog is built by ``scripts/build_operations_catalog.py`` from an extract of the Platform
+API's operations with their permission requirements (the script says where it comes from).
 It is read once, lazily: ``--help`` and checks that do not need it never pay for it.
 
 Usage rows name an operation by HTTP method and *template* URI

@@ -1,4 +1,4 @@
-"""Drift between two snapshots of one org (SPEC §9): clients added, removed, renamed; what each kept
+"""Drift between two snapshots of one org (docs/drift.md): clients added, removed, renamed; what each kept
 client gained or lost, including the *effective permissions* its roles give it in each division;
 roles whose permission policies changed; state, deletion dates and newly used or idle clients.
 

@@ -1,4 +1,4 @@
-"""Policy unit tests (SPEC §6): a test file names policies, an inventory and the findings each case
+"""Policy unit tests (docs/writing-policies.md): a test file names policies, an inventory and the findings each case
 expects; ``run_test_file`` evaluates and compares, like a test runner.
 """
 

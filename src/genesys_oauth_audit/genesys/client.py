@@ -1,4 +1,4 @@
-"""The HTTP side of Genesys Cloud: login, retries, rate limits and paging (SPEC §2, §8).
+"""The HTTP side of Genesys Cloud: login, retries, rate limits and paging (docs/reliability.md).
 
 One ``GenesysClient`` per run. It owns one access token and reuses it until
 shortly before it expires, sends at most ``requests_per_minute`` API requests

@@ -1,4 +1,4 @@
-"""Wire -> inventory: read one org through the API and normalise it (SPEC §2, §4).
+"""Wire -> inventory: read one org through the API and normalise it (docs/reliability.md).
 
 Fetches only what the loaded policies need (roles and usage cost requests and
 permissions), and never returns a partial inventory: any doubt raises. An answer

@@ -1,4 +1,4 @@
-"""Org-level API usage (SPEC §2, §10): when each client was last used, and which operations it called.
+"""Org-level API usage (docs/least-privilege.md): when each client was last used, and which operations it called.
 
 Usage is read from the newer usage service (``POST /api/v2/usage/aggregates/query/jobs``,
 API-NOTES §12) with two jobs at most per run, whatever the number of clients:

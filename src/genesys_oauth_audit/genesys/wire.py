@@ -1,4 +1,4 @@
-"""The API's own shapes (shared/genesys/openapi-oauth-subset.json), parsed tolerantly.
+"""The API's own shapes (the Platform API's Swagger definition), parsed tolerantly.
 
 Extra fields are ignored and most fields may be missing (the API adds fields
 over time and older regions lag), but a field of the wrong type is an error:
@@ -122,7 +122,7 @@ class WireUsageResult(Wire):
 
 class WireUsageJob(Wire):
     """``OrganizationUsageQueryResponse``: the answer to submitting an aggregates query job
-    (shared/genesys/openapi-usage-jobs.json); ``id`` is the job id."""
+    (the usage service's Swagger definition); ``id`` is the job id."""
 
     id: str
     name: str | None = None

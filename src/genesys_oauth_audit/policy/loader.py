@@ -1,7 +1,7 @@
 """Policy files -> ``PolicySet``: YAML with positions, then schema, then model, then semantics.
 
 Every problem of every file is collected and reported at once, each as
-file:line:column with what was expected (SPEC §5). Nothing in a policy file
+file:line:column with what was expected (docs/writing-policies.md). Nothing in a policy file
 is executed: YAML is composed with the safe loader into plain data, with a
 cap on size and on nodes so an alias bomb is refused quickly.
 """
@@ -49,7 +49,7 @@ from genesys_oauth_audit.severity import Severity
 
 MAX_POLICY_BYTES = MAX_DOCUMENT_BYTES
 BUILTIN_PREFIX = "builtin:"
-# The settings of an included rule an override may replace (SPEC §10), in the order shown.
+# The settings of an included rule an override may replace, in the order shown.
 OVERRIDABLE = ("severity", "title", "remediation", "tags", "where", "check")
 
 
@@ -412,7 +412,7 @@ class _Loader:
         file: Path,
         done: dict[str, SourceRef],
     ) -> None:
-        """Check one override against the rule it names and apply it (SPEC §10)."""
+        """Check one override against the rule it names and apply it."""
         here: Path_ = ("overrides", index)
         source = SourceRef(doc.shown, doc.pos.get(here, (1, 1))[0])
         position = self._overridden(doc, here, raw["rule"], file, source, done)

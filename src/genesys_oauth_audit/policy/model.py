@@ -1,4 +1,4 @@
-"""Loaded policies as frozen records: rules, their selectors, overrides and exceptions (SPEC §5)."""
+"""Loaded policies as frozen records: rules, their selectors, overrides and exceptions (docs/writing-policies.md)."""
 
 from __future__ import annotations
 

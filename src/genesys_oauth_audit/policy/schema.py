@@ -245,7 +245,7 @@ def policy_schema() -> dict[str, Any]:
 
 @lru_cache(maxsize=1)
 def policy_test_schema() -> dict[str, Any]:
-    """The schema of policy test files (SPEC §6); clients inside are checked by the inventory model."""
+    """The schema of policy test files (docs/writing-policies.md); clients inside are checked by the inventory model."""
     strings = {"type": "array", "items": {"type": "string", "minLength": 1}}
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",

@@ -1,6 +1,6 @@
 """The per-framework view every report shares: for each control of each compliance framework the
 rules map to, the rules that support it and whether each passed, failed, was not evaluated or was
-switched off by an override, with counts (SPEC §10).
+switched off by an override, with counts.
 
 A rule *fails* when it has a finding that is not waived (a finding known in the baseline still
 fails the control: the baseline decides what gates a pipeline, not what complies); it *passes*

@@ -1,4 +1,4 @@
-"""The HTML report (SPEC §7): one self-contained file a security lead can open, filter, print and share.
+"""The HTML report (docs/report-formats.md): one self-contained file a security lead can open, filter, print and share.
 
 No external request of any kind: styles and the small filtering script are
 inline, and a Content-Security-Policy allows exactly those two (by hash) and

@@ -1,4 +1,4 @@
-"""JUnit XML (SPEC §7) that the strict Ant schema, GitLab, Jenkins and Azure DevOps all accept.
+"""JUnit XML (docs/report-formats.md) that the strict Ant schema, GitLab, Jenkins and Azure DevOps all accept.
 
 A ``testsuite`` per rule, a ``testcase`` per (rule, client) pair the rule
 selected, passes included, so a dashboard shows what was checked and not only

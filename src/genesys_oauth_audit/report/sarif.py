@@ -1,4 +1,4 @@
-"""SARIF 2.1.0 (SPEC §7), shaped for GitHub code scanning.
+"""SARIF 2.1.0 (docs/report-formats.md), shaped for GitHub code scanning.
 
 GitHub rejects a whole upload when one result lacks a physical location or
 uses a URI scheme other than ``file``, ignores ``suppressions`` (so waived
