@@ -86,11 +86,10 @@ class ForbiddenScopes(RiskFilter):
 )
 def forbidden_scopes(client: Client, ctx: Context, p: ForbiddenScopes) -> Iterator[Problem]:
     """A finding for each assigned scope that matches a forbidden glob, or that the risk catalog
-    rates at ``riskAtLeast`` or above (in ``categories``, when given).
-
-    A scope's verdict depends on the rule alone: judged once per rule and scope (clients share
-    scopes; an org has hundreds of thousands of scope grants), the problem, immutable, shared.
-    The entry holds the parameters, so its key (their identity) cannot be reused by another."""
+    rates at ``riskAtLeast`` or above (in ``categories``, when given)."""
+    # A scope's verdict depends on the rule alone: judged once per rule and scope (clients share
+    # scopes; an org has hundreds of thousands of scope grants), the problem, immutable, shared.
+    # The entry holds the parameters, so its key (their identity) cannot be reused by another.
     key = ("forbidden-scopes", id(p))
     memo = ctx.memo.get(key)
     if memo is None or memo[0] is not p:
