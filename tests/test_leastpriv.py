@@ -511,3 +511,26 @@ def test_the_benchmark_runs_and_shares_work_across_clients() -> None:
     assert result["roleIndexes"] <= 40
     assert result["grantExpansions"] <= result["distinctGrants"]
     assert result["exercisedTotal"] > 0
+
+
+def test_scopes_no_call_proves_are_all_unused_as_the_full_judgement_says() -> None:
+    """With no call that needs a scope (none at all, only failures, only calls needing none)
+    every assigned scope is unused with no operations, and the counts say so: what judging
+    each scope against the needs finds (the analysis skips that when nothing was needed)."""
+    for calls in (
+        [],
+        [call(QUEUES, ok=0, status4xx=2)],
+        [call("GET /api/v2/date"), call(QUEUES, ok=0, status5xx=1)],
+    ):
+        s = scopes(["users", "routing", "routing:readonly"], calls)
+        assert [(u.scope, u.state, u.operations) for u in s.scopes] == [
+            ("routing", "unused", ()),
+            ("routing:readonly", "unused", ()),
+            ("users", "unused", ()),
+        ]
+        assert s.assigned == ("routing", "routing:readonly", "users")
+        assert s.counts == (3, 0, 0, 0, 3)
+    # One proving call and the same scopes are judged one by one: used, and unused.
+    s = scopes(["users", "routing", "routing:readonly"], [call(QUEUES)])
+    assert [u.state for u in s.scopes] == ["unused", "used", "unused"]
+    assert s.counts == (3, 1, 0, 0, 2)

@@ -270,3 +270,68 @@ def test_the_view_s_grant_states_are_the_analysis_own() -> None:
         )
         checked += 1
     assert checked == 19  # every client-credentials client of the sample
+
+
+def test_the_view_s_scope_lists_are_the_analysis_own() -> None:
+    """A user-facing client's row lists what the analysis' own scope states say, both where
+    nothing was used (the row's shortcut, which takes the assigned scopes as the unused ones)
+    and where some scope was used, narrowable or possibly used (the pass over the states)."""
+    from datetime import date
+
+    from genesys_oauth_audit.data.operations import CalledOperation
+    from genesys_oauth_audit.inventory import UsageWindow
+    from genesys_oauth_audit.leastpriv.analysis import LeastPrivilege
+    from genesys_oauth_audit.leastpriv.org import OrgLeastPrivilege
+    from genesys_oauth_audit.report.leastpriv import ScopeLists, build_view
+
+    window = UsageWindow(days=90, start=date(2026, 8, 23), end=date(2026, 11, 20))
+    lp = LeastPrivilege()
+
+    def ok(method: str, path: str, status2xx: int = 1, status4xx: int = 0) -> CalledOperation:
+        return CalledOperation(
+            method=method,
+            path=path,
+            requests=status2xx + status4xx,
+            status2xx=status2xx,
+            status4xx=status4xx,
+        )
+
+    cases = {
+        "none": ([], []),
+        "denied": ([ok("GET", "api/v2/routing/queues", 0, 1)], []),
+        "used": ([ok("GET", "api/v2/routing/queues")], ["used"]),
+        "narrowable": ([ok("GET", "api/v2/routing/queues")], ["narrowable"]),
+        "possibly": ([ok("GET", "api/v2/locations/search")], ["possibly-used"]),
+    }
+    assigned = {
+        "none": ["users", "routing"],
+        "denied": ["routing", "analytics"],
+        "used": ["routing:readonly", "users"],
+        "narrowable": ["routing", "users"],
+        "possibly": ["locations:readonly", "search:readonly", "users"],
+    }
+    analyses = {
+        name: lp.scopes(
+            client_id=name,
+            client_name=name,
+            grant_type="CODE",
+            assigned=assigned[name],
+            calls=calls,
+            window=window,
+        )
+        for name, (calls, _) in cases.items()
+    }
+    for name, (_, states) in cases.items():
+        assert set(states) <= {u.state for u in analyses[name].scopes}, name
+    view = build_view(OrgLeastPrivilege(window=window, analyses=analyses, engine=lp))
+    for row in view.clients:
+        a = analyses[row.client_id]
+        lists = row.lists
+        assert isinstance(lists, ScopeLists)
+        by_state = {u.scope: u.state for u in a.scopes}
+        assert lists.assigned == a.assigned and lists.needed == a.needed
+        assert lists.unused == a.unused
+        assert lists.narrowable == tuple(s for s, v in by_state.items() if v == "narrowable")
+        assert lists.possibly_used == tuple(s for s, v in by_state.items() if v == "possibly-used")
+        assert lists.states() == list(by_state.items())
+        assert row.denied_operations == tuple(e.key for e in a.denied)

@@ -146,3 +146,32 @@ def test_forbidden_scopes_by_rating() -> None:
         "oauth",
         "users:readonly",
     ]
+
+
+def test_forbidden_scopes_judged_once_per_rule_answer_as_judged_afresh() -> None:
+    """The verdicts one evaluation keeps per rule and scope are what a fresh context finds for
+    every client, and a rule with other parameters gets its own (never another rule's)."""
+    check = CHECKS["forbidden-scopes"]
+    clients = [
+        Client(id=f"c{i}", name=f"c{i}", grant_type="CODE", scopes=scopes)
+        for i, scopes in enumerate(
+            [
+                ("oauth", "users:readonly"),
+                ("users:readonly", "recordings:readonly"),
+                ("oauth", "recordings:readonly", "analytics"),
+                (),
+            ]
+        )
+    ]
+    shared = Context(today=date(2026, 11, 20))
+    for params in (
+        {"riskAtLeast": "critical"},
+        {"scopes": ["users*"], "riskAtLeast": "high", "categories": ["bulk-data"]},
+        {"scopes": ["analytics", "oauth"]},
+    ):
+        p = check.params.model_validate(params)
+        for c in clients:
+            kept = list(check.run(c, shared, p))
+            afresh = list(check.run(c, Context(today=date(2026, 11, 20)), p))
+            assert kept == afresh, (params, c.scopes)
+    assert len([k for k in shared.memo if k[0] == "forbidden-scopes"]) == 3

@@ -403,7 +403,13 @@ def client_lines(text: str, clients: tuple[Client, ...]) -> dict[str, int]:
     line = text.count("\n", 0, pos) + 1
     lines: dict[str, int] = {}
     for client in clients:
-        value = json.dumps(client.id, ensure_ascii=False)
+        cid = client.id
+        # An id of printable characters other than a quote or backslash is written as it is (a
+        # uuid, always, from the API); json.dumps spells only the others.
+        if cid.isprintable() and '"' not in cid and "\\" not in cid:
+            value = f'"{cid}"'
+        else:
+            value = json.dumps(cid, ensure_ascii=False)
         found = text.find(f'"id": {value}', pos)
         if found < 0:  # written by hand with other spacing
             match = re.compile(r'"id"\s*:\s*' + re.escape(value)).search(text, pos)

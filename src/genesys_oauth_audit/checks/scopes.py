@@ -90,30 +90,45 @@ class ForbiddenScopes(RiskFilter):
 def forbidden_scopes(client: Client, ctx: Context, p: ForbiddenScopes) -> Iterator[Problem]:
     """A finding for each assigned scope that matches a forbidden glob, or that the risk catalog
     rates at ``riskAtLeast`` or above (in ``categories``, when given)."""
-    catalog = risk_catalog()
+    # A scope's verdict depends on the rule alone: judged once per rule and scope (clients share
+    # scopes; an org has hundreds of thousands of scope grants), the problem, immutable, shared.
+    # The entry holds the parameters, so its key (their identity) cannot be reused by another.
+    key = ("forbidden-scopes", id(p))
+    memo = ctx.memo.get(key)
+    if memo is None or memo[0] is not p:
+        memo = ctx.memo[key] = (p, {})
+    verdicts: dict[str, Problem | None] = memo[1]
     for scope in client.scopes:
-        glob = any_glob(scope, p.scopes)
-        if glob is not None:
-            why = (
-                "which this rule forbids"
-                if glob == scope
-                else f"which matches the forbidden {glob!r}"
-            )
-            yield Problem(
-                scope,
-                f"holds scope {scope!r}, {why}",
-                ValueEvidence("scopes", scope, "scopes", glob),
-            )
-            continue
-        entry = catalog.scope(scope)
-        risky = p.risky((entry,)) if entry is not None else None
-        if risky is not None:
-            yield Problem(
-                scope,
-                f"holds scope {scope!r}, rated {risky.risk.value} by the risk catalog "
-                f"({risky.category}): {risky.reason}",
-                ValueEvidence("scopes", scope, "riskAtLeast", p.risk_at_least),
-            )
+        if scope in verdicts:
+            problem = verdicts[scope]
+        else:
+            problem = verdicts[scope] = _scope_problem(scope, p)
+        if problem is not None:
+            yield problem
+
+
+def _scope_problem(scope: str, p: ForbiddenScopes) -> Problem | None:
+    """The problem of one assigned scope under a ``forbidden-scopes`` rule, or None."""
+    glob = any_glob(scope, p.scopes)
+    if glob is not None:
+        why = (
+            "which this rule forbids" if glob == scope else f"which matches the forbidden {glob!r}"
+        )
+        return Problem(
+            scope,
+            f"holds scope {scope!r}, {why}",
+            ValueEvidence("scopes", scope, "scopes", glob),
+        )
+    entry = risk_catalog().scope(scope)
+    risky = p.risky((entry,)) if entry is not None else None
+    if risky is None:
+        return None
+    return Problem(
+        scope,
+        f"holds scope {scope!r}, rated {risky.risk.value} by the risk catalog "
+        f"({risky.category}): {risky.reason}",
+        ValueEvidence("scopes", scope, "riskAtLeast", p.risk_at_least),
+    )
 
 
 @check(

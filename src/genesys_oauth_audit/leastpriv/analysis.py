@@ -777,35 +777,43 @@ class LeastPrivilege:
                 for s in e.needed:
                     by_scope.setdefault(s, []).append(e.key)
         maybe = {s for e in open_choices for s in e.needed}
-        uses = []
-        for scope in sorted(held):
-            readonly = f"{scope}:readonly"
-            if scope in needed:
-                state: ScopeState = "used"
-                ops = by_scope.get(scope, [])
-            elif readonly not in held and readonly in needed:
-                state, ops = "narrowable", by_scope.get(readonly, [])
-            elif scope in maybe or (readonly not in held and readonly in maybe):
-                state = "possibly-used"
-                ops = by_scope.get(scope, []) + by_scope.get(readonly, [])
-            else:
+        ordered = tuple(sorted(held))
+        uses: list[ScopeUse] = []
+        # Counted as they are judged (run for every user-facing client of an org).
+        tally = {"used": 0, "narrowable": 0, "possibly-used": 0, "unused": 0}
+        for scope in ordered:
+            state: ScopeState
+            if not by_scope:  # nothing needed any scope (no calls, or none that proves one)
                 state, ops = "unused", []
-            uses.append(ScopeUse(scope, state, tuple(sorted(set(ops)))))
+            else:
+                readonly = f"{scope}:readonly"
+                if scope in needed:
+                    state = "used"
+                    ops = by_scope.get(scope, [])
+                elif readonly not in held and readonly in needed:
+                    state, ops = "narrowable", by_scope.get(readonly, [])
+                elif scope in maybe or (readonly not in held and readonly in maybe):
+                    state = "possibly-used"
+                    ops = by_scope.get(scope, []) + by_scope.get(readonly, [])
+                else:
+                    state, ops = "unused", []
+            tally[state] += 1
+            uses.append(ScopeUse(scope, state, tuple(sorted(set(ops))) if ops else ()))
         return ScopeAnalysis(
             client_id=client_id,
             client_name=client_name,
             grant_type=grant_type,
             window=window,
-            assigned=tuple(sorted(held)),
+            assigned=ordered,
             needed=tuple(sorted(needed)),
             scopes=tuple(uses),
             operations=tuple(evidence),
             counts=ScopeCounts(
                 assigned=len(uses),
-                used=sum(u.state == "used" for u in uses),
-                narrowable=sum(u.state == "narrowable" for u in uses),
-                possibly_used=sum(u.state == "possibly-used" for u in uses),
-                unused=sum(u.state == "unused" for u in uses),
+                used=tally["used"],
+                narrowable=tally["narrowable"],
+                possibly_used=tally["possibly-used"],
+                unused=tally["unused"],
             ),
             limits=Limits(
                 window=window,

@@ -267,27 +267,32 @@ def _row(a: PermissionAnalysis | ScopeAnalysis) -> ClientPrivilege:
         counts = _Counts(
             s.assigned, s.used + s.narrowable, s.possibly_used, s.unused, 0, s.narrowable, 0
         )
-        lists = ScopeLists(
-            assigned=a.assigned,
-            needed=a.needed,
-            unused=a.unused,
-            narrowable=tuple(u.scope for u in a.scopes if u.state == "narrowable"),
-            possibly_used=tuple(u.scope for u in a.scopes if u.state == "possibly-used"),
-        )
+        if s.unused == s.assigned:  # nothing used (most clients): the lists need no pass
+            lists = ScopeLists(a.assigned, a.needed, a.assigned, (), ())
+        else:
+            lists = ScopeLists(
+                assigned=a.assigned,
+                needed=a.needed,
+                unused=a.unused,
+                narrowable=tuple(u.scope for u in a.scopes if u.state == "narrowable"),
+                possibly_used=tuple(u.scope for u in a.scopes if u.state == "possibly-used"),
+            )
         choices = tuple(OpenChoice(e.key, e.needed) for e in a.ambiguous if not e.satisfied_by)
+    limits = a.limits
+    # Positional, in ClientPrivilege's field order: one row per analysed client of the org.
     return ClientPrivilege(
         a.client_id,
         a.client_name,
         a.grant_type,
         kind,
         *counts,
-        requests=a.limits.requests,
-        operations=a.limits.operations,
-        lists=lists,
-        ambiguous_operations=choices,
-        no_data_operations=a.limits.no_data_operations,
-        unknown_operations=a.limits.unknown_operations,
-        denied_operations=tuple(e.key for e in a.denied),
+        limits.requests,
+        limits.operations,
+        lists,
+        choices,
+        limits.no_data_operations,
+        limits.unknown_operations,
+        tuple(e.key for e in a.denied) if a.operations else (),
     )
 
 
