@@ -55,6 +55,8 @@ from tests.fake.orgdata import synthetic_fake  # noqa: E402
 PACKS: tuple[str, ...] = ("builtin:baseline",)
 WITH_LEAST_PRIVILEGE = (*PACKS, "builtin:least-privilege")
 TODAY = "2026-11-20"
+# The offline targets are the issue's, at 100,000 clients.
+TARGET_CLIENTS = 100_000
 FORMATS = ("text", "markdown", "html", "sarif", "junit")
 YARDSTICK_PARSE = (
     "import json, sys\n"
@@ -294,6 +296,8 @@ def offline(
         parse = f"`json.loads` of the {mib:.0f} MiB snapshot + a loop over its clients"
         # The targets are the issue's, at 100,000 clients; smaller sizes show how the cost scales.
         largest = n == max(sizes)
+        # Judged only where the issue sets them (a --quick run's largest size is no target).
+        target = largest and n >= TARGET_CLIENTS
         rows.append(
             Row(
                 "offline",
@@ -302,7 +306,7 @@ def offline(
                 parse,
                 median(yard, cpu),
                 "CPU s",
-                4.0 if largest else None,
+                4.0 if target else None,
             )
         )
         rows.append(
@@ -313,7 +317,7 @@ def offline(
                 parse,
                 median(yard, peak),
                 "MiB",
-                2.5 if largest else None,
+                2.5 if target else None,
             )
         )
         figures["sizes"][n] = {
@@ -331,10 +335,26 @@ def offline(
             findings_lp = json.loads(lp.read_text())["summary"]["total"]
             what_lp = f"JSON report with the least-privilege pack too, {n:,} clients ({findings_lp:,} findings)"
             rows.append(
-                Row("offline", what_lp, with_lp.cpu, parse, median(yard, cpu), "CPU s", 4.0)
+                Row(
+                    "offline",
+                    what_lp,
+                    with_lp.cpu,
+                    parse,
+                    median(yard, cpu),
+                    "CPU s",
+                    4.0 if target else None,
+                )
             )
             rows.append(
-                Row("offline", what_lp, with_lp.peak_mib, parse, median(yard, peak), "MiB", 2.5)
+                Row(
+                    "offline",
+                    what_lp,
+                    with_lp.peak_mib,
+                    parse,
+                    median(yard, peak),
+                    "MiB",
+                    2.5 if target else None,
+                )
             )
             json_run = median(tool, cpu)
             for fmt in FORMATS:
@@ -349,7 +369,7 @@ def offline(
                         "the JSON report of the same run",
                         json_run,
                         "CPU s",
-                        1.15 if fmt == "text" else None,
+                        1.15 if fmt == "text" and target else None,
                     )
                 )
                 figures["sizes"][n][f"{fmt}MiB"] = round(size, 1)
