@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from genesys_oauth_audit.report import html, renderer
+from tests.helpers import SAMPLE_SNAPSHOT
 from tests.test_ci_reports import canonical
 
 
@@ -30,3 +31,23 @@ def test_the_html_page_lists_at_most_its_cap_and_says_where_the_rest_are(
     # the counts still count every finding, and the rule filter offers every rule
     for rule in {f.rule_id for f in reported}:
         assert f'<option value="{rule}">' in capped
+
+
+def test_the_text_block_says_which_reports_list_every_client() -> None:
+    from dataclasses import replace
+
+    from genesys_oauth_audit.inventory import read_snapshot
+    from genesys_oauth_audit.leastpriv.org import analyse_inventory
+    from genesys_oauth_audit.report import leastpriv
+
+    org = analyse_inventory(read_snapshot(SAMPLE_SNAPSHOT)[0])
+    assert org is not None  # the sample snapshot holds the operations clients called
+    view = leastpriv.build_view(org)
+    small = leastpriv.where_every_client(view)
+    assert small == "the JSON and HTML reports list every client"
+    many = replace(
+        view, clients=view.clients * (leastpriv.HTML_CLIENT_ROWS // len(view.clients) + 1)
+    )
+    assert leastpriv.where_every_client(many) == (
+        "the JSON report lists every client, the HTML report the first 2,000"
+    )

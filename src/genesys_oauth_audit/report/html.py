@@ -166,7 +166,7 @@ def h(text: object) -> str:
 # these many rows a table shows the first ones (the most severe findings; the clients with the
 # largest unused share) and says how many more there are and where every one of them is.
 MAX_FINDING_ROWS = 5000
-MAX_CLIENT_ROWS = 2000
+MAX_CLIENT_ROWS = leastpriv.HTML_CLIENT_ROWS
 
 
 def _capped(shown: int, total: int, what: str) -> list[str]:

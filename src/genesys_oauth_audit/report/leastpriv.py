@@ -28,8 +28,9 @@ from genesys_oauth_audit.leastpriv.org import OrgLeastPrivilege
 
 Kind = Literal["permissions", "scopes"]
 # The compact blocks of text, Markdown and JUnit show this many clients; JSON shows all, HTML its
-# first html.MAX_CLIENT_ROWS (the largest unused share first) and says how many it left out.
+# first HTML_CLIENT_ROWS (the largest unused share first) and says how many it left out.
 TOP = 10
+HTML_CLIENT_ROWS = 2000
 
 
 # --- the view: records ---------------------------------------------------------------------------
@@ -429,6 +430,13 @@ def report_dict(view: LeastPrivilegeView | None) -> dict[str, Any] | None:
 # --- the compact block of text, Markdown, JUnit --------------------------------------------------
 
 
+def where_every_client(view: LeastPrivilegeView) -> str:
+    """Which reports list every client of the view (HTML stops at ``HTML_CLIENT_ROWS``)."""
+    if len(view.clients) <= HTML_CLIENT_ROWS:
+        return "the JSON and HTML reports list every client"
+    return f"the JSON report lists every client, the HTML report the first {HTML_CLIENT_ROWS:,}"
+
+
 def text_lines(view: LeastPrivilegeView | None) -> list[str]:
     """The least-privilege block for people, bounded: a heading, then the clients with the
     largest unused share (those that hold nothing unused are counted, not listed)."""
@@ -441,6 +449,6 @@ def text_lines(view: LeastPrivilegeView | None) -> list[str]:
         lines.append(f"- {r.client_name} ({r.client_id}): {r.counts_text()}")
     rest = len(holding) - len(shown)
     if rest > 0:
-        lines.append(f"  … and {rest} more (the JSON and HTML reports list every client)")
+        lines.append(f"  … and {rest} more ({where_every_client(view)})")
     lines.extend(f"Note: {n}" for n in view.notes)
     return lines

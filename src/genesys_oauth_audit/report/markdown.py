@@ -122,8 +122,8 @@ def _least_privilege_table(run: RunInfo) -> list[str]:
         if len(holding) > leastpriv.TOP:
             lines += [
                 "",
-                f"… and {len(holding) - leastpriv.TOP} more (the JSON and HTML reports list "
-                "every client).",
+                f"… and {len(holding) - leastpriv.TOP} more "
+                f"({leastpriv.where_every_client(view)}).",
             ]
     lines += [*(f"- {md(note)}" for note in view.notes), "", "</details>", ""]
     return lines
