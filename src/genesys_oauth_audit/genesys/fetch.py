@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import contextvars
 import logging
+import threading
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from datetime import date, datetime
+from functools import partial
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
@@ -64,9 +65,10 @@ class FetchPlan:
     usage_days: int | None = None
     usage_timeout_seconds: float = 600.0
     operation_days: int | None = None
-    # How many reads of the org run side by side (``READERS``). A run of many orgs reads each org
-    # with one (1): it already reads orgs side by side, and an org that waits gives its place
-    # to another, which needs each org's waits made by one thread.
+    # READERS: the five reads side by side, each on a thread of its own; 1: one after another in
+    # the calling thread. A run of many orgs reads each org with one: it already reads orgs side
+    # by side, and an org that waits gives its place to another, which needs each org's waits
+    # made by its own thread.
     readers: int = READERS
 
 
@@ -107,21 +109,17 @@ def _fetch_inventory(
             timeout=plan.usage_timeout_seconds,
             sleep=sleep,
         )
-    with ThreadPoolExecutor(max_workers=plan.readers, thread_name_prefix="fetch") as pool:
-
-        def read(fn: Callable[..., Any], *args: Any) -> Future[Any]:
-            # Each read runs in the caller's context (a run of many orgs names the org in every
-            # log line through a context variable).
-            return pool.submit(contextvars.copy_context().run, fn, *args)
-
-        reads: list[Future[Any]] = [
-            read(_read_clients, api),
-            read(api.get, "/api/v2/oauth/scopes", WireScopeListing),
-            read(_fetch_roles, api) if plan.roles else _done(None),
-            read(pending.collect) if pending is not None else _done(UsageData()),
-            read(api.get, "/api/v2/organizations/me", WireOrganization),
-        ]
-        raw_clients, scopes, roles, usage, org = _results(api, reads)
+    raw_clients, scopes, roles, usage, org = _read_all(
+        api,
+        [
+            partial(_read_clients, api),
+            partial(api.get, "/api/v2/oauth/scopes", WireScopeListing),
+            partial(_fetch_roles, api) if plan.roles else None,
+            pending.collect if pending is not None else UsageData,
+            partial(api.get, "/api/v2/organizations/me", WireOrganization),
+        ],
+        readers=plan.readers,
+    )
     wire_clients: list[WireClient] = raw_clients
     if not wire_clients:
         if api.signs_in_with_client_credentials:
@@ -186,32 +184,65 @@ def _read_clients(api: GenesysClient) -> list[WireClient]:
     ]
 
 
-def _done(value: Any) -> Future[Any]:
-    future: Future[Any] = Future()
-    future.set_result(value)
-    return future
+def _read_all(
+    api: GenesysClient, reads: list[Callable[[], Any] | None], *, readers: int
+) -> list[Any]:
+    """Every read's answer (None for a read that is not planned).
 
+    With one reader, one after another in the calling thread. Else each read on a daemon thread
+    of its own, in the caller's context (a run of many orgs names the org in every log line
+    through a context variable): on the first failure the others are stopped (``abort``: at
+    their next request or wait) and, once they have, the failure of the first read in the list
+    that failed is raised, the same error whichever thread noticed first. On Ctrl-C or a signal
+    the reads are stopped and the run ends at once: daemon threads hold neither the exit nor a
+    second Ctrl-C (an executor's threads would, for a request's whole --timeout).
+    """
+    if readers <= 1:
+        return [read() if read is not None else None for read in reads]
+    results: list[Any] = [None] * len(reads)
+    errors: list[BaseException | None] = [None] * len(reads)
+    finished = threading.Condition()
+    running = 0
+    failed = False
 
-def _results(api: GenesysClient, reads: list[Future[Any]]) -> list[Any]:
-    """Every read's answer; on the first failure, the others are stopped (``abort``) and the
-    failure of the first read in the list that failed is raised: the same error whichever
-    thread noticed first, and no read left running (a usage poll could wait minutes)."""
-    pending = set(reads)
+    def work(i: int, read: Callable[[], Any]) -> None:
+        nonlocal running, failed
+        try:
+            results[i] = read()
+        except BaseException as exc:  # raised in the calling thread, below
+            errors[i] = exc
+        finally:
+            with finished:
+                running -= 1
+                failed = failed or errors[i] is not None
+                finished.notify_all()
+
     try:
-        while pending:
-            done, pending = wait(pending, return_when="FIRST_EXCEPTION")
-            if any(f.exception() is not None for f in done):
+        for i, read in enumerate(reads):
+            if read is None:
+                continue
+            with finished:
+                running += 1
+            threading.Thread(
+                target=contextvars.copy_context().run,
+                args=(work, i, read),
+                name=f"genesys-oauth-audit-read-{i}",
+                daemon=True,
+            ).start()
+        with finished:
+            while running and not failed:
+                finished.wait()
+            if failed:
                 api.abort()
-                wait(pending)
-                break
-    except BaseException:  # Ctrl-C, a signal: the reads stop at their next request or wait
+                while running:
+                    finished.wait()
+    except BaseException:  # Ctrl-C, a signal: stop the reads, and do not wait for them
         api.abort()
         raise
-    for future in reads:
-        error = future.exception()
+    for error in errors:
         if error is not None and not isinstance(error, RunAborted):
             raise error
-    return [future.result() for future in reads]
+    return results
 
 
 def _validate(model: type[BaseModel], item: Any, what: str) -> Any:
