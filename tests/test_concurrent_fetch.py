@@ -4,13 +4,15 @@ and one refresh after a 401; a read that fails stops the others; the requests st
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from datetime import datetime, timezone
 
+import httpx
 import pytest
 
-from genesys_oauth_audit.errors import PermissionDeniedError
-from genesys_oauth_audit.genesys.client import GenesysClient
+from genesys_oauth_audit.errors import AuthenticationError, PermissionDeniedError
+from genesys_oauth_audit.genesys.client import GenesysClient, RetryPolicy
 from genesys_oauth_audit.genesys.fetch import FetchPlan, fetch_inventory
 from genesys_oauth_audit.genesys.wire import WireOrganization
 from genesys_oauth_audit.settings import connection_settings
@@ -117,3 +119,44 @@ def test_the_requests_grow_only_by_result_pages(clients: int, clock: FakeClock) 
     assert paths.count("/api/v2/oauth/clients") == 1
     # token, submission, listing, scopes, roles, org; a Queued poll and the rows' pages
     assert len(paths) == 6 + 1 + max(1, result_pages)
+
+
+def test_a_refused_login_is_sent_once_however_many_reads_wait_for_it() -> None:
+    """Five reads need a token; the login is refused: no second login with the same credentials
+    (each counts against lockouts and login limits), whichever thread takes the lock next."""
+    for _ in range(10):  # the threads race differently each time
+        fake = synthetic_fake(20, n_roles=5, usage_running_polls=0, latency=0.005)
+        env = env_for(fake) | {"GENESYSCLOUD_OAUTHCLIENT_SECRET": "not-the-secret-at-all"}
+        settings = connection_settings(region=None, client_id=None, login_url=None, environ=env)
+        with (
+            GenesysClient(settings, transport=fake.transport()) as api,
+            pytest.raises(AuthenticationError),
+        ):
+            fetch_inventory(api, FetchPlan(roles=True), region="us-east-1", now=NOW)
+        assert len(fake.token_requests()) == 1
+
+
+def test_a_throttled_token_is_waited_out_once_not_once_a_thread() -> None:
+    """Every API request is answered 429 (Retry-After: 1) for the first second: the reads side
+    by side wait it out together, and the retry budget pays for that second once."""
+    fake = synthetic_fake(20, n_roles=5, usage_running_polls=0, latency=0.005)
+    inner = fake.transport()
+    throttled_until: list[float] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path.startswith("/api/"):
+            if not throttled_until:
+                throttled_until.append(time.monotonic() + 1.0)
+            if time.monotonic() < throttled_until[0]:
+                return httpx.Response(429, headers={"Retry-After": "1"}, json={"status": 429})
+        return inner.handle_request(request)
+
+    settings = connection_settings(
+        region=None, client_id=None, login_url=None, environ=env_for(fake)
+    )
+    # A budget of 1.5 s: one second of waiting fits; five threads each paying it would not.
+    retry = RetryPolicy(budget_seconds=1.5)
+    with GenesysClient(settings, transport=httpx.MockTransport(handler), retry=retry) as api:
+        inventory = fetch_inventory(api, FetchPlan(roles=True), region="us-east-1", now=NOW)
+        assert len(inventory.clients) == 20
+        assert api.stats.waited_seconds <= 1.5

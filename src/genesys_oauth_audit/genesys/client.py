@@ -44,6 +44,7 @@ from pydantic import BaseModel, SecretStr, ValidationError
 from genesys_oauth_audit import __version__, redact
 from genesys_oauth_audit.errors import (
     ApiError,
+    AuditError,
     AuthenticationError,
     BadResponseError,
     DeadlineError,
@@ -199,6 +200,11 @@ class GenesysClient:
         self._pace_lock = threading.Lock()
         self._token_lock = threading.Lock()
         self._aborted = threading.Event()
+        self._login_failure: AuditError | None = None
+        # No request leaves before this clock time: a retry's wait (a 429, a 5xx) is the token's,
+        # so every thread waits it out, and the retry budget is charged once for it, not once a
+        # thread.
+        self._hold_until = 0.0
         if sleep is time.sleep:
             # A real wait (a poll, a backoff, pacing) ends early when the run is aborted.
             self._sleep = self._abortable_sleep
@@ -567,23 +573,37 @@ class GenesysClient:
                 f"(retry budget: {self._retry.max_retries} retries per request)"
             )
         delay = self._backoff(attempt, failure.retry_after)
-        if self.stats.waited_seconds + delay > self._retry.budget_seconds:
-            raise TransportError(
-                f"{what}: giving up: {failure.reason}; waiting {delay:.1f}s more would exceed the "
-                f"retry budget of {self._retry.budget_seconds:g}s"
-            )
-        self._check_deadline(
-            f"{what}: {failure.reason}; {delay:.1f}s to wait before a retry", delay
-        )
-        log.info("%s: %s; retrying in %.1fs", what, failure.reason, delay)
-        self._count(retries=1, waited_seconds=delay)
+        with self._lock:
+            now = self._clock()
+            # Threads that retry at the same time wait together: the budget pays only for how
+            # much later than already planned this wait ends.
+            end = max(self._hold_until, now + delay)
+            charged = end - max(self._hold_until, now)
+            if self.stats.waited_seconds + charged > self._retry.budget_seconds:
+                raise TransportError(
+                    f"{what}: giving up: {failure.reason}; waiting {delay:.1f}s more would exceed "
+                    f"the retry budget of {self._retry.budget_seconds:g}s"
+                )
+            self._hold_until = end
+            self.stats.retries += 1
+            self.stats.waited_seconds += charged
+        wait = end - now
+        self._check_deadline(f"{what}: {failure.reason}; {wait:.1f}s to wait before a retry", wait)
+        log.info("%s: %s; retrying in %.1fs", what, failure.reason, wait)
         self._check_aborted()
-        self._sleep(delay)
+        self._sleep(wait)
         self._check_aborted()
 
     def _pace(self, what: str) -> None:
         """Stay under the per-token request limit before the server has to say 429 (one thread at
         a time: the window is shared by every thread of the run)."""
+        hold = self._hold_until - self._clock()
+        if hold > 0:
+            # Another thread is waiting out a retry: the token's throttle is this request's too.
+            self._check_deadline(f"before {what}; {hold:.1f}s to wait (a retry)", hold)
+            self._check_aborted()
+            self._sleep(hold)
+            self._check_aborted()
         if self._rpm <= 0:
             return
         with self._pace_lock:
@@ -624,13 +644,21 @@ class GenesysClient:
                 )
             return self._token
         with self._token_lock:
+            if self._login_failure is not None:
+                # Another thread's login was refused: the same credentials would be refused
+                # again (and a second attempt counts against lockouts and login limits).
+                raise self._login_failure
             if (
                 self._token is not None
                 and self._token_expires_at is not None
                 and self._clock() < self._token_expires_at
             ):
                 return self._token
-            return self._login()
+            try:
+                return self._login()
+            except AuditError as exc:
+                self._login_failure = exc
+                raise
 
     def _login(self) -> SecretStr:
         creds = self._settings.credentials
