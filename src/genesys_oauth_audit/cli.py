@@ -332,6 +332,58 @@ def output_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     return fn
 
 
+# Hidden: tests and recipes pin the clock with it, for reproducible runs.
+now_option = click.option(
+    "--now", hidden=True, help="Pretend the current time is this (ISO-8601); for reproducible runs."
+)
+color_option = click.option(
+    "--color/--no-color",
+    default=None,
+    help="Colour the text report (default: only on a terminal, never with NO_COLOR).",
+)
+
+
+def report_options(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """How a run's report is written, the same for ``check`` and ``merge``: ``--format``, one
+    ``--FORMAT-output`` per reporter, ``--group-by``, ``--riskiest``, ``--sarif-include-waived``."""
+    options: list[Callable[[Callable[..., Any]], Callable[..., Any]]] = [
+        click.option(
+            "--format",
+            "fmt",
+            type=click.Choice(FORMAT_CHOICES),
+            default="text",
+            show_default=True,
+            help="What goes to standard output: " + _formats_help(REPORTERS) + ".",
+        ),
+        output_options,
+        click.option(
+            "--group-by",
+            type=click.Choice(("rule", "client")),
+            default="rule",
+            show_default=True,
+            help="How the text report groups findings.",
+        ),
+        click.option(
+            "--riskiest",
+            type=click.IntRange(min=0),
+            default=10,
+            show_default=True,
+            metavar="N",
+            help="Clients the text report lists as riskiest by the risk catalog (high or "
+            "critical, and at least --min-severity); 0 leaves the block out.",
+        ),
+        click.option(
+            "--sarif-include-waived",
+            is_flag=True,
+            help="Put waived findings in SARIF too, with suppressions (GitHub ignores "
+            "suppressions).",
+        ),
+    ]
+    for option in reversed(options):
+        fn = option(fn)
+    return fn
+
+
 def orgs_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     """``--orgs FILE``, ``--org NAME``, ``--jobs N``: a run over the orgs of an orgs file."""
     options = [
@@ -415,9 +467,7 @@ def cli(debug: bool) -> None:
     is_flag=True,
     help="Do not read roles (the client then needs no authorization:role:view).",
 )
-@click.option(
-    "--now", hidden=True, help="Pretend the current time is this (ISO-8601); for reproducible runs."
-)
+@now_option
 @click.pass_context
 def fetch(
     ctx: click.Context, /, output: Path, usage_days: int, no_roles: bool, now: str | None, **kw: Any
@@ -524,36 +574,7 @@ def _severity_or_never(value: str) -> Severity | None:
 )
 @connection_options
 @orgs_options
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(FORMAT_CHOICES),
-    default="text",
-    show_default=True,
-    help="What goes to standard output: " + _formats_help(REPORTERS) + ".",
-)
-@output_options
-@click.option(
-    "--group-by",
-    type=click.Choice(("rule", "client")),
-    default="rule",
-    show_default=True,
-    help="How the text report groups findings.",
-)
-@click.option(
-    "--riskiest",
-    type=click.IntRange(min=0),
-    default=10,
-    show_default=True,
-    metavar="N",
-    help="Clients the text report lists as riskiest by the risk catalog (high or critical, and "
-    "at least --min-severity); 0 leaves the block out.",
-)
-@click.option(
-    "--sarif-include-waived",
-    is_flag=True,
-    help="Put waived findings in SARIF too, with suppressions (GitHub ignores suppressions).",
-)
+@report_options
 @click.option(
     "--sarif-category",
     callback=lambda _ctx, _param, value: _sarif_category(value),
@@ -602,19 +623,13 @@ def _severity_or_never(value: str) -> Severity | None:
     help="Run only the rules mapped to this compliance framework (a framework id of the rules' "
     "controls, such as nist-800-53). Repeatable.",
 )
-@click.option(
-    "--color/--no-color",
-    default=None,
-    help="Colour the text report (default: only on a terminal, never with NO_COLOR).",
-)
+@color_option
 @as_of_option(
     "Judge time-based checks (days unused, client age, exception expiry) as of this day "
     "(UTC). Default: the snapshot's fetchedAt with --inventory, so a snapshot gives the same "
     "answer on any day; today for a live org."
 )
-@click.option(
-    "--now", hidden=True, help="Pretend the current time is this (ISO-8601); for reproducible runs."
-)
+@now_option
 @click.pass_context
 def check(
     ctx: click.Context,
@@ -864,9 +879,7 @@ def diff_command(
     default=None,
     help="Days of operations to read from a live org (one usage job reads at most 90; default 90).",
 )
-@click.option(
-    "--now", hidden=True, help="Pretend the current time is this (ISO-8601); for reproducible runs."
-)
+@now_option
 @click.pass_context
 def recommend_command(
     ctx: click.Context,
@@ -939,44 +952,9 @@ def orgs_list(ctx: click.Context, path: Path, as_json: bool) -> None:
 @cli.command(epilog=epilog("merge"))
 @verbosity_options
 @click.argument("reports", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(FORMAT_CHOICES),
-    default="text",
-    show_default=True,
-    help="What goes to standard output: " + _formats_help(REPORTERS) + ".",
-)
-@output_options
-@click.option(
-    "--group-by",
-    type=click.Choice(("rule", "client")),
-    default="rule",
-    show_default=True,
-    help="How the text report groups findings.",
-)
-@click.option(
-    "--riskiest",
-    type=click.IntRange(min=0),
-    default=10,
-    show_default=True,
-    metavar="N",
-    help="Clients the text report lists as riskiest by the risk catalog (high or critical, and "
-    "at least --min-severity); 0 leaves the block out.",
-)
-@click.option(
-    "--sarif-include-waived",
-    is_flag=True,
-    help="Put waived findings in SARIF too, with suppressions (GitHub ignores suppressions).",
-)
-@click.option(
-    "--color/--no-color",
-    default=None,
-    help="Colour the text report (default: only on a terminal, never with NO_COLOR).",
-)
-@click.option(
-    "--now", hidden=True, help="Pretend the current time is this (ISO-8601); for reproducible runs."
-)
+@report_options
+@color_option
+@now_option
 @click.pass_context
 def merge(
     ctx: click.Context,
