@@ -260,21 +260,40 @@ def _poll_together(
     """Poll every job until each has all its rows: a short first wait (none when every job was
     answered 200, done), doubling up to 30 s."""
     pending = list(jobs)
-    waited = 0.0
-    delay = FIRST_POLL_DELAY
+    waits = _PollWaits(api, timeout, sleep)
     first = all(job.ready for job in pending)
     while pending:
         if not first:
-            if waited + delay > timeout:
-                raise FetchError(
-                    f"{pending[0].what}: the usage job was still running after {waited:.0f}s; "
-                    "giving up (raise --usage-timeout, or audit without usage rules)"
-                )
-            api.wait(delay, f"polling {', '.join(j.what for j in pending)}", sleep)
-            waited += delay
-            delay = min(delay * 2, MAX_POLL_DELAY)
+            waits.wait(
+                f"polling {', '.join(j.what for j in pending)}",
+                f"{pending[0].what}: the usage job",
+            )
         first = False
         pending = [job for job in pending if not _poll(api, job)]
+
+
+class _PollWaits:
+    """The waits between the polls of a usage query or job: a short first one, doubling up to
+    ``MAX_POLL_DELAY``, and no wait that would take the total past ``timeout``."""
+
+    def __init__(
+        self, api: GenesysClient, timeout: float, sleep: Callable[[float], None] | None
+    ) -> None:
+        self._api, self._timeout, self._sleep = api, timeout, sleep
+        self._waited = 0.0
+        self._delay = FIRST_POLL_DELAY
+
+    def wait(self, doing: str, still_running: str | None) -> None:
+        """Wait before the next poll; ``still_running`` (what is polled) bounds it by the
+        timeout, None waits regardless (the first look at a query just submitted)."""
+        if still_running is not None and self._waited + self._delay > self._timeout:
+            raise FetchError(
+                f"{still_running} was still running after {self._waited:.0f}s; giving up "
+                "(raise --usage-timeout, or audit without usage rules)"
+            )
+        self._api.wait(self._delay, doing, self._sleep)
+        self._waited += self._delay
+        self._delay = min(self._delay * 2, MAX_POLL_DELAY)
 
 
 def _poll(api: GenesysClient, job: _Job) -> bool:
@@ -468,12 +487,9 @@ def _legacy_collect(
     sleep: Callable[[float], None] | None,
 ) -> tuple[UsageWindow, dict[str, date]]:
     path, days, start_day, end_day = query.path, query.days, query.start_day, query.end_day
-    waited = 0.0
-    delay = FIRST_POLL_DELAY
+    waits = _PollWaits(api, timeout, sleep)
     # The first look comes after a short wait too: the query was submitted a moment ago.
-    api.wait(delay, f"polling GET {path}", sleep)
-    waited += delay
-    delay = min(delay * 2, MAX_POLL_DELAY)
+    waits.wait(f"polling GET {path}", None)
     while True:
         result = api.get(path, WireUsageResult)
         status = result.queryStatus
@@ -485,14 +501,7 @@ def _legacy_collect(
             )
         if status != "Running":
             raise BadResponseError(f"GET {path}: unexpected queryStatus {status!r}")
-        if waited + delay > timeout:
-            raise FetchError(
-                f"GET {path}: the usage query was still running after {waited:.0f}s; giving up "
-                "(raise --usage-timeout, or audit without usage rules)"
-            )
-        api.wait(delay, f"polling GET {path}", sleep)
-        waited += delay
-        delay = min(delay * 2, MAX_POLL_DELAY)
+        waits.wait(f"polling GET {path}", f"GET {path}: the usage query")
     if result.results is None:
         raise BadResponseError(
             f"GET {path}: the usage query is Complete but its answer has no results list; "
