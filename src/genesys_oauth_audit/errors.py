@@ -164,7 +164,9 @@ class InputFileError(BadInputError):
     """One or more problems in input files; all of them are reported at once."""
 
     def __init__(self, diagnostics: list[Diagnostic]) -> None:
-        self.diagnostics = list(diagnostics)
+        # The same words at the same place are said once (a value can break two schemas that
+        # read it alike: a plan's `after: [1]` of a client breaks the plan's and the client's).
+        self.diagnostics = list(dict.fromkeys(diagnostics))
         super().__init__("\n".join(str(d) for d in self.diagnostics))
 
 

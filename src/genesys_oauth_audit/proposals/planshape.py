@@ -205,6 +205,4 @@ def shape_problems(data: Any, text: str, shown: str) -> list[Diagnostic]:
     problems: list[Diagnostic] = []
     for error in sorted(errors, key=lambda e: [str(p) for p in e.absolute_path])[:50]:
         problems.extend(schema_diagnostics(doc, error))
-    # A value can break the plan's shape and a resource type's shape alike (`after: [1]` of a
-    # client): the same words at the same place are said once.
-    return list(dict.fromkeys(problems))
+    return problems
