@@ -600,10 +600,7 @@ class GenesysClient:
         hold = self._hold_until - self._clock()
         if hold > 0:
             # Another thread is waiting out a retry: the token's throttle is this request's too.
-            self._check_deadline(f"before {what}; {hold:.1f}s to wait (a retry)", hold)
-            self._check_aborted()
-            self._sleep(hold)
-            self._check_aborted()
+            self.wait(hold, f"before {what}, waiting out a retry")
         if self._rpm <= 0:
             return
         with self._pace_lock:
