@@ -248,6 +248,7 @@ def run_info(
     from genesys_oauth_audit.report.base import PolicyRef, RuleInfo, RunInfo
     from genesys_oauth_audit.report.leastpriv import build_view
 
+    judged, basis = as_of or as_of_day(opts.as_of, source, now)
     return RunInfo(
         tool_version=__version__,
         generated_at=now,
@@ -279,8 +280,8 @@ def run_info(
         baseline=str(opts.baseline) if opts.baseline is not None else None,
         frameworks=opts.frameworks,
         warnings=warnings,
-        as_of=(as_of or as_of_day(opts.as_of, source, now))[0],
-        as_of_basis=(as_of or as_of_day(opts.as_of, source, now))[1],
+        as_of=judged,
+        as_of_basis=basis,
         width=opts.width,
         riskiest=opts.riskiest,
         least_privilege=build_view(least_privilege) if least_privilege is not None else None,
