@@ -12,6 +12,8 @@ import json
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tests.fake.orgdata import sample_fake
 from tests.fake.server import FakeGenesys
@@ -341,3 +343,77 @@ def test_terminal_escaping_covers_every_control_format_and_separator_character()
     ]
     assert missed == []
     assert terminal("ünïcödé 😀 日本") == "ünïcödé 😀 日本"  # printable text stays as it is
+
+
+def _per_form(forms: tuple[str, ...], text: str) -> str:
+    """The reference: one scan per form, longest form first (what ``redact`` does to short text)."""
+    for form in sorted(forms, key=lambda f: (-len(f), f)):
+        text = text.replace(form, "[REDACTED]")
+    return text
+
+
+def _leftmost_longest(forms: list[str], text: str) -> str:
+    """The reference for the one-pass scan, a character at a time."""
+    out, i = [], 0
+    while i < len(text):
+        hit = max((f for f in forms if text.startswith(f, i)), key=len, default="")
+        out.append("[REDACTED]" if hit else text[i])
+        i += len(hit) or 1
+    return "".join(out)
+
+
+@st.composite
+def forms_and_text(draw: st.DrawFn) -> tuple[list[str], str]:
+    """Forms over a three-letter alphabet, some the beginnings of others (they overlap each other
+    all the time), and a text made of them, of pieces of them and of other characters."""
+    longer = draw(st.lists(st.text("abc", min_size=6, max_size=14), min_size=1, max_size=4))
+    prefixes = [f[: draw(st.integers(6, len(f)))] for f in longer if draw(st.booleans())]
+    forms = sorted(set(longer + prefixes))
+    piece = st.one_of(
+        st.sampled_from(forms),
+        st.sampled_from(forms).map(lambda f: f[1:]),
+        st.text("abcé\ud800", max_size=9),
+    )
+    return forms, "".join(draw(st.lists(piece, max_size=40)))
+
+
+@settings(max_examples=400, derandomize=True, deadline=None)
+@given(forms_and_text(), st.integers(1, 64))
+def test_the_one_pass_scan_leaves_no_form_whatever_the_window(
+    drawn: tuple[list[str], str], window: int
+) -> None:
+    """Whatever the overlaps and wherever the windows' edges fall, the longest form that starts
+    at the leftmost place is replaced, then the scan goes on after it: no whole form is left."""
+    from genesys_oauth_audit.redact import _one_pass
+
+    forms, text = drawn
+    ordered = tuple(sorted(forms, key=lambda f: (-len(f), f)))
+    out = _one_pass(ordered, text, window=window)
+    assert out is not None
+    assert not any(form in out for form in forms)
+    assert out == _leftmost_longest(forms, text)
+
+
+def test_a_large_report_is_redacted_in_one_pass_exactly_as_per_form() -> None:
+    """A run of many orgs registers hundreds of forms and writes megabytes; the long text is
+    scanned once for all of them (RE2), with the result of scanning once per form."""
+    import secrets as random_secrets
+
+    from genesys_oauth_audit import redact
+
+    registry = redact.Secrets()
+    values = [random_secrets.token_urlsafe(32) for _ in range(150)]
+    for value in values:
+        registry.add(value)
+        registry.add(f"Bearer {value}")
+    filler = "x" * 70_000
+    text = (
+        f"{values[0]}{filler}{values[1]}é\ud800{filler}Bearer {values[2]}{filler[:-3]}{values[3]}"
+    )
+    assert len(text) >= redact.ONE_PASS_CHARS
+    assert redact._one_pass(registry._forms, text) is not None  # RE2 took every form
+    out = registry.redact(text)
+    assert out == _per_form(registry._forms, text)
+    assert out.count("[REDACTED]") == 4 and not any(v in out for v in values[:4])
+    clean = filler * 2
+    assert registry.redact(clean) is clean  # nothing found: the very same text back

@@ -16,6 +16,8 @@ import html
 import json
 import threading
 from collections.abc import Callable, Iterable
+from functools import lru_cache
+from typing import Any
 from urllib.parse import quote, quote_plus
 
 MARK = "[REDACTED]"  # no character that HTML, XML, JSON or Markdown would read as markup
@@ -23,6 +25,10 @@ MARK = "[REDACTED]"  # no character that HTML, XML, JSON or Markdown would read 
 # Shorter values are not credentials a Genesys org issues (secrets are 43 characters, tokens
 # longer); replacing every "abc" in a report would only mangle it.
 MIN_LENGTH = 6
+
+# Text at least this long is scanned once for every form together (RE2's automaton), not once
+# per form: a run of many orgs registers hundreds of forms, and its report is megabytes.
+ONE_PASS_CHARS = 64 * 1024
 
 
 def encodings(value: str) -> set[str]:
@@ -96,6 +102,10 @@ class Secrets:
                 set(self._forms) | {f for f in extra if len(f) >= MIN_LENGTH},
                 key=lambda f: (-len(f), f),
             )
+        if len(text) >= ONE_PASS_CHARS:
+            scanned = _one_pass(tuple(forms), text)
+            if scanned is not None:
+                return scanned
         # A substring test per form is a C-speed scan; the replace only runs on a hit.
         for form in forms:
             if form in text:
@@ -108,6 +118,60 @@ class Secrets:
             if form in data:
                 data = data.replace(form, mark)
         return data
+
+
+def _one_pass(forms: tuple[str, ...], text: str, window: int = 64 * 1024) -> str | None:
+    """``text`` with every form replaced, in one scan of it; None when RE2 cannot take the forms
+    (the caller scans once per form instead).
+
+    At each place the longest form that starts there is replaced, as the scan per form (longest
+    form first) does; either way no whole form is left in the text. A text with no form in it
+    (every report, one hopes) is scanned once; one with a form is searched a window at a time,
+    because RE2 finds where a match starts by scanning back over everything before it.
+    """
+    if not forms:
+        return text
+    pattern = _alternation(forms)
+    if pattern is None:
+        return None
+    data = text.encode("utf-8", "surrogatepass")
+    if pattern.search(data) is None:
+        return text
+    longest = max(len(f.encode("utf-8", "surrogatepass")) for f in forms)
+    window = max(window, 2 * longest)  # each window moves on by at least ``longest``
+    mark = MARK.encode("ascii")
+    pieces: list[bytes] = []
+    done = pos = 0
+    while pos < len(data):
+        end = min(len(data), pos + window)
+        found = pattern.search(data, pos, end)
+        if found is None:
+            # Any form that starts before ``end - longest + 1`` would have fitted in the window.
+            pos = end if end == len(data) else end - longest + 1
+            continue
+        start = found.start()
+        found = pattern.search(data, start, min(len(data), start + longest))  # longest from there
+        pieces += [data[done:start], mark]
+        done = pos = found.end()
+    pieces.append(data[done:])
+    return b"".join(pieces).decode("utf-8", "surrogatepass")
+
+
+@lru_cache(maxsize=4)
+def _alternation(forms: tuple[str, ...]) -> Any:
+    import re2
+
+    options = re2.Options()
+    options.log_errors = False
+    options.longest_match = True
+    # Bytes as bytes: a lone surrogate (surrogatepass) is no UTF-8 for RE2 to stumble on.
+    options.encoding = re2.Options.Encoding.LATIN1
+    options.max_mem = 256 << 20  # thousands of forms (a run of hundreds of orgs) still compile
+    alternatives = b"|".join(re2.escape(f.encode("utf-8", "surrogatepass")) for f in forms)
+    try:
+        return re2.compile(alternatives, options=options)
+    except re2.error:
+        return None
 
 
 def json_forms(value: str) -> set[bytes]:
