@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import json
 import threading
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,8 +45,9 @@ class Served:
 
     order: list[tuple[str, str, int]] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
-    in_flight: int = 0
-    most_in_flight: int = 0
+    in_flight: Counter[str] = field(default_factory=Counter)  # requests being answered, by org
+    most_in_flight: int = 0  # the most orgs with a request being answered at the same time
+    most_of_one_org: int = 0  # the most requests of one org being answered at the same time
 
 
 @dataclass
@@ -55,16 +57,28 @@ class OrgFake(FakeGenesys):
 
     label: str = ""
     served: Served = field(default_factory=Served)
+    # When set: the scope catalog is answered only once the org's own request has arrived too
+    # (or after 10 s), and ``met`` says whether it had.
+    meet: threading.Event | None = None
+    met: bool = False
 
     def handle(self, request: httpx.Request) -> httpx.Response:
-        with self.served.lock:
-            self.served.in_flight += 1
-            self.served.most_in_flight = max(self.served.most_in_flight, self.served.in_flight)
+        served = self.served
+        with served.lock:
+            served.in_flight[self.label] += 1
+            orgs = sum(1 for n in served.in_flight.values() if n)
+            served.most_in_flight = max(served.most_in_flight, orgs)
+            served.most_of_one_org = max(served.most_of_one_org, served.in_flight[self.label])
         try:
+            if self.meet is not None:
+                if request.url.path == "/api/v2/organizations/me":
+                    self.meet.set()
+                elif request.url.path == "/api/v2/oauth/scopes":
+                    self.met = self.meet.wait(10)
             response = super().handle(request)
         finally:
-            with self.served.lock:
-                self.served.in_flight -= 1
+            with served.lock:
+                served.in_flight[self.label] -= 1
         # Paths as their API operation (a usage execution id differs from run to run).
         path = template_of(request.method, request.url.path) or request.url.path
         with self.served.lock:
@@ -455,6 +469,22 @@ def test_jobs_bounds_how_many_orgs_are_read_at_once(run_cli: Run, tmp_path: Path
 
 
 @pytest.mark.socket
+def test_an_orgs_reads_go_side_by_side_in_its_one_place(run_cli: Run, tmp_path: Path) -> None:
+    """With one place (--jobs 1), each org is still read as an org alone is: its reads side by
+    side (the fake answers its scope catalog only once its org request has arrived too), and
+    never two orgs at a time."""
+    served = Served()
+    fakes = {label: org_fake(label, served, meet=threading.Event()) for label in ("a", "b")}
+    with fleet(tmp_path, fakes, served) as f:
+        ran = run_cli(
+            "check", "--orgs", str(f.file), "-p", "builtin:tutorial", "--jobs", "1", env=f.env
+        )
+        assert ran.code == ExitCode.FINDINGS, ran.stderr
+    assert [fake.met for fake in fakes.values()] == [True, True]
+    assert served.most_in_flight == 1 and served.most_of_one_org > 1
+
+
+@pytest.mark.socket
 def test_an_org_waiting_out_a_retry_after_gives_its_place_to_another(
     run_cli: Run, tmp_path: Path
 ) -> None:
@@ -673,3 +703,35 @@ def test_run_bounded_keeps_order_and_raises_what_is_not_expected() -> None:
 
     with pytest.raises(RuntimeError, match="a bug"):
         run_bounded([1, 2, 3], boom, jobs=3)
+
+
+def test_an_orgs_place_is_given_away_only_while_every_one_of_its_threads_waits() -> None:
+    """One place, two orgs. The first org's place stays its own while any of its threads works
+    (its reader goes on after its main thread waits), and goes to the second org once all wait;
+    the first goes on once the second lets go."""
+    from genesys_oauth_audit.orgs import Slots
+
+    slots = Slots(1)
+    first, second = slots.place(), slots.place()
+    with pytest.raises(RuntimeError, match="without its place"):
+        first.add()
+    first.enter()
+    first.add()  # a reading thread of the first org, started by its main thread
+    entered = threading.Event()
+
+    def take(place: Any, done: threading.Event) -> None:
+        place.enter()
+        done.set()
+
+    waiting = threading.Thread(target=take, args=(second, entered), daemon=True)
+    waiting.start()
+    first.leave()  # the main thread waits for its reader: the reader still works
+    assert not entered.wait(0.2)
+    first.leave()  # the reader waits too (a Retry-After): the place is the second org's
+    assert entered.wait(10)
+    back = threading.Event()
+    threading.Thread(target=take, args=(first, back), daemon=True).start()
+    assert not back.wait(0.2)  # the second org works
+    second.leave()
+    assert back.wait(10)
+    first.leave()

@@ -8,7 +8,6 @@ incomplete audit raises (exit 3) before any output file exists.
 from __future__ import annotations
 
 import sys
-import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timezone
@@ -28,6 +27,7 @@ if TYPE_CHECKING:
 
     from genesys_oauth_audit.files.output import Output, OutputSet
     from genesys_oauth_audit.findings import BaselineEntry, Evaluation
+    from genesys_oauth_audit.genesys.client import Place
     from genesys_oauth_audit.inventory import Inventory
     from genesys_oauth_audit.leastpriv.org import OrgLeastPrivilege
     from genesys_oauth_audit.policy.model import PolicySet
@@ -131,17 +131,15 @@ def fetch_live(
     transport: httpx.BaseTransport | None = None,
     operation_days: int | None = None,
     on_request: Callable[[str], None] | None = None,
-    sleep: Callable[[float], None] | None = None,
-    readers: int | None = None,
+    place: Place | None = None,
 ) -> Inventory:
     """Read the org over the API (the only place the app reaches for HTTP). ``usage_days``: last
     use over that many days; ``operation_days``: the operations each client called (at most 90,
     genesys/usage.py). ``on_request`` is told of every request instead of the progress line (a
-    run of many orgs keeps one line); ``sleep`` does every wait (a run of many orgs lets another
-    org work meanwhile); ``readers``: how many reads of the org run side by side (a run of many
-    orgs reads each with one, see ``FetchPlan.readers``)."""
-    from genesys_oauth_audit.genesys.client import GenesysClient, RetryPolicy
-    from genesys_oauth_audit.genesys.fetch import READERS, FetchPlan, fetch_inventory
+    run of many orgs keeps one line); ``place``: where the org's reads work (a run of many orgs
+    gives an org's place to another while all its reads wait, ``orgs.Slots``)."""
+    from genesys_oauth_audit.genesys.client import ANYWHERE, GenesysClient, RetryPolicy
+    from genesys_oauth_audit.genesys.fetch import FetchPlan, fetch_inventory
     from genesys_oauth_audit.settings import connection_settings
 
     settings = connection_settings(
@@ -159,14 +157,13 @@ def fetch_live(
             on_request=on_request or progress,
             deadline=conn.deadline,
             max_response_bytes=conn.max_response_mb * 1024 * 1024,
-            sleep=sleep or time.sleep,
+            place=place or ANYWHERE,
         ) as api:
             plan = FetchPlan(
                 roles=roles,
                 usage_days=usage_days,
                 usage_timeout_seconds=conn.usage_timeout,
                 operation_days=operation_days,
-                readers=READERS if readers is None else readers,
             )
             return fetch_inventory(api, plan, region=settings.endpoint.region, now=now)
     finally:
@@ -362,8 +359,7 @@ def audit(
     transport: httpx.BaseTransport | None,
     color: bool,
     on_request: Callable[[str], None] | None = None,
-    sleep: Callable[[float], None] | None = None,
-    readers: int | None = None,
+    place: Place | None = None,
 ) -> tuple[Evaluation, RunInfo]:
     """``check`` without its outputs: the inventory (a snapshot, the live org, proposals),
     evaluated and compared with the baseline; what every report of the run states. A run of
@@ -417,8 +413,7 @@ def audit(
             # says otherwise: the longer it is, the fewer rare jobs look unused.
             operation_days=(opts.usage_days or OPERATION_DAYS) if "operations" in needs else None,
             on_request=on_request,
-            sleep=sleep,
-            readers=readers,
+            place=place,
         )
         source = source_info(inventory, "live")
 

@@ -2,8 +2,8 @@
 ``merge`` of the JSON reports of separate runs, and ``orgs list``.
 
 Each org is audited by exactly the single-org pipeline (``app.audit``, ``app.fetch_live``)
-on a thread of its own, at most ``--jobs`` at work at a time (an org that waits gives its
-place to another meanwhile: ``Slots``), with its own environment (its own
+on threads of its own, at most ``--jobs`` at work at a time (an org whose threads all wait
+gives its place to another meanwhile: ``Slots``), with its own environment (its own
 credentials, never the process's), its own ``GenesysClient`` (token, pacing, retries,
 ``--deadline`` counted from when the org starts) and its own policies and baseline: a
 slow, throttled or failing org neither slows nor fails the others' reads. Everything
@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -94,32 +93,66 @@ def _now(given: datetime | None) -> datetime:
 
 class Slots:
     """At most ``jobs`` orgs at work at a time (requests in flight, answers being parsed and
-    evaluated). An org that waits (a ``Retry-After``, a backoff, its usage query, pacing) gives
-    its place to another meanwhile, and takes one again to go on: a throttled org does not hold
-    the others up, however few the places."""
+    evaluated). Each org has a place (``OrgPlace``) that every thread of the org works in; while
+    all of them wait (a ``Retry-After``, a backoff, its usage query, pacing), the place is given
+    to another org, and taken again when one of them goes on: a throttled org does not hold the
+    others up, however few the places."""
 
     def __init__(self, jobs: int) -> None:
         self._places = threading.Semaphore(max(1, jobs))
 
-    @contextmanager
-    def held(self) -> Iterator[None]:
-        self._places.acquire()
-        try:
-            yield
-        finally:
-            self._places.release()
+    def place(self) -> OrgPlace:
+        """A place for one more org, not taken yet (``OrgPlace.enter``)."""
+        return OrgPlace(self._places)
 
-    def sleep(self, seconds: float) -> None:
-        """The waits of an org's client (``GenesysClient(sleep=...)``), made without a place."""
-        self._places.release()
+
+class OrgPlace:
+    """The place of one org (``genesys.client.Place``): held while at least one of the org's
+    threads works, one of ``Slots``'s places whoever holds it."""
+
+    def __init__(self, places: threading.Semaphore) -> None:
+        self._places = places
+        self._changed = threading.Condition()
+        self._working = 0  # threads of the org at work
+        self._held = False
+        self._taking = False  # a thread of the org is waiting for one of the places
+
+    def add(self) -> None:
+        with self._changed:
+            if not self._held:
+                raise RuntimeError("a thread was started by an org without its place")
+            self._working += 1
+
+    def enter(self) -> None:
+        with self._changed:
+            while not self._held and self._taking:
+                self._changed.wait()  # another thread of the org is taking the place for both
+            if self._held:
+                self._working += 1
+                return
+            self._taking = True
         try:
-            time.sleep(seconds)
-        finally:
             self._places.acquire()
+        except BaseException:
+            with self._changed:
+                self._taking = False
+                self._changed.notify_all()
+            raise
+        with self._changed:
+            self._taking, self._held = False, True
+            self._working += 1
+            self._changed.notify_all()
+
+    def leave(self) -> None:
+        with self._changed:
+            self._working -= 1
+            if self._working == 0 and self._held:
+                self._held = False
+                self._places.release()
 
 
-def run_bounded(items: Sequence[T], work: Callable[[T, Slots], R], jobs: int) -> list[R]:
-    """``work(item, slots)`` on every item, each on a thread of its own but at most ``jobs`` at
+def run_bounded(items: Sequence[T], work: Callable[[T, OrgPlace], R], jobs: int) -> list[R]:
+    """``work(item, place)`` on every item, each on a thread of its own but at most ``jobs`` at
     work at a time (``Slots``), results in the items' order.
 
     Daemon threads, not an executor: a Ctrl-C or a SIGTERM (a cancelled CI job) ends the run
@@ -131,9 +164,13 @@ def run_bounded(items: Sequence[T], work: Callable[[T, Slots], R], jobs: int) ->
     slots = Slots(jobs)
 
     def worker(i: int) -> None:
+        place = slots.place()
         try:
-            with slots.held():
-                results[i] = work(items[i], slots)
+            place.enter()
+            try:
+                results[i] = work(items[i], place)
+            finally:
+                place.leave()
         except BaseException as exc:  # re-raised below, in the calling thread
             failures.append(exc)
 
@@ -428,7 +465,7 @@ def _check_orgs(
     baselines = _load_baselines(picked, opts.baseline)
     progress = OrgsProgress(streams.stderr, len(picked))
 
-    def audit_one(org: OrgEntry, slots: Slots) -> OrgReport:
+    def audit_one(org: OrgEntry, place: OrgPlace) -> OrgReport:
         _current.set(org.name)
         org_opts = replace(
             opts,
@@ -450,8 +487,7 @@ def _check_orgs(
                 transport=(transports or {}).get(org.name),
                 color=color,
                 on_request=progress.hook(org.name),
-                sleep=slots.sleep,
-                readers=1,  # the org's waits give its place to another: one thread makes them
+                place=place,
             )
         except AuditError as exc:
             report = OrgReport(
@@ -614,7 +650,9 @@ def fetch_orgs(
         probe.add(path, f"-o ({name})")
     progress = OrgsProgress(streams.stderr, len(picked))
 
-    def fetch_one(org: OrgEntry, slots: Slots) -> tuple[OrgEntry, str | None, str | None, ExitCode]:
+    def fetch_one(
+        org: OrgEntry, place: OrgPlace
+    ) -> tuple[OrgEntry, str | None, str | None, ExitCode]:
         """The org, its snapshot text or why there is none, and its exit code."""
         _current.set(org.name)
         try:
@@ -627,8 +665,7 @@ def fetch_orgs(
                 streams=streams,
                 transport=(transports or {}).get(org.name),
                 on_request=progress.hook(org.name),
-                sleep=slots.sleep,
-                readers=1,  # the org's waits give its place to another: one thread makes them
+                place=place,
             )
         except AuditError as exc:
             progress.finished(f"org {org.name}: not read: {_one_line(exc)}")

@@ -35,7 +35,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from itertools import accumulate
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 from urllib.parse import quote, unquote, urlsplit
 
 import httpx
@@ -151,6 +151,38 @@ def _built_tls_context(cafile: str | None, capath: str | None) -> ssl.SSLContext
     return httpx.create_ssl_context()
 
 
+class Place(Protocol):
+    """Where a run's work takes place, for a run that shares a bound among several (``--jobs``
+    over many orgs: ``orgs.Slots``). Every thread of the run holds it while it works and lets go
+    while it waits (a ``Retry-After``, a backoff, a poll, pacing, the other reads); the place is
+    someone else's only while every thread of the run waits."""
+
+    def add(self) -> None:
+        """One more thread at work (called by the working thread that starts it)."""
+
+    def leave(self) -> None:
+        """The calling thread waits, or is done."""
+
+    def enter(self) -> None:
+        """The calling thread goes on working (after ``leave``)."""
+
+
+class _Anywhere:
+    """The place of a run that shares nothing: any thread works whenever it likes."""
+
+    def add(self) -> None:
+        pass
+
+    def leave(self) -> None:
+        pass
+
+    def enter(self) -> None:
+        pass
+
+
+ANYWHERE: Place = _Anywhere()
+
+
 class GenesysClient:
     """Authenticated, paced, retrying JSON client for the Platform API v2."""
 
@@ -168,8 +200,10 @@ class GenesysClient:
         on_request: Callable[[str], None] | None = None,
         deadline: float | None = DEFAULT_DEADLINE_SECONDS,
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+        place: Place = ANYWHERE,
     ) -> None:
         self._settings = settings
+        self.place = place
         self._retry = retry or RetryPolicy()
         self._sleep = sleep
         self._clock = clock
@@ -284,8 +318,16 @@ class GenesysClient:
         """Sleep ``seconds`` (polling, for one) unless that would pass the run's deadline."""
         self._check_deadline(f"{doing}; {seconds:.1f}s more to wait", seconds)
         self._check_aborted()
-        (sleep or self._sleep)(seconds)
+        self._away(sleep or self._sleep, seconds)
         self._check_aborted()
+
+    def _away(self, sleep: Callable[[float], None], seconds: float) -> None:
+        """Every wait of the client: without the run's place meanwhile."""
+        self.place.leave()
+        try:
+            sleep(seconds)
+        finally:
+            self.place.enter()
 
     # -- public API ----------------------------------------------------------------------------
 
@@ -591,7 +633,7 @@ class GenesysClient:
         self._check_deadline(f"{what}: {failure.reason}; {wait:.1f}s to wait before a retry", wait)
         log.info("%s: %s; retrying in %.1fs", what, failure.reason, wait)
         self._check_aborted()
-        self._sleep(wait)
+        self._away(self._sleep, wait)
         self._check_aborted()
 
     def _pace(self, what: str) -> None:
@@ -603,8 +645,17 @@ class GenesysClient:
             self.wait(hold, f"before {what}, waiting out a retry")
         if self._rpm <= 0:
             return
-        with self._pace_lock:
+        if not self._pace_lock.acquire(blocking=False):
+            # Another thread is pacing (or waiting out the window): queueing behind it is waiting.
+            self.place.leave()
+            try:
+                self._pace_lock.acquire()
+            finally:
+                self.place.enter()
+        try:
             self._pace_locked(what)
+        finally:
+            self._pace_lock.release()
 
     def _pace_locked(self, what: str) -> None:
         now = self._clock()
@@ -617,7 +668,7 @@ class GenesysClient:
                 log.info(
                     "pacing: %d requests in the last minute; waiting %.1fs", len(self._sent), wait
                 )
-                self._sleep(wait)
+                self._away(self._sleep, wait)
                 self._check_aborted()
             self._sent.popleft()
         self._sent.append(self._clock())

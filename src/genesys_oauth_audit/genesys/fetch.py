@@ -66,9 +66,9 @@ class FetchPlan:
     usage_timeout_seconds: float = 600.0
     operation_days: int | None = None
     # READERS: the five reads side by side, each on a thread of its own; 1: one after another in
-    # the calling thread. A run of many orgs reads each org with one: it already reads orgs side
-    # by side, and an org that waits gives its place to another, which needs each org's waits
-    # made by its own thread.
+    # the calling thread. A run of many orgs reads each org side by side too: its reading threads
+    # share the org's place (``GenesysClient.place``), given to another org only while every one
+    # of them waits.
     readers: int = READERS
 
 
@@ -212,6 +212,7 @@ def _read_all(
         except BaseException as exc:  # raised in the calling thread, below
             errors[i] = exc
         finally:
+            api.place.leave()
             with finished:
                 running -= 1
                 failed = failed or errors[i] is not None
@@ -223,19 +224,24 @@ def _read_all(
                 continue
             with finished:
                 running += 1
+            api.place.add()  # the reading thread works in the place this one holds
             threading.Thread(
                 target=contextvars.copy_context().run,
                 args=(work, i, read),
                 name=f"genesys-oauth-audit-read-{i}",
                 daemon=True,
             ).start()
-        with finished:
-            while running and not failed:
-                finished.wait()
-            if failed:
-                api.abort()
-                while running:
+        api.place.leave()  # waiting for the reads is not work
+        try:
+            with finished:
+                while running and not failed:
                     finished.wait()
+                if failed:
+                    api.abort()
+                    while running:
+                        finished.wait()
+        finally:
+            api.place.enter()
     except BaseException:  # Ctrl-C, a signal: stop the reads, and do not wait for them
         api.abort()
         raise
