@@ -156,3 +156,22 @@ def test_evaluation_of_a_large_org_visits_each_pair_once(large_inventory: Invent
         today=date(2026, 11, 20),
     )
     assert [f.fingerprint for f in again.findings] == [f.fingerprint for f in result.findings]
+
+
+def test_the_command_leaves_its_objects_out_of_the_collection_at_exit(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Once everything is written, the objects of the run are frozen: the interpreter's last
+    collection does not walk millions of them at exit."""
+    import gc
+
+    from genesys_oauth_audit.__main__ import run
+
+    monkeypatch.setattr(sys, "argv", ["genesys-oauth-audit", "validate", str(TUTORIAL)])
+    gc.unfreeze()
+    try:
+        assert run() == 0
+        assert gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()
+    assert ": ok (2 rules" in capsys.readouterr().out

@@ -8,6 +8,7 @@ traceback or as click's "Aborted!" with exit 1 (which a CI gate reads as
 
 from __future__ import annotations
 
+import gc
 import sys
 
 
@@ -15,10 +16,15 @@ def run() -> int:
     try:
         from genesys_oauth_audit.cli import main
 
-        return main()
+        code = main()
     except KeyboardInterrupt:
         sys.stderr.write("genesys-oauth-audit: interrupted; no report was written\n")
         return 3
+    # Everything is written. The interpreter's last collection at exit would walk every object
+    # of the run (millions after a large org) only to find no cycle worth breaking: 0.09 s of
+    # a 50,000-client check. Frozen objects are left out of it (and still freed as usual).
+    gc.freeze()
+    return code
 
 
 if __name__ == "__main__":
