@@ -50,6 +50,9 @@ class Served:
     most_of_one_org: int = 0  # the most requests of one org being answered at the same time
 
 
+MEETING = ("/api/v2/oauth/scopes", "/api/v2/organizations/me")
+
+
 @dataclass
 class OrgFake(FakeGenesys):
     """The sample org under another name and id, recording into a log shared by the test's orgs
@@ -57,9 +60,9 @@ class OrgFake(FakeGenesys):
 
     label: str = ""
     served: Served = field(default_factory=Served)
-    # When set: the scope catalog is answered only once the org's own request has arrived too
-    # (or after 10 s), and ``met`` says whether it had.
-    meet: threading.Event | None = None
+    # When set: the scope catalog and the org's own request are each answered only once the
+    # other has arrived too (or after 10 s), and ``met`` says whether they were in flight together.
+    meet: threading.Barrier | None = None
     met: bool = False
 
     def handle(self, request: httpx.Request) -> httpx.Response:
@@ -70,11 +73,12 @@ class OrgFake(FakeGenesys):
             served.most_in_flight = max(served.most_in_flight, orgs)
             served.most_of_one_org = max(served.most_of_one_org, served.in_flight[self.label])
         try:
-            if self.meet is not None:
-                if request.url.path == "/api/v2/organizations/me":
-                    self.meet.set()
-                elif request.url.path == "/api/v2/oauth/scopes":
-                    self.met = self.meet.wait(10)
+            if self.meet is not None and request.url.path in MEETING:
+                try:
+                    self.meet.wait(10)
+                    self.met = True
+                except threading.BrokenBarrierError:
+                    self.met = False
             response = super().handle(request)
         finally:
             with served.lock:
@@ -471,10 +475,10 @@ def test_jobs_bounds_how_many_orgs_are_read_at_once(run_cli: Run, tmp_path: Path
 @pytest.mark.socket
 def test_an_orgs_reads_go_side_by_side_in_its_one_place(run_cli: Run, tmp_path: Path) -> None:
     """With one place (--jobs 1), each org is still read as an org alone is: its reads side by
-    side (the fake answers its scope catalog only once its org request has arrived too), and
-    never two orgs at a time."""
+    side (the fake answers its scope catalog and its org request only once both have arrived),
+    and never two orgs at a time."""
     served = Served()
-    fakes = {label: org_fake(label, served, meet=threading.Event()) for label in ("a", "b")}
+    fakes = {label: org_fake(label, served, meet=threading.Barrier(2)) for label in ("a", "b")}
     with fleet(tmp_path, fakes, served) as f:
         ran = run_cli(
             "check", "--orgs", str(f.file), "-p", "builtin:tutorial", "--jobs", "1", env=f.env

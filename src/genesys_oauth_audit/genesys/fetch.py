@@ -50,12 +50,6 @@ log = logging.getLogger("genesys_oauth_audit.fetch")
 ROLE_PAGE_SIZE = 500
 
 
-# At most this many requests of one org in flight: the five reads of ``_fetch_inventory``
-# (clients, scopes, roles, usage, org). Each waits on the network, not on this machine; the
-# pacing keeps them within the token's budget of requests per minute.
-READERS = 5
-
-
 @dataclass(frozen=True)
 class FetchPlan:
     """What to read beyond clients, scopes and the org: roles, last use over ``usage_days``, the
@@ -65,11 +59,6 @@ class FetchPlan:
     usage_days: int | None = None
     usage_timeout_seconds: float = 600.0
     operation_days: int | None = None
-    # READERS: the five reads side by side, each on a thread of its own; 1: one after another in
-    # the calling thread. A run of many orgs reads each org side by side too: its reading threads
-    # share the org's place (``GenesysClient.place``), given to another org only while every one
-    # of them waits.
-    readers: int = READERS
 
 
 def fetch_inventory(
@@ -118,7 +107,6 @@ def _fetch_inventory(
             pending.collect if pending is not None else UsageData,
             partial(api.get, "/api/v2/organizations/me", WireOrganization),
         ],
-        readers=plan.readers,
     )
     wire_clients: list[WireClient] = raw_clients
     if not wire_clients:
@@ -184,21 +172,22 @@ def _read_clients(api: GenesysClient) -> list[WireClient]:
     ]
 
 
-def _read_all(
-    api: GenesysClient, reads: list[Callable[[], Any] | None], *, readers: int
-) -> list[Any]:
+def _read_all(api: GenesysClient, reads: list[Callable[[], Any] | None]) -> list[Any]:
     """Every read's answer (None for a read that is not planned).
 
-    With one reader, one after another in the calling thread. Else each read on a daemon thread
-    of its own, in the caller's context (a run of many orgs names the org in every log line
-    through a context variable): on the first failure the others are stopped (``abort``: at
-    their next request or wait) and, once they have, the failure of the first read in the list
-    that failed is raised, the same error whichever thread noticed first. On Ctrl-C or a signal
-    the reads are stopped and the run ends at once: daemon threads hold neither the exit nor a
-    second Ctrl-C (an executor's threads would, for a request's whole --timeout).
+    At most five requests of the org in flight (the reads of ``_fetch_inventory``: clients,
+    scopes, roles, usage, org), each waiting on the network, not on this machine; the pacing
+    keeps them within the token's budget of requests per minute. Each read runs on a daemon
+    thread of its own, in the caller's context (a run of many orgs names the org in every log
+    line through a context variable) and in the caller's place (``GenesysClient.place``: a run
+    of many orgs gives it to another org only while every read waits).
+
+    On the first failure the others are stopped (``abort``: at their next request or wait) and,
+    once they have, the failure of the first read in the list that failed is raised, the same
+    error whichever thread noticed first. On Ctrl-C or a signal the reads are stopped and the run
+    ends at once: daemon threads hold neither the exit nor a second Ctrl-C (an executor's threads
+    would, for a request's whole --timeout).
     """
-    if readers <= 1:
-        return [read() if read is not None else None for read in reads]
     results: list[Any] = [None] * len(reads)
     errors: list[BaseException | None] = [None] * len(reads)
     finished = threading.Condition()
