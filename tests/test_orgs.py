@@ -739,3 +739,111 @@ def test_an_orgs_place_is_given_away_only_while_every_one_of_its_threads_waits()
     second.leave()
     assert back.wait(10)
     first.leave()
+
+
+def _throttled_login_org(retry_after: int) -> tuple[Any, list[float]]:
+    """A client whose first login answers 429 with ``Retry-After``; every other request 200."""
+    import time
+
+    from genesys_oauth_audit.settings import connection_settings
+
+    logins: list[float] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/oauth/token":
+            logins.append(time.monotonic())
+            if len(logins) == 1:
+                time.sleep(0.3)  # the other read meanwhile queues for the token
+                return httpx.Response(
+                    429, headers={"Retry-After": str(retry_after)}, json={"message": "slow down"}
+                )
+            return httpx.Response(
+                200, json={"access_token": "t" * 40, "token_type": "bearer", "expires_in": 86400}
+            )
+        return httpx.Response(200, json={"id": "o", "name": "org"})
+
+    settings = connection_settings(
+        region=None,
+        client_id=None,
+        login_url=None,
+        environ={
+            "GENESYSCLOUD_OAUTHCLIENT_ID": "throttled-id",
+            "GENESYSCLOUD_OAUTHCLIENT_SECRET": "s" * 43,
+            "GENESYSCLOUD_REGION": "us-east-1",
+        },
+    )
+    return (settings, httpx.MockTransport(handler)), logins
+
+
+def test_an_org_whose_reads_all_wait_for_a_throttled_login_gives_its_place_away() -> None:
+    """One place. The first read of an org waits out a 429 on its login (holding the token); the
+    second waits for that token. Both wait, so another org takes the place meanwhile, before the
+    login is tried again."""
+    from functools import partial
+
+    from genesys_oauth_audit.genesys.client import GenesysClient
+    from genesys_oauth_audit.genesys.fetch import _read_all
+    from genesys_oauth_audit.orgs import Slots
+
+    (settings, transport), logins = _throttled_login_org(retry_after=3)
+    slots = Slots(1)
+    first, second = slots.place(), slots.place()
+
+    def org() -> None:
+        first.enter()
+        with GenesysClient(settings, transport=transport, place=first) as api:
+            _read_all(
+                api,
+                [
+                    partial(api._api, "GET", "/api/v2/organizations/me"),
+                    partial(api._api, "GET", "/api/v2/oauth/scopes"),
+                ],
+            )
+        first.leave()
+
+    reading = threading.Thread(target=org, daemon=True)
+    reading.start()
+    second.enter()  # returns once every thread of the first org waits
+    logins_then = len(logins)
+    second.leave()
+    reading.join(30)
+    assert logins_then == 1 and len(logins) == 2
+
+
+def test_a_read_that_cannot_get_a_thread_leaves_the_place_free(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """When the machine refuses one more thread, the org's run fails, and its place is free for
+    the next org: the run ends instead of hanging."""
+    from genesys_oauth_audit.genesys.fetch import _read_all
+    from genesys_oauth_audit.orgs import Slots
+
+    started = threading.Thread.start
+
+    def start(self: threading.Thread) -> None:
+        if self.name.endswith("-read-1"):
+            raise RuntimeError("can't start new thread")
+        started(self)
+
+    monkeypatch.setattr(threading.Thread, "start", start)
+    slots = Slots(1)
+    first, second = slots.place(), slots.place()
+
+    class Api:
+        place = first
+
+        def abort(self) -> None:
+            pass
+
+    first.enter()
+    with pytest.raises(RuntimeError, match="can't start new thread"):
+        _read_all(Api(), [lambda: 1, lambda: 2, lambda: 3])  # type: ignore[arg-type]
+    first.leave()
+    taken = threading.Event()
+
+    def take() -> None:
+        second.enter()
+        taken.set()
+
+    started(threading.Thread(target=take, daemon=True))
+    assert taken.wait(10)

@@ -17,13 +17,13 @@ def run() -> int:
         from genesys_oauth_audit.cli import main
 
         code = main()
+        # Everything is written. The interpreter's last collection at exit would walk every
+        # object of the run (millions after a large org) only to find no cycle worth breaking:
+        # 0.09 s of a 50,000-client check. Frozen objects are left out of it (and still freed).
+        gc.freeze()
     except KeyboardInterrupt:
         sys.stderr.write("genesys-oauth-audit: interrupted; no report was written\n")
         return 3
-    # Everything is written. The interpreter's last collection at exit would walk every object
-    # of the run (millions after a large org) only to find no cycle worth breaking: 0.09 s of
-    # a 50,000-client check. Frozen objects are left out of it (and still freed as usual).
-    gc.freeze()
     return code
 
 

@@ -207,5 +207,6 @@ def redact_bytes(data: bytes) -> bytes:
 
 
 def forget_all() -> None:
-    """Start a new run: drop every registered secret."""
+    """Start a new run: drop every registered secret (and the scans compiled from them)."""
     RUN.clear()
+    _alternation.cache_clear()

@@ -31,7 +31,8 @@ import ssl
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from itertools import accumulate
@@ -320,6 +321,21 @@ class GenesysClient:
         self._check_aborted()
         self._away(sleep or self._sleep, seconds)
         self._check_aborted()
+
+    @contextmanager
+    def _queued(self, lock: threading.Lock) -> Iterator[None]:
+        """``with lock``, where waiting for another thread that holds it (and may be waiting out
+        a Retry-After meanwhile) is waiting too: without the run's place."""
+        if not lock.acquire(blocking=False):
+            self.place.leave()
+            try:
+                lock.acquire()
+            finally:
+                self.place.enter()
+        try:
+            yield
+        finally:
+            lock.release()
 
     def _away(self, sleep: Callable[[float], None], seconds: float) -> None:
         """Every wait of the client: without the run's place meanwhile."""
@@ -645,17 +661,9 @@ class GenesysClient:
             self.wait(hold, f"before {what}, waiting out a retry")
         if self._rpm <= 0:
             return
-        if not self._pace_lock.acquire(blocking=False):
-            # Another thread is pacing (or waiting out the window): queueing behind it is waiting.
-            self.place.leave()
-            try:
-                self._pace_lock.acquire()
-            finally:
-                self.place.enter()
-        try:
+        # Queueing behind a thread that paces (or waits out the window) is waiting.
+        with self._queued(self._pace_lock):
             self._pace_locked(what)
-        finally:
-            self._pace_lock.release()
 
     def _pace_locked(self, what: str) -> None:
         now = self._clock()
@@ -677,7 +685,7 @@ class GenesysClient:
 
     def _drop_token(self, rejected: SecretStr) -> None:
         """Forget the token a 401 rejected, unless another thread has already replaced it."""
-        with self._token_lock:
+        with self._queued(self._token_lock):
             if self._token is rejected:
                 self._token = None
 
@@ -691,7 +699,7 @@ class GenesysClient:
                     "nothing was sent"
                 )
             return self._token
-        with self._token_lock:
+        with self._queued(self._token_lock):
             if self._login_failure is not None:
                 # Another thread's login was refused: the same credentials would be refused
                 # again (and a second attempt counts against lockouts and login limits).

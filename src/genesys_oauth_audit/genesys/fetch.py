@@ -214,12 +214,19 @@ def _read_all(api: GenesysClient, reads: list[Callable[[], Any] | None]) -> list
             with finished:
                 running += 1
             api.place.add()  # the reading thread works in the place this one holds
-            threading.Thread(
-                target=contextvars.copy_context().run,
-                args=(work, i, read),
-                name=f"genesys-oauth-audit-read-{i}",
-                daemon=True,
-            ).start()
+            try:
+                threading.Thread(
+                    target=contextvars.copy_context().run,
+                    args=(work, i, read),
+                    name=f"genesys-oauth-audit-read-{i}",
+                    daemon=True,
+                ).start()
+            except BaseException:
+                # No thread (the machine's limit on threads): it neither works nor will leave.
+                api.place.leave()
+                with finished:
+                    running -= 1
+                raise
         api.place.leave()  # waiting for the reads is not work
         try:
             with finished:
