@@ -15,6 +15,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from genesys_oauth_audit.errors import (
     BadResponseError,
@@ -186,6 +188,63 @@ def test_a_deeply_nested_body_is_refused_without_recursion(
 )
 def test_json_depth_is_measured_without_parsing(text: str, deep: bool) -> None:
     assert json_depth_exceeds(text.encode()) is deep
+
+
+def _deepest(text: bytes) -> int:
+    """The reference: the deepest nesting, a character at a time, strings and escapes skipped."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for char in text.decode("latin-1"):
+        if in_string:
+            in_string, escaped = (char != '"' or escaped), (char == "\\" and not escaped)
+        elif char == '"':
+            in_string = True
+        elif char in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char in "]}":
+            depth -= 1
+    return deepest
+
+
+JSON_VALUES = st.recursive(
+    st.none() | st.integers() | st.text('ab"\\[]{}', max_size=4),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text("k[", max_size=2), inner, max_size=3)
+    ),
+    max_leaves=40,
+)
+
+
+@settings(max_examples=300, derandomize=True, deadline=None)
+@given(JSON_VALUES, st.integers(1, 6), st.integers(0, 3))
+def test_json_depth_without_parsing_agrees_with_reading_a_character_at_a_time(
+    value: object, limit: int, cut: int
+) -> None:
+    """The C-speed passes answer as reading the text a character at a time would: for
+    well-formed JSON, and for texts cut short (a truncated answer) or closed with the wrong
+    bracket."""
+    text = json.dumps(value).encode()
+    for body in (text, text[: len(text) - cut] if cut else text, text.replace(b"]", b"}", 1)):
+        # The exact count is only the reference where no bracket closes more than it opened.
+        if min(_prefix_depths(body), default=0) >= 0:
+            assert json_depth_exceeds(body, limit) is (_deepest(body) > limit), body
+
+
+def _prefix_depths(text: bytes) -> list[int]:
+    out, depth, in_string, escaped = [], 0, False, False
+    for char in text.decode("latin-1"):
+        if in_string:
+            in_string, escaped = (char != '"' or escaped), (char == "\\" and not escaped)
+            continue
+        if char == '"':
+            in_string = True
+        elif char in "[{":
+            depth += 1
+        elif char in "]}":
+            depth -= 1
+        out.append(depth)
+    return out
 
 
 # -- a listing may not grow past what it first declared -----------------------------------------

@@ -418,3 +418,41 @@ def test_a_large_report_is_redacted_in_one_pass_exactly_as_per_form() -> None:
     assert out.count("[REDACTED]") == 4 and not any(v in out for v in values[:4])
     clean = filler * 2
     assert registry.redact(clean) is clean  # nothing found: the very same text back
+
+
+def test_a_large_answer_is_redacted_in_one_pass_exactly_as_per_form(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Every answer of a run of many orgs is scanned for every org's secrets: a long body is
+    scanned once for all of them, with the result of scanning once per form."""
+    import secrets as random_secrets
+
+    from genesys_oauth_audit import redact
+
+    scans: list[int] = []
+    scan = redact._scan
+
+    def counted(forms: tuple[bytes, ...], data: bytes) -> bytes | None:
+        scans.append(len(data))
+        return scan(forms, data)
+
+    monkeypatch.setattr(redact, "_scan", counted)
+
+    registry = redact.Secrets()
+    values = [random_secrets.token_urlsafe(32) + "/é" for _ in range(100)]
+    for value in values:
+        registry.add(value)
+    body = json.dumps(
+        {"entities": [{"description": f"{'x' * 900} {values[i % 3]}"} for i in range(200)]}
+    ).encode()
+    assert len(body) >= redact.ONE_PASS_CHARS
+    assert redact._scan(registry._body_forms, body) is not None  # RE2 took every form
+    expected = body
+    for form in registry._body_forms:
+        expected = expected.replace(form, b"[REDACTED]")
+    scans.clear()
+    out = registry.redact_bytes(body)
+    assert out == expected and out.count(b"[REDACTED]") == 200
+    assert scans == [len(body)]  # one scan, not one per form
+    clean = b"y" * 100_000
+    assert registry.redact_bytes(clean) is clean

@@ -26,8 +26,9 @@ MARK = "[REDACTED]"  # no character that HTML, XML, JSON or Markdown would read 
 # longer); replacing every "abc" in a report would only mangle it.
 MIN_LENGTH = 6
 
-# Text at least this long is scanned once for every form together (RE2's automaton), not once
-# per form: a run of many orgs registers hundreds of forms, and its report is megabytes.
+# Text (or an answer's body) at least this long is scanned once for every form together (RE2's
+# automaton), not once per form: a run of many orgs registers hundreds of forms, and its
+# report is megabytes.
 ONE_PASS_CHARS = 64 * 1024
 
 
@@ -113,6 +114,11 @@ class Secrets:
         return text
 
     def redact_bytes(self, data: bytes) -> bytes:
+        if len(data) >= ONE_PASS_CHARS:
+            # Every answer of a run of many orgs is scanned for every org's secrets.
+            scanned = _scan(self._body_forms, data)
+            if scanned is not None:
+                return scanned
         mark = MARK.encode("ascii")
         for form in self._body_forms:
             if form in data:
@@ -121,23 +127,32 @@ class Secrets:
 
 
 def _one_pass(forms: tuple[str, ...], text: str, window: int = 64 * 1024) -> str | None:
-    """``text`` with every form replaced, in one scan of it; None when RE2 cannot take the forms
-    (the caller scans once per form instead).
+    """``text`` with every form replaced, in one scan of it (``_scan``); None when RE2 cannot
+    take the forms (the caller scans once per form instead)."""
+    data = text.encode("utf-8", "surrogatepass")
+    scanned = _scan(_encoded(forms), data, window)
+    if scanned is None:
+        return None
+    return text if scanned is data else scanned.decode("utf-8", "surrogatepass")
+
+
+def _scan(forms: tuple[bytes, ...], data: bytes, window: int = 64 * 1024) -> bytes | None:
+    """``data`` with every form replaced, in one scan of it; ``data`` itself when no form is in
+    it; None when RE2 cannot take the forms.
 
     At each place the longest form that starts there is replaced, as the scan per form (longest
-    form first) does; either way no whole form is left in the text. A text with no form in it
-    (every report, one hopes) is scanned once; one with a form is searched a window at a time,
+    form first) does; either way no whole form is left. Data with no form in it (every report
+    and answer, one hopes) is scanned once; data with a form is searched a window at a time,
     because RE2 finds where a match starts by scanning back over everything before it.
     """
     if not forms:
-        return text
+        return data
     pattern = _alternation(forms)
     if pattern is None:
         return None
-    data = text.encode("utf-8", "surrogatepass")
     if pattern.search(data) is None:
-        return text
-    longest = max(len(f.encode("utf-8", "surrogatepass")) for f in forms)
+        return data
+    longest = max(map(len, forms))
     window = max(window, 2 * longest)  # each window moves on by at least ``longest``
     mark = MARK.encode("ascii")
     pieces: list[bytes] = []
@@ -154,11 +169,16 @@ def _one_pass(forms: tuple[str, ...], text: str, window: int = 64 * 1024) -> str
         pieces += [data[done:start], mark]
         done = pos = found.end()
     pieces.append(data[done:])
-    return b"".join(pieces).decode("utf-8", "surrogatepass")
+    return b"".join(pieces)
 
 
 @lru_cache(maxsize=4)
-def _alternation(forms: tuple[str, ...]) -> Any:
+def _encoded(forms: tuple[str, ...]) -> tuple[bytes, ...]:
+    return tuple(f.encode("utf-8", "surrogatepass") for f in forms)
+
+
+@lru_cache(maxsize=4)
+def _alternation(forms: tuple[bytes, ...]) -> Any:
     import re2
 
     options = re2.Options()
@@ -167,9 +187,8 @@ def _alternation(forms: tuple[str, ...]) -> Any:
     # Bytes as bytes: a lone surrogate (surrogatepass) is no UTF-8 for RE2 to stumble on.
     options.encoding = re2.Options.Encoding.LATIN1
     options.max_mem = 256 << 20  # thousands of forms (a run of hundreds of orgs) still compile
-    alternatives = b"|".join(re2.escape(f.encode("utf-8", "surrogatepass")) for f in forms)
     try:
-        return re2.compile(alternatives, options=options)
+        return re2.compile(b"|".join(map(re2.escape, forms)), options=options)
     except re2.error:
         return None
 
@@ -209,4 +228,5 @@ def redact_bytes(data: bytes) -> bytes:
 def forget_all() -> None:
     """Start a new run: drop every registered secret (and the scans compiled from them)."""
     RUN.clear()
+    _encoded.cache_clear()
     _alternation.cache_clear()
