@@ -810,11 +810,13 @@ def test_an_org_whose_reads_all_wait_for_a_throttled_login_gives_its_place_away(
     assert logins_then == 1 and len(logins) == 2
 
 
-def test_a_read_that_cannot_get_a_thread_leaves_the_place_free(
+def test_a_read_that_cannot_get_a_thread_fails_its_org_and_leaves_the_place_free(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """When the machine refuses one more thread, the org's run fails, and its place is free for
-    the next org: the run ends instead of hanging."""
+    """When the machine refuses one more thread, that org's read fails as any failed read does
+    (the reads under way stopped, an error that says what to do), and its place is free for the
+    next org: the run ends instead of hanging."""
+    from genesys_oauth_audit.errors import FetchError
     from genesys_oauth_audit.genesys.fetch import _read_all
     from genesys_oauth_audit.orgs import Slots
 
@@ -836,7 +838,7 @@ def test_a_read_that_cannot_get_a_thread_leaves_the_place_free(
             pass
 
     first.enter()
-    with pytest.raises(RuntimeError, match="can't start new thread"):
+    with pytest.raises(FetchError, match=r"would not start another thread.*lower --jobs"):
         _read_all(Api(), [lambda: 1, lambda: 2, lambda: 3])  # type: ignore[arg-type]
     first.leave()
     taken = threading.Event()
@@ -847,3 +849,32 @@ def test_a_read_that_cannot_get_a_thread_leaves_the_place_free(
 
     started(threading.Thread(target=take, daemon=True))
     assert taken.wait(10)
+
+
+@pytest.mark.socket
+def test_an_org_the_machine_gives_no_thread_is_reported_not_audited_beside_the_others(
+    run_cli: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first reading thread that cannot start fails its org alone: the run writes every
+    other org's report and exits 3."""
+    started = threading.Thread.start
+    refused: list[str] = []
+
+    def start(self: threading.Thread) -> None:
+        if self.name.endswith("-read-1") and not refused:
+            refused.append(self.name)
+            raise RuntimeError("can't start new thread")
+        started(self)
+
+    monkeypatch.setattr(threading.Thread, "start", start)
+    served = Served()
+    fakes = {label: org_fake(label, served) for label in ("first", "second")}
+    with fleet(tmp_path, fakes, served) as f:
+        ran = run_cli(
+            "check", "--orgs", str(f.file), "-p", "builtin:tutorial", "--jobs", "1",
+            "--format", "json", env=f.env,
+        )  # fmt: skip
+    assert ran.code == ExitCode.INCOMPLETE, ran.stderr
+    assert "internal error" not in ran.stderr
+    verdicts = sorted(o["verdict"] for o in json.loads(ran.stdout)["orgs"])
+    assert verdicts == ["error", "fail"] and refused

@@ -456,3 +456,24 @@ def test_a_large_answer_is_redacted_in_one_pass_exactly_as_per_form(
     assert scans == [len(body)]  # one scan, not one per form
     clean = b"y" * 100_000
     assert registry.redact_bytes(clean) is clean
+
+
+def test_starting_a_run_forgets_the_scans_compiled_from_the_secrets(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The compiled one-pass scan holds every secret form: a new run drops it, and RE2's own
+    cache of compiled patterns too."""
+    import re2
+
+    from genesys_oauth_audit import redact
+
+    redact.forget_all()
+    purged: list[bool] = []
+    monkeypatch.setattr(re2, "purge", lambda: purged.append(True))
+    redact.register("a-secret-value-of-the-last-run")
+    assert redact.redact("x" * redact.ONE_PASS_CHARS + "a-secret-value-of-the-last-run").endswith(
+        "[REDACTED]"
+    )
+    assert redact._alternation.cache_info().currsize == 1
+    redact.forget_all()
+    assert redact._alternation.cache_info().currsize == 0 and purged == [True]

@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 import html
 import json
+import sys
 import threading
 from collections.abc import Callable, Iterable
 from functools import lru_cache
@@ -70,10 +71,11 @@ class Secrets:
 
     def add(self, value: str | None) -> None:
         """Register a secret (and its encodings); ``None`` and too-short values are ignored."""
-        if not value or len(value) < MIN_LENGTH or value in self._values:
+        if not value or len(value) < MIN_LENGTH:
             return
         with self._lock:
-            self._values = (*self._values, value)
+            if value in self._values:
+                return
             # Longest first: a longer form (``Bearer <token>``) goes before a part of it.
             forms = set(self._forms) | encodings(value)
             self._forms = tuple(sorted(forms, key=lambda f: (-len(f), f)))
@@ -82,6 +84,9 @@ class Secrets:
             self._body_forms = tuple(
                 sorted(set(self._body_forms) | json_forms(value), key=lambda f: (-len(f), f))
             )
+            # Last: another thread that registers the same value returns only once its forms
+            # are in place.
+            self._values = (*self._values, value)
 
     def clear(self) -> None:
         with self._lock:
@@ -230,3 +235,5 @@ def forget_all() -> None:
     RUN.clear()
     _encoded.cache_clear()
     _alternation.cache_clear()
+    if "re2" in sys.modules:
+        sys.modules["re2"].purge()  # RE2's own cache of compiled patterns holds the forms too

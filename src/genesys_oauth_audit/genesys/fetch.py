@@ -20,7 +20,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from genesys_oauth_audit.data.operations import CalledOperation
-from genesys_oauth_audit.errors import BadResponseError, EmptyOrgError
+from genesys_oauth_audit.errors import BadResponseError, EmptyOrgError, FetchError
 from genesys_oauth_audit.genesys.client import GenesysClient, RunAborted
 from genesys_oauth_audit.genesys.usage import UsageData, start_usage
 from genesys_oauth_audit.genesys.wire import (
@@ -221,12 +221,22 @@ def _read_all(api: GenesysClient, reads: list[Callable[[], Any] | None]) -> list
                     name=f"genesys-oauth-audit-read-{i}",
                     daemon=True,
                 ).start()
-            except BaseException:
-                # No thread (the machine's limit on threads): it neither works nor will leave.
+            except BaseException as exc:
+                # No thread: it neither works nor will leave.
                 api.place.leave()
                 with finished:
                     running -= 1
-                raise
+                if not isinstance(exc, RuntimeError):
+                    raise
+                # The machine's limit on threads: this org's read failed, like any other (the
+                # reads under way are stopped; a run of many orgs reports the others).
+                with finished:
+                    errors[i] = FetchError(
+                        f"this machine would not start another thread to read the org ({exc}); "
+                        "lower --jobs, or raise the limit on processes and threads (ulimit -u)"
+                    )
+                    failed = True
+                break
         api.place.leave()  # waiting for the reads is not work
         try:
             with finished:
