@@ -212,6 +212,16 @@ def as_of_option(help_text: str) -> Callable[[Callable[..., Any]], Callable[...,
     )
 
 
+Decorator = Callable[[Callable[..., Any]], Callable[..., Any]]
+
+
+def _stacked(options: Sequence[Decorator], fn: Callable[..., Any]) -> Callable[..., Any]:
+    """``fn`` with ``options`` applied, listed by ``--help`` in the order given."""
+    for option in reversed(options):
+        fn = option(fn)
+    return fn
+
+
 def connection_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     options = [
         click.option(
@@ -269,9 +279,7 @@ def connection_options(fn: Callable[..., Any]) -> Callable[..., Any]:
             help="Largest API response read, in MiB after decompression; a larger one exits 3.",
         ),
     ]
-    for option in reversed(options):
-        fn = option(fn)
-    return fn
+    return _stacked(options, fn)
 
 
 CONNECTION_FLAGS = (
@@ -346,7 +354,7 @@ color_option = click.option(
 def report_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     """How a run's report is written, the same for ``check`` and ``merge``: ``--format``, one
     ``--FORMAT-output`` per reporter, ``--group-by``, ``--riskiest``, ``--sarif-include-waived``."""
-    options: list[Callable[[Callable[..., Any]], Callable[..., Any]]] = [
+    options: list[Decorator] = [
         click.option(
             "--format",
             "fmt",
@@ -379,9 +387,7 @@ def report_options(fn: Callable[..., Any]) -> Callable[..., Any]:
             "suppressions).",
         ),
     ]
-    for option in reversed(options):
-        fn = option(fn)
-    return fn
+    return _stacked(options, fn)
 
 
 def orgs_options(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -409,9 +415,7 @@ def orgs_options(fn: Callable[..., Any]) -> Callable[..., Any]:
             "query lets another work). [default: the number of orgs, at most 8]",
         ),
     ]
-    for option in reversed(options):
-        fn = option(fn)
-    return fn
+    return _stacked(options, fn)
 
 
 def _orgs_options(
