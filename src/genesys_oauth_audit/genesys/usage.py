@@ -83,27 +83,6 @@ class UsageData:
     notes: tuple[str, ...] = ()
 
 
-def fetch_usage(
-    api: GenesysClient,
-    *,
-    last_use_days: int | None,
-    operation_days: int | None,
-    now: datetime,
-    timeout: float,
-    sleep: Callable[[float], None] | None = None,
-) -> UsageData:
-    """Last use over ``last_use_days`` and operations over ``operation_days`` (capped at 90), in
-    at most two jobs of the newer usage service, or from the legacy query when it is absent."""
-    return start_usage(
-        api,
-        last_use_days=last_use_days,
-        operation_days=operation_days,
-        now=now,
-        timeout=timeout,
-        sleep=sleep,
-    ).collect()
-
-
 @dataclass
 class PendingUsage:
     """Usage queries submitted and not read yet: ``collect`` polls them together and reads
@@ -142,8 +121,9 @@ def start_usage(
     timeout: float,
     sleep: Callable[[float], None] | None = None,
 ) -> PendingUsage:
-    """Submit the usage queries ``fetch_usage`` needs (the newer service's jobs, or the legacy
-    query when the service is absent); ``collect()`` on the answer reads them."""
+    """Submit the usage queries for last use over ``last_use_days`` and operations over
+    ``operation_days`` (capped at 90): at most two jobs of the newer usage service, or the legacy
+    query when it is absent; ``collect()`` on the answer reads them."""
     today = now.astimezone(timezone.utc).date()
     notes: list[str] = []
     if operation_days is not None and operation_days > MAX_JOB_DAYS:
