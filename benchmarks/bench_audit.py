@@ -43,6 +43,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -50,7 +51,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "src"))
 
-from genesys_oauth_audit.inventory import cyclic_gc_paused  # noqa: E402
+from genesys_oauth_audit.inventory import Inventory, cyclic_gc_paused  # noqa: E402
 from tests.fake.orgdata import synthetic_fake  # noqa: E402
 
 RATE_LIMIT_PER_MINUTE = 300
@@ -218,15 +219,14 @@ def run(clients: int, roles: int, latency: float, *, snapshot: bool = False) -> 
     return result
 
 
-def evaluation(clients: int, runs: int = 3) -> tuple[dict[str, Any], Ratio]:
-    """Evaluate the baseline pack on a synthetic org already in memory (no I/O), against
-    ``json.loads`` of the same org's snapshot and a loop over its clients' grants."""
-    from datetime import date, datetime, timezone
-
-    from genesys_oauth_audit.engine.evaluate import evaluate
+def synthetic_inventory(
+    clients: int, *, now: datetime, operation_days: int | None = None
+) -> Inventory:
+    """The synthetic org (400 roles) as the tool reads it: ``fetch``'s code, through the fake's
+    MockTransport (no socket), with roles and last use over 90 days, and the operations each
+    client called over ``operation_days`` when given."""
     from genesys_oauth_audit.genesys.client import GenesysClient
     from genesys_oauth_audit.genesys.fetch import FetchPlan, fetch_inventory
-    from genesys_oauth_audit.policy.loader import load_policies
     from genesys_oauth_audit.settings import connection_settings
 
     fake = synthetic_fake(clients, n_roles=400, usage_running_polls=0)
@@ -236,13 +236,21 @@ def evaluation(clients: int, runs: int = 3) -> tuple[dict[str, Any], Ratio]:
     }
     settings = connection_settings(region=None, client_id=None, login_url=None, environ=env)
     with GenesysClient(settings, transport=fake.transport(), requests_per_minute=0) as api:
-        inventory = fetch_inventory(
+        return fetch_inventory(
             api,
-            FetchPlan(roles=True, usage_days=90),
+            FetchPlan(roles=True, usage_days=90, operation_days=operation_days),
             region="bench",
-            now=datetime(2026, 11, 20, tzinfo=timezone.utc),
+            now=now,
         )
-    del fake
+
+
+def evaluation(clients: int, runs: int = 3) -> tuple[dict[str, Any], Ratio]:
+    """Evaluate the baseline pack on a synthetic org already in memory (no I/O), against
+    ``json.loads`` of the same org's snapshot and a loop over its clients' grants."""
+    from genesys_oauth_audit.engine.evaluate import evaluate
+    from genesys_oauth_audit.policy.loader import load_policies
+
+    inventory = synthetic_inventory(clients, now=datetime(2026, 11, 20, tzinfo=timezone.utc))
     snapshot = inventory.to_json()
     policies = load_policies(("builtin:baseline",))
     today = date(2026, 11, 20)

@@ -48,6 +48,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "src"))
 
+from benchmarks.bench_audit import synthetic_inventory  # noqa: E402
 from tests.fake.orgdata import synthetic_fake  # noqa: E402
 
 # The full pack, whose rules include last use (the issue's measure); at the largest size, also
@@ -237,27 +238,11 @@ def live(clients: int, roles: int, latency: float, runs: int) -> tuple[list[Row]
 def snapshot(clients: int, folder: Path) -> Path:
     """The synthetic org's snapshot as the tool writes it (``fetch``'s code, through the fake's
     MockTransport: no socket needed to write a file)."""
-    from genesys_oauth_audit.genesys.client import GenesysClient
-    from genesys_oauth_audit.genesys.fetch import FetchPlan, fetch_inventory
-    from genesys_oauth_audit.settings import connection_settings
-
     path = folder / f"snapshot-{clients}.json"
     if path.exists():
         return path
-    fake = synthetic_fake(clients, n_roles=400, usage_running_polls=0)
-    env = {
-        "GENESYSCLOUD_OAUTHCLIENT_ID": "auditor-id",
-        "GENESYSCLOUD_OAUTHCLIENT_SECRET": fake.credentials["auditor-id"],
-    }
-    settings = connection_settings(region=None, client_id=None, login_url=None, environ=env)
-    with GenesysClient(settings, transport=fake.transport(), requests_per_minute=0) as api:
-        inventory = fetch_inventory(
-            api,
-            FetchPlan(roles=True, usage_days=90, operation_days=90),
-            region="bench",
-            now=datetime.fromisoformat(f"{TODAY}T00:00:00+00:00").astimezone(timezone.utc),
-        )
-    path.write_text(inventory.to_json())
+    now = datetime.fromisoformat(f"{TODAY}T00:00:00+00:00").astimezone(timezone.utc)
+    path.write_text(synthetic_inventory(clients, now=now, operation_days=90).to_json())
     return path
 
 
