@@ -260,6 +260,33 @@ def _check_to(
     return run
 
 
+def _offline_rows(
+    what: str, cpu: float, peak: float, parse: str, yard: list[Run], target: bool
+) -> list[Row]:
+    """A check's CPU and peak memory against the parser's, with the issue's targets (4x CPU,
+    2.5x memory) where ``target`` says they apply."""
+    return [
+        Row(
+            "offline",
+            what,
+            cpu,
+            parse,
+            median(yard, lambda r: r.cpu),
+            "CPU s",
+            4.0 if target else None,
+        ),
+        Row(
+            "offline",
+            what,
+            peak,
+            parse,
+            median(yard, lambda r: r.peak_mib),
+            "MiB",
+            2.5 if target else None,
+        ),
+    ]
+
+
 def offline(
     sizes: list[int], runs: int, folder: Path, formats: bool
 ) -> tuple[list[Row], dict[str, Any]]:
@@ -283,28 +310,7 @@ def offline(
         largest = n == max(sizes)
         # Judged only where the issue sets them (a --quick run's largest size is no target).
         target = largest and n >= TARGET_CLIENTS
-        rows.append(
-            Row(
-                "offline",
-                what,
-                median(tool, cpu),
-                parse,
-                median(yard, cpu),
-                "CPU s",
-                4.0 if target else None,
-            )
-        )
-        rows.append(
-            Row(
-                "offline",
-                what,
-                median(tool, peak),
-                parse,
-                median(yard, peak),
-                "MiB",
-                2.5 if target else None,
-            )
-        )
+        rows += _offline_rows(what, median(tool, cpu), median(tool, peak), parse, yard, target)
         figures["sizes"][n] = {
             "snapshotMiB": round(mib, 1),
             "findings": findings,
@@ -319,28 +325,7 @@ def offline(
             with_lp = _check_to(path, "json", lp, WITH_LEAST_PRIVILEGE)()
             findings_lp = json.loads(lp.read_text())["summary"]["total"]
             what_lp = f"JSON report with the least-privilege pack too, {n:,} clients ({findings_lp:,} findings)"
-            rows.append(
-                Row(
-                    "offline",
-                    what_lp,
-                    with_lp.cpu,
-                    parse,
-                    median(yard, cpu),
-                    "CPU s",
-                    4.0 if target else None,
-                )
-            )
-            rows.append(
-                Row(
-                    "offline",
-                    what_lp,
-                    with_lp.peak_mib,
-                    parse,
-                    median(yard, peak),
-                    "MiB",
-                    2.5 if target else None,
-                )
-            )
+            rows += _offline_rows(what_lp, with_lp.cpu, with_lp.peak_mib, parse, yard, target)
             json_run = median(tool, cpu)
             for fmt in FORMATS:
                 out = folder / f"report-{n}.{fmt}"
