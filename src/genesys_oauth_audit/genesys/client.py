@@ -282,11 +282,6 @@ class GenesysClient:
         if self._aborted.is_set():
             raise RunAborted
 
-    def _count(self, **deltas: float) -> None:
-        with self._lock:
-            for name, delta in deltas.items():
-                setattr(self.stats, name, getattr(self.stats, name) + delta)
-
     @property
     def api_base(self) -> str:
         return self._settings.endpoint.api_base
@@ -738,7 +733,8 @@ class GenesysClient:
         redact.register(f"Basic {basic}")
         failures = 0
         while True:
-            self._count(token_requests=1)
+            with self._lock:
+                self.stats.token_requests += 1
             response = self._send_once(
                 self._http.build_request(
                     "POST",
