@@ -7,9 +7,19 @@ from datetime import date
 from fnmatch import fnmatchcase
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from genesys_oauth_audit.checks import CHECKS, Context
-from genesys_oauth_audit.checks.risk import CATALOG_PATH, CATEGORIES, RISK_LEVELS, risk_catalog
+from genesys_oauth_audit.checks.risk import (
+    CATALOG_PATH,
+    CATEGORIES,
+    RISK_LEVELS,
+    RiskCatalog,
+    RiskEntry,
+    permission_grants,
+    risk_catalog,
+)
 from genesys_oauth_audit.data import permission_catalog
 from genesys_oauth_audit.findings import Severity
 from genesys_oauth_audit.inventory import Client
@@ -175,3 +185,34 @@ def test_forbidden_scopes_judged_once_per_rule_answer_as_judged_afresh() -> None
             afresh = list(check.run(c, Context(today=date(2026, 11, 20)), p))
             assert kept == afresh, (params, c.scopes)
     assert len([k for k in shared.memo if k[0] == "forbidden-scopes"]) == 3
+
+
+_PARTS = st.sampled_from(
+    ["*", "oauth", "client", "edit", "add", "authorization", "role", "recording", "view", "o*", "?"]
+)
+
+
+@settings(max_examples=300, derandomize=True, deadline=None)
+@given(
+    granted=st.one_of(
+        st.lists(_PARTS, min_size=1, max_size=4).map(":".join),
+        st.sampled_from([e["pattern"] for e in DATA["permissions"]]),
+        st.text(max_size=12),
+    )
+)
+def test_permission_entries_by_name_are_the_glob_matches(granted: str) -> None:
+    """The catalog finds a grant's entries by name when no part of it is ``*``; the answer is the
+    one matching the grant against every entry gives, wildcard grants and odd shapes included."""
+    fresh = RiskCatalog(risk_catalog().permissions, ())
+    assert fresh.permission_entries(granted) == tuple(
+        e for e in fresh.permissions if permission_grants(granted, e.pattern)
+    )
+
+
+def test_a_catalog_with_a_glob_entry_matches_every_grant_against_it() -> None:
+    """A glob entry (a catalog edited to rate ``oauth:client:*``) turns the lookup by name off."""
+    entry = RiskEntry("oauth:client:*", Severity.CRITICAL, "integrity", "why", "shared/genesys/x")
+    catalog = RiskCatalog((entry,), ())
+    assert catalog.permission_entries("oauth:client:edit") == (entry,)
+    assert catalog.permission_entries("oauth:*:add") == (entry,)
+    assert catalog.permission_entries("oauth:role:edit") == ()

@@ -31,6 +31,8 @@ Category = Literal[
     "disruption",
 ]
 RISK_LEVELS: tuple[str, ...] = get_args(RiskLevel)
+# What makes a catalog pattern a glob (fnmatch's special characters).
+_GLOB = frozenset("*?[")
 CATEGORIES: tuple[str, ...] = get_args(Category)
 
 
@@ -64,12 +66,26 @@ class RiskCatalog:
         self.permissions = tuple(sorted(permissions, key=lambda e: -e.risk.rank))
         self.scopes = {e.pattern: e for e in scopes}
         self._cache: dict[str, tuple[RiskEntry, ...]] = {}
+        # When every entry names one permission (no glob, as the shipped catalog does), a grant
+        # with no ``*`` part grants an entry only by having its very name: one lookup, instead of
+        # a glob match against every entry for each grant an org holds for the first time.
+        by_name: dict[str, list[RiskEntry]] = {}
+        for e in self.permissions:
+            by_name.setdefault(e.pattern, []).append(e)
+        self._by_name: dict[str, tuple[RiskEntry, ...]] | None = (
+            {name: tuple(found) for name, found in by_name.items()}
+            if not any(set(e.pattern) & _GLOB for e in self.permissions)
+            else None
+        )
 
     def permission_entries(self, granted: str) -> tuple[RiskEntry, ...]:
         """Every entry a granted permission could grant, most severe first (cached: grants repeat)."""
         hit = self._cache.get(granted)
         if hit is None:
-            hit = tuple(e for e in self.permissions if permission_grants(granted, e.pattern))
+            if self._by_name is not None and "*" not in granted.split(":"):
+                hit = self._by_name.get(granted, ())
+            else:
+                hit = tuple(e for e in self.permissions if permission_grants(granted, e.pattern))
             self._cache[granted] = hit
         return hit
 
