@@ -201,8 +201,9 @@ _PARTS = st.sampled_from(
     )
 )
 def test_permission_entries_by_name_are_the_glob_matches(granted: str) -> None:
-    """The catalog finds a grant's entries by name when no part of it is ``*``; the answer is the
-    one matching the grant against every entry gives, wildcard grants and odd shapes included."""
+    """The catalog finds a grant's entries by name when no part of it is ``*``, and among its
+    domain's when only its entity or action is; the answer is the one matching the grant against
+    every entry gives, wildcard grants and odd shapes included."""
     fresh = RiskCatalog(risk_catalog().permissions, ())
     assert fresh.permission_entries(granted) == tuple(
         e for e in fresh.permissions if permission_grants(granted, e.pattern)
@@ -210,7 +211,8 @@ def test_permission_entries_by_name_are_the_glob_matches(granted: str) -> None:
 
 
 def test_a_catalog_with_a_glob_entry_matches_every_grant_against_it() -> None:
-    """A glob entry (a catalog edited to rate ``oauth:client:*``) turns the lookup by name off."""
+    """A glob entry (a catalog edited to rate ``oauth:client:*``) turns the lookups by name and by
+    domain off."""
     entry = RiskEntry("oauth:client:*", Severity.CRITICAL, "integrity", "why", "shared/genesys/x")
     catalog = RiskCatalog((entry,), ())
     assert catalog.permission_entries("oauth:client:edit") == (entry,)

@@ -5,7 +5,7 @@ show each client's highest risk."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from functools import lru_cache
@@ -66,26 +66,29 @@ class RiskCatalog:
         self.permissions = tuple(sorted(permissions, key=lambda e: -e.risk.rank))
         self.scopes = {e.pattern: e for e in scopes}
         self._cache: dict[str, tuple[RiskEntry, ...]] = {}
-        # When every entry names one permission (no glob, as the shipped catalog does), a grant
-        # with no ``*`` part grants an entry only by having its very name: one lookup, instead of
-        # a glob match against every entry for each grant an org holds for the first time.
-        by_name: dict[str, list[RiskEntry]] = {}
-        for e in self.permissions:
-            by_name.setdefault(e.pattern, []).append(e)
-        self._by_name: dict[str, tuple[RiskEntry, ...]] | None = (
-            {name: tuple(found) for name, found in by_name.items()}
-            if not any(set(e.pattern) & _GLOB for e in self.permissions)
-            else None
-        )
+        # When every entry names one permission (no glob, as the shipped catalog does), a part of a
+        # grant matches an entry's part only by being ``*`` or equal to it. So a grant with no
+        # ``*`` part grants the entries of its very name (one lookup), and one with a domain of
+        # its own only entries of that domain: not a glob match against every entry for each
+        # grant an org holds for the first time.
+        self._by_name: dict[str, tuple[RiskEntry, ...]] | None = None
+        self._by_domain: dict[str, tuple[RiskEntry, ...]] | None = None
+        if not any(set(e.pattern) & _GLOB for e in self.permissions):
+            self._by_name = _grouped(self.permissions, lambda e: e.pattern)
+            self._by_domain = _grouped(self.permissions, lambda e: e.pattern.split(":")[0])
 
     def permission_entries(self, granted: str) -> tuple[RiskEntry, ...]:
         """Every entry a granted permission could grant, most severe first (cached: grants repeat)."""
         hit = self._cache.get(granted)
         if hit is None:
-            if self._by_name is not None and "*" not in granted.split(":"):
+            parts = granted.split(":")
+            if self._by_name is not None and "*" not in parts:
                 hit = self._by_name.get(granted, ())
             else:
-                hit = tuple(e for e in self.permissions if permission_grants(granted, e.pattern))
+                pool = self.permissions
+                if self._by_domain is not None and parts[0] != "*":
+                    pool = self._by_domain.get(parts[0], ())
+                hit = tuple(e for e in pool if permission_grants(granted, e.pattern))
             self._cache[granted] = hit
         return hit
 
@@ -115,6 +118,16 @@ class RiskCatalog:
             if entry is not None and entry.risk.rank > best_rank:
                 best, culprit, best_rank = entry, scope, entry.risk.rank
         return (best, culprit) if best is not None else None
+
+
+def _grouped(
+    entries: tuple[RiskEntry, ...], key: Callable[[RiskEntry], str]
+) -> dict[str, tuple[RiskEntry, ...]]:
+    """The entries by ``key``, each group in the catalog's order (most severe first)."""
+    groups: dict[str, list[RiskEntry]] = {}
+    for e in entries:
+        groups.setdefault(key(e), []).append(e)
+    return {k: tuple(v) for k, v in groups.items()}
 
 
 def _entries(items: list[dict[str, str]]) -> tuple[RiskEntry, ...]:
