@@ -132,12 +132,14 @@ def fetch_live(
     operation_days: int | None = None,
     on_request: Callable[[str], None] | None = None,
     place: Place | None = None,
+    meanwhile: Callable[[Inventory], None] | None = None,
 ) -> Inventory:
     """Read the org over the API (the only place the app reaches for HTTP). ``usage_days``: last
     use over that many days; ``operation_days``: the operations each client called (at most 90,
     genesys/usage.py). ``on_request`` is told of every request instead of the progress line (a
     run of many orgs keeps one line); ``place``: where the org's reads work (a run of many orgs
-    gives an org's place to another while all its reads wait, ``orgs.Slots``)."""
+    gives an org's place to another while all its reads wait, ``orgs.Slots``); ``meanwhile``:
+    given the org without its usage while the usage query runs (``fetch_inventory``)."""
     from genesys_oauth_audit.genesys.client import ANYWHERE, GenesysClient, RetryPolicy
     from genesys_oauth_audit.genesys.fetch import FetchPlan, fetch_inventory
     from genesys_oauth_audit.settings import connection_settings
@@ -165,7 +167,9 @@ def fetch_live(
                 usage_timeout_seconds=conn.usage_timeout,
                 operation_days=operation_days,
             )
-            return fetch_inventory(api, plan, region=settings.endpoint.region, now=now)
+            return fetch_inventory(
+                api, plan, region=settings.endpoint.region, now=now, meanwhile=meanwhile
+            )
     finally:
         progress.done()
 
@@ -364,7 +368,7 @@ def audit(
     """``check`` without its outputs: the inventory (a snapshot, the live org, proposals),
     evaluated and compared with the baseline; what every report of the run states. A run of
     many orgs calls this once per org (orgs.py), with the org's own environment."""
-    from genesys_oauth_audit.engine.evaluate import evaluate
+    from genesys_oauth_audit.engine.evaluate import EarlyEvaluation, evaluate, evaluate_early
     from genesys_oauth_audit.findings import Location, Subject, apply_baseline
     from genesys_oauth_audit.inventory import read_snapshot
     from genesys_oauth_audit.leastpriv.org import analyse_inventory
@@ -388,6 +392,7 @@ def audit(
 
     subjects: list[Subject] | None = None
     inventory: Inventory | None = None
+    early: list[EarlyEvaluation] = []
     source = SourceInfo(kind="proposal")
     if opts.inventory is not None:
         inventory, lines = read_snapshot(opts.inventory)
@@ -401,6 +406,14 @@ def audit(
         usage_days = None
         if "usage" in needs:
             usage_days = max(opts.usage_days or 0, policies.usage_days(fetch_day) or 0) or None
+        judge_early = None
+        if proposed is None:
+            # The rules that read no usage are judged while the usage query runs, not after it.
+            day = as_of_day(opts.as_of, SourceInfo(kind="live"), now)[0]
+
+            def judge_early(without_usage: Inventory) -> None:
+                early.append(evaluate_early(policies, without_usage, today=day))
+
         inventory = fetch_live(
             opts.connection,
             roles="roles" in needs or proposed is not None,
@@ -414,6 +427,7 @@ def audit(
             operation_days=(opts.usage_days or OPERATION_DAYS) if "operations" in needs else None,
             on_request=on_request,
             place=place,
+            meanwhile=judge_early,
         )
         source = source_info(inventory, "live")
 
@@ -432,7 +446,12 @@ def audit(
     # every report shows it.
     least = analyse_inventory(inventory)
     evaluation = evaluate(
-        policies, inventory, today=judged[0], subjects=subjects, least_privilege=least
+        policies,
+        inventory,
+        today=judged[0],
+        subjects=subjects,
+        least_privilege=least,
+        early=early[0] if early else None,
     )
     if known is not None:
         evaluation = apply_baseline(evaluation, known)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from array import array
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from hashlib import sha256
 from typing import Any
@@ -245,6 +245,66 @@ def _disabled(rule: Rule, today: date) -> DisabledRule | None:
     )
 
 
+# The client fields a usage query fills (``Client.last_used``, ``Client.operations``): a rule that
+# reads one (a ``field`` rule on ``lastUsed``) waits for the usage answer, as a rule that needs
+# usage or operations data does.
+USAGE_FIELDS = frozenset({"lastUsed", "operations"})
+_USAGE_NEEDS = frozenset({NEEDS_USAGE, NEEDS_OPERATIONS})
+
+
+def reads_no_usage(rule: Rule) -> bool:
+    """Whether ``rule`` reads nothing a usage query answers, so that it can be judged before the
+    answer comes (``evaluate_early``)."""
+    return not (rule.check_type.needs & _USAGE_NEEDS) and not (
+        rule.check_type.reads(rule.params) & USAGE_FIELDS
+    )
+
+
+@dataclass(frozen=True)
+class _Outcome:
+    """What judging one rule gave, in the order ``Evaluation`` lists it: the clients it selected,
+    the override that switched it off, why it was not evaluated, or its findings, the pairs it
+    could not judge, the pairs it judged, and the exceptions (by ``id``) that waived a finding."""
+
+    selected: array  # type: ignore[type-arg]
+    disabled: DisabledRule | None = None
+    not_evaluated: NotEvaluated | None = None
+    ran: bool = False
+    findings: tuple[Finding, ...] = ()
+    pairs_not_evaluated: tuple[NotEvaluated, ...] = ()
+    pairs: int = 0
+    used: frozenset[int] = frozenset()
+
+
+@dataclass(frozen=True)
+class EarlyEvaluation:
+    """The rules of ``policies`` that read nothing a usage query answers, judged over an org's
+    clients while its usage query was still running (``evaluate_early``). ``evaluate`` takes
+    their outcomes instead of judging them again when it judges the same policies, on the same
+    day, the same clients with the same scope catalog and roles; otherwise it judges everything.
+    """
+
+    policies: PolicySet
+    today: date
+    clients: tuple[str | None, ...]
+    scopes: frozenset[str] | None
+    roles: tuple[str, ...] | None
+    outcomes: tuple[_Outcome | None, ...]  # by position in policies.rules; None: not judged
+
+    def fits(self, policies: PolicySet, judge: _Judge) -> bool:
+        return (
+            self.policies is policies
+            and self.today == judge.ctx.today
+            and self.clients == judge.client_ids()
+            and self.scopes == judge.ctx.scopes
+            and self.roles == _role_ids(judge.ctx)
+        )
+
+
+def _role_ids(ctx: Context) -> tuple[str, ...] | None:
+    return tuple(ctx.roles) if ctx.roles is not None else None
+
+
 def evaluate(
     policies: PolicySet,
     inventory: Inventory,
@@ -252,70 +312,83 @@ def evaluate(
     today: date,
     subjects: Iterable[Subject] | None = None,
     least_privilege: OrgLeastPrivilege | None = None,
+    early: EarlyEvaluation | None = None,
 ) -> Evaluation:
     """Evaluate ``policies`` over the clients of ``inventory`` (or over ``subjects`` if given).
     ``least_privilege`` is the inventory's analysis when the caller has it already (it is shown
-    in reports too); otherwise it is computed here if a rule needs it."""
+    in reports too); otherwise it is computed here if a rule needs it. ``early``: the rules
+    already judged while the org's usage query ran (``evaluate_early``), taken as they are when
+    they were judged over these very clients; the result is the same as judging them here."""
     with cyclic_gc_paused():
-        return _evaluate(policies, inventory, today, subjects, least_privilege)
+        return _evaluate(policies, inventory, today, subjects, least_privilege, early)
 
 
-def _evaluate(
-    policies: PolicySet,
-    inventory: Inventory,
-    today: date,
-    subjects: Iterable[Subject] | None,
-    least_privilege: OrgLeastPrivilege | None = None,
-) -> Evaluation:
-    if least_privilege is None and NEEDS_OPERATIONS in policies.needs(today):
-        least_privilege = analyse_inventory(inventory)
-    ctx = context_for(inventory, today, least_privilege)
-    have = _available(ctx)
-    targets = list(subjects) if subjects is not None else [Subject(c) for c in inventory.clients]
+def evaluate_early(policies: PolicySet, inventory: Inventory, *, today: date) -> EarlyEvaluation:
+    """Judge the rules that read nothing a usage query answers (``reads_no_usage``) over an org
+    read but for its usage: a live audit does this while the usage query runs on the service's
+    side, so that only the usage rules are left when the answer comes."""
+    with cyclic_gc_paused():
+        judge = _Judge(policies, inventory, today, None, None)
+        return EarlyEvaluation(
+            policies=policies,
+            today=today,
+            clients=judge.client_ids(),
+            scopes=judge.ctx.scopes,
+            roles=_role_ids(judge.ctx),
+            outcomes=tuple(judge.rule(r) if reads_no_usage(r) else None for r in policies.rules),
+        )
 
-    by_rule: dict[str, list[PolicyException]] = defaultdict(list)
-    expired: list[ExceptionStatus] = []
-    expiring: list[ExceptionStatus] = []
-    for exc in policies.exceptions:
-        if exc.expired(today):
-            expired.append(_status(exc))
-            continue
-        by_rule[exc.rule_id].append(exc)
-        if exc.expires is not None and exc.expires - today < timedelta(days=EXPIRY_WARNING_DAYS):
-            expiring.append(_status(exc))
-    used: set[int] = set()
 
-    findings: list[Finding] = []
-    not_evaluated: list[NotEvaluated] = []
-    pairs_not_evaluated: list[NotEvaluated] = []
-    selected: dict[str, array] = {}  # type: ignore[type-arg]
-    disabled: list[DisabledRule] = []
-    pairs = 0
-    rules_run = 0
-    evaluated: set[str] = set()
-    by_field = _Index(targets)
-    catalog = risk_catalog()
-    for rule in policies.rules:
+class _Judge:
+    """What every rule of one evaluation is judged against: the clients and their index, the
+    context, the exceptions by rule, the day."""
+
+    def __init__(
+        self,
+        policies: PolicySet,
+        inventory: Inventory,
+        today: date,
+        subjects: Iterable[Subject] | None,
+        least_privilege: OrgLeastPrivilege | None,
+    ) -> None:
+        self.inventory = inventory
+        self.ctx = context_for(inventory, today, least_privilege)
+        self.have = _available(self.ctx)
+        self.targets = (
+            list(subjects) if subjects is not None else [Subject(c) for c in inventory.clients]
+        )
+        self.index = _Index(self.targets)
+        self.waivers: dict[str, list[PolicyException]] = defaultdict(list)
+        for exc in policies.exceptions:
+            if not exc.expired(today):
+                self.waivers[exc.rule_id].append(exc)
+
+    def client_ids(self) -> tuple[str | None, ...]:
+        return tuple(t.client.id for t in self.targets)
+
+    def rule(self, rule: Rule) -> _Outcome:
+        targets, by_field, ctx = self.targets, self.index, self.ctx
+        today = ctx.today
         chosen = _select(rule.where, targets, by_field)
         undecided = _undecided(rule.where, targets, by_field)
         if undecided:
             chosen = array("I", sorted({*chosen, *undecided}))
-        selected[rule.id] = chosen
         off = _disabled(rule, today)
-        if off is not None:
-            disabled.append(off)
-            if not off.expired:
-                continue  # switched off by an override: listed, not evaluated
-        missing = sorted(rule.check_type.needs - have)
-        reason = _missing(missing, inventory) if missing else None
+        if off is not None and not off.expired:
+            return _Outcome(chosen, disabled=off)  # switched off by an override: listed only
+        missing = sorted(rule.check_type.needs - self.have)
+        reason = _missing(missing, self.inventory) if missing else None
         if reason is None and rule.check_type.precondition is not None:
             reason = rule.check_type.precondition(rule.params, ctx)
         if reason is not None:
-            not_evaluated.append(NotEvaluated(rule_id=rule.id, reason=reason))
-            continue
-        rules_run += 1
-        evaluated.add(rule.id)
-        waivers = by_rule.get(rule.id, [])
+            return _Outcome(
+                chosen, disabled=off, not_evaluated=NotEvaluated(rule_id=rule.id, reason=reason)
+            )
+        findings: list[Finding] = []
+        pairs_not_evaluated: list[NotEvaluated] = []
+        used: set[int] = set()
+        pairs = 0
+        waivers = self.waivers.get(rule.id, [])
         run = rule.check_type.run
         reads = rule.check_type.reads(rule.params)
         params = rule.params
@@ -401,6 +474,67 @@ def _evaluate(
                         problem.evidence,
                     )
                 )
+        return _Outcome(
+            chosen,
+            disabled=off,
+            ran=True,
+            findings=tuple(findings),
+            pairs_not_evaluated=tuple(pairs_not_evaluated),
+            pairs=pairs,
+            used=frozenset(used),
+        )
+
+
+def _evaluate(
+    policies: PolicySet,
+    inventory: Inventory,
+    today: date,
+    subjects: Iterable[Subject] | None,
+    least_privilege: OrgLeastPrivilege | None = None,
+    early: EarlyEvaluation | None = None,
+) -> Evaluation:
+    if least_privilege is None and NEEDS_OPERATIONS in policies.needs(today):
+        least_privilege = analyse_inventory(inventory)
+    judge = _Judge(policies, inventory, today, subjects, least_privilege)
+    ctx, targets = judge.ctx, judge.targets
+    earlier: tuple[_Outcome | None, ...] = (
+        early.outcomes
+        if early is not None and subjects is None and early.fits(policies, judge)
+        else (None,) * len(policies.rules)
+    )
+
+    expired: list[ExceptionStatus] = []
+    expiring: list[ExceptionStatus] = []
+    for exc in policies.exceptions:
+        if exc.expired(today):
+            expired.append(_status(exc))
+        elif exc.expires is not None and exc.expires - today < timedelta(days=EXPIRY_WARNING_DAYS):
+            expiring.append(_status(exc))
+
+    findings: list[Finding] = []
+    not_evaluated: list[NotEvaluated] = []
+    pairs_not_evaluated: list[NotEvaluated] = []
+    selected: dict[str, array] = {}  # type: ignore[type-arg]
+    disabled: list[DisabledRule] = []
+    used: set[int] = set()
+    evaluated: set[str] = set()
+    pairs = 0
+    rules_run = 0
+    for rule, done in zip(policies.rules, earlier, strict=True):
+        outcome = done if done is not None else judge.rule(rule)
+        selected[rule.id] = outcome.selected
+        if outcome.disabled is not None:
+            disabled.append(outcome.disabled)
+        if outcome.not_evaluated is not None:
+            not_evaluated.append(outcome.not_evaluated)
+        if not outcome.ran:
+            continue
+        rules_run += 1
+        evaluated.add(rule.id)
+        findings += outcome.findings
+        pairs_not_evaluated += outcome.pairs_not_evaluated
+        pairs += outcome.pairs
+        used |= outcome.used
     unused = [
         _status(exc)
         for exc in policies.exceptions
@@ -416,6 +550,7 @@ def _evaluate(
             f.subject or "",
         )
     )
+    catalog = risk_catalog()
     return Evaluation(
         findings=tuple(findings),
         not_evaluated=tuple(not_evaluated),

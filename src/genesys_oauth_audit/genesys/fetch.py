@@ -68,10 +68,17 @@ def fetch_inventory(
     region: str,
     now: datetime,
     sleep: Callable[[float], None] | None = None,
+    meanwhile: Callable[[Inventory], None] | None = None,
 ) -> Inventory:
-    """Every OAuth client of the org, with the catalogs the plan asks for."""
+    """Every OAuth client of the org, with the catalogs the plan asks for.
+
+    ``meanwhile``: when the plan reads usage, and everything else is in while the usage query
+    still runs, it is called (in this thread, in its place) with the org as read so far: the
+    inventory without usage (no window, no last use, no operations). A live audit judges the
+    rules that read no usage then. It is not called when the usage answer comes first, nor when
+    what was read cannot be assembled (the same refusal is raised once every read is in)."""
     with cyclic_gc_paused():
-        return _fetch_inventory(api, plan, region=region, now=now, sleep=sleep)
+        return _fetch_inventory(api, plan, region=region, now=now, sleep=sleep, meanwhile=meanwhile)
 
 
 def _fetch_inventory(
@@ -81,8 +88,8 @@ def _fetch_inventory(
     region: str,
     now: datetime,
     sleep: Callable[[float], None] | None,
+    meanwhile: Callable[[Inventory], None] | None = None,
 ) -> Inventory:
-    warnings: list[str] = []
     # The usage queries go first: they run on the service's side (seconds) while the rest of the
     # org is read. Then the client listing, the scope catalog, the roles and the org are read side
     # by side, and the usage results polled meanwhile: a live audit takes about as long as its
@@ -98,6 +105,25 @@ def _fetch_inventory(
             timeout=plan.usage_timeout_seconds,
             sleep=sleep,
         )
+    then = None
+    earlier: list[Inventory] = []
+    if meanwhile is not None and pending is not None:
+        call = meanwhile
+
+        def without_usage(results: list[Any]) -> None:
+            raw_clients, scopes, roles, _, org = results
+            if not raw_clients:
+                return  # nothing to judge early (and a warning to give once, at the end)
+            try:
+                partial_inventory = _assemble(
+                    api, raw_clients, scopes, roles, UsageData(), org, region=region, now=now
+                )
+            except FetchError:
+                return
+            earlier.append(partial_inventory)
+            call(partial_inventory)
+
+        then = (CLIENTS_SCOPES_ROLES_ORG, without_usage)
     raw_clients, scopes, roles, usage, org = _read_all(
         api,
         [
@@ -107,8 +133,41 @@ def _fetch_inventory(
             pending.collect if pending is not None else UsageData,
             partial(api.get, "/api/v2/organizations/me", WireOrganization),
         ],
+        then=then,
     )
-    wire_clients: list[WireClient] = raw_clients
+    return _assemble(
+        api,
+        raw_clients,
+        scopes,
+        roles,
+        usage,
+        org,
+        region=region,
+        now=now,
+        earlier=earlier[0] if earlier else None,
+    )
+
+
+# The reads of ``_fetch_inventory`` that the inventory without usage is assembled from.
+CLIENTS_SCOPES_ROLES_ORG = frozenset({0, 1, 2, 4})
+
+
+def _assemble(
+    api: GenesysClient,
+    wire_clients: list[WireClient],
+    scopes: WireScopeListing,
+    roles: list[Role] | None,
+    usage: UsageData,
+    org: WireOrganization,
+    *,
+    region: str,
+    now: datetime,
+    earlier: Inventory | None = None,
+) -> Inventory:
+    """The inventory from what was read; an answer no audit can stand on is refused.
+    ``earlier``: the same reads assembled without usage; its clients are taken with their usage
+    added instead of being normalised again."""
+    warnings: list[str] = []
     if not wire_clients:
         if api.signs_in_with_client_credentials:
             raise EmptyOrgError(
@@ -133,16 +192,19 @@ def _fetch_inventory(
             "snapshots must name the org they audited"
         )
 
-    roles_by_id = {role.id: role for role in roles} if roles is not None else None
-    clients = tuple(
-        sorted(
-            (
-                _normalise_client(c, roles_by_id, usage.last_used, usage.operations)
-                for c in wire_clients
-            ),
-            key=lambda c: (c.name.casefold(), c.id),
+    if earlier is not None:
+        clients = _with_usage(earlier.clients, usage)
+    else:
+        roles_by_id = {role.id: role for role in roles} if roles is not None else None
+        clients = tuple(
+            sorted(
+                (
+                    _normalise_client(c, roles_by_id, usage.last_used, usage.operations)
+                    for c in wire_clients
+                ),
+                key=lambda c: (c.name.casefold(), c.id),
+            )
         )
-    )
     return Inventory(
         org=Org(id=org.id, name=org.name),
         region=region,
@@ -172,8 +234,17 @@ def _read_clients(api: GenesysClient) -> list[WireClient]:
     ]
 
 
-def _read_all(api: GenesysClient, reads: list[Callable[[], Any] | None]) -> list[Any]:
+def _read_all(
+    api: GenesysClient,
+    reads: list[Callable[[], Any] | None],
+    *,
+    then: tuple[frozenset[int], Callable[[list[Any]], None]] | None = None,
+) -> list[Any]:
     """Every read's answer (None for a read that is not planned).
+
+    ``then``: once the reads at these positions have all answered while another still runs, the
+    function is called with the answers so far (None for the others), in this thread and its
+    place: work done meanwhile, not after.
 
     At most five requests of the org in flight (the reads of ``_fetch_inventory``: clients,
     scopes, roles, usage, org), each waiting on the network, not on this machine; the pacing
@@ -190,6 +261,7 @@ def _read_all(api: GenesysClient, reads: list[Callable[[], Any] | None]) -> list
     """
     results: list[Any] = [None] * len(reads)
     errors: list[BaseException | None] = [None] * len(reads)
+    answered: set[int] = set()
     finished = threading.Condition()
     running = 0
     failed = False
@@ -205,6 +277,8 @@ def _read_all(api: GenesysClient, reads: list[Callable[[], Any] | None]) -> list
             with finished:
                 running -= 1
                 failed = failed or errors[i] is not None
+                if errors[i] is None:
+                    answered.add(i)
                 finished.notify_all()
 
     try:
@@ -237,6 +311,18 @@ def _read_all(api: GenesysClient, reads: list[Callable[[], Any] | None]) -> list
                     )
                     failed = True
                 break
+        if then is not None:
+            wanted = {i for i in then[0] if reads[i] is not None}
+            api.place.leave()  # waiting for the reads is not work
+            try:
+                with finished:
+                    while running and not failed and not wanted <= answered:
+                        finished.wait()
+                    meanwhile = bool(running) and not failed and wanted <= answered
+            finally:
+                api.place.enter()
+            if meanwhile:
+                then[1](list(results))
         api.place.leave()  # waiting for the reads is not work
         try:
             with finished:
@@ -308,6 +394,23 @@ def _normalise_client(
         modified_by=_ref(wire.modifiedBy),
         last_used=last_used.get(wire.id) if last_used is not None else None,
         operations=operations.get(wire.id, ()) if operations is not None else None,
+    )
+
+
+def _with_usage(clients: tuple[Client, ...], usage: UsageData) -> tuple[Client, ...]:
+    """``clients`` as ``_normalise_client`` gives them with ``usage``: their last use and the
+    operations they called (copies with those two fields; everything else is the same)."""
+    last_used, operations = usage.last_used, usage.operations
+    if last_used is None and operations is None:
+        return clients
+    return tuple(
+        c.model_copy(
+            update={
+                "last_used": last_used.get(c.id) if last_used is not None else None,
+                "operations": operations.get(c.id, ()) if operations is not None else None,
+            }
+        )
+        for c in clients
     )
 
 
