@@ -473,6 +473,65 @@ def test_jobs_bounds_how_many_orgs_are_read_at_once(run_cli: Run, tmp_path: Path
 
 
 @pytest.mark.socket
+def test_only_an_org_alone_is_judged_while_its_usage_query_runs(
+    run_cli: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """In a run of many orgs an org's wait for its usage query is the others' time, so its rules
+    are all judged at the end; a matrix job's one org (--org) judges the rules that read no
+    usage while the query runs, as a single-org check does. The reports are the same."""
+    from genesys_oauth_audit.engine import evaluate as engine
+
+    judged_early: list[int] = []
+    early = engine.evaluate_early
+
+    def spy(*args: Any, **kwargs: Any) -> Any:
+        judged_early.append(1)
+        return early(*args, **kwargs)
+
+    monkeypatch.setattr(engine, "evaluate_early", spy)
+    served = Served()
+    fakes = {label: org_fake(label, served, usage_running_polls=1) for label in ("a", "b")}
+    with fleet(tmp_path, fakes, served) as f:
+        both = run_cli(
+            "check",
+            "--orgs",
+            str(f.file),
+            "-p",
+            "builtin:baseline",
+            "--format",
+            "json",
+            "--now",
+            "2026-11-20T06:00:00Z",
+            env=f.env,
+        )
+        assert both.code == ExitCode.FINDINGS, both.stderr
+        assert judged_early == []
+        one = run_cli(
+            "check",
+            "--orgs",
+            str(f.file),
+            "-p",
+            "builtin:baseline",
+            "--format",
+            "json",
+            "--now",
+            "2026-11-20T06:00:00Z",
+            "--org",
+            "a",
+            env=f.env,
+        )
+        assert one.code == ExitCode.FINDINGS, one.stderr
+        assert judged_early == [1]
+
+    def findings(text: str) -> list[Any]:
+        [org] = [o for o in json.loads(text)["orgs"] if o["name"] == "a"]
+        found: list[Any] = org["report"]["findings"]
+        return found
+
+    assert findings(one.stdout) == findings(both.stdout) != []
+
+
+@pytest.mark.socket
 def test_an_orgs_reads_go_side_by_side_in_its_one_place(run_cli: Run, tmp_path: Path) -> None:
     """With one place (--jobs 1), each org is still read as an org alone is: its reads side by
     side (the fake answers its scope catalog and its org request only once both have arrived),

@@ -364,10 +364,14 @@ def audit(
     color: bool,
     on_request: Callable[[str], None] | None = None,
     place: Place | None = None,
+    judge_while_waiting: bool = True,
 ) -> tuple[Evaluation, RunInfo]:
     """``check`` without its outputs: the inventory (a snapshot, the live org, proposals),
     evaluated and compared with the baseline; what every report of the run states. A run of
-    many orgs calls this once per org (orgs.py), with the org's own environment."""
+    many orgs calls this once per org (orgs.py), with the org's own environment.
+    ``judge_while_waiting``: judge the rules that read no usage while a live org's usage query
+    runs (``engine.evaluate.evaluate_early``); a run of many orgs leaves that wait to the other
+    orgs instead."""
     from genesys_oauth_audit.engine.evaluate import EarlyEvaluation, evaluate, evaluate_early
     from genesys_oauth_audit.findings import Location, Subject, apply_baseline
     from genesys_oauth_audit.inventory import read_snapshot
@@ -407,8 +411,9 @@ def audit(
         if "usage" in needs:
             usage_days = max(opts.usage_days or 0, policies.usage_days(fetch_day) or 0) or None
         judge_early = None
-        if proposed is None:
-            # The rules that read no usage are judged while the usage query runs, not after it.
+        if proposed is None and judge_while_waiting:
+            # The rules that read no usage are judged while the usage query runs, not after it
+            # (a 5,000-client audit: 2.8 s -> 2.5 s).
             day = as_of_day(opts.as_of, SourceInfo(kind="live"), now)[0]
 
             def judge_early(without_usage: Inventory) -> None:
