@@ -295,3 +295,23 @@ def test_a_usage_answer_that_fails_after_the_early_judgement_still_writes_nothin
     assert calls == [1]
     assert ran.code == 3 and ran.stdout == "" and not report.exists()
     assert "says Succeeded but has no entities list" in ran.stderr
+
+
+@pytest.mark.socket
+def test_a_failed_usage_read_is_the_error_even_when_the_rest_could_not_be_judged_early(
+    run_cli: Run, tmp_path: Path
+) -> None:
+    """An empty scope catalog cannot be audited (exit 3), but a read that failed comes first, as
+    without the early judgement: the error is the usage answer's, and nothing is written."""
+    fake = sample_fake(usage_running_polls=1)
+    fake.mangle["/api/v2/oauth/scopes"] = lambda body: {**body, "entities": [], "total": 0}
+    fake.mangle["/api/v2/usage/aggregates/query/jobs/{jobId}"] = lambda body: {
+        k: v for k, v in body.items() if k != "entities"
+    }
+    with fake.serve() as base:
+        ran = run_cli(
+            "check", "-p", "builtin:baseline", "--now", NOW, *FAST, env=env_for(fake, base)
+        )
+    assert ran.code == 3 and ran.stdout == ""
+    assert "says Succeeded but has no entities list" in ran.stderr
+    assert "no OAuth scopes" not in ran.stderr

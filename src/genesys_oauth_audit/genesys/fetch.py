@@ -76,7 +76,8 @@ def fetch_inventory(
     still runs, it is called (in this thread, in its place) with the org as read so far: the
     inventory without usage (no window, no last use, no operations). A live audit judges the
     rules that read no usage then. It is not called when the usage answer comes first, nor when
-    what was read cannot be assembled (the same refusal is raised once every read is in)."""
+    what was read cannot be assembled (the same refusal is raised once every read is in, after
+    a failed read's if one fails: the order of errors is the one without ``meanwhile``)."""
     with cyclic_gc_paused():
         return _fetch_inventory(api, plan, region=region, now=now, sleep=sleep, meanwhile=meanwhile)
 
@@ -118,7 +119,7 @@ def _fetch_inventory(
                 partial_inventory = _assemble(
                     api, raw_clients, scopes, roles, UsageData(), org, region=region, now=now
                 )
-            except FetchError:
+            except Exception:  # raised again, in its order, once every read is in
                 return
             earlier.append(partial_inventory)
             call(partial_inventory)
