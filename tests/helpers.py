@@ -90,3 +90,19 @@ class Ran:
 
 # The run_cli fixture: run_cli(*args, env={...}) -> Ran
 Run = Callable[..., Ran]
+
+
+def record_calls(
+    monkeypatch: Any, owner: Any, name: str, note: Callable[[], Any] = lambda: None
+) -> list[Any]:
+    """Wrap ``owner.name`` (for the test's duration) so that each call first appends ``note()``
+    to the list returned here, then does what it did."""
+    calls: list[Any] = []
+    original = getattr(owner, name)
+
+    def recorded(*args: Any, **kwargs: Any) -> Any:
+        calls.append(note())
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(owner, name, recorded)
+    return calls

@@ -15,7 +15,6 @@ from hypothesis import strategies as st
 
 from genesys_oauth_audit.engine import evaluate as engine
 from genesys_oauth_audit.engine.evaluate import (
-    EarlyEvaluation,
     evaluate,
     evaluate_early,
     reads_no_usage,
@@ -28,7 +27,7 @@ from genesys_oauth_audit.policy.loader import load_policies
 from genesys_oauth_audit.policy.model import PolicySet, Rule
 from genesys_oauth_audit.settings import connection_settings
 from tests.fake.orgdata import sample_fake, synthetic_fake
-from tests.helpers import SAMPLE_SNAPSHOT, Run, env_for
+from tests.helpers import SAMPLE_SNAPSHOT, Run, env_for, record_calls
 
 TODAY = date(2026, 11, 20)
 NOW = "2026-11-20T06:00:00Z"
@@ -147,8 +146,8 @@ def test_an_early_judgement_of_something_else_is_not_taken(
     assert got == evaluate(policies, inventory, today=TODAY)
 
 
-def _org(seed: int, clients: int) -> Inventory:
-    fake = synthetic_fake(clients, n_roles=30, seed=seed, usage_running_polls=0)
+def _fetched(fake: Any, plan: FetchPlan, meanwhile: Any = None) -> Inventory:
+    """The org ``fake`` serves, read by ``fetch_inventory`` through its MockTransport."""
     settings_ = connection_settings(
         region=None,
         client_id=None,
@@ -161,10 +160,16 @@ def _org(seed: int, clients: int) -> Inventory:
     with GenesysClient(settings_, transport=fake.transport(), requests_per_minute=0) as api:
         return fetch_inventory(
             api,
-            FetchPlan(roles=True, usage_days=90, operation_days=90),
+            plan,
             region="test",
             now=datetime(2026, 11, 20, tzinfo=timezone.utc),
+            meanwhile=meanwhile,
         )
+
+
+def _org(seed: int, clients: int) -> Inventory:
+    fake = synthetic_fake(clients, n_roles=30, seed=seed, usage_running_polls=0)
+    return _fetched(fake, FetchPlan(roles=True, usage_days=90, operation_days=90))
 
 
 @settings(max_examples=12, derandomize=True, deadline=None)
@@ -186,29 +191,13 @@ def test_the_org_read_while_its_usage_query_runs_is_the_org_read_at_the_end(usag
     seen: list[Inventory] = []
 
     def read(meanwhile: Any) -> Inventory:
-        fake = synthetic_fake(40, n_roles=20, seed=7, usage_running_polls=1)
-        settings_ = connection_settings(
-            region=None,
-            client_id=None,
-            login_url=None,
-            environ={
-                "GENESYSCLOUD_OAUTHCLIENT_ID": "auditor-id",
-                "GENESYSCLOUD_OAUTHCLIENT_SECRET": fake.credentials["auditor-id"],
-            },
-        )
         plan = FetchPlan(
             roles=True,
             usage_days=90 if usage != "operations" else None,
             operation_days=90 if usage != "last use" else None,
         )
-        with GenesysClient(settings_, transport=fake.transport(), requests_per_minute=0) as api:
-            return fetch_inventory(
-                api,
-                plan,
-                region="test",
-                now=datetime(2026, 11, 20, tzinfo=timezone.utc),
-                meanwhile=meanwhile,
-            )
+        fake = synthetic_fake(40, n_roles=20, seed=7, usage_running_polls=1)
+        return _fetched(fake, plan, meanwhile)
 
     early = read(seen.append)
     assert len(seen) == 1 and seen[0] == without_usage(early)
@@ -230,14 +219,7 @@ def test_a_live_audit_judges_the_rules_without_usage_while_the_usage_query_runs(
     """The usage jobs answer "running" twice. The rules that read no usage are judged before the
     usage answer has been read; the report is the one an offline check of the same org gives."""
     fake = sample_fake(usage_running_polls=2)
-    when: list[int] = []
-    early = engine.evaluate_early
-
-    def spy(*args: Any, **kwargs: Any) -> EarlyEvaluation:
-        when.append(_usage_requests(fake))
-        return early(*args, **kwargs)
-
-    monkeypatch.setattr(engine, "evaluate_early", spy)
+    when = record_calls(monkeypatch, engine, "evaluate_early", lambda: _usage_requests(fake))
     snapshot = tmp_path / "snap.json"
     policy = "builtin:baseline"
     with fake.serve() as base:
@@ -271,14 +253,7 @@ def test_a_usage_answer_that_fails_after_the_early_judgement_still_writes_nothin
     fake.mangle["/api/v2/usage/aggregates/query/jobs/{jobId}"] = lambda body: {
         k: v for k, v in body.items() if k != "entities"
     }
-    calls: list[int] = []
-    early = engine.evaluate_early
-
-    def spy(*args: Any, **kwargs: Any) -> EarlyEvaluation:
-        calls.append(1)
-        return early(*args, **kwargs)
-
-    monkeypatch.setattr(engine, "evaluate_early", spy)
+    calls = record_calls(monkeypatch, engine, "evaluate_early")
     report = tmp_path / "report.json"
     with fake.serve() as base:
         ran = run_cli(
@@ -292,7 +267,7 @@ def test_a_usage_answer_that_fails_after_the_early_judgement_still_writes_nothin
             *FAST,
             env=env_for(fake, base),
         )
-    assert calls == [1]
+    assert len(calls) == 1
     assert ran.code == 3 and ran.stdout == "" and not report.exists()
     assert "says Succeeded but has no entities list" in ran.stderr
 

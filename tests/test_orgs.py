@@ -25,7 +25,7 @@ from genesys_oauth_audit.errors import ExitCode
 from genesys_oauth_audit.report import REPORTERS
 from tests.fake.orgdata import SAMPLE_CLIENTS, SAMPLE_ROLES, SCOPES, sample_usage, uid
 from tests.fake.server import FakeGenesys, template_of
-from tests.helpers import Run
+from tests.helpers import Run, record_calls
 from tests.test_ci_reports import EXTERNAL, github_problems, sarif_validator
 
 NOW = "2026-11-20T06:00:00Z"
@@ -481,47 +481,17 @@ def test_only_an_org_alone_is_judged_while_its_usage_query_runs(
     usage while the query runs, as a single-org check does. The reports are the same."""
     from genesys_oauth_audit.engine import evaluate as engine
 
-    judged_early: list[int] = []
-    early = engine.evaluate_early
-
-    def spy(*args: Any, **kwargs: Any) -> Any:
-        judged_early.append(1)
-        return early(*args, **kwargs)
-
-    monkeypatch.setattr(engine, "evaluate_early", spy)
+    judged_early = record_calls(monkeypatch, engine, "evaluate_early")
     served = Served()
     fakes = {label: org_fake(label, served, usage_running_polls=1) for label in ("a", "b")}
     with fleet(tmp_path, fakes, served) as f:
-        both = run_cli(
-            "check",
-            "--orgs",
-            str(f.file),
-            "-p",
-            "builtin:baseline",
-            "--format",
-            "json",
-            "--now",
-            "2026-11-20T06:00:00Z",
-            env=f.env,
-        )
+        check = ("check", "--orgs", str(f.file), "-p", "builtin:baseline", "--format", "json")
+        both = run_cli(*check, "--now", "2026-11-20T06:00:00Z", env=f.env)
         assert both.code == ExitCode.FINDINGS, both.stderr
         assert judged_early == []
-        one = run_cli(
-            "check",
-            "--orgs",
-            str(f.file),
-            "-p",
-            "builtin:baseline",
-            "--format",
-            "json",
-            "--now",
-            "2026-11-20T06:00:00Z",
-            "--org",
-            "a",
-            env=f.env,
-        )
+        one = run_cli(*check, "--now", "2026-11-20T06:00:00Z", "--org", "a", env=f.env)
         assert one.code == ExitCode.FINDINGS, one.stderr
-        assert judged_early == [1]
+        assert len(judged_early) == 1
 
     def findings(text: str) -> list[Any]:
         [org] = [o for o in json.loads(text)["orgs"] if o["name"] == "a"]
