@@ -118,13 +118,22 @@ def test_judging_early_gives_the_evaluation_judging_at_the_end_gives(
 
 @pytest.mark.parametrize(
     "unlike",
-    ["another day", "a client fewer", "other roles", "other policies", "proposals"],
+    [
+        "another day",
+        "a client fewer",
+        "other roles",
+        "other policies",
+        "proposals",
+        "a client otherwise",
+        "the org read afresh",
+    ],
 )
 def test_an_early_judgement_of_something_else_is_not_taken(
     policies: PolicySet, judged: list[str], unlike: str
 ) -> None:
-    """Taken only for the same policies, day, clients, scopes and roles, and never for proposals
-    (subjects): otherwise every rule is judged again, and the answer is still the right one."""
+    """Taken only for the same policy set, day, scopes, roles and client values (the very
+    objects), and never for proposals (subjects): otherwise every rule is judged again, and the
+    answer is still the right one."""
     inventory = load_snapshot(SAMPLE_SNAPSHOT)
     early_on = without_usage(inventory)
     day, judged_policies = TODAY, policies
@@ -136,6 +145,14 @@ def test_an_early_judgement_of_something_else_is_not_taken(
         early_on = early_on.model_copy(update={"roles": (early_on.roles or ())[1:]})
     elif unlike == "other policies":
         judged_policies = load_policies(("builtin:baseline", "builtin:least-privilege"))
+    elif unlike == "a client otherwise":  # the same ids, one client another grant type
+        first, *rest = early_on.clients
+        other = "TOKEN" if first.grant_type != "TOKEN" else "CODE"
+        early_on = early_on.model_copy(
+            update={"clients": (first.model_copy(update={"grant_type": other}), *rest)}
+        )
+    elif unlike == "the org read afresh":  # equal, but not the values judged: judged again
+        early_on = without_usage(load_snapshot(SAMPLE_SNAPSHOT))
     early = evaluate_early(judged_policies, early_on, today=day)
     subjects = None
     if unlike == "proposals":
@@ -205,6 +222,27 @@ def test_the_org_read_while_its_usage_query_runs_is_the_org_read_at_the_end(usag
     assert any(c.last_used or c.operations for c in early.clients)
 
 
+def test_work_that_fails_while_the_usage_query_runs_is_not_the_fetchs_error() -> None:
+    """``meanwhile`` raising (a bug in a check judged early) neither fails the fetch nor replaces
+    a failed read's error: the caller judges again at the end and finds its own error then."""
+    from genesys_oauth_audit.errors import BadResponseError
+
+    def broken(_: Inventory) -> None:
+        raise ValueError("a bug in a rule judged early")
+
+    plan = FetchPlan(roles=True, usage_days=90)
+    fake = synthetic_fake(20, n_roles=10, seed=3, usage_running_polls=1)
+    assert _fetched(fake, plan, broken) == _fetched(
+        synthetic_fake(20, n_roles=10, seed=3, usage_running_polls=1), plan
+    )
+    failing = synthetic_fake(20, n_roles=10, seed=3, usage_running_polls=1)
+    failing.mangle["/api/v2/usage/aggregates/query/jobs/{jobId}"] = lambda body: {
+        k: v for k, v in body.items() if k != "entities"
+    }
+    with pytest.raises(BadResponseError, match="has no entities list"):
+        _fetched(failing, plan, broken)
+
+
 # -- live: during the usage query, over a real loopback socket ----------------------------------
 
 
@@ -214,10 +252,11 @@ def _usage_requests(fake: Any) -> int:
 
 @pytest.mark.socket
 def test_a_live_audit_judges_the_rules_without_usage_while_the_usage_query_runs(
-    run_cli: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    run_cli: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, judged: list[str]
 ) -> None:
     """The usage jobs answer "running" twice. The rules that read no usage are judged before the
-    usage answer has been read; the report is the one an offline check of the same org gives."""
+    usage answer has been read, and not again at the end (each rule is judged once); the report
+    is the one an offline check of the same org gives."""
     fake = sample_fake(usage_running_polls=2)
     when = record_calls(monkeypatch, engine, "evaluate_early", lambda: _usage_requests(fake))
     snapshot = tmp_path / "snap.json"
@@ -226,6 +265,7 @@ def test_a_live_audit_judges_the_rules_without_usage_while_the_usage_query_runs(
         env = env_for(fake, base)
         live = run_cli("check", "-p", policy, "--format", "json", "--now", NOW, *FAST, env=env)
         usage_requests = _usage_requests(fake)
+        assert sorted(judged) == sorted(r.id for r in load_policies((policy,)).rules)
         assert run_cli("fetch", "-o", str(snapshot), "--now", NOW, *FAST, env=env).code == 0
     assert live.code == 1, live.stderr
     # Judged once, before the last of the usage requests was answered.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import operator
 from array import array
 from collections import defaultdict
 from collections.abc import Iterable
@@ -37,6 +38,7 @@ from genesys_oauth_audit.inventory import (
     GRANT_TYPES,
     Client,
     Inventory,
+    Role,
     cyclic_gc_paused,
 )
 from genesys_oauth_audit.leastpriv.org import OrgLeastPrivilege, analyse_inventory
@@ -280,29 +282,55 @@ class _Outcome:
 class EarlyEvaluation:
     """The rules of ``policies`` that read nothing a usage query answers, judged over an org's
     clients while its usage query was still running (``evaluate_early``). ``evaluate`` takes
-    their outcomes instead of judging them again when it judges the same policies, on the same
-    day, the same clients with the same scope catalog and roles; otherwise it judges everything.
+    their outcomes instead of judging them again only when it judges the same policy set on the
+    same day, with the same scope catalog, the very same roles, and clients whose every field but
+    last use and operations is the very value judged early (``fetch_inventory`` adds the usage to
+    the clients it assembled early as copies sharing those values); otherwise it judges
+    everything, so an early judgement of anything else can make a run slower, never different.
     """
 
     policies: PolicySet
     today: date
-    clients: tuple[str | None, ...]
+    clients: tuple[tuple[Any, ...], ...]  # _as_judged of each client, in order
     scopes: frozenset[str] | None
-    roles: tuple[str, ...] | None
+    roles: tuple[Role, ...] | None
     outcomes: tuple[_Outcome | None, ...]  # by position in policies.rules; None: not judged
 
     def fits(self, policies: PolicySet, judge: _Judge) -> bool:
+        roles = _roles(judge.ctx)
         return (
             self.policies is policies
             and self.today == judge.ctx.today
-            and self.clients == judge.client_ids()
             and self.scopes == judge.ctx.scopes
-            and self.roles == _role_ids(judge.ctx)
+            and _all_same(self.roles, roles)
+            and len(self.clients) == len(judge.targets)
+            and all(map(_all_same, self.clients, (_as_judged(t.client) for t in judge.targets)))
         )
 
 
-def _role_ids(ctx: Context) -> tuple[str, ...] | None:
-    return tuple(ctx.roles) if ctx.roles is not None else None
+# Every Client field but those a usage query fills (USAGE_FIELDS, as attributes), in field order.
+_JUDGED_FIELDS = operator.itemgetter(
+    *(name for name in Client.model_fields if name not in ("last_used", "operations"))
+)
+
+
+def _as_judged(client: Client) -> tuple[Any, ...]:
+    """Every field value of ``client`` but its last use and operations: what a rule that reads
+    no usage can see."""
+    values: tuple[Any, ...] = _JUDGED_FIELDS(client.__dict__)
+    return values
+
+
+def _all_same(a: tuple[Any, ...] | None, b: tuple[Any, ...] | None) -> bool:
+    """The same values, each the very same object (an identity test costs nothing, and values
+    equal but read afresh are judged again rather than trusted)."""
+    if a is None or b is None:
+        return a is b
+    return len(a) == len(b) and all(map(operator.is_, a, b))
+
+
+def _roles(ctx: Context) -> tuple[Role, ...] | None:
+    return tuple(ctx.roles.values()) if ctx.roles is not None else None
 
 
 def evaluate(
@@ -332,9 +360,9 @@ def evaluate_early(policies: PolicySet, inventory: Inventory, *, today: date) ->
         return EarlyEvaluation(
             policies=policies,
             today=today,
-            clients=judge.client_ids(),
+            clients=tuple(_as_judged(t.client) for t in judge.targets),
             scopes=judge.ctx.scopes,
-            roles=_role_ids(judge.ctx),
+            roles=_roles(judge.ctx),
             outcomes=tuple(judge.rule(r) if reads_no_usage(r) else None for r in policies.rules),
         )
 
@@ -362,9 +390,6 @@ class _Judge:
         for exc in policies.exceptions:
             if not exc.expired(today):
                 self.waivers[exc.rule_id].append(exc)
-
-    def client_ids(self) -> tuple[str | None, ...]:
-        return tuple(t.client.id for t in self.targets)
 
     def rule(self, rule: Rule) -> _Outcome:
         targets, by_field, ctx = self.targets, self.index, self.ctx

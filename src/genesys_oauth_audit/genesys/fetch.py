@@ -77,7 +77,9 @@ def fetch_inventory(
     inventory without usage (no window, no last use, no operations). A live audit judges the
     rules that read no usage then. It is not called when the usage answer comes first, nor when
     what was read cannot be assembled (the same refusal is raised once every read is in, after
-    a failed read's if one fails: the order of errors is the one without ``meanwhile``)."""
+    a failed read's if one fails: the order of errors is the one without ``meanwhile``); an
+    exception it raises is not the fetch's (the caller finds its own error again later). A read
+    that fails meanwhile is acted on once it returns."""
     with cyclic_gc_paused():
         return _fetch_inventory(api, plan, region=region, now=now, sleep=sleep, meanwhile=meanwhile)
 
@@ -122,7 +124,10 @@ def _fetch_inventory(
             except Exception:  # raised again, in its order, once every read is in
                 return
             earlier.append(partial_inventory)
-            call(partial_inventory)
+            try:
+                call(partial_inventory)
+            except Exception as exc:  # judged again at the end, after any failed read's error
+                log.debug("the work done while the usage query ran failed: %r", exc)
 
         then = (CLIENTS_SCOPES_ROLES_ORG, without_usage)
     raw_clients, scopes, roles, usage, org = _read_all(
