@@ -308,9 +308,10 @@ class EarlyEvaluation:
         )
 
 
-# Every Client field but those a usage query fills (USAGE_FIELDS, as attributes), in field order.
+# Every Client field but those a usage query fills (USAGE_FIELDS, by their camelCase names), in
+# field order.
 _JUDGED_FIELDS = operator.itemgetter(
-    *(name for name in Client.model_fields if name not in ("last_used", "operations"))
+    *(name for name, f in Client.model_fields.items() if (f.alias or name) not in USAGE_FIELDS)
 )
 
 

@@ -398,26 +398,30 @@ def _normalise_client(
         date_to_delete=wire.dateToDelete,
         created_by=_ref(wire.createdBy),
         modified_by=_ref(wire.modifiedBy),
-        last_used=last_used.get(wire.id) if last_used is not None else None,
-        operations=operations.get(wire.id, ()) if operations is not None else None,
+        **_usage_fields(wire.id, last_used, operations),
     )
+
+
+def _usage_fields(
+    client_id: str,
+    last_used: dict[str, date] | None,
+    operations: dict[str, tuple[CalledOperation, ...]] | None,
+) -> dict[str, Any]:
+    """A client's ``last_used`` and ``operations`` from the usage answer: None where they were
+    not asked for; a client the answer has no row of was not used and called nothing."""
+    return {
+        "last_used": last_used.get(client_id) if last_used is not None else None,
+        "operations": operations.get(client_id, ()) if operations is not None else None,
+    }
 
 
 def _with_usage(clients: tuple[Client, ...], usage: UsageData) -> tuple[Client, ...]:
-    """``clients`` as ``_normalise_client`` gives them with ``usage``: their last use and the
-    operations they called (copies with those two fields; everything else is the same)."""
+    """``clients`` as ``_normalise_client`` gives them with ``usage``: copies with their usage
+    fields (``_usage_fields``), everything else the very same values."""
     last_used, operations = usage.last_used, usage.operations
     if last_used is None and operations is None:
         return clients
-    return tuple(
-        c.model_copy(
-            update={
-                "last_used": last_used.get(c.id) if last_used is not None else None,
-                "operations": operations.get(c.id, ()) if operations is not None else None,
-            }
-        )
-        for c in clients
-    )
+    return tuple(c.model_copy(update=_usage_fields(c.id, last_used, operations)) for c in clients)
 
 
 def _ref(ref: Any) -> EntityRef | None:
