@@ -133,6 +133,44 @@ def test_a_check_without_proposals_loads_neither_them_nor_jsonschema() -> None:
     assert run("--proposed", proposal)["loaded"] == ["genesys_oauth_audit.proposals", "jsonschema"]
 
 
+def test_a_valid_orgs_file_is_read_without_jsonschema(tmp_path: Path) -> None:
+    """Every matrix job (``check --orgs FILE --org NAME``) and ``orgs list --json`` read the orgs
+    file: a valid one is proved valid without importing jsonschema (some 30 ms of each job's
+    start), and its schema needs no check type (the matrix's listing loads no pydantic); one
+    with an error still gets jsonschema's message at file:line:column."""
+    code = (
+        "import contextlib, io, json, sys\n"
+        "from genesys_oauth_audit.cli import main\n"
+        "with contextlib.redirect_stdout(io.StringIO()) as out:\n"
+        "    code = main(['orgs', 'list', '--json', sys.argv[1]])\n"
+        "print(json.dumps({'code': code, 'jsonschema': 'jsonschema' in sys.modules,\n"
+        "                  'pydantic': 'pydantic' in sys.modules}))\n"
+    )
+
+    def run(path: Path) -> tuple[dict[str, object], str]:
+        out = subprocess.run(
+            [sys.executable, "-c", code, str(path)], capture_output=True, text=True, check=True
+        )
+        result: dict[str, object] = json.loads(out.stdout.splitlines()[-1])
+        return result, out.stderr
+
+    assert run(ROOT / "examples" / "orgs.yaml") == (
+        {"code": 0, "jsonschema": False, "pydantic": False},
+        "",
+    )
+    broken = tmp_path / "orgs.yaml"
+    broken.write_text(
+        (ROOT / "examples" / "orgs.yaml")
+        .read_text(encoding="utf-8")
+        .replace("    region: eu-west-1\n", "    regoin: eu-west-1\n", 1)
+    )
+    result, stderr = run(broken)
+    assert result["code"] == 2 and result["jsonschema"] is True
+    assert (
+        f"{broken}:11:5: error: unknown key 'regoin' in orgs[0]; did you mean 'region'?" in stderr
+    )
+
+
 @pytest.fixture(scope="module")
 def large_inventory() -> Inventory:
     """5,000 clients of every grant type and state, with 400 roles and usage, built from the

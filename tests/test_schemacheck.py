@@ -10,12 +10,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from jsonschema import Draft202012Validator, FormatChecker
 
 from genesys_oauth_audit.errors import Diagnostic
 from genesys_oauth_audit.files import schemacheck
 from genesys_oauth_audit.files.schemacheck import SchemaValidator, proves_valid
 from genesys_oauth_audit.files.yamldoc import Document, compose
+from genesys_oauth_audit.policy import orgsfile
 from genesys_oauth_audit.policy.schema import policy_schema
 from tests.helpers import DATA, ROOT
 
@@ -130,11 +132,16 @@ SUBSTITUTES: tuple[Any, ...] = (
 )
 
 
-def _mutate(data: Any, rng: random.Random) -> Any:
+def _mutate(
+    data: Any,
+    rng: random.Random,
+    substitutes: tuple[Any, ...] = SUBSTITUTES,
+    keys: tuple[str, ...] = ("unknown", "titel", "type", "severity", "value", "all"),
+) -> Any:
     out = copy.deepcopy(data)
     path = rng.choice(list(_paths(out)))
     if not path:
-        return rng.choice(SUBSTITUTES)
+        return rng.choice(substitutes)
     parent = out
     for step in path[:-1]:
         parent = parent[step]
@@ -143,13 +150,11 @@ def _mutate(data: Any, rng: random.Random) -> Any:
     if action == 0 and isinstance(parent, dict):
         del parent[key]
     elif action == 1 and isinstance(parent, dict):
-        parent[rng.choice(["unknown", "titel", "type", "severity", "value", "all"])] = rng.choice(
-            SUBSTITUTES
-        )
+        parent[rng.choice(keys)] = rng.choice(substitutes)
     elif action == 2 and isinstance(parent, list):
         parent.append(copy.deepcopy(parent[key]))
     else:
-        parent[key] = copy.deepcopy(rng.choice(SUBSTITUTES))
+        parent[key] = copy.deepcopy(rng.choice(substitutes))
     return out
 
 
@@ -200,6 +205,37 @@ def test_mutated_policies_get_jsonschemas_verdict(seed: int) -> None:
         ({"uniqueItems": True}, ["a", "b", "a"], False),
         ({"properties": {"a": {"type": "string"}}, "additionalProperties": False}, {"b": 1}, False),
         ({"$defs": {"s": {"type": "string"}}, "items": {"$ref": "#/$defs/s"}}, ["a", 1], False),
+        ({"patternProperties": {"^x": {"type": "string"}}}, {"xa": 1}, False),
+        ({"patternProperties": {"^x": {"type": "string"}}}, {"ya": 1}, True),
+        ({"patternProperties": {"x": {"type": "string"}}}, {"ax": "s", "bx": 2}, False),  # search
+        ({"patternProperties": {"^x": {}}, "additionalProperties": False}, {"xa": 1}, True),
+        ({"patternProperties": {"^x": {}}, "additionalProperties": False}, {"ya": 1}, False),
+        (
+            {"patternProperties": {"a": {}, "^b$": {}}, "additionalProperties": False},
+            {"za": 1, "b": 2},
+            True,
+        ),
+        ({"patternProperties": {"^(a|b)$": {}}, "additionalProperties": False}, {"ab": 1}, False),
+        (
+            {
+                "properties": {"p": {}},
+                "patternProperties": {"^x": {"type": "string"}},
+                "additionalProperties": {"type": "integer"},
+            },
+            {"p": "s", "x1": "s", "z": 1},
+            True,
+        ),
+        (
+            {
+                "properties": {"p": {}},
+                "patternProperties": {"^x": {"type": "string"}},
+                "additionalProperties": {"type": "integer"},
+            },
+            {"p": "s", "x1": "s", "z": "s"},
+            False,
+        ),
+        ({"patternProperties": {"^x": False}}, {"x": None}, False),
+        ({"patternProperties": {"^x": False}}, [1], True),  # objects only
     ],
 )
 def test_keywords_mean_what_jsonschema_makes_them_mean(
@@ -213,7 +249,7 @@ def test_keywords_mean_what_jsonschema_makes_them_mean(
     "schema",
     [
         {"not": {"type": "string"}},  # a keyword the evaluator does not know
-        {"patternProperties": {"^x": {}}, "additionalProperties": False},
+        {"dependentRequired": {"a": ["b"]}},
         {"$ref": "https://example.com/other.json"},  # a reference outside the document
         {"format": "email"},
         {"uniqueItems": True},  # on values it does not compare (1 and true are different)
@@ -257,3 +293,64 @@ def test_the_date_pattern_is_jsonschemas() -> None:
 
 def test_every_policy_folder_exists() -> None:
     assert all(Path(folder).is_dir() for folder in POLICY_FOLDERS)
+
+
+# -- the orgs file ------------------------------------------------------------------------------
+
+ORGS_SCHEMA = orgsfile._loader_schema()
+FULL_ORGS = Draft202012Validator(ORGS_SCHEMA, format_checker=FormatChecker())
+ORGS_EXAMPLE = yaml.safe_load((ROOT / "examples" / "orgs.yaml").read_text(encoding="utf-8"))
+# What an orgs file's places get wrong: a secret where a variable's name goes (the loader's
+# pointed error, so the schema tolerates those keys), names that break the pattern, odd regions.
+ORGS_SUBSTITUTES: tuple[Any, ...] = (
+    *SUBSTITUTES,
+    "Orgs",
+    "emea-prod",
+    "EMEA-Prod",
+    "eu-west-1",
+    "EMEA_PROD_CLIENT_ID",
+    {"name": "x", "region": "r", "clientIdEnv": "A", "clientSecretEnv": "B"},
+    {"name": "x", "region": "r", "clientIdEnv": "A", "clientSecretEnv": "B", "clientSecret": "s"},
+    {"name": "x", "region": "r", "clientIdEnv": "A", "clientSecretEnv": "B", "secret": 1},
+    {"name": "x", "region": "r", "clientIdEnv": "A", "clientSecretEnv": "B", "secrets": 1},
+)
+
+
+def test_the_orgs_example_is_proved_valid() -> None:
+    """``check --orgs`` and every matrix job read the orgs file: a valid one never needs
+    jsonschema, and one that tolerates a secret-holding key (the loader's own error follows)
+    is proved valid too, as jsonschema finds it."""
+    assert FULL_ORGS.is_valid(ORGS_EXAMPLE)
+    assert proves_valid(ORGS_SCHEMA, ORGS_EXAMPLE)
+    pasted = copy.deepcopy(ORGS_EXAMPLE)
+    pasted["orgs"][0]["clientSecret"] = "s3cr3t"
+    assert FULL_ORGS.is_valid(pasted) and proves_valid(ORGS_SCHEMA, pasted)
+    pasted["orgs"][0]["clientSecrets"] = "s3cr3t"
+    assert not FULL_ORGS.is_valid(pasted) and not proves_valid(ORGS_SCHEMA, pasted)
+
+
+ORGS_KEYS = (
+    "unknown",
+    "clientSecret",
+    "secret",
+    "clientId",
+    "orgId",
+    "policies",
+    "metadata",
+    "nam",
+)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_mutated_orgs_files_get_jsonschemas_verdict(seed: int) -> None:
+    """Orgs files with one value replaced, removed, added or repeated: wherever the evaluator
+    answers, its answer is jsonschema's."""
+    rng = random.Random(seed)
+    answered = 0
+    for _ in range(400):
+        mutant = _mutate(ORGS_EXAMPLE, rng, ORGS_SUBSTITUTES, ORGS_KEYS)
+        verdict = _verdict(ORGS_SCHEMA, mutant)
+        if verdict is not None:
+            answered += 1
+            assert verdict is FULL_ORGS.is_valid(mutant), mutant
+    assert answered > 350

@@ -4,8 +4,8 @@ every error to jsonschema itself.
 jsonschema (with ``referencing``, ``attrs`` and the bundled metaschemas) costs about four times the
 interpreter's own start-up to import; ``validate`` of a good policy needs none of it. So
 ``SchemaValidator.iter_errors`` first runs ``proves_valid``: a small evaluator of exactly the
-Draft 2020-12 keywords our schemas use (the policy schema and its check parameters), following
-jsonschema's semantics keyword by keyword (``equal`` that tells ``true`` from ``1``, ``re.search``
+Draft 2020-12 keywords our schemas use (the policy schema and its check parameters, the orgs
+file's), following jsonschema's semantics keyword by keyword (``equal`` that tells ``true`` from ``1``, ``re.search``
 for ``pattern``, the ``date`` format checker). When it proves the document valid there is nothing
 to report. Anything else (an error, a keyword or ``$ref`` it does not know, a value it is not sure
 of) goes to jsonschema's ``Draft202012Validator`` with the format checker, so messages, paths and
@@ -165,15 +165,29 @@ class _Evaluator:
         if keyword == "additionalProperties":
             if not isinstance(value, dict):
                 return True
-            if "patternProperties" in schema:
-                raise _Unsure
             known = schema.get("properties", {})
-            extras = [key for key in value if key not in known]
+            patterns = schema.get("patternProperties", {})
+            # jsonschema's find_additional_properties: one search of the patterns joined by "|".
+            joined = "|".join(patterns)
+            extras = [
+                key
+                for key in value
+                if key not in known and not (patterns and re.search(joined, key))
+            ]
             if isinstance(arg, dict):
                 return all(self.valid(arg, value[key]) for key in extras)
             if isinstance(arg, bool):
                 return arg or not extras
             raise _Unsure
+        if keyword == "patternProperties":
+            if not isinstance(value, dict):
+                return True
+            return all(
+                self.valid(sub, item)
+                for pattern, sub in arg.items()
+                for key, item in value.items()
+                if re.search(pattern, key)
+            )
         if keyword == "required":
             return not isinstance(value, dict) or all(key in value for key in arg)
         if keyword == "propertyNames":

@@ -11,7 +11,6 @@ import json
 from functools import lru_cache
 from typing import Any
 
-from genesys_oauth_audit.checks import CHECKS
 from genesys_oauth_audit.severity import SEVERITIES
 
 API_VERSION = "genesys-oauth-audit/v1"
@@ -46,6 +45,10 @@ def _check_schema(defs: dict[str, Any]) -> dict[str, Any]:
     """The ``check`` mapping: one if/then branch per check type. Definitions a parameters model
     needs (a field check's recursive condition tree) are added to ``defs``, the document's own
     ``$defs``, where the model's ``#/$defs/...`` references point."""
+    # Here, not at the top: the orgs file's schema (every matrix job's start) needs no check type,
+    # and the check types bring pydantic and their parameter models.
+    from genesys_oauth_audit.checks import CHECKS
+
     branches = []
     for name, check in CHECKS.items():
         params = _strip_titles(check.params.model_json_schema(by_alias=True))
