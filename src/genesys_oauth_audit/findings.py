@@ -211,7 +211,8 @@ class Evaluation:
         """True when a counting finding reaches ``threshold`` (``None`` = never fail)."""
         if threshold is None:
             return False
-        return any(f.severity.at_least(threshold) for f in self.counting())
+        # Stops at the first: a failing org of 100,000 clients need not list its findings again.
+        return any(f.counts and f.severity.at_least(threshold) for f in self.findings)
 
     def tally(self, min_severity: Severity, fail_on: Severity | None) -> Counts:
         """The one set of numbers every report prints, in one pass."""
