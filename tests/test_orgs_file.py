@@ -145,6 +145,60 @@ def test_a_secret_in_the_file_is_refused_and_never_repeated(run_cli: Run, tmp_pa
         assert secret not in ran.stderr
 
 
+def test_a_secret_key_beside_an_unknown_key_gets_only_its_own_error(tmp_path: Path) -> None:
+    """A pasted secret is reported once, with the pointed error, not also as an unknown key; the
+    unknown key beside it is, and neither message repeats the secret."""
+    found = problems(
+        tmp_path,
+        "orgs:\n"
+        "  - name: emea-prod\n"  # 4
+        "    region: eu-west-1\n"
+        "    clientIdEnv: EMEA_ID\n"
+        "    clientSecretEnv: EMEA_SECRET\n"
+        f"    token: {A_SECRET}\n"  # 8
+        "    regoin: x\n",  # 9
+    )
+    assert len(found) == 2, found
+    assert found[0].startswith("8:5: orgs[0].token: a credential never goes in the orgs file")
+    assert found[1].startswith("9:5: unknown key 'regoin' in orgs[0]; did you mean 'region'?")
+    assert all(A_SECRET not in p for p in found)
+
+
+def test_a_secret_under_a_key_ending_in_a_newline_is_not_let_through(tmp_path: Path) -> None:
+    """``$`` matches before a final newline: a quoted key "clientSecret\\n" must not pass as the
+    tolerated secret key without its error (the file is refused; the secret is not repeated)."""
+    found = problems(
+        tmp_path,
+        "orgs:\n"
+        "  - name: emea-prod\n"
+        "    region: eu-west-1\n"
+        "    clientIdEnv: EMEA_ID\n"
+        "    clientSecretEnv: EMEA_SECRET\n"
+        f'    "clientSecret\\n": {A_SECRET}\n',  # 8
+    )
+    assert len(found) == 1 and found[0].startswith("8:5: unknown key 'clientSecret\\n'"), found
+    assert A_SECRET not in found[0]
+
+
+def test_policies_that_are_not_strings_are_schema_errors(run_cli: Run, tmp_path: Path) -> None:
+    """Not an internal error (exit 3): each item that is not a non-empty string is reported
+    where it is, and the file is refused (exit 2)."""
+    path = tmp_path / "orgs.yaml"
+    path.write_text(
+        HEADER
+        + "orgs:\n"
+        + "  - {name: emea-prod, region: eu-west-1, clientIdEnv: EMEA_ID, "
+        + "clientSecretEnv: EMEA_S, policies: [1, '']}\n"
+    )
+    ran = run_cli("orgs", "list", str(path))
+    assert ran.code == ExitCode.BAD_INPUT, ran.stderr
+    assert "internal error" not in ran.stderr
+    assert (
+        f"{path}:4:100: error: orgs[0].policies[0]: expected a string, got a number" in ran.stderr
+    ), ran.stderr
+    assert f"{path}:4:103: error: orgs[0].policies[1]: must not be empty" in ran.stderr, ran.stderr
+
+
 @pytest.mark.parametrize(
     ("body", "expected"),
     [

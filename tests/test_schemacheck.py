@@ -236,6 +236,14 @@ def test_mutated_policies_get_jsonschemas_verdict(seed: int) -> None:
         ),
         ({"patternProperties": {"^x": False}}, {"x": None}, False),
         ({"patternProperties": {"^x": False}}, [1], True),  # objects only
+        # One empty pattern: it matches every key, yet jsonschema's additionalProperties joins
+        # the patterns into "" and so counts every key as additional.
+        ({"patternProperties": {"": {}}, "additionalProperties": False}, {"a": 1}, False),
+        (
+            {"patternProperties": {"": True}, "additionalProperties": {"type": "string"}},
+            {"a": 1},
+            False,
+        ),
     ],
 )
 def test_keywords_mean_what_jsonschema_makes_them_mean(

@@ -170,9 +170,7 @@ class _Evaluator:
             # jsonschema's find_additional_properties: one search of the patterns joined by "|".
             joined = "|".join(patterns)
             extras = [
-                key
-                for key in value
-                if key not in known and not (patterns and re.search(joined, key))
+                key for key in value if key not in known and not (joined and re.search(joined, key))
             ]
             if isinstance(arg, dict):
                 return all(self.valid(arg, value[key]) for key in extras)

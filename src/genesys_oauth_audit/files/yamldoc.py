@@ -287,7 +287,14 @@ def schema_diagnostics(doc: Document, error: SchemaError) -> list[Diagnostic]:
             return schema_diagnostics(doc, best)
     if validator == "additionalProperties" and isinstance(error.instance, dict):
         allowed = list(schema.get("properties", {}))
-        unknown = [k for k in error.instance if k not in allowed]
+        # The keys jsonschema found extra: not a property, and matching no patternProperties
+        # (jsonschema's find_additional_properties: the patterns joined by "|").
+        patterns = "|".join(schema.get("patternProperties", {}))
+        unknown = [
+            k
+            for k in error.instance
+            if k not in allowed and not (patterns and re.search(patterns, k))
+        ]
         return [
             doc.at(
                 (*path, key),

@@ -57,7 +57,9 @@ def _loader_schema() -> dict[str, Any]:
     for key in _ENV_KEYS:
         item["properties"][key].pop("pattern")
     # As patternProperties, so that "unknown key" messages do not offer them as choices.
-    item["patternProperties"] = {f"^({'|'.join(_SECRET_KEYS)})$": {}}
+    # \Z, not $: "$" also matches before a final newline, and a key "clientSecret\n" would be
+    # tolerated here without the loader's error (which looks for the exact key).
+    item["patternProperties"] = {f"^({'|'.join(_SECRET_KEYS)})\\Z": {}}
     return schema
 
 
@@ -211,7 +213,8 @@ def load_orgs_file(path: str | Path) -> OrgsFile:
                     client_secret_env=item["clientSecretEnv"],
                     policies=(
                         tuple(_policy_ref(p, base) for p in policies)
-                        if isinstance(policies, list)
+                        # Anything else is a schema error already reported (the file is refused).
+                        if isinstance(policies, list) and all(isinstance(p, str) for p in policies)
                         else None
                     ),
                     org_id=item.get("orgId") if isinstance(item.get("orgId"), str) else None,
