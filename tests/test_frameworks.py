@@ -18,7 +18,7 @@ from genesys_oauth_audit.data import pack_names
 from genesys_oauth_audit.engine.evaluate import evaluate
 from genesys_oauth_audit.findings import Evaluation, Severity, apply_baseline
 from genesys_oauth_audit.inventory import Client, Inventory, Org
-from genesys_oauth_audit.policy.frameworks import FRAMEWORKS, control_sort_key
+from genesys_oauth_audit.policy.frameworks import FRAMEWORKS, control_sort_key, control_warning
 from genesys_oauth_audit.policy.loader import load_policies
 from genesys_oauth_audit.report import renderer
 from genesys_oauth_audit.report.base import RuleInfo, RunInfo, SourceInfo
@@ -117,6 +117,23 @@ def test_the_framework_view(tmp_path: Path) -> None:
     known = frozenset(f.fingerprint for f in evaluation.findings)
     again = view_of(apply_baseline(evaluation, known), info)
     assert again["iso-27001-2022"]["A.8.2"][0] == "fail"
+
+
+@pytest.mark.parametrize(
+    ("framework", "control"),
+    [
+        ("soc2", "CC6.1"),
+        ("nist-800-53", "AC-6(5)"),
+        ("iso-27001-2022", "A.8.2"),
+        ("cis-controls-v8", "6.8"),
+    ],
+)
+def test_a_control_id_with_a_final_newline_does_not_look_like_one(
+    framework: str, control: str
+) -> None:
+    """``id: |`` in YAML keeps a final newline, which ``re.match`` with ``$`` would let by."""
+    assert control_warning(framework, control) is None
+    assert control_warning(framework, control + "\n") is not None
 
 
 def test_controls_sort_as_people_number_them() -> None:

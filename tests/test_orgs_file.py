@@ -180,6 +180,26 @@ def test_a_secret_under_a_key_ending_in_a_newline_is_not_let_through(tmp_path: P
     assert A_SECRET not in found[0]
 
 
+def test_a_name_or_variable_with_a_final_newline_is_refused(tmp_path: Path) -> None:
+    """A YAML block scalar (``name: |``) keeps a final newline: "emea-prod\\n" is no org name
+    (it would name files, SARIF categories and matrix jobs), nor "EMEA_ID\\n" a variable's."""
+    found = problems(
+        tmp_path,
+        "orgs:\n"
+        "  - name: |\n"  # 4
+        "      emea-prod\n"
+        "    region: eu-west-1\n"
+        '    clientIdEnv: "EMEA_ID\\n"\n'  # 7
+        "    clientSecretEnv: EMEA_SECRET\n",
+    )
+    assert found == [
+        "4:11: orgs[0].name: 'emea-prod\\n' does not match the expected form "
+        "^[a-z0-9][a-z0-9_-]{0,62}$",
+        "7:18: orgs[0].clientIdEnv: the value is not the name of an environment variable "
+        "(capital letters, digits and underscores, for example EMEA_PROD_CLIENT_ID)",
+    ]
+
+
 def test_policies_that_are_not_strings_are_schema_errors(run_cli: Run, tmp_path: Path) -> None:
     """Not an internal error (exit 3): each item that is not a non-empty string is reported
     where it is, and the file is refused (exit 2)."""

@@ -15,7 +15,12 @@ from jsonschema import Draft202012Validator, FormatChecker
 
 from genesys_oauth_audit.errors import Diagnostic
 from genesys_oauth_audit.files import schemacheck
-from genesys_oauth_audit.files.schemacheck import SchemaValidator, proves_valid
+from genesys_oauth_audit.files.schemacheck import (
+    SchemaValidator,
+    end_anchored,
+    proves_valid,
+    shown_pattern,
+)
 from genesys_oauth_audit.files.yamldoc import Document, compose
 from genesys_oauth_audit.policy import orgsfile
 from genesys_oauth_audit.policy.schema import policy_schema
@@ -274,13 +279,50 @@ def test_errors_are_jsonschemas_own() -> None:
     from jsonschema itself: the exact ``invalid/*.expected.txt`` messages stay as they were."""
     names = [name for name, data in DOCUMENTS.items() if not FULL.is_valid(data)]
     validator = SchemaValidator(SCHEMA)
+    # jsonschema's own, on the schema as the tool validates it (patterns end where strings end).
+    full = Draft202012Validator(validator.schema, format_checker=FormatChecker())
     for name in names:
         data = DOCUMENTS[name]
         ours = [
             (e.message, list(e.absolute_path), e.validator) for e in validator.iter_errors(data)
         ]
-        theirs = [(e.message, list(e.absolute_path), e.validator) for e in FULL.iter_errors(data)]
+        theirs = [(e.message, list(e.absolute_path), e.validator) for e in full.iter_errors(data)]
         assert ours == theirs, name
+        assert [p for _, p, _ in ours] == [list(e.absolute_path) for e in FULL.iter_errors(data)]
+
+
+def test_patterns_end_where_the_string_ends() -> None:
+    """A JSON Schema pattern's ``$`` is the end of the string (ECMA-262); Python's ``$`` also
+    matches before a final newline, so "r1\\n" (a YAML block scalar, ``id: |``) would pass
+    ``^...$`` in jsonschema. The tool validates with ``\\Z`` there, in both paths, and shows the
+    pattern as the schema writes it."""
+    assert end_anchored("^a$") == "^a\\Z"
+    assert end_anchored("^a\\$") == "^a\\$"  # a literal dollar
+    assert end_anchored("^a\\\\$") == "^a\\\\\\Z"  # an escaped backslash, then the end
+    assert end_anchored("^https?://") == "^https?://"
+    assert shown_pattern(end_anchored("^(x|y)$")) == "^(x|y)$"
+    schema = {"properties": {"id": {"type": "string", "pattern": "^[a-z]+$"}}}
+    validator = SchemaValidator(schema)
+    assert list(validator.iter_errors({"id": "r"})) == []
+    assert [e.validator for e in validator.iter_errors({"id": "r\n"})] == ["pattern"]
+    assert proves_valid(validator.schema, {"id": "r\n"}) is False
+    # Names are not keywords: a property called "pattern" keeps its own schema.
+    named = SchemaValidator({"properties": {"pattern": {"const": "x$"}}})
+    assert named.schema == {"properties": {"pattern": {"const": "x$"}}}
+    orgs = SchemaValidator(ORGS_SCHEMA)
+    pasted = copy.deepcopy(ORGS_EXAMPLE)
+    pasted["orgs"][0]["clientSecret\n"] = "s3cr3t"
+    assert not proves_valid(orgs.schema, pasted) and list(orgs.iter_errors(pasted))
+
+
+@pytest.mark.parametrize("name", sorted(DOCUMENTS))
+def test_each_policy_gets_the_same_verdict_with_patterns_anchored(name: str) -> None:
+    anchored = SchemaValidator(SCHEMA).schema
+    data = DOCUMENTS[name]
+    expected = Draft202012Validator(anchored, format_checker=FormatChecker()).is_valid(data)
+    assert proves_valid(anchored, data) is expected
+    # Only a final newline tells the two apart.
+    assert expected is FULL.is_valid(data) or name.endswith("trailing-newline.yaml")
 
 
 def test_a_valid_document_does_not_build_jsonschemas_validator() -> None:

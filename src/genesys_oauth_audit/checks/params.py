@@ -52,7 +52,7 @@ def glob_problem(glob: str) -> str | None:
 
 def permission_problem(pattern: str, catalog: frozenset[str]) -> str | None:
     """Why a ``domain:entity:action`` pattern is malformed or matches nothing in the catalog."""
-    if not PERMISSION_PATTERN.match(pattern):
+    if not PERMISSION_PATTERN.fullmatch(pattern):
         return f"{pattern!r} is not a permission pattern of the form domain:entity:action"
     for part in pattern.split(":"):
         problem = glob_problem(part)

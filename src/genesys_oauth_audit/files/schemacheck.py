@@ -239,12 +239,50 @@ def proves_valid(schema: Mapping[str, Any], value: Any) -> bool:
         return False
 
 
+_END = re.compile(r"(?<!\\)((?:\\\\)*)\$$")  # a pattern's final "$", not an escaped "\$"
+
+
+def end_anchored(pattern: str) -> str:
+    """``pattern`` with its final ``$`` as ``\\Z``: the end of the string, as ``$`` is in a JSON
+    Schema (ECMA-262) pattern. Python's ``$`` also matches before a final newline, so
+    jsonschema, which searches with ``re``, would take ``"emea-prod\\n"`` (a YAML block scalar,
+    ``name: |``) for a name of ``^[a-z0-9][a-z0-9_-]{0,62}$``."""
+    return _END.sub(lambda m: m.group(1) + "\\Z", pattern)
+
+
+def shown_pattern(pattern: str) -> str:
+    """A pattern as the schema writes it (``end_anchored`` undone), for messages."""
+    return pattern[:-2] + "$" if pattern.endswith("\\Z") else pattern
+
+
+def _end_anchored_schema(node: Any) -> Any:
+    if isinstance(node, dict):
+        out: dict[str, Any] = {}
+        for key, value in node.items():
+            if key == "pattern" and isinstance(value, str):
+                out[key] = end_anchored(value)
+            elif key == "patternProperties" and isinstance(value, dict):
+                out[key] = {end_anchored(k): _end_anchored_schema(v) for k, v in value.items()}
+            elif key in ("properties", "$defs") and isinstance(value, dict):
+                # Names, not keywords: a property called "pattern" is not a pattern.
+                out[key] = {k: _end_anchored_schema(v) for k, v in value.items()}
+            elif key in ("const", "enum", "default", "examples"):
+                out[key] = value  # values, not schemas
+            else:
+                out[key] = _end_anchored_schema(value)
+        return out
+    if isinstance(node, list):
+        return [_end_anchored_schema(item) for item in node]
+    return node
+
+
 class SchemaValidator:
     """``iter_errors`` of jsonschema's ``Draft202012Validator`` with the format checker, without
-    importing jsonschema for a document ``proves_valid`` accepts."""
+    importing jsonschema for a document ``proves_valid`` accepts. Patterns end where the string
+    ends (``end_anchored``), for both."""
 
     def __init__(self, schema: Mapping[str, Any]) -> None:
-        self.schema = schema
+        self.schema = _end_anchored_schema(schema)
         self._full: Draft202012Validator | None = None
 
     def iter_errors(self, instance: Any) -> Iterator[ValidationError]:

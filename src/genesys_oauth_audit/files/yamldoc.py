@@ -23,6 +23,7 @@ from genesys_oauth_audit.files.reading import (
     depth_exceeds,
     read_capped,
 )
+from genesys_oauth_audit.files.schemacheck import shown_pattern
 
 if TYPE_CHECKING:
     # jsonschema is imported by whoever builds the validator (files/schemacheck.py lazily).
@@ -332,7 +333,7 @@ def schema_diagnostics(doc: Document, error: SchemaError) -> list[Diagnostic]:
         return [doc.at(path, f"{where}: must not be empty")]
     if validator == "pattern" and "propertyNames" in error.schema_path:
         # A key of a mapping whose keys have a form (framework ids): point at the key itself.
-        what = schema.get("description") or f"of the expected form {validator_value}"
+        what = schema.get("description") or f"of the expected form {shown_pattern(validator_value)}"
         return [
             doc.at(
                 (*path, error.instance), f"{where}: key {error.instance!r} is not {what}", key=True
@@ -342,7 +343,8 @@ def schema_diagnostics(doc: Document, error: SchemaError) -> list[Diagnostic]:
         return [
             doc.at(
                 path,
-                f"{where}: {error.instance!r} does not match the expected form {error.validator_value}",
+                f"{where}: {error.instance!r} does not match the expected form "
+                f"{shown_pattern(validator_value)}",
             )
         ]
     if validator == "format":

@@ -147,7 +147,7 @@ def framework_warning(framework_id: str) -> str | None:
 def control_warning(framework_id: str, control: str) -> str | None:
     """Why a control id does not look like one of a known framework's, or None."""
     known = FRAMEWORKS.get(framework_id)
-    if known is None or known.control_form.match(control):
+    if known is None or known.control_form.fullmatch(control):
         return None
     return (
         f"control {control!r} does not look like a control id of {known.name} "

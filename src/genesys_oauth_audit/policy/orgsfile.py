@@ -57,9 +57,7 @@ def _loader_schema() -> dict[str, Any]:
     for key in _ENV_KEYS:
         item["properties"][key].pop("pattern")
     # As patternProperties, so that "unknown key" messages do not offer them as choices.
-    # \Z, not $: "$" also matches before a final newline, and a key "clientSecret\n" would be
-    # tolerated here without the loader's error (which looks for the exact key).
-    item["patternProperties"] = {f"^({'|'.join(_SECRET_KEYS)})\\Z": {}}
+    item["patternProperties"] = {f"^({'|'.join(_SECRET_KEYS)})$": {}}
     return schema
 
 
@@ -174,7 +172,7 @@ def load_orgs_file(path: str | Path) -> OrgsFile:
                 )
         for key in _ENV_KEYS:
             value = item.get(key)
-            if isinstance(value, str) and not _ENV_NAME.match(value):
+            if isinstance(value, str) and not _ENV_NAME.fullmatch(value):
                 if len(value) >= 16:
                     redact.register(value)
                 diagnostics.append(
