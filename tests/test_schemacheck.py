@@ -23,7 +23,7 @@ from genesys_oauth_audit.files.schemacheck import (
 )
 from genesys_oauth_audit.files.yamldoc import Document, compose
 from genesys_oauth_audit.policy import orgsfile
-from genesys_oauth_audit.policy.schema import policy_schema
+from genesys_oauth_audit.policy.schema import policy_schema, policy_test_schema
 from tests.helpers import DATA, ROOT
 
 POLICY_FOLDERS = (
@@ -404,3 +404,47 @@ def test_mutated_orgs_files_get_jsonschemas_verdict(seed: int) -> None:
             answered += 1
             assert verdict is FULL_ORGS.is_valid(mutant), mutant
     assert answered > 350
+
+
+# -- policy tests -------------------------------------------------------------------------------
+
+
+def _test_documents() -> dict[str, Any]:
+    found: dict[str, Any] = {}
+    for folder in POLICY_FOLDERS:
+        for path in sorted(folder.rglob("*.test.y*ml")):
+            diagnostics: list[Diagnostic] = []
+            doc = Document(str(path))
+            compose(path.read_text(encoding="utf-8", errors="replace"), doc, diagnostics)
+            found[str(path.relative_to(ROOT))] = doc.data
+    return found
+
+
+TEST_DOCUMENTS = _test_documents()
+TEST_SCHEMA = policy_test_schema()
+FULL_TEST = Draft202012Validator(TEST_SCHEMA, format_checker=FormatChecker())
+
+
+def test_the_repository_holds_policy_tests_to_judge_by() -> None:
+    assert len(TEST_DOCUMENTS) >= 5, sorted(TEST_DOCUMENTS)
+
+
+@pytest.mark.parametrize("name", sorted(TEST_DOCUMENTS))
+def test_each_policy_test_file_gets_jsonschemas_verdict(name: str) -> None:
+    """``test`` validates its files as ``validate`` does policies: a valid one without jsonschema."""
+    data = TEST_DOCUMENTS[name]
+    assert proves_valid(TEST_SCHEMA, data) is FULL_TEST.is_valid(data)
+
+
+@pytest.mark.parametrize("seed", range(2))
+def test_mutated_policy_test_files_get_jsonschemas_verdict(seed: int) -> None:
+    rng = random.Random(seed)
+    valid = [data for data in TEST_DOCUMENTS.values() if FULL_TEST.is_valid(data)]
+    answered = 0
+    for _ in range(300):
+        mutant = _mutate(rng.choice(valid), rng)
+        verdict = _verdict(TEST_SCHEMA, mutant)
+        if verdict is not None:
+            answered += 1
+            assert verdict is FULL_TEST.is_valid(mutant), mutant
+    assert answered > 200

@@ -9,11 +9,11 @@ from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-from jsonschema import Draft202012Validator, FormatChecker
 from pydantic import ValidationError
 
 from genesys_oauth_audit.engine.evaluate import evaluate
 from genesys_oauth_audit.errors import Diagnostic, InputFileError, PolicyError
+from genesys_oauth_audit.files.schemacheck import SchemaValidator
 from genesys_oauth_audit.files.yamldoc import Document, did_you_mean, read_document
 from genesys_oauth_audit.findings import Evaluation, Finding
 from genesys_oauth_audit.inventory import Client, Inventory, OneOf, load_snapshot
@@ -211,7 +211,8 @@ def load_test_file(path: Path, as_of: date | None = None) -> LoadedTest:
     ``inventoryFile``'s ``fetchedAt``, else today (the same order as ``check``)."""
     shown = str(path)
     diagnostics: list[Diagnostic] = []
-    validator = Draft202012Validator(policy_test_schema(), format_checker=FormatChecker())
+    # jsonschema only for a file with an error, as for policies (files/schemacheck.py).
+    validator = SchemaValidator(policy_test_schema())
     parsed = read_document(
         path,
         shown,
