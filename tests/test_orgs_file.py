@@ -21,6 +21,14 @@ from tests.helpers import ROOT, Run
 SCHEMAS = ROOT / "schemas"
 HEADER = "apiVersion: genesys-oauth-audit/v1\nkind: Orgs\n"
 A_SECRET = "Zk3_q9XvA7bLm2NpR8sT4uWy6zC1dE5fG0hJ-kMnOpQ"  # the shape of a Genesys client secret
+# One valid org, lines 3-7 of the file (HEADER is lines 1-2): what a test adds starts at line 8.
+ONE_ORG = (
+    "orgs:\n"
+    "  - name: emea-prod\n"
+    "    region: eu-west-1\n"
+    "    clientIdEnv: EMEA_ID\n"
+    "    clientSecretEnv: EMEA_SECRET\n"
+)
 
 
 @lru_cache(maxsize=1)
@@ -148,16 +156,7 @@ def test_a_secret_in_the_file_is_refused_and_never_repeated(run_cli: Run, tmp_pa
 def test_a_secret_key_beside_an_unknown_key_gets_only_its_own_error(tmp_path: Path) -> None:
     """A pasted secret is reported once, with the pointed error, not also as an unknown key; the
     unknown key beside it is, and neither message repeats the secret."""
-    found = problems(
-        tmp_path,
-        "orgs:\n"
-        "  - name: emea-prod\n"  # 4
-        "    region: eu-west-1\n"
-        "    clientIdEnv: EMEA_ID\n"
-        "    clientSecretEnv: EMEA_SECRET\n"
-        f"    token: {A_SECRET}\n"  # 8
-        "    regoin: x\n",  # 9
-    )
+    found = problems(tmp_path, ONE_ORG + f"    token: {A_SECRET}\n" + "    regoin: x\n")
     assert len(found) == 2, found
     assert found[0].startswith("8:5: orgs[0].token: a credential never goes in the orgs file")
     assert found[1].startswith("9:5: unknown key 'regoin' in orgs[0]; did you mean 'region'?")
@@ -167,15 +166,7 @@ def test_a_secret_key_beside_an_unknown_key_gets_only_its_own_error(tmp_path: Pa
 def test_a_secret_under_a_key_ending_in_a_newline_is_not_let_through(tmp_path: Path) -> None:
     """``$`` matches before a final newline: a quoted key "clientSecret\\n" must not pass as the
     tolerated secret key without its error (the file is refused; the secret is not repeated)."""
-    found = problems(
-        tmp_path,
-        "orgs:\n"
-        "  - name: emea-prod\n"
-        "    region: eu-west-1\n"
-        "    clientIdEnv: EMEA_ID\n"
-        "    clientSecretEnv: EMEA_SECRET\n"
-        f'    "clientSecret\\n": {A_SECRET}\n',  # 8
-    )
+    found = problems(tmp_path, ONE_ORG + f'    "clientSecret\\n": {A_SECRET}\n')
     assert len(found) == 1 and found[0].startswith("8:5: unknown key 'clientSecret\\n'"), found
     assert A_SECRET not in found[0]
 

@@ -163,24 +163,40 @@ def _mutate(
     return out
 
 
+def _agree_on_mutants(
+    schema: dict[str, Any],
+    full: Draft202012Validator,
+    valid: list[Any],
+    rng: random.Random,
+    count: int,
+    substitutes: tuple[Any, ...] = SUBSTITUTES,
+    keys: tuple[str, ...] = ("unknown", "titel", "type", "severity", "value", "all"),
+) -> list[Any]:
+    """``count`` mutants of ``valid`` documents: wherever the evaluator answers, its answer is
+    jsonschema's (exactly: an ``if`` relies on a "no" being right too). Returns the mutants it
+    answered for."""
+    answered = []
+    for _ in range(count):
+        mutant = _mutate(rng.choice(valid), rng, substitutes, keys)
+        verdict = _verdict(schema, mutant)
+        if verdict is not None:
+            answered.append(mutant)
+            assert verdict is full.is_valid(mutant), mutant
+    return answered
+
+
 @pytest.mark.parametrize("seed", range(4))
 def test_mutated_policies_get_jsonschemas_verdict(seed: int) -> None:
     """Policies with one value replaced, removed, added or repeated: wherever the evaluator
     answers, its answer is jsonschema's (exactly: an ``if`` relies on a "no" being right too)."""
-    rng = random.Random(seed)
     valid = [data for data in DOCUMENTS.values() if FULL.is_valid(data)]
-    answered = 0
-    for _ in range(400):
-        mutant = _mutate(rng.choice(valid), rng)
-        verdict = _verdict(SCHEMA, mutant)
-        if verdict is not None:
-            answered += 1
-            assert verdict is FULL.is_valid(mutant), mutant
+    answered = _agree_on_mutants(SCHEMA, FULL, valid, random.Random(seed), 400)
+    for mutant in answered:
         for check in _checks(mutant):
             check_verdict = _verdict(CHECK_SCHEMA, check)
             if check_verdict is not None:
                 assert check_verdict is FULL_CHECK.is_valid(check), check
-    assert answered > 300  # the evaluator decides nearly everything: this compared something
+    assert len(answered) > 300  # the evaluator decides nearly everything: this compared something
 
 
 @pytest.mark.parametrize(
@@ -396,14 +412,10 @@ def test_mutated_orgs_files_get_jsonschemas_verdict(seed: int) -> None:
     """Orgs files with one value replaced, removed, added or repeated: wherever the evaluator
     answers, its answer is jsonschema's."""
     rng = random.Random(seed)
-    answered = 0
-    for _ in range(400):
-        mutant = _mutate(ORGS_EXAMPLE, rng, ORGS_SUBSTITUTES, ORGS_KEYS)
-        verdict = _verdict(ORGS_SCHEMA, mutant)
-        if verdict is not None:
-            answered += 1
-            assert verdict is FULL_ORGS.is_valid(mutant), mutant
-    assert answered > 350
+    answered = _agree_on_mutants(
+        ORGS_SCHEMA, FULL_ORGS, [ORGS_EXAMPLE], rng, 400, ORGS_SUBSTITUTES, ORGS_KEYS
+    )
+    assert len(answered) > 350
 
 
 # -- policy tests -------------------------------------------------------------------------------
@@ -438,13 +450,6 @@ def test_each_policy_test_file_gets_jsonschemas_verdict(name: str) -> None:
 
 @pytest.mark.parametrize("seed", range(2))
 def test_mutated_policy_test_files_get_jsonschemas_verdict(seed: int) -> None:
-    rng = random.Random(seed)
     valid = [data for data in TEST_DOCUMENTS.values() if FULL_TEST.is_valid(data)]
-    answered = 0
-    for _ in range(300):
-        mutant = _mutate(rng.choice(valid), rng)
-        verdict = _verdict(TEST_SCHEMA, mutant)
-        if verdict is not None:
-            answered += 1
-            assert verdict is FULL_TEST.is_valid(mutant), mutant
-    assert answered > 200
+    answered = _agree_on_mutants(TEST_SCHEMA, FULL_TEST, valid, random.Random(seed), 300)
+    assert len(answered) > 200
