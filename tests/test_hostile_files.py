@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import SAMPLE_SNAPSHOT, Ran
+from tests.helpers import ROOT, SAMPLE_SNAPSHOT, Ran
 
 Run = Callable[..., Ran]
 DEEP = 200_000
@@ -321,6 +321,46 @@ def test_duplicate_client_ids_in_a_snapshot_are_refused_naming_both_lines(
         f"{path}:{lines[1]}:7: error: duplicate client id '{client_id}' (first at line {lines[0]})",
     )
     assert not out.exists()
+
+
+@pytest.mark.parametrize("kind", ["snapshot", "diff", "baseline", "plan", "merge"])
+def test_a_key_named_twice_is_refused_where_it_is_named_again(
+    run_cli: Run, tmp_path: Path, policy: Path, kind: str
+) -> None:
+    """JSON readers keep one value of a key named twice (Python's the last): a second
+    ``"clients": []`` would empty the org and pass the gate, a second ``resource_changes`` hide
+    a plan's clients. Every JSON input refuses it, at the second name (snapshots too, whose fast
+    reader keeps the last value)."""
+    path = tmp_path / "input.json"
+    if kind in ("snapshot", "diff"):
+        text = SAMPLE_SNAPSHOT.read_text().rstrip()
+        assert text.endswith("}")
+        path.write_text(text[:-1] + ',\n  "clients": []\n}\n')
+        dup = "clients"
+    elif kind == "baseline":
+        path.write_text(
+            '{"kind": "genesys-oauth-audit/baseline", "version": 1, "findings": [],\n'
+            ' "findings": []}\n'
+        )
+        dup = "findings"
+    elif kind == "plan":
+        text = (ROOT / "examples" / "terraform" / "plan.json").read_text().rstrip()
+        path.write_text(text[:-1] + ',\n  "resource_changes": []\n}\n')
+        dup = "resource_changes"
+    else:
+        path.write_text('{"tool": {"name": "genesys-oauth-audit"},\n "tool": {}}\n')
+        dup = "tool"
+    line = max(i for i, text in enumerate(path.read_text().splitlines(), 1) if f'"{dup}"' in text)
+    commands = {
+        "snapshot": ["check", "-p", str(policy), "--inventory", str(path)],
+        "diff": ["diff", str(SAMPLE_SNAPSHOT), str(path)],
+        "baseline": _inputs(tmp_path, policy, str(path))["baseline"],
+        "plan": ["check", "-p", str(policy), "--proposed", str(path)],
+        "merge": ["merge", str(path)],
+    }
+    ran = run_cli(*commands[kind])
+    refused(ran, f"{path}:{line}:")
+    assert f"duplicate key {dup!r} (first at line" in ran.stderr, ran.stderr
 
 
 # -- text that is not valid Unicode --------------------------------------------------------------

@@ -512,3 +512,34 @@ def test_any_misshape_of_any_answer_is_exit_3_with_nothing_written(
     assert failure.exit_code == ExitCode.INCOMPLETE, str(failure)
     assert str(failure) and "\n" not in str(failure)
     assert not out.exists() and not list(tmp_path.glob(".*.tmp"))
+
+
+@pytest.mark.socket
+def test_an_answer_that_names_a_key_twice_is_not_understood(run_cli: Run, tmp_path: Path) -> None:
+    """JSON readers keep one value of a key named twice (Python's the last): a client listing
+    with a second ``"entities"`` would be read as an org without its implicit-grant clients. It
+    is an answer the tool did not understand: exit 3, nothing written."""
+    fake = sample_fake(usage_running_polls=0)
+    handle = fake.handle
+
+    def twice(request: Any) -> Any:
+        response = handle(request)
+        if request.url.path != CLIENTS or response.status_code != 200:
+            return response
+        body = response.content.rstrip()
+        assert body.endswith(b"}")
+        # The same listing, its implicit-grant clients left out by a second "entities" (and a
+        # second "total" that agrees with it).
+        entities = [c for c in json.loads(body)["entities"] if c["authorizedGrantType"] != "TOKEN"]
+        again = json.dumps(entities).encode()
+        return type(response)(
+            200,
+            headers={"Content-Type": "application/json"},
+            content=body[:-1] + b', "entities": ' + again + b', "total": %d}' % len(entities),
+        )
+
+    fake.handle = twice  # type: ignore[method-assign]
+    with fake.serve() as base:
+        ran = run_cli("fetch", "-o", str(tmp_path / "s.json"), env=env_for(fake, base))
+    assert_stopped(ran, tmp_path, "GET /api/v2/oauth/clients")
+    assert "names a key twice in one object" in ran.stderr

@@ -31,6 +31,7 @@ from genesys_oauth_audit.files.reading import (
     ReadError,
     decode_utf8,
     depth_exceeds,
+    has_duplicate_keys,
     line_column,
     load_json,
     nesting_error,
@@ -501,7 +502,11 @@ def _parse_current(text: str) -> Inventory | None:
         return None
     # The model has defaults for these; a file without them is not a snapshot (or, without its
     # clients, one every rule would pass): the checked path says so.
-    return inventory if inventory.model_fields_set >= _REQUIRED_KEYS else None
+    if not inventory.model_fields_set >= _REQUIRED_KEYS:
+        return None
+    # pydantic's parser keeps a key's last value: a second "clients": [] would empty the org. The
+    # checked path refuses a key named twice, and says where.
+    return None if has_duplicate_keys(text) else inventory
 
 
 _REQUIRED_KEYS = frozenset({"kind", "schema_version", "clients"})

@@ -57,6 +57,7 @@ from genesys_oauth_audit.errors import (
     TransportError,
     UnsafeIdError,
 )
+from genesys_oauth_audit.files.reading import DuplicateKey, unique_pairs
 from genesys_oauth_audit.genesys.wire import WireError, WireListing, WireToken
 from genesys_oauth_audit.settings import ConnectionSettings
 
@@ -919,9 +920,15 @@ def _loads(body: bytes, what: str) -> Any:
     if json_depth_exceeds(body):
         raise too_deep
     try:
-        data = json.loads(body)
+        data = json.loads(body, object_pairs_hook=unique_pairs)
     except RecursionError:
         raise too_deep from None
+    except DuplicateKey:
+        # JSON readers keep one of the values (Python's the last): an answer that says two things
+        # is not understood.
+        raise BadResponseError(
+            f"{what}: the JSON body names a key twice in one object; refused"
+        ) from None
     # Only a \u escape can make a lone surrogate; the backslash is rare, so that scan is cheap.
     if b"\\u" in body and (b"\\ud" in body or b"\\uD" in body):
         data = _visible_surrogates(data)
