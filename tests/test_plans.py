@@ -569,3 +569,38 @@ def test_field_rules_read_the_new_fields(tmp_path: Path) -> None:
     from genesys_oauth_audit.checks.field import field_paths
 
     assert {"exposeClientSecret", "directoryClientSecret"} <= set(field_paths())
+
+
+@pytest.mark.parametrize("actions", [["Create"], [], ["create", "update"], ["replace"]])
+def test_planned_actions_this_tool_does_not_know_are_refused(
+    run_cli: Run, tmp_path: Path, actions: list[str]
+) -> None:
+    """Skipping a client whose planned actions it does not know would pass a client nobody
+    judged: the plan is refused, at the client's address."""
+
+    def edit(plan: dict[str, Any]) -> None:
+        plan["resource_changes"][WAREHOUSE]["change"]["actions"] = actions
+
+    path = write_plan(tmp_path, plan_with(edit))
+    ran = check(run_cli, path, tmp_path)
+    refused(
+        ran,
+        tmp_path,
+        path,
+        f"genesyscloud_oauth_client.warehouse_export: planned actions {json.dumps(actions)} are "
+        "not ones this tool knows",
+    )
+
+
+@pytest.mark.parametrize("actions", [["no-op"], ["read"], ["delete"], ["forget"]])
+def test_a_client_planned_to_stay_go_or_be_forgotten_is_not_judged(
+    run_cli: Run, tmp_path: Path, actions: list[str]
+) -> None:
+    def edit(plan: dict[str, Any]) -> None:
+        plan["resource_changes"][WAREHOUSE]["change"]["actions"] = actions
+
+    ran = check(run_cli, write_plan(tmp_path, plan_with(edit)), tmp_path)
+    assert ran.code in (0, 1), ran.stderr
+    report = json.loads((tmp_path / "r.json").read_text())
+    judged = [c["name"] for c in report["clients"]]
+    assert "Warehouse Export" not in judged and "Partner Portal" in judged, judged

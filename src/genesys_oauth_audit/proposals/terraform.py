@@ -29,6 +29,9 @@ from genesys_oauth_audit.proposals.model import AFTER_APPLY, DEFAULT_VALIDITY, A
 from genesys_oauth_audit.proposals.planshape import CLIENT_TYPE, ROLE_TYPE, shape_problems
 
 EVALUATED_ACTIONS = ({"create"}, {"update"}, {"delete", "create"})
+# What else Terraform plans for a resource (terraform show -json: "no-op", "read", "delete",
+# "forget"): the client is not changed into anything to judge.
+SKIPPED_ACTIONS = ({"no-op"}, {"read"}, {"delete"}, {"forget"})
 NO_CHANGES = (
     "the plan changes no resources (it has no resource_changes): no proposed client to check"
 )
@@ -218,8 +221,25 @@ def read_plan(data: dict[str, Any], text: str, shown: str) -> PlanContents:
         if change["type"] != CLIENT_TYPE or change.get("mode", "managed") != "managed":
             continue
         actions = set(change["change"]["actions"])
+        if actions in SKIPPED_ACTIONS:
+            continue
         if actions not in EVALUATED_ACTIONS:
-            continue  # no-op, read, delete
+            # An action this tool does not know ("Create", [], a newer Terraform's): skipping it
+            # would pass a client nobody judged.
+            address = change.get("address")
+            line, column = _line_col(text, json.dumps(address), anchor)
+            problems.append(
+                Diagnostic(
+                    shown,
+                    line,
+                    column,
+                    f"{address}: planned actions {json.dumps(change['change']['actions'])} are not "
+                    "ones this tool knows (Terraform's create, update, delete+create, "
+                    "create+delete, delete, read, no-op, forget); refusing to pass a client it "
+                    "could not judge",
+                )
+            )
+            continue
         try:
             drafts.append(
                 _client_draft(change, actions, config, planned_roles, text, shown, anchor)
