@@ -367,6 +367,27 @@ def test_a_key_named_twice_is_refused_where_it_is_named_again(
 
 
 @pytest.mark.parametrize("fmt", ["text", "json", "sarif", "junit", "markdown", "html"])
+def test_a_lone_surrogate_in_a_client_id_crashes_no_format(
+    run_cli: Run, tmp_path: Path, fmt: str
+) -> None:
+    """A finding's fingerprint hashes the client id: an id with a lone surrogate is hashed as it
+    came (not "internal error"), and its findings reach every format and the baseline."""
+    data = json.loads(SAMPLE_SNAPSHOT.read_text())
+    data["clients"][0]["id"] = "id-\ud800"
+    path = tmp_path / "s.json"
+    path.write_text(json.dumps(data))
+    out = tmp_path / f"r.{fmt}"
+    baseline = tmp_path / "baseline.json"
+    args = ["check", "-p", "builtin:baseline", "--inventory", str(path), "--format", fmt]
+    ran = run_cli(*args, f"--{fmt}-output", str(out), "--write-baseline", str(baseline))
+    assert "internal error" not in ran.stderr and ran.code in (0, 1), ran.stderr
+    kept = json.loads(baseline.read_text())["findings"]
+    assert any(f["clientId"] == "id-\ud800" for f in kept)
+    again = run_cli(*args, "--baseline", str(baseline))
+    assert again.code == 0, again.stderr  # every finding is known: the fingerprints are stable
+
+
+@pytest.mark.parametrize("fmt", ["text", "json", "sarif", "junit", "markdown", "html"])
 def test_a_lone_surrogate_in_a_snapshot_crashes_no_format(
     run_cli: Run, tmp_path: Path, fmt: str
 ) -> None:

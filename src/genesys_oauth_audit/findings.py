@@ -33,7 +33,9 @@ def fingerprint(rule_id: str, client_key: str, subject: str | None) -> str:
     material = "\x1f".join(
         (FINGERPRINT_VERSION, rule_id, client_key, subject if subject is not None else NO_SUBJECT)
     )
-    return hashlib.sha256(material.encode("utf-8")).hexdigest()[:32]
+    # surrogatepass: a lone surrogate (a \ud800 escape in a snapshot's client id) is hashed as
+    # it came, not a crash; every other string encodes as plain UTF-8.
+    return hashlib.sha256(material.encode("utf-8", "surrogatepass")).hexdigest()[:32]
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -491,7 +491,9 @@ class _Judge:
                         subject,
                         problem.message,
                         sha256(
-                            f"{material}{key}\x1f{NO_SUBJECT if subject is None else subject}".encode()
+                            f"{material}{key}\x1f{NO_SUBJECT if subject is None else subject}".encode(
+                                "utf-8", "surrogatepass"
+                            )
                         ).hexdigest()[:32],
                         waiver,
                         None,
