@@ -420,3 +420,45 @@ def test_a_lone_surrogate_in_a_snapshot_crashes_no_format(
         assert "\\ud800" in written  # shown as a visible escape
     diff = run_cli("diff", str(SAMPLE_SNAPSHOT), str(path))
     assert diff.code == 1 and "\\ud800" in diff.stdout
+
+
+# -- times the checks cannot count with --------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("where", "value"),
+    [
+        ("fetchedAt", "0001-01-01T00:00:00+14:00"),
+        ("fetchedAt", "9999-12-31T23:59:59-23:59"),
+        ("dateCreated", "0001-01-01T00:00:00+14:00"),
+        ("dateToDelete", "9999-12-31T23:59:59-23:59"),
+        ("lastUsed", "0001-01-01"),
+    ],
+)
+def test_a_time_the_checks_cannot_count_from_is_refused_where_it_is(
+    run_cli: Run, tmp_path: Path, where: str, value: str
+) -> None:
+    """Converting a year-1 time to UTC, or counting days back from it, overflows: such a value is
+    refused at its place (exit 2), not an internal error."""
+    data = json.loads(SAMPLE_SNAPSHOT.read_text())
+    if where == "fetchedAt":
+        data["fetchedAt"] = value
+    else:
+        data["clients"][0][where] = value
+    path = tmp_path / "s.json"
+    path.write_text(json.dumps(data, indent=2))
+    ran = run_cli("check", "-p", "builtin:strict", "--inventory", str(path))
+    refused(ran, f"{where}: Input should be ")
+    assert f'(got "{value}")' in ran.stderr
+
+
+@pytest.mark.parametrize(
+    "flag", ["--as-of 0001-01-01", "--as-of 9999-12-31", "--now 0001-01-01T00:00:00Z", "--now soon"]
+)
+def test_a_day_the_checks_cannot_count_from_is_a_usage_error(run_cli: Run, flag: str) -> None:
+    ran = run_cli(
+        "check", "-p", "builtin:strict", "--inventory", str(SAMPLE_SNAPSHOT), *flag.split()
+    )
+    assert ran.code == 2, ran.stderr
+    assert f"Invalid value for {flag.split()[0]}" in ran.stderr
+    assert "internal error" not in ran.stderr

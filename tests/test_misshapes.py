@@ -543,3 +543,17 @@ def test_an_answer_that_names_a_key_twice_is_not_understood(run_cli: Run, tmp_pa
         ran = run_cli("fetch", "-o", str(tmp_path / "s.json"), env=env_for(fake, base))
     assert_stopped(ran, tmp_path, "GET /api/v2/oauth/clients")
     assert "names a key twice in one object" in ran.stderr
+
+
+@pytest.mark.socket
+def test_an_answer_with_a_year_1_time_is_not_understood(run_cli: Run, tmp_path: Path) -> None:
+    """A time the checks cannot convert to UTC or count back from (year 1 at +14:00) is an
+    answer the tool did not understand (exit 3, nothing written), not an internal error."""
+    fake = sample_fake(usage_running_polls=0)
+    fake.mangle[CLIENTS] = first_entity(
+        lambda entity: {**entity, "dateCreated": "0001-01-01T00:00:00+14:00"}
+    )
+    with fake.serve() as base:
+        ran = run_cli("fetch", "-o", str(tmp_path / "s.json"), env=env_for(fake, base))
+    assert_stopped(ran, tmp_path, "dateCreated")
+    assert "greater than or equal to 1900-01-01" in ran.stderr

@@ -189,15 +189,30 @@ def _streams() -> Streams:
     return Streams(quiet=bool(ctx is not None and ctx.meta.get("goa.quiet")))
 
 
-def _parse_now(value: str | None) -> datetime | None:
-    if value is None:
-        return None
+def _parse_now(value: str | datetime | None) -> datetime | None:
+    """``--now``, parsed while click reads the flags (its errors are usage errors, exit 2)."""
+    if value is None or isinstance(value, datetime):
+        return value
     try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00"))
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
         raise click.BadParameter(
             f"{value!r} is not an ISO-8601 date-time", param_hint="--now"
         ) from None
+    return _within_years(parsed, "--now")
+
+
+def _within_years(value: datetime, flag: str) -> datetime:
+    """A day the checks can count back from (data.enums: EARLIEST_YEAR to LATEST_YEAR)."""
+    from genesys_oauth_audit.data.enums import EARLIEST_YEAR, LATEST_YEAR
+
+    if not EARLIEST_YEAR <= value.year < LATEST_YEAR:
+        raise click.BadParameter(
+            f"{value.date().isoformat()} is not between {EARLIEST_YEAR}-01-01 and "
+            f"{LATEST_YEAR}-01-01",
+            param_hint=flag,
+        )
+    return value
 
 
 def as_of_option(help_text: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
@@ -206,6 +221,7 @@ def as_of_option(help_text: str) -> Callable[[Callable[..., Any]], Callable[...,
         "--as-of",
         "as_of",
         type=click.DateTime(formats=["%Y-%m-%d"]),
+        callback=lambda ctx, param, value: _within_years(value, "--as-of") if value else value,
         default=None,
         metavar="YYYY-MM-DD",
         help=help_text,
@@ -342,7 +358,10 @@ def output_options(fn: Callable[..., Any]) -> Callable[..., Any]:
 
 # Hidden: tests and recipes pin the clock with it, for reproducible runs.
 now_option = click.option(
-    "--now", hidden=True, help="Pretend the current time is this (ISO-8601); for reproducible runs."
+    "--now",
+    hidden=True,
+    callback=lambda ctx, param, value: _parse_now(value),
+    help="Pretend the current time is this (ISO-8601); for reproducible runs.",
 )
 color_option = click.option(
     "--color/--no-color",

@@ -13,7 +13,7 @@ import re
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -22,6 +22,7 @@ from pydantic.alias_generators import to_camel
 
 # The API's enumerations (SPEC §2), defined apart so a policy loads without these models.
 from genesys_oauth_audit.data.enums import CLIENT_STATES as CLIENT_STATES
+from genesys_oauth_audit.data.enums import EARLIEST_YEAR, LATEST_YEAR
 from genesys_oauth_audit.data.enums import GRANT_TYPE_NAMES as GRANT_TYPE_NAMES
 from genesys_oauth_audit.data.enums import GRANT_TYPES as GRANT_TYPES
 from genesys_oauth_audit.data.operations import CalledOperation
@@ -38,6 +39,14 @@ from genesys_oauth_audit.files.reading import (
     read_capped,
 )
 from genesys_oauth_audit.files.yamldoc import compose_text
+
+# Times and days a snapshot or an answer may hold: the checks convert them to UTC and count days
+# back from them, which a year-1 or year-9999 value would overflow (an internal error). Compared
+# by pydantic-core itself, not by a Python call per value.
+EARLIEST = datetime(EARLIEST_YEAR, 1, 1, tzinfo=timezone.utc)
+LATEST = datetime(LATEST_YEAR, 1, 1, tzinfo=timezone.utc)
+Moment = Annotated[datetime, Field(ge=EARLIEST, le=LATEST)]
+CalendarDay = Annotated[date, Field(ge=EARLIEST.date(), le=LATEST.date())]
 
 
 @dataclass(frozen=True)
@@ -178,8 +187,8 @@ class UsageWindow(Model):
     meaningful inside it), and which usage service answered it."""
 
     days: int
-    start: date
-    end: date
+    start: CalendarDay
+    end: CalendarDay
     source: str | None = Field(
         default=None,
         description="The usage service that answered: 'aggregates-query-jobs' (POST "
@@ -218,12 +227,12 @@ class Client(Model):
     )
     token_validity_seconds: int | None = None
     redirect_uris: tuple[str, ...] = ()
-    date_created: datetime | None = None
-    date_modified: datetime | None = None
-    date_to_delete: datetime | None = None
+    date_created: Moment | None = None
+    date_modified: Moment | None = None
+    date_to_delete: Moment | None = None
     created_by: EntityRef | None = None
     modified_by: EntityRef | None = None
-    last_used: date | None = Field(
+    last_used: CalendarDay | None = Field(
         default=None,
         description="Latest day with API requests inside the usage window; absent when usage "
         "was not fetched, null when the client was not used in the window.",
@@ -258,7 +267,7 @@ class Inventory(Model):
     schema_version: Literal[2] = 2
     org: Org = Org()
     region: str | None = None
-    fetched_at: datetime | None = None
+    fetched_at: Moment | None = None
     scopes: tuple[Scope, ...] | None = None
     roles: tuple[Role, ...] | None = None
     usage: UsageWindow | None = Field(

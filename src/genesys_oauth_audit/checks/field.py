@@ -656,6 +656,9 @@ def _field_type(annotation: Any, metadata: list[Any], *, many: bool, nullable: b
     if type(None) in args:
         nullable = True
         annotation = next(a for a in args if a is not type(None))
+    if get_origin(annotation) is Annotated:  # a constrained type (inventory.Moment): its type
+        annotation, *constraints = get_args(annotation)
+        metadata = [*metadata, *constraints]
     if get_origin(annotation) is tuple:
         many = True
         annotation = get_args(annotation)[0]

@@ -16,3 +16,8 @@ GRANT_TYPE_NAMES = {
     "CLIENT-CREDENTIALS": "client credentials",
 }
 CLIENT_STATES = ("active", "disabled", "inactive")
+
+# The years a time or day of a snapshot, an answer or --as-of may fall in: the checks convert times
+# to UTC and count days back, which a year-1 or year-9999 value would overflow.
+EARLIEST_YEAR = 1900
+LATEST_YEAR = 9000

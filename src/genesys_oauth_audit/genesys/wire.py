@@ -12,11 +12,12 @@ evaluated by the rules that select by it).
 
 from __future__ import annotations
 
-from datetime import date as Day
-from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, NonNegativeInt
+
+# Times and days within the range the checks can count with (a year-1 date is no answer).
+from genesys_oauth_audit.inventory import CalendarDay, Moment
 
 
 class Wire(BaseModel):
@@ -46,15 +47,15 @@ class WireClient(Wire):
     accessTokenValiditySeconds: int | None = None
     registeredRedirectUri: list[str] | None = None
     roleIds: list[str] | None = None
-    dateCreated: datetime | None = None
-    dateModified: datetime | None = None
+    dateCreated: Moment | None = None
+    dateModified: Moment | None = None
     createdBy: WireEntityRef | None = None
     modifiedBy: WireEntityRef | None = None
     authorizedGrantType: str
     scope: list[str] | None = None
     roleDivisions: list[WireRoleDivision] | None = None
     state: str | None = None
-    dateToDelete: datetime | None = None
+    dateToDelete: Moment | None = None
 
 
 class WireListing(Wire):
@@ -112,7 +113,7 @@ class WireUsageExecution(Wire):
 class WireUsageRow(Wire):
     clientId: str | None = None
     requests: int | None = None
-    date: datetime | None = None
+    date: Moment | None = None
 
 
 class WireUsageResult(Wire):
@@ -134,7 +135,7 @@ class WireApiUsage(Wire):
     """``OrganizationPublicApiUsage``: one row of a job's results. A dimension the query did not
     group by is absent; counts are non-negative (a negative one is a body we cannot trust)."""
 
-    date: Day | None = None  # (the field shares its name with the type: hence Day)
+    date: CalendarDay | None = None
     platform: str | None = None
     httpMethod: str | None = None
     templateUri: str | None = None
