@@ -161,3 +161,57 @@ def test_explain_lists_exceptions_and_suggests(run_cli: Run) -> None:
     )
     ran = run_cli("explain", "GOA-BL-01")
     assert ran.code == 2 and "did you mean" in ran.stderr
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ("cases:\n  - {name: c, client: App One, expect: 1}\n", "cases[0].expect: expected a list"),
+        (
+            "cases:\n  - {name: c, client: App One, expect: true}\n",
+            "cases[0].expect: expected a list",
+        ),
+        (
+            "cases:\n  - {name: c, client: App One, expect: [{rule: GOA-TUT-001, subject: [x]}]}\n",
+            "cases[0].expect[0].subject: expected a string or null, got a list",
+        ),
+        (
+            "cases:\n  - {name: c, client: App One, expect: [{rule: GOA-TUT-001, subject: {a: 1}}]}\n",
+            "cases[0].expect[0].subject: expected a string or null",
+        ),
+    ],
+)
+def test_an_expectation_of_the_wrong_shape_is_a_schema_error(
+    run_cli: Run, tmp_path: Path, body: str, message: str
+) -> None:
+    """Not an internal error: the cases are not built from values the schema refused."""
+    ran = run_cli("test", str(write(tmp_path, body)))
+    assert ran.code == 2 and "internal error" not in ran.stderr, ran.stderr
+    assert message in ran.stderr
+
+
+@pytest.mark.parametrize(
+    ("today", "usage", "message"),
+    [
+        ("2026-11-20", "  usage: {days: 740000}\n", "inventory.usage.days: 740000 days before"),
+        (
+            "2026-11-20",
+            "  operationUsage: {days: 100000000000000000000}\n",
+            "inventory.operationUsage.days: 100000000000000000000 days before",
+        ),
+        ("0001-01-01", "  usage: {days: 2}\n", "today: 0001-01-01 is not between 1900-01-01"),
+    ],
+)
+def test_a_window_or_day_the_checks_cannot_count_with_is_refused(
+    run_cli: Run, tmp_path: Path, today: str, usage: str, message: str
+) -> None:
+    path = tmp_path / "t.test.yaml"
+    path.write_text(
+        HEADER
+        + f"policies: [builtin:tutorial]\ntoday: {today}\n"
+        + INVENTORY.replace("inventory:\n", "inventory:\n" + usage)
+        + "cases:\n  - {name: c, client: App One, expect: []}\n"
+    )
+    ran = run_cli("test", str(path))
+    assert ran.code == 2 and "internal error" not in ran.stderr, ran.stderr
+    assert message in ran.stderr

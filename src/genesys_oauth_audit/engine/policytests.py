@@ -11,6 +11,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from genesys_oauth_audit.data.enums import EARLIEST_YEAR, LATEST_YEAR
 from genesys_oauth_audit.engine.evaluate import evaluate
 from genesys_oauth_audit.errors import Diagnostic, InputFileError, PolicyError
 from genesys_oauth_audit.files.schemacheck import SchemaValidator
@@ -108,11 +109,17 @@ def _inline_inventory(
     for key in ("usage", "operationUsage"):
         if key in raw:
             days = raw[key]["days"]
-            data[key] = {
-                "days": days,
-                "start": (today - timedelta(days=days - 1)).isoformat(),
-                "end": today.isoformat(),
-            }
+            try:
+                start = today - timedelta(days=days - 1)
+            except OverflowError:  # more days than the calendar has before the day of the test
+                return None, [
+                    doc.at(
+                        ("inventory", key, "days"),
+                        f"inventory.{key}.days: {days} days before {today.isoformat()} reach "
+                        "back before the calendar's first day",
+                    )
+                ]
+            data[key] = {"days": days, "start": start.isoformat(), "end": today.isoformat()}
     # In a test the id may be left out: the name is then the id.
     data["clients"] = [
         {"id": c.get("name"), **c} if isinstance(c, dict) and "id" not in c else c
@@ -198,6 +205,15 @@ def _date(value: Any) -> date | None:
         return None
 
 
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+def _expected_subject(value: Any) -> str | None:
+    """An expected subject: text or none (anything else is a schema error reported already)."""
+    return value if value is None or isinstance(value, str) else repr(value)
+
+
 def _strings(value: Any) -> list[str]:
     return [v for v in value if isinstance(v, str)] if isinstance(value, list) else []
 
@@ -261,6 +277,16 @@ def load_test_file(path: Path, as_of: date | None = None) -> LoadedTest:
 
     inventory: Inventory | None = None
     today = as_of or _date(data.get("today"))
+    if today is not None and not EARLIEST_YEAR <= today.year < LATEST_YEAR:
+        # The checks count days back from it: a year-1 day would overflow.
+        diagnostics.append(
+            doc.at(
+                ("today",),
+                f"today: {today.isoformat()} is not between {EARLIEST_YEAR}-01-01 and "
+                f"{LATEST_YEAR}-01-01",
+            )
+        )
+        today = None
     if ("inventory" in data) == ("inventoryFile" in data):
         diagnostics.append(doc.at((), "give exactly one of inventory (inline) or inventoryFile"))
     elif isinstance(data.get("inventoryFile"), str):
@@ -309,14 +335,15 @@ def load_test_file(path: Path, as_of: date | None = None) -> LoadedTest:
                     "an id only it has",
                 )
             )
-        expect = [e for e in raw_case.get("expect") or () if isinstance(e, dict)]
+        # The schema's errors are raised with the others below; until then, only what fits.
+        expect = [e for e in _list(raw_case.get("expect")) if isinstance(e, dict)]
         if rule_ids is not None:
             named: list[tuple[tuple[str | int, ...], str]] = [
                 (("rules", j), r) for j, r in enumerate(_strings(raw_case.get("rules")))
             ]
             named += [
                 (("expect", j, "rule"), e["rule"])
-                for j, e in enumerate(raw_case.get("expect") or ())
+                for j, e in enumerate(_list(raw_case.get("expect")))
                 if isinstance(e, dict) and isinstance(e.get("rule"), str)
             ]
             for at, rule_id in named:
@@ -334,7 +361,11 @@ def load_test_file(path: Path, as_of: date | None = None) -> LoadedTest:
                 client_ref=str(ref),
                 rules=tuple(_strings(raw_case["rules"])) if "rules" in raw_case else None,
                 expect={
-                    (str(e.get("rule")), e.get("subject"), bool(e.get("waived", False)))
+                    (
+                        str(e.get("rule")),
+                        _expected_subject(e.get("subject")),
+                        bool(e.get("waived", False)),
+                    )
                     for e in expect
                 },
             )
