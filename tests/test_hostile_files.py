@@ -462,3 +462,41 @@ def test_a_day_the_checks_cannot_count_from_is_a_usage_error(run_cli: Run, flag:
     assert ran.code == 2, ran.stderr
     assert f"Invalid value for {flag.split()[0]}" in ran.stderr
     assert "internal error" not in ran.stderr
+
+
+# -- paths that lead nowhere ---------------------------------------------------------------------
+
+INCLUDING = (
+    "apiVersion: genesys-oauth-audit/v1\nkind: Policy\nmetadata: {name: p}\n"
+    "include: [%s]\nrules:\n  - {id: P-001, title: t, check: {type: orphan-scopes}}\n"
+)
+
+
+def test_an_include_through_a_symlink_loop_is_refused_where_it_is_named(
+    run_cli: Run, tmp_path: Path
+) -> None:
+    (tmp_path / "a.yaml").symlink_to(tmp_path / "b.yaml")
+    (tmp_path / "b.yaml").symlink_to(tmp_path / "a.yaml")
+    policy = tmp_path / "p.yaml"
+    policy.write_text(INCLUDING % "a.yaml")
+    refused(
+        run_cli("validate", str(policy)),
+        f"{policy}:4:11: error: cannot read policy file {tmp_path / 'a.yaml'}: a symbolic link "
+        "that leads nowhere",
+    )
+    refused(run_cli("validate", str(tmp_path / "a.yaml")), "a symbolic link that leads nowhere")
+
+
+def test_a_path_with_a_nul_character_is_refused_where_it_is_named(
+    run_cli: Run, tmp_path: Path
+) -> None:
+    policy = tmp_path / "p.yaml"
+    policy.write_text(INCLUDING % '"a\\0b.yaml"')
+    refused(run_cli("validate", str(policy)), f"{policy}:4:11: error: cannot read policy file")
+    test = tmp_path / "t.test.yaml"
+    test.write_text(
+        "apiVersion: genesys-oauth-audit/v1\nkind: PolicyTest\npolicies: [builtin:tutorial]\n"
+        'inventoryFile: "x\\0"\ncases:\n  - {name: c, client: A, expect: []}\n'
+    )
+    ran = run_cli("test", str(test))
+    refused(ran, "a file name holds no NUL character")

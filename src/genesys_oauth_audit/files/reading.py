@@ -45,6 +45,10 @@ def read_capped(path: Path | str, limit: int, *, what: str, shown: str | None = 
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
     except OSError as exc:
         raise ReadError(f"cannot read {what} {name}: {exc.strerror or exc}") from None
+    except ValueError:  # a NUL character: no file system has such a name
+        raise ReadError(
+            f"cannot read {what} {name!r}: a file name holds no NUL character"
+        ) from None
     try:
         info = os.fstat(fd)
         if stat.S_ISDIR(info.st_mode):

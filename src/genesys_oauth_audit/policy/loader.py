@@ -115,8 +115,8 @@ class _Loader:
             )  # a file the user named is shown as named
         try:
             resolved = path.resolve()
-        except OSError:
-            resolved = path.absolute()
+        except (OSError, RuntimeError, ValueError):  # a symlink loop, a NUL in the name: read
+            resolved = path.absolute()  # below, where it fails with its own reason
         if resolved in self.stack:
             cycle = " -> ".join(
                 _display(p) for p in [*self.stack[self.stack.index(resolved) :], resolved]
@@ -128,7 +128,13 @@ class _Loader:
         # Reported where the include names it. A FIFO or a device (`<(...)`, /dev/stdin) is read
         # like a file, through the size cap.
         if path.is_dir() or not path.exists():
-            reason = "is a directory" if path.is_dir() else "No such file or directory"
+            reason = (
+                "is a directory"
+                if path.is_dir()
+                else "a symbolic link that leads nowhere (a loop, or a missing target)"
+                if path.is_symlink()
+                else "No such file or directory"
+            )
             self._missing(origin, ref, f"cannot read policy file {shown}: {reason}")
             return None
         parsed = read_document(
