@@ -214,6 +214,28 @@ def test_a_report_that_is_not_one_of_many_orgs_is_refused_with_where(
         read_orgs_report(broken)
 
 
+def test_a_report_whose_records_name_a_rule_it_does_not_list_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, run_cli: Run
+) -> None:
+    """The formats look rules up by id (a SARIF result points at its rule): a report whose
+    findings or rules not evaluated name a rule missing from its own list is refused (exit 2),
+    in every format, not an internal error in SARIF."""
+    monkeypatch.chdir(tmp_path)
+    evaluation, run = canonical(tmp_path)
+    data = json.loads(render_json(wrapped(evaluation, run)))
+    rules = data["orgs"][0]["detail"]["rules"]
+    named = data["orgs"][0]["report"]["findings"][0]["ruleId"]
+    for rule in rules:
+        if rule["id"] == named:
+            rule["id"] = named + "-renamed"
+    broken = tmp_path / "broken.json"
+    broken.write_text(json.dumps(data))
+    for fmt in ("sarif", "json", "text"):
+        ran = run_cli("merge", str(broken), "--format", fmt)
+        assert ran.code == 2, ran.stderr
+        assert f"ruleId: rule {named!r} is not one of the report's rules" in ran.stderr
+
+
 def test_every_format_has_a_many_orgs_renderer() -> None:
     assert tuple(ORGS_REPORTERS) == tuple(REPORTERS)
 

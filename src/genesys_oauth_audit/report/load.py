@@ -586,6 +586,17 @@ def evaluation_and_run(
         riskiest=riskiest,
         least_privilege=report["leastPrivilege"].opt(_least_privilege),
     )
+    # Every record names a rule of the report's own list: the formats look rules up by id (a
+    # SARIF result points at its rule), and a report that disagrees with itself is not merged.
+    known = {r.id for r in run.rules}
+    named = [(at, f.rule_id) for at, f in zip([*shown, *hidden], findings, strict=True)]
+    named += [(at, r.rule_id) for at, r in zip(unevaluated, records, strict=True)]
+    for at, rule_id in named:
+        if rule_id not in known:
+            raise _Bad(at["ruleId"].where, f"rule {rule_id!r} is not one of the report's rules")
+    for rule_id in [*selected, *(d.rule_id for d in disabled)]:
+        if rule_id not in known:
+            raise _Bad(detail["rules"].where, f"has no rule {rule_id!r}, which the report names")
     return evaluation, run
 
 
