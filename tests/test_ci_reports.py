@@ -550,9 +550,17 @@ def test_baseline_makes_a_second_run_pass_and_a_new_violation_fail(
     assert states == {"new", "unchanged"}
 
 
-def test_bad_baseline_file_exits_2(run_cli: Run, tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    "text",
+    [
+        '{"kind": "something-else"}',
+        '{"kind": "genesys-oauth-audit/baseline", "version": true, "findings": []}',
+        '{"kind": "genesys-oauth-audit/baseline", "version": 1.0, "findings": []}',
+    ],
+)
+def test_bad_baseline_file_exits_2(run_cli: Run, tmp_path: Path, text: str) -> None:
     bad = tmp_path / "b.json"
-    bad.write_text('{"kind": "something-else"}')
+    bad.write_text(text)
     ran = run_cli(
         "check", "-p", TUTORIAL, "--inventory", str(SAMPLE_SNAPSHOT), "--baseline", str(bad)
     )

@@ -405,6 +405,8 @@ def test_internal_errors_are_one_line_without_traceback(
         and "internal error: RuntimeError: kaboom" in ran.stderr
         and "Traceback" not in ran.stderr
     )
+    # The hint names a flag that works where it is written: before the command.
+    assert "re-run as `genesys-oauth-audit --debug COMMAND ...`" in ran.stderr
 
 
 def test_an_unwritable_report_path_is_bad_input_not_a_crash(run_cli: Run, tmp_path: Path) -> None:

@@ -291,3 +291,14 @@ def test_proposals_against_a_live_org(run_cli: Run) -> None:
     assert any(
         r.path == "/api/v2/authorization/roles" for r in fake.log
     )  # roles read to resolve the proposals
+
+
+def test_an_empty_proposal_file_says_what_was_expected(run_cli: Run, tmp_path: Path) -> None:
+    empty = tmp_path / "empty.json"
+    empty.write_text("")
+    ran = run_cli("check", "-p", "builtin:baseline", "--proposed", str(empty))
+    assert ran.code == 2
+    assert (
+        f"{empty}:1:1: error: the file is empty; expected an OAuth client request body or a "
+        "Terraform plan" in ran.stderr
+    )

@@ -166,7 +166,8 @@ def _run(ctx: click.Context, action: Callable[[], ExitCode]) -> None:
             raise
         click.echo(
             f"genesys-oauth-audit: internal error: {type(exc).__name__}: {shown(str(exc))} "
-            "(this is a bug; re-run with --debug for details and report it)",
+            "(this is a bug; re-run as `genesys-oauth-audit --debug COMMAND ...` for details "
+            "and report it)",
             err=True,
         )
         ctx.exit(int(ExitCode.INCOMPLETE))

@@ -66,6 +66,7 @@ def load_baseline(path: Path) -> tuple[BaselineEntry, ...]:
     if (
         not isinstance(data, dict)
         or data.get("kind") != BASELINE_KIND
+        or type(data.get("version")) is not int  # not true, not 1.0: the integer
         or data.get("version") != BASELINE_VERSION
     ):
         raise InputFileError(

@@ -126,7 +126,9 @@ def _scalar(node: yaml.ScalarNode) -> Any:
         return node.value
 
 
-def compose(text: str, doc: Document, diagnostics: list[Diagnostic]) -> None:
+def compose(
+    text: str, doc: Document, diagnostics: list[Diagnostic], *, what: str = "a policy document"
+) -> None:
     try:
         root = compose_text(text)
     except ReadError as exc:
@@ -160,9 +162,7 @@ def compose(text: str, doc: Document, diagnostics: list[Diagnostic]) -> None:
         diagnostics.append(Diagnostic(doc.shown, None, None, f"YAML error: {exc}"))
         return
     if root is None:
-        diagnostics.append(
-            Diagnostic(doc.shown, 1, 1, "the file is empty; expected a policy document")
-        )
+        diagnostics.append(Diagnostic(doc.shown, 1, 1, f"the file is empty; expected {what}"))
         return
     budget = [MAX_NODES]
 
@@ -398,7 +398,7 @@ def read_document(
         return None
     doc = Document(shown)
     before = len(diagnostics)
-    compose(text, doc, diagnostics)
+    compose(text, doc, diagnostics, what=f"a{'n' if what[0] in 'aeio' else ''} {what} document")
     if doc.data is None:
         if len(diagnostics) == before:
             # A document that is only `null`, `~` or `---`: as empty as an empty file, never a

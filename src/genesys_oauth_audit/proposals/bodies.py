@@ -45,7 +45,7 @@ def positioned(text: str, shown: str) -> Document:
     """A positioned document, through the YAML composer (JSON is YAML here)."""
     doc = Document(shown)
     problems: list[Diagnostic] = []
-    compose(text, doc, problems)
+    compose(text, doc, problems, what="an OAuth client request body or a Terraform plan")
     if problems:
         raise ProposalError(problems)
     return doc
