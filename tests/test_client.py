@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import base64
+import json
 import logging
 from collections.abc import Callable
+from typing import Any
 
 import httpx
 import pytest
@@ -308,3 +310,61 @@ def test_no_secret_or_token_in_debug_logs(
     assert "GET /api/v2/oauth/clients" in text  # the log does say something
     for secret in fake.secrets():
         assert secret not in text
+
+
+def _paged(fake: FakeGenesys, change: Any) -> None:
+    """The client listing 10 a page, each page's body changed by ``change(body, page)``."""
+    fake.client_page_size = 10
+    handle = fake.handle
+
+    def changed(request: httpx.Request) -> httpx.Response:
+        response = handle(request)
+        if request.url.path != "/api/v2/oauth/clients" or response.status_code != 200:
+            return response
+        page = int(request.url.params.get("pageNumber", "1"))
+        body = change(json.loads(response.content), page)
+        return httpx.Response(200, json=body)
+
+    fake.handle = changed  # type: ignore[method-assign]
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        # a first page that states neither total nor pageCount nor nextUri: it looks complete
+        (
+            lambda body, page: {
+                k: v for k, v in body.items() if k not in ("total", "pageCount", "nextUri")
+            },
+            "states neither pageCount nor total",
+        ),
+        # no total; the first page's nextUri jumps to page 3 (page 2 never read)
+        (
+            lambda body, page: {
+                **{k: v for k, v in body.items() if k != "total"},
+                **(
+                    {"nextUri": body["nextUri"].replace("pageNumber=2", "pageNumber=3")}
+                    if page == 1
+                    else {}
+                ),
+            },
+            "page 2 of the listing says it is page 3",
+        ),
+        # the first page answers as the last one, without total or nextUri
+        (
+            lambda body, page: {
+                **{k: v for k, v in body.items() if k not in ("total", "nextUri")},
+                "pageNumber": body["pageCount"],
+            },
+            "asked for the first page, the answer is page 4",
+        ),
+    ],
+    ids=["no counts", "a page skipped", "the last page first"],
+)
+def test_a_listing_that_skips_pages_is_refused(
+    fake: FakeGenesys, make_client: Make, change: Any, message: str
+) -> None:
+    """A listing read in part must never pass for the whole org (36 clients, 10 a page)."""
+    _paged(fake, change)
+    with pytest.raises(PagingError, match=message):
+        make_client().get_all_pages("/api/v2/oauth/clients")

@@ -62,6 +62,18 @@ def first_entity(change: Callable[[dict[str, Any]], dict[str, Any]]) -> Callable
     return mangle
 
 
+def first_policy(change: Callable[[dict[str, Any]], dict[str, Any]]) -> Callable[[Any], Any]:
+    """The role listing with the first permission policy of its first role changed."""
+
+    def role(entity: dict[str, Any]) -> dict[str, Any]:
+        policies = list(entity.get("permissionPolicies") or [])
+        if policies:
+            policies[0] = change(policies[0])
+        return {**entity, "permissionPolicies": policies}
+
+    return first_entity(role)
+
+
 def nulled(key: str) -> Callable[[dict[str, Any]], dict[str, Any]]:
     return lambda entity: {**entity, key: None}
 
@@ -105,6 +117,27 @@ def succeeded_without_entities(body: Any) -> Any:
         (CLIENTS, first_entity(nulled("authorizedGrantType")), "authorizedGrantType is null"),
         (CLIENTS, first_entity(without("name")), "name is missing"),
         (CLIENTS, first_entity(nulled("name")), "name is null"),
+        # An empty grant type is no grant type either.
+        (CLIENTS, first_entity(lambda e: {**e, "authorizedGrantType": ""}), "authorizedGrantType"),
+        # A permission policy without its domain, entity or actions would grant nothing: a
+        # "*:*:*" role would read as harmless.
+        (ROLES, first_policy(without("domain")), "permissionPolicies.0.domain is missing"),
+        (ROLES, first_policy(nulled("entityName")), "permissionPolicies.0.entityName is null"),
+        (ROLES, first_policy(lambda p: {**p, "domain": ""}), "permissionPolicies.0.domain"),
+        (ROLES, first_policy(without("actionSet")), "permissionPolicies.0.actionSet is missing"),
+        (ROLES, first_policy(lambda p: {}), "permissionPolicies.0.domain is missing"),
+        # Counts are JSON integers, never negative: `true` is not a one-second token.
+        (
+            CLIENTS,
+            first_entity(lambda e: {**e, "accessTokenValiditySeconds": True}),
+            "accessTokenValiditySeconds",
+        ),
+        (
+            CLIENTS,
+            first_entity(lambda e: {**e, "accessTokenValiditySeconds": -1}),
+            "accessTokenValiditySeconds",
+        ),
+        (CLIENTS, lambda b: {**b, "total": str(b["total"])}, "total"),
     ],
     ids=[
         "clients {}",
@@ -124,6 +157,15 @@ def succeeded_without_entities(body: Any) -> Any:
         "client authorizedGrantType null",
         "client without name",
         "client name null",
+        "client grant type empty",
+        "policy without domain",
+        "policy entityName null",
+        "policy domain empty",
+        "policy without actionSet",
+        "policy {}",
+        "token validity true",
+        "token validity negative",
+        "total as text",
     ],
 )
 def test_fetch_refuses_an_answer_it_did_not_understand(
@@ -557,3 +599,24 @@ def test_an_answer_with_a_year_1_time_is_not_understood(run_cli: Run, tmp_path: 
         ran = run_cli("fetch", "-o", str(tmp_path / "s.json"), env=env_for(fake, base))
     assert_stopped(ran, tmp_path, "dateCreated")
     assert "greater than or equal to 1900-01-01" in ran.stderr
+
+
+@pytest.mark.socket
+def test_a_negative_count_from_the_legacy_usage_query_is_not_understood(
+    run_cli: Run, tmp_path: Path
+) -> None:
+    """The usage service's counts may not be negative, and neither may the legacy query's: a row
+    of -1 requests would mark an unused client as used."""
+    fake = sample_fake(usage_running_polls=0)
+    fake.usage_jobs_status = 404  # the legacy usage query answers instead
+
+    def negative(body: Any) -> Any:
+        rows = [dict(r) for r in body.get("results") or []]
+        if rows:
+            rows[0]["requests"] = -1
+        return {**body, "results": rows}
+
+    fake.mangle[RESULTS] = negative
+    with fake.serve() as base:
+        ran = run_cli("fetch", "-o", str(tmp_path / "s.json"), env=env_for(fake, base))
+    assert_stopped(ran, tmp_path, "requests")

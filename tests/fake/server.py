@@ -491,7 +491,7 @@ class FakeGenesys:
             )
         if kind in ("gzip-bomb", "big"):
             # Valid JSON, mostly whitespace: it compresses about a thousand to one.
-            body = b'{"entities": [' + b" " * self.bomb_bytes + b"]}"
+            body = b'{"total": 0, "pageCount": 0, "entities": [' + b" " * self.bomb_bytes + b"]}"
             if kind == "big":
                 return httpx.Response(
                     200, headers={"Content-Type": "application/json"}, content=body

@@ -379,7 +379,19 @@ class GenesysClient:
         # followed to max_pages.
         total = first.total
         page_count = first.pageCount
+        if total is None and page_count is None:
+            # Genesys listings state both (API-NOTES §1, §5); without either, a listing cut to its
+            # first page looks complete, and a gate must not take part of an org for all of it.
+            raise PagingError(
+                f"{what}: the listing states neither pageCount nor total; refusing a listing "
+                "whose completeness cannot be verified"
+            )
         page_number = first.pageNumber or 1
+        if page_number != 1:
+            raise PagingError(
+                f"{what}: asked for the first page, the answer is page {page_number}; refusing "
+                "to audit a partial list"
+            )
         seen_next: set[str] = set()
         listing = first
         pages = 1
@@ -413,6 +425,11 @@ class GenesysClient:
                 next_path, next_params = path, dict(params or {})
                 next_params["pageNumber"] = page_number + 1
             listing = self.get(next_path, WireListing, next_params)
+            if listing.pageNumber is not None and listing.pageNumber != pages:
+                raise PagingError(
+                    f"{what}: page {pages} of the listing says it is page {listing.pageNumber} "
+                    "(pages were skipped or repeated); refusing to audit a partial list"
+                )
             page_entities = _entities(listing, what, pages)
             if not page_entities:
                 raise PagingError(
@@ -438,6 +455,11 @@ class GenesysClient:
         if total is not None and total != len(entities):
             raise PagingError(
                 f"{what}: the listing says total={total} but gave {len(entities)} entities; "
+                "refusing to audit a partial list"
+            )
+        if page_count is not None and pages != max(page_count, 1):
+            raise PagingError(
+                f"{what}: the listing declared {page_count} pages but {pages} were read; "
                 "refusing to audit a partial list"
             )
         return entities

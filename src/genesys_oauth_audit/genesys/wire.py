@@ -12,9 +12,9 @@ evaluated by the rules that select by it).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, NonNegativeInt
+from pydantic import BaseModel, ConfigDict, Field
 
 # Times and days within the range the checks can count with (a year-1 date is no answer).
 from genesys_oauth_audit.inventory import CalendarDay, Moment
@@ -22,6 +22,13 @@ from genesys_oauth_audit.inventory import CalendarDay, Moment
 
 class Wire(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+# A count or a number of seconds: a JSON integer, never negative. Strict: pydantic's lax mode would
+# read `true` as 1 and "172800" as a number, and an answer that says either is not understood.
+Count = Annotated[int, Field(strict=True, ge=0)]
+# A value the API requires and enumerates: an empty string is no value (as null is not).
+Named = Annotated[str, Field(min_length=1)]
 
 
 class WireEntityRef(Wire):
@@ -44,14 +51,14 @@ class WireClient(Wire):
     id: str
     name: str
     description: str | None = None
-    accessTokenValiditySeconds: int | None = None
+    accessTokenValiditySeconds: Count | None = None
     registeredRedirectUri: list[str] | None = None
     roleIds: list[str] | None = None
     dateCreated: Moment | None = None
     dateModified: Moment | None = None
     createdBy: WireEntityRef | None = None
     modifiedBy: WireEntityRef | None = None
-    authorizedGrantType: str
+    authorizedGrantType: Named
     scope: list[str] | None = None
     roleDivisions: list[WireRoleDivision] | None = None
     state: str | None = None
@@ -62,10 +69,10 @@ class WireListing(Wire):
     """The paging envelope shared by ``OAuthClientEntityListing`` and ``OrganizationRoleEntityListing``."""
 
     entities: list[dict[str, Any]] | None = None
-    pageSize: int | None = None
-    pageNumber: int | None = None
-    total: int | None = None
-    pageCount: int | None = None
+    pageSize: Count | None = None
+    pageNumber: Count | None = None
+    total: Count | None = None
+    pageCount: Count | None = None
     nextUri: str | None = None
     selfUri: str | None = None
 
@@ -79,7 +86,7 @@ class WireScopeListing(Wire):
     """``OAuthScopeListing``: not paged."""
 
     entities: list[WireScope]
-    total: int | None = None
+    total: Count | None = None
 
 
 class WireOrganization(Wire):
@@ -88,9 +95,12 @@ class WireOrganization(Wire):
 
 
 class WirePermissionPolicy(Wire):
-    domain: str | None = None
-    entityName: str | None = None
-    actionSet: list[str] | None = None
+    """``DomainPermissionPolicy``: what a role grants. A policy without its domain, entity or
+    actions would read as granting nothing, and a ``*:*:*`` role as harmless: not understood."""
+
+    domain: Named
+    entityName: Named
+    actionSet: list[Named]
 
 
 class WireRole(Wire):
@@ -112,7 +122,7 @@ class WireUsageExecution(Wire):
 
 class WireUsageRow(Wire):
     clientId: str | None = None
-    requests: int | None = None
+    requests: Count | None = None
     date: Moment | None = None
 
 
@@ -139,12 +149,12 @@ class WireApiUsage(Wire):
     platform: str | None = None
     httpMethod: str | None = None
     templateUri: str | None = None
-    requestCount: NonNegativeInt | None = None
-    status200: NonNegativeInt | None = None
-    status300: NonNegativeInt | None = None
-    status400: NonNegativeInt | None = None
-    status429: NonNegativeInt | None = None
-    status500: NonNegativeInt | None = None
+    requestCount: Count | None = None
+    status200: Count | None = None
+    status300: Count | None = None
+    status400: Count | None = None
+    status429: Count | None = None
+    status500: Count | None = None
     oauthClient: WireEntityRef | None = None
 
 
