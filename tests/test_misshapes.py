@@ -620,3 +620,28 @@ def test_a_negative_count_from_the_legacy_usage_query_is_not_understood(
     with fake.serve() as base:
         ran = run_cli("fetch", "-o", str(tmp_path / "s.json"), env=env_for(fake, base))
     assert_stopped(ran, tmp_path, "requests")
+
+
+@pytest.mark.socket
+@pytest.mark.parametrize("service", ["jobs", "legacy"])
+def test_a_usage_row_dated_outside_the_window_is_not_understood(
+    run_cli: Run, tmp_path: Path, service: str
+) -> None:
+    """A row dated 2099 would make a stale client look used until then: a row outside the window
+    the tool asked for is an answer it did not understand."""
+    fake = sample_fake(usage_running_polls=0)
+    if service == "legacy":
+        fake.usage_jobs_status = 404
+
+    def future(body: Any) -> Any:
+        key = "entities" if service == "jobs" else "results"
+        rows = [dict(r) for r in body.get(key) or []]
+        dated = [r for r in rows if r.get("date")]
+        if dated:
+            dated[0]["date"] = "2099-01-01" if service == "jobs" else "2099-01-01T00:00:00.000Z"
+        return {**body, key: rows}
+
+    fake.mangle[JOB if service == "jobs" else RESULTS] = future
+    with fake.serve() as base:
+        ran = run_cli("fetch", "-o", str(tmp_path / "s.json"), env=env_for(fake, base))
+    assert_stopped(ran, tmp_path, "is dated 2099-01-01, outside the window asked for")

@@ -106,7 +106,8 @@ class PendingUsage:
         _poll_together(self.api, self.jobs, self.timeout, self.sleep)
         for job in self.jobs:
             if job.kind == LAST_USE:
-                usage, last_used = job.window(), _last_use(job.rows, job.what)
+                usage = job.window()
+                last_used = _last_use(job.rows, job.what, usage.start, usage.end)
             else:
                 operation_usage, operations = job.window(), _operations(job.rows, job.what)
         return UsageData(usage, last_used, operation_usage, operations, self.notes)
@@ -355,7 +356,18 @@ def _client_id(row: WireApiUsage, what: str) -> str:
     return row.oauthClient.id
 
 
-def _last_use(rows: list[WireApiUsage], what: str) -> dict[str, date]:
+def _in_window(day: date, start: date, end: date, client_id: str, what: str) -> date:
+    """A row's day, refused outside the window asked for (a day of slack each side for the
+    service's own idea of midnight): a row dated 2099 would make a stale client look used."""
+    if not start - timedelta(days=1) <= day <= end + timedelta(days=1):
+        raise BadResponseError(
+            f"{what}: a row for client {client_id!r} is dated {day.isoformat()}, outside the "
+            f"window asked for ({start.isoformat()} to {end.isoformat()})"
+        )
+    return day
+
+
+def _last_use(rows: list[WireApiUsage], what: str, start: date, end: date) -> dict[str, date]:
     last: dict[str, date] = {}
     for row in rows:
         client_id = _client_id(row, what)
@@ -367,8 +379,9 @@ def _last_use(rows: list[WireApiUsage], what: str) -> dict[str, date]:
                 f"{what}: a row for client {client_id!r} has requests but no date, although the "
                 "job asked for daily rows"
             )
-        if client_id not in last or row.date > last[client_id]:
-            last[client_id] = row.date
+        day = _in_window(row.date, start, end, client_id, what)
+        if client_id not in last or day > last[client_id]:
+            last[client_id] = day
     return last
 
 
@@ -504,6 +517,7 @@ def _legacy_collect(
                 "although the query asked for daily rows"
             )
         day = row.date.astimezone(timezone.utc).date() if row.date.tzinfo else row.date.date()
+        _in_window(day, start_day, end_day - timedelta(days=1), row.clientId, f"GET {path}")
         if row.clientId not in last or day > last[row.clientId]:
             last[row.clientId] = day
     window = UsageWindow(
