@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import socket
 from collections.abc import Callable
@@ -429,3 +430,47 @@ def test_a_check_of_policies_with_no_rule_is_refused(run_cli: Run, tmp_path: Pat
     ran = run_cli("check", "-p", str(empty), "--inventory", str(SAMPLE_SNAPSHOT))
     assert ran.code == 2 and ran.stdout == ""
     assert "the policies define no rule" in ran.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "message"),
+    [
+        (["--timeout", "nan"], {}, "'nan' is not a finite number of seconds"),
+        (
+            ["--deadline", "nan"],
+            {},
+            "'nan' is not a finite number of seconds",
+        ),  # no deadline at all
+        (["--deadline", "inf"], {}, "'inf' is not a finite number of seconds"),
+        (["--retry-budget", "nan"], {}, "is not a finite number of seconds"),
+        (["--usage-days", "10" * 15], {}, "is not in the range 1<=x<=3650"),
+        (["--region", "http://127.0.0.1:abc"], {}, "is not a URL a request can be sent to"),
+        (["--region", "http://127.0.0.1:99999"], {}, "is not a URL a request can be sent to"),
+        (["--region", "https://xn--.com"], {}, "is not a URL a request can be sent to"),
+        (
+            ["--login-url", "https://login.mypurecloud.com\t"],
+            {},
+            "holds a space or a control character",
+        ),
+        ([], {"SSL_CERT_FILE": "/nonexistent"}, "cannot set up HTTPS from the environment"),
+        ([], {"SSL_CERT_FILE": os.devnull}, "cannot set up HTTPS from the environment"),
+        ([], {"HTTPS_PROXY": "socks5://127.0.0.1:9"}, "cannot set up HTTPS from the environment"),
+    ],
+)
+def test_a_setting_that_cannot_work_is_bad_input_not_an_internal_error(
+    run_cli: Run, args: list[str], env: dict[str, str], message: str
+) -> None:
+    base = ["check", "-p", TUTORIAL, "--max-retries", "0", "--deadline", "5"]
+    if "--region" not in args:
+        base += ["--region", "https://api.mypurecloud.com"]
+    ran = run_cli(
+        *base,
+        *args,
+        env={
+            "GENESYSCLOUD_OAUTHCLIENT_ID": "id",
+            "GENESYSCLOUD_OAUTHCLIENT_SECRET": "a-secret-value-here",
+            **env,
+        },
+    )
+    assert ran.code == 2, (ran.code, ran.stderr)
+    assert message in ran.stderr and "internal error" not in ran.stderr

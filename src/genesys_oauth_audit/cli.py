@@ -8,6 +8,7 @@ unless ``--debug`` asks for it.
 
 from __future__ import annotations
 
+import math
 import os
 import sys
 from collections.abc import Callable, Mapping, Sequence
@@ -28,6 +29,10 @@ from genesys_oauth_audit.errors import (
     exit_code_table,
 )
 from genesys_oauth_audit.report import DRIFT_REPORTERS, RECOMMENDERS, REPORTERS
+
+# The longest usage window a flag may ask for (ten years): far past what the usage service keeps,
+# and a count of days that dates can still be counted back by.
+MAX_USAGE_DAYS = 3650
 
 if TYPE_CHECKING:
     from genesys_oauth_audit.app import ConnectionOptions, Streams
@@ -216,6 +221,16 @@ def _within_years(value: datetime, flag: str) -> datetime:
     return value
 
 
+class _Seconds(click.FloatRange):
+    """A number of seconds: finite (``nan`` would switch a deadline off, ``inf`` wait forever)."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        number = super().convert(value, param, ctx)
+        if number is not None and not math.isfinite(number):
+            self.fail(f"{value!r} is not a finite number of seconds", param, ctx)
+        return number
+
+
 def as_of_option(help_text: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """``--as-of YYYY-MM-DD``: the day time-based checks judge as of."""
     return click.option(
@@ -255,7 +270,7 @@ def connection_options(fn: Callable[..., Any]) -> Callable[..., Any]:
         ),
         click.option(
             "--timeout",
-            type=click.FloatRange(min=0.1),
+            type=_Seconds(min=0.1),
             default=30.0,
             show_default=True,
             help="Seconds one HTTP response may take, from sending to its last byte.",
@@ -269,21 +284,21 @@ def connection_options(fn: Callable[..., Any]) -> Callable[..., Any]:
         ),
         click.option(
             "--retry-budget",
-            type=click.FloatRange(min=0),
+            type=_Seconds(min=0),
             default=300.0,
             show_default=True,
             help="Seconds the whole run may spend waiting between retries.",
         ),
         click.option(
             "--usage-timeout",
-            type=click.FloatRange(min=0),
+            type=_Seconds(min=0),
             default=600.0,
             show_default=True,
             help="Seconds to wait for the org-level usage query to complete.",
         ),
         click.option(
             "--deadline",
-            type=click.FloatRange(min=0, min_open=True),
+            type=_Seconds(min=0, min_open=True),
             default=900.0,
             show_default=True,
             help="Seconds the whole audit may take, every wait included; past it, exit 3.",
@@ -481,7 +496,7 @@ def cli(debug: bool) -> None:
 )
 @click.option(
     "--usage-days",
-    type=click.IntRange(min=0),
+    type=click.IntRange(min=0, max=MAX_USAGE_DAYS),
     default=90,
     show_default=True,
     help="Days of API usage to read (one org-level query); 0 skips usage.",
@@ -635,7 +650,7 @@ def _severity_or_never(value: str) -> Severity | None:
 )
 @click.option(
     "--usage-days",
-    type=click.IntRange(min=1),
+    type=click.IntRange(min=1, max=MAX_USAGE_DAYS),
     default=None,
     help="Days of usage to read when a rule needs usage (default: the longest max-days-unused rule).",
 )

@@ -78,6 +78,21 @@ def _check_url(url: str, what: str) -> str:
         )
     if parts.query or parts.fragment:
         raise BadInputError(f"{what} {url!r} must not have a query or fragment")
+    if any(ord(c) < 0x21 or ord(c) == 0x7F for c in url):
+        raise BadInputError(f"{what} {url!r} holds a space or a control character")
+    try:
+        port = parts.port
+        host = parts.hostname
+        if not host.isascii() or "xn--" in host:
+            import idna  # httpx's own check of an international host name (IDNA 2008)
+
+            idna.encode(host, uts46=True)
+    except (ValueError, UnicodeError):  # idna.IDNAError is a UnicodeError
+        raise BadInputError(
+            f"{what} {url!r} is not a URL a request can be sent to (its host or port)"
+        ) from None
+    if port == 0:
+        raise BadInputError(f"{what} {url!r} names port 0")
     return url.rstrip("/")
 
 

@@ -47,6 +47,7 @@ from genesys_oauth_audit.errors import (
     ApiError,
     AuditError,
     AuthenticationError,
+    BadInputError,
     BadResponseError,
     DeadlineError,
     FetchError,
@@ -248,16 +249,26 @@ class GenesysClient:
         self._token_expires_at: float | None = None
         self._static_token = settings.credentials.access_token is not None
         self.stats = RequestStats()
-        self._http = httpx.Client(
-            transport=transport,
-            verify=_tls_context(os.environ.get("SSL_CERT_FILE"), os.environ.get("SSL_CERT_DIR")),
-            timeout=httpx.Timeout(timeout),
-            follow_redirects=False,
-            headers={
-                "User-Agent": f"genesys-oauth-audit/{__version__}",
-                "Accept": "application/json",
-            },
-        )
+        try:
+            self._http = httpx.Client(
+                transport=transport,
+                verify=_tls_context(
+                    os.environ.get("SSL_CERT_FILE"), os.environ.get("SSL_CERT_DIR")
+                ),
+                timeout=httpx.Timeout(timeout),
+                follow_redirects=False,
+                headers={
+                    "User-Agent": f"genesys-oauth-audit/{__version__}",
+                    "Accept": "application/json",
+                },
+            )
+        except (OSError, ssl.SSLError, ImportError, ValueError) as exc:
+            # A CA bundle that cannot be read (SSL_CERT_FILE), a proxy httpx cannot use
+            # (HTTPS_PROXY=socks5://... without socksio, a malformed one): the environment's.
+            raise BadInputError(
+                "cannot set up HTTPS from the environment (SSL_CERT_FILE, SSL_CERT_DIR, "
+                f"HTTPS_PROXY, ALL_PROXY): {type(exc).__name__}: {exc}"
+            ) from None
 
     # -- lifecycle ---------------------------------------------------------------------------
 
