@@ -474,3 +474,15 @@ def test_a_setting_that_cannot_work_is_bad_input_not_an_internal_error(
     )
     assert ran.code == 2, (ran.code, ran.stderr)
     assert message in ran.stderr and "internal error" not in ran.stderr
+
+
+@pytest.mark.parametrize("command", [["check", "-p", TUTORIAL], ["recommend"]])
+@pytest.mark.parametrize("flag", [["--usage-days", "2"], ["--region", "eu-west-1"]])
+def test_a_flag_for_reading_a_live_org_is_refused_with_a_snapshot(
+    run_cli: Run, command: list[str], flag: list[str]
+) -> None:
+    """A snapshot has the usage it was fetched with: `--usage-days` with `--inventory` read
+    nothing and was silently ignored (and `recommend` ignored every connection flag)."""
+    ran = run_cli(*command, "--inventory", str(SAMPLE_SNAPSHOT), *flag)
+    assert ran.code == 2
+    assert f"{flag[0]} is for reading a live org" in ran.stderr

@@ -328,12 +328,12 @@ CONNECTION_FLAGS = (
 
 
 def _no_connection_flags(ctx: click.Context, why: str) -> None:
-    """Connection flags where no org is read are an error, never silently ignored (a typo'd
-    --region would otherwise pass unnoticed). The environment is not checked: CI sets it for
-    every job."""
+    """Connection flags (and ``--usage-days``, the days of usage to read) where no org is read
+    are an error, never silently ignored (a typo'd --region would otherwise pass unnoticed). The
+    environment is not checked: CI sets it for every job."""
     given = [
         f"--{name.replace('_', '-')}"
-        for name in CONNECTION_FLAGS
+        for name in (*CONNECTION_FLAGS, "usage_days")
         if ctx.get_parameter_source(name) not in (None, click.core.ParameterSource.DEFAULT)
     ]
     if given:
@@ -934,6 +934,8 @@ def recommend_command(
     """The least-privilege role of each client-credentials client (its exercised permissions as a
     role, in the divisions it uses today) and the minimal scopes of each user-facing client, from
     the operations each called. Reads only: never writes to the org."""
+    if inventory is not None:
+        _no_connection_flags(ctx, f"--inventory {inventory} reads a snapshot file")
     conn = _connection(kw)
 
     def action() -> ExitCode:
