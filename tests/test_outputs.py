@@ -405,3 +405,24 @@ def test_a_signal_while_rendering_writes_nothing_and_leaves_no_temporary_file(
     assert (
         sorted(p.name for p in tmp_path.iterdir()) == []
     )  # four reports were staged, then removed
+
+
+@pytest.mark.parametrize("flag", ["--json-output", "--sarif-output", "--write-baseline"])
+def test_an_output_over_the_snapshot_it_reads_is_refused(
+    run_cli: Run, tmp_path: Path, flag: str
+) -> None:
+    """A report written over the --inventory snapshot replaced the snapshot with a report."""
+    snapshot = tmp_path / "s.json"
+    snapshot.write_bytes(SAMPLE_SNAPSHOT.read_bytes())
+    ran = run_cli("check", "-p", TUTORIAL, "--inventory", str(snapshot), flag, str(snapshot))
+    assert ran.code == 2
+    assert f"{flag} {snapshot} would replace --inventory {snapshot}" in ran.stderr
+    assert snapshot.read_bytes() == SAMPLE_SNAPSHOT.read_bytes()
+
+
+def test_a_baseline_may_be_refreshed_in_place(run_cli: Run, tmp_path: Path) -> None:
+    baseline = tmp_path / "b.json"
+    args = ["check", "-p", TUTORIAL, "--inventory", str(SAMPLE_SNAPSHOT)]
+    assert run_cli(*args, "--write-baseline", str(baseline)).code in (0, 1)
+    ran = run_cli(*args, "--baseline", str(baseline), "--write-baseline", str(baseline))
+    assert ran.code == 0, ran.stderr

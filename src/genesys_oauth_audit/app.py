@@ -501,7 +501,31 @@ def plan_outputs(opts: CheckOptions, streams: Streams) -> PlannedOutputs:
     stdout = None
     if opts.format_explicit or not claimed:
         stdout = outputs.add("-", f"--format {opts.format}")
+    _no_output_over_input(outputs.outputs, opts)
     return PlannedOutputs(outputs, reports, stdout, baseline)
+
+
+def _no_output_over_input(outputs: Sequence[Output], opts: CheckOptions) -> None:
+    """An output that would replace the snapshot, a proposal or a policy file the run reads is a
+    mistake, never a wish (``--json-output`` naming the ``--inventory`` file replaced the
+    snapshot with a report). ``--write-baseline`` over ``--baseline`` is allowed: that is how a
+    baseline is refreshed."""
+    import os
+
+    inputs: list[tuple[str, str]] = []
+    if opts.inventory is not None:
+        inputs.append(("--inventory", str(opts.inventory)))
+    inputs += [("--proposed", str(p)) for p in opts.proposed]
+    inputs += [("-p", p) for p in opts.policies if not p.startswith("builtin:")]
+    read = {os.path.realpath(path): (flag, path) for flag, path in inputs}
+    for output in outputs:
+        if output.kind == "atomic" and output.target is not None:
+            hit = read.get(os.path.realpath(output.target))
+            if hit is not None:
+                raise BadInputError(
+                    f"{output.label} {output.shown} would replace {hit[0]} {hit[1]}, which this "
+                    "run reads; give the output its own path"
+                )
 
 
 def write_reports(
