@@ -645,3 +645,15 @@ def test_a_usage_row_dated_outside_the_window_is_not_understood(
     with fake.serve() as base:
         ran = run_cli("fetch", "-o", str(tmp_path / "s.json"), env=env_for(fake, base))
     assert_stopped(ran, tmp_path, "is dated 2099-01-01, outside the window asked for")
+
+
+@pytest.mark.socket
+def test_a_client_created_after_the_audit_is_not_understood(run_cli: Run, tmp_path: Path) -> None:
+    """A `dateCreated` of 2099 would keep a stale client from looking old enough to judge."""
+    fake = sample_fake(usage_running_polls=0)
+    fake.mangle[CLIENTS] = first_entity(
+        lambda entity: {**entity, "dateCreated": "2099-01-01T00:00:00.000Z"}
+    )
+    with fake.serve() as base:
+        ran = run_cli("fetch", "-o", str(tmp_path / "s.json"), env=env_for(fake, base))
+    assert_stopped(ran, tmp_path, "has dateCreated 2099-01-01T00:00:00+00:00, after the time of")

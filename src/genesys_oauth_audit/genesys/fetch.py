@@ -13,7 +13,7 @@ import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from functools import partial
 from typing import Any
 
@@ -187,6 +187,7 @@ def _assemble(
             "audit cannot tell an empty org from a token that sees no clients"
         )
         log.warning("warning: %s", warnings[-1])
+    _no_future_clients(wire_clients, now)
     if not scopes.entities:
         raise EmptyOrgError(
             "GET /api/v2/oauth/scopes: the API listed no OAuth scopes; every org has its scope "
@@ -230,6 +231,20 @@ def _assemble(
         clients=clients,
         warnings=tuple(warnings),
     )
+
+
+def _no_future_clients(wire_clients: list[WireClient], now: datetime) -> None:
+    """A client created or changed after this audit's time (a day of slack for clocks) is an
+    answer not understood: a `dateCreated` of 2099 would keep a stale client from looking old."""
+    latest = now + timedelta(days=1)
+    for client in wire_clients:
+        for name in ("dateCreated", "dateModified"):
+            value: datetime | None = getattr(client, name)
+            if value is not None and value.tzinfo is not None and value > latest:
+                raise BadResponseError(
+                    f"GET /api/v2/oauth/clients: client {client.id[:80]!r} has {name} "
+                    f"{value.isoformat()}, after the time of this audit ({now.isoformat()})"
+                )
 
 
 def _read_clients(api: GenesysClient) -> list[WireClient]:
