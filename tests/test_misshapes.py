@@ -27,7 +27,7 @@ from genesys_oauth_audit.errors import AuditError, ExitCode
 from tests.fake.orgdata import sample_fake
 from tests.fake.server import FakeGenesys
 from tests.helpers import ROOT, TUTORIAL, Ran, env_for
-from tests.test_bounds import assert_stopped
+from tests.test_bounds import assert_stopped, run_fetch
 
 Run = Callable[..., Ran]
 CLIENTS = "/api/v2/oauth/clients"
@@ -588,17 +588,29 @@ def test_an_answer_that_names_a_key_twice_is_not_understood(run_cli: Run, tmp_pa
 
 
 @pytest.mark.socket
-def test_an_answer_with_a_year_1_time_is_not_understood(run_cli: Run, tmp_path: Path) -> None:
-    """A time the checks cannot convert to UTC or count back from (year 1 at +14:00) is an
-    answer the tool did not understand (exit 3, nothing written), not an internal error."""
+@pytest.mark.parametrize(
+    ("created", "message"),
+    [
+        # a time the checks cannot convert to UTC or count back from: not an internal error
+        (
+            "0001-01-01T00:00:00+14:00",
+            "dateCreated: Input should be greater than or equal to 1900-01-01",
+        ),
+        # a client "created" in 2099 would never look old enough to judge stale
+        (
+            "2099-01-01T00:00:00.000Z",
+            "has dateCreated 2099-01-01T00:00:00+00:00, after the time of",
+        ),
+    ],
+    ids=["year 1", "after the audit"],
+)
+def test_a_client_created_at_a_time_the_audit_cannot_judge_is_not_understood(
+    run_cli: Run, tmp_path: Path, created: str, message: str
+) -> None:
+    """Exit 3, one line, nothing written."""
     fake = sample_fake(usage_running_polls=0)
-    fake.mangle[CLIENTS] = first_entity(
-        lambda entity: {**entity, "dateCreated": "0001-01-01T00:00:00+14:00"}
-    )
-    with fake.serve() as base:
-        ran = run_cli("fetch", "-o", str(tmp_path / "s.json"), env=env_for(fake, base))
-    assert_stopped(ran, tmp_path, "dateCreated")
-    assert "greater than or equal to 1900-01-01" in ran.stderr
+    fake.mangle[CLIENTS] = first_entity(lambda entity: {**entity, "dateCreated": created})
+    assert_stopped(run_fetch(run_cli, fake, tmp_path), tmp_path, message)
 
 
 @pytest.mark.socket
@@ -617,9 +629,7 @@ def test_a_negative_count_from_the_legacy_usage_query_is_not_understood(
         return {**body, "results": rows}
 
     fake.mangle[RESULTS] = negative
-    with fake.serve() as base:
-        ran = run_cli("fetch", "-o", str(tmp_path / "s.json"), env=env_for(fake, base))
-    assert_stopped(ran, tmp_path, "requests")
+    assert_stopped(run_fetch(run_cli, fake, tmp_path), tmp_path, "requests")
 
 
 @pytest.mark.socket
@@ -642,18 +652,8 @@ def test_a_usage_row_dated_outside_the_window_is_not_understood(
         return {**body, key: rows}
 
     fake.mangle[JOB if service == "jobs" else RESULTS] = future
-    with fake.serve() as base:
-        ran = run_cli("fetch", "-o", str(tmp_path / "s.json"), env=env_for(fake, base))
-    assert_stopped(ran, tmp_path, "is dated 2099-01-01, outside the window asked for")
-
-
-@pytest.mark.socket
-def test_a_client_created_after_the_audit_is_not_understood(run_cli: Run, tmp_path: Path) -> None:
-    """A `dateCreated` of 2099 would keep a stale client from looking old enough to judge."""
-    fake = sample_fake(usage_running_polls=0)
-    fake.mangle[CLIENTS] = first_entity(
-        lambda entity: {**entity, "dateCreated": "2099-01-01T00:00:00.000Z"}
+    assert_stopped(
+        run_fetch(run_cli, fake, tmp_path),
+        tmp_path,
+        "is dated 2099-01-01, outside the window asked for",
     )
-    with fake.serve() as base:
-        ran = run_cli("fetch", "-o", str(tmp_path / "s.json"), env=env_for(fake, base))
-    assert_stopped(ran, tmp_path, "has dateCreated 2099-01-01T00:00:00+00:00, after the time of")
