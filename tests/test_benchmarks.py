@@ -135,7 +135,11 @@ def test_bench_orgs_small() -> None:
     assert all(a["findings"] > 0 and a["requests"] >= 7 for a in result["alone"])
     assert result["throttled"]["throttled429s"] == 2
     assert result["together"]["ratioToSlowestAlone"] > 0
+    # The tool's own CPU time is measured apart from the fake orgs' (this process's threads).
+    assert all(a["cpuSeconds"] > 0 for a in result["alone"])
+    assert result["together"]["cpuSeconds"] > 0 and result["together"]["serversCpuSeconds"] > 0
     assert "all 2 orgs in one run, `--jobs 1`" in table(result)
+    assert "The fake orgs' servers (this benchmark's process) used" in table(result)
 
 
 @pytest.mark.socket
@@ -169,6 +173,7 @@ def test_run_all_small(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> No
         "start-up",
         "start-up",
         "many orgs",
+        "many orgs",  # and that run's own CPU time
     ]
     assert all(row["figure"] > 0 and row["yardstick_figure"] >= 0 for row in results["rows"])
     printed = capsys.readouterr().out
