@@ -8,6 +8,7 @@ the ratio to a budget (``--check``); ``tests/test_benchmarks.py`` runs it at a t
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from datetime import date
@@ -82,6 +83,52 @@ def test_validate_of_the_tutorial_pack_loads_only_what_validation_needs() -> Non
     result = json.loads(out.stdout)
     assert result["code"] == 0 and "ok (2 rules, 0 exceptions)" in result["out"], result
     assert result["loaded"] == []
+
+
+@pytest.mark.parametrize(
+    ("setting", "loaded"),
+    [
+        (None, False),  # the tool's default: no plugin
+        ("__all__", False),
+        ("", True),  # pydantic's setting, given by the user, is theirs: plugins allowed
+    ],
+)
+def test_pydantic_plugins_installed_beside_the_tool_are_not_loaded(
+    tmp_path: Path, setting: str | None, loaded: bool
+) -> None:
+    """A package that declares a pydantic plugin (an entry point of group ``pydantic``) would
+    see every value the tool validates, the credentials among them; finding such plugins also
+    reads the metadata of every installed distribution at the first model. The tool keeps them
+    out unless PYDANTIC_DISABLE_PLUGINS says otherwise; the probe's own load proves the probe."""
+    mark = tmp_path / "plugin-ran"
+    (tmp_path / "goa_probe_plugin.py").write_text(
+        "import os, pathlib\n"
+        "pathlib.Path(os.environ['GOA_PROBE_MARK']).write_text('loaded')\n"
+        "class Plugin:\n"
+        "    def new_schema_validator(self, *args, **kwargs):\n"
+        "        return None, None, None\n"
+        "plugin = Plugin()\n"
+    )
+    info = tmp_path / "goa_probe_plugin-1.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: goa-probe-plugin\nVersion: 1.0\n")
+    (info / "entry_points.txt").write_text("[pydantic]\nprobe = goa_probe_plugin:plugin\n")
+    env = {
+        k: v for k, v in os.environ.items() if k not in ("PYDANTIC_DISABLE_PLUGINS", "PYTHONPATH")
+    }
+    env |= {"PYTHONPATH": os.pathsep.join([str(tmp_path), str(ROOT / "src")])}
+    env["GOA_PROBE_MARK"] = str(mark)
+    if setting is not None:
+        env["PYDANTIC_DISABLE_PLUGINS"] = setting
+    out = subprocess.run(
+        [sys.executable, "-m", "genesys_oauth_audit", "validate", str(TUTORIAL)],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
+    assert out.returncode == 0, out.stderr
+    assert mark.exists() is loaded
 
 
 def test_validate_of_a_broken_policy_still_says_what_jsonschema_says(tmp_path: Path) -> None:
