@@ -1041,9 +1041,8 @@ def no_pydantic_plugins() -> None:
 
     pydantic loads a plugin for every ``pydantic`` entry point any installed package declares
     and hands it every value it validates: inside this gate, the credentials and the API's
-    answers would reach code the audit never asked for. Finding them also reads the metadata of
-    every installed distribution, about 90 ms of a ``validate`` in this project's development
-    environment (a third of it)."""
+    answers would reach code the audit never asked for. (Finding them also reads the metadata of
+    every installed distribution: 2-4 ms for the 43 of this project's development environment.)"""
     os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
 
 
