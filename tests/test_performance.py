@@ -85,6 +85,27 @@ def test_validate_of_the_tutorial_pack_loads_only_what_validation_needs() -> Non
     assert result["loaded"] == []
 
 
+def test_validate_builds_the_parameter_models_of_the_check_types_it_meets_only() -> None:
+    """pydantic builds a model's validator when it is first used (``defer_build``), and the
+    loader reads the published schema rather than building it from every model: ``validate``
+    of the tutorial pack (two check types with parameters, one without) builds those and no
+    other of the registry's parameter models."""
+    code = (
+        "import contextlib, io, json\n"
+        "from genesys_oauth_audit.cli import main\n"
+        "with contextlib.redirect_stdout(io.StringIO()):\n"
+        f"    code = main(['validate', {TUTORIAL!r}])\n"
+        "from genesys_oauth_audit.checks import CHECKS\n"
+        "built = sorted({c.params.__name__ for c in CHECKS.values()\n"
+        "                if c.params.__pydantic_complete__})\n"
+        "print(json.dumps({'code': code, 'built': built, 'types': len(CHECKS)}))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    result = json.loads(out.stdout)
+    assert result["code"] == 0 and result["types"] > 10
+    assert result["built"] == ["ForbiddenScopePrefixes", "NoParams"]
+
+
 @pytest.mark.parametrize(
     ("setting", "loaded"),
     [

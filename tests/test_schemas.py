@@ -9,7 +9,7 @@ from jsonschema import Draft202012Validator
 
 from genesys_oauth_audit.checks import CHECKS
 from genesys_oauth_audit.checks.field import FIELD_OPS
-from genesys_oauth_audit.policy.schema import published_schemas
+from genesys_oauth_audit.policy.schema import build_policy_schema, policy_schema, published_schemas
 from tests.helpers import DATA, ROOT, SAMPLE_SNAPSHOT
 
 
@@ -17,6 +17,12 @@ def test_published_schemas_are_generated_from_the_code() -> None:
     for name, text in published_schemas().items():
         published = (ROOT / "schemas" / name).read_text(encoding="utf-8")
         assert published == text, f"schemas/{name} is stale: run python scripts/gen_schemas.py"
+
+
+def test_the_loader_validates_with_the_schema_the_code_builds() -> None:
+    """The loader reads the published policy schema instead of building it from every check
+    type's parameters model; it is the one the registry builds."""
+    assert policy_schema() == build_policy_schema()
 
 
 def test_policy_schema_enums_follow_the_registry() -> None:

@@ -93,8 +93,14 @@ class Params(BaseModel):
     the values are valid, so every problem of a rule is reported at once.
     """
 
+    # defer_build: a parameters model's validator is built when first used, so a run builds
+    # those of the check types its policies use, not the registry's every one.
     model_config = ConfigDict(
-        frozen=True, populate_by_name=True, alias_generator=to_camel, extra="forbid"
+        frozen=True,
+        populate_by_name=True,
+        alias_generator=to_camel,
+        extra="forbid",
+        defer_build=True,
     )
 
     def problems(self) -> Iterator[ParamProblem]:
