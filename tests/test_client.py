@@ -162,7 +162,10 @@ def test_transient_failures_are_retried_with_bounded_jittered_backoff(
 def test_retries_are_bounded_per_request(fake: FakeGenesys, make_client: Make) -> None:
     fake.fail("/organizations/me", "5xx", times=100)
     api = make_client(retry=RetryPolicy(max_retries=3, budget_seconds=600))
-    with pytest.raises(TransportError, match=r"giving up after 4 attempts.*3 retries per request"):
+    with pytest.raises(
+        TransportError,
+        match=r"giving up after 4 attempts.*\(--max-retries 3: the retries of any one request\)",
+    ):
         api.get("/api/v2/organizations/me", WireOrganization)
     assert len([r for r in fake.log if r.path == "/api/v2/organizations/me"]) == 4
 

@@ -657,7 +657,7 @@ class GenesysClient:
         if attempt > self._retry.max_retries:
             raise TransportError(
                 f"{what}: giving up after {attempt} attempts: {failure.reason} "
-                f"(retry budget: {self._retry.max_retries} retries per request)"
+                f"(--max-retries {self._retry.max_retries}: the retries of any one request)"
             )
         delay = self._backoff(attempt, failure.retry_after)
         with self._lock:
