@@ -476,6 +476,32 @@ def test_a_setting_that_cannot_work_is_bad_input_not_an_internal_error(
     assert message in ran.stderr and "internal error" not in ran.stderr
 
 
+@pytest.mark.parametrize(
+    "command", [["check", "-p", TUTORIAL], ["fetch", "-o", "-"], ["recommend"]]
+)
+@pytest.mark.parametrize("flag", ["--region", "--client-id", "--login-url"])
+@pytest.mark.parametrize("value", ["", "  "])
+def test_an_empty_connection_flag_is_refused_not_taken_from_the_environment(
+    run_cli: Run, command: list[str], flag: str, value: str
+) -> None:
+    """`--region "$REGION"` with the variable unset gave `--region ''`, which fell back to
+    GENESYSCLOUD_REGION: another org than the script named. Now bad input, before any request
+    (the environment here names a port nobody listens on)."""
+    ran = run_cli(
+        *command,
+        flag,
+        value,
+        env={
+            "GENESYSCLOUD_REGION": "http://127.0.0.1:9",
+            "GENESYSCLOUD_OAUTHCLIENT_ID": "id",
+            "GENESYSCLOUD_OAUTHCLIENT_SECRET": "a-secret-value-here",
+        },
+    )
+    assert ran.code == 2, (ran.code, ran.stderr)
+    assert f"Invalid value for '{flag}': is empty" in ran.stderr
+    assert ran.stdout == ""
+
+
 @pytest.mark.parametrize("command", [["check", "-p", TUTORIAL], ["recommend"]])
 @pytest.mark.parametrize("flag", [["--usage-days", "2"], ["--region", "eu-west-1"]])
 def test_a_flag_for_reading_a_live_org_is_refused_with_a_snapshot(

@@ -231,6 +231,20 @@ class _Seconds(click.FloatRange):
         return number
 
 
+class _Given(click.types.StringParamType):
+    """A text flag that, given, says something: ``--region ''`` (an unset variable in a CI
+    script, ``--region "$REGION"``) is an error, never a silent fall back to the environment,
+    which may name another org."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        value = super().convert(value, param, ctx)
+        if isinstance(value, str) and not value.strip():
+            self.fail(
+                "is empty; give a value, or leave the flag out to use the environment", param, ctx
+            )
+        return value
+
+
 def as_of_option(help_text: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """``--as-of YYYY-MM-DD``: the day time-based checks judge as of."""
     return click.option(
@@ -258,14 +272,18 @@ def connection_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     options = [
         click.option(
             "--region",
+            type=_Given(),
             help="Region name (us-east-1, eu_west_1), host suffix (mypurecloud.ie) or API base URL. "
             "[env: GENESYSCLOUD_REGION, GENESYSCLOUD_API_REGION; default: us-east-1]",
         ),
         click.option(
-            "--client-id", help="Client-credentials client id. [env: GENESYSCLOUD_OAUTHCLIENT_ID]"
+            "--client-id",
+            type=_Given(),
+            help="Client-credentials client id. [env: GENESYSCLOUD_OAUTHCLIENT_ID]",
         ),
         click.option(
             "--login-url",
+            type=_Given(),
             help="Login base URL. [env: GENESYSCLOUD_LOGIN_URL; default: the API URL with api. -> login.]",
         ),
         click.option(
