@@ -645,7 +645,20 @@ def validate(paths: tuple[str, ...], *, streams: Streams) -> ExitCode:
         except InputFileError as exc:
             problems.extend(exc.diagnostics)
             continue
-        warn(policies.warnings, streams)
+        warnings = list(policies.warnings)
+        if not policies.rules:
+            # Valid to include (a file of exceptions, say), but checked alone it checks nothing.
+            warnings.append(
+                Diagnostic(
+                    path,
+                    None,
+                    None,
+                    "defines no rule, itself or through include: `check -p` with this file alone "
+                    "is refused (exit 2); include a pack such as builtin:baseline, or include this "
+                    "file from a policy that has rules",
+                )
+            )
+        warn(warnings, streams)
         overridden = sum(1 for r in policies.rules if r.override is not None)
         streams.stdout.write(
             f"{path}: ok ({len(policies.rules)} rules, {len(policies.exceptions)} exceptions"
