@@ -138,6 +138,17 @@ def succeeded_without_entities(body: Any) -> Any:
             "accessTokenValiditySeconds",
         ),
         (CLIENTS, lambda b: {**b, "total": str(b["total"])}, "total"),
+        # An id of "" names nothing: a role held by it would read as a deleted role (a finding
+        # about the wrong thing), a client by it would have no identity for its fingerprints.
+        (CLIENTS, first_entity(lambda e: {**e, "id": ""}), "id"),
+        (
+            CLIENTS,
+            first_entity(lambda e: {**e, "roleDivisions": [{"roleId": "", "divisionId": "*"}]}),
+            "roleDivisions.0.roleId",
+        ),
+        (CLIENTS, first_entity(lambda e: {**e, "scope": [""]}), "scope.0"),
+        (ROLES, first_entity(lambda e: {**e, "id": ""}), "id"),
+        (SCOPES, lambda b: {**b, "entities": [{**b["entities"][0], "id": ""}]}, "id"),
     ],
     ids=[
         "clients {}",
@@ -166,6 +177,11 @@ def succeeded_without_entities(body: Any) -> Any:
         "token validity true",
         "token validity negative",
         "total as text",
+        "client id empty",
+        "role division roleId empty",
+        "client scope empty",
+        "role id empty",
+        "scope id empty",
     ],
 )
 def test_fetch_refuses_an_answer_it_did_not_understand(

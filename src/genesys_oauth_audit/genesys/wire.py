@@ -27,7 +27,8 @@ class Wire(BaseModel):
 # A count or a number of seconds: a JSON integer, never negative. Strict: pydantic's lax mode would
 # read `true` as 1 and "172800" as a number, and an answer that says either is not understood.
 Count = Annotated[int, Field(strict=True, ge=0)]
-# A value the API requires and enumerates: an empty string is no value (as null is not).
+# A value the API requires and enumerates, or an id: an empty string is no value (as null is not).
+# An id of "" would name nothing: a role held by that id would read as a deleted role.
 Named = Annotated[str, Field(min_length=1)]
 
 
@@ -39,8 +40,8 @@ class WireEntityRef(Wire):
 class WireRoleDivision(Wire):
     """``RoleDivision``: both fields are required by the API."""
 
-    roleId: str
-    divisionId: str
+    roleId: Named
+    divisionId: Named
 
 
 class WireClient(Wire):
@@ -48,18 +49,18 @@ class WireClient(Wire):
     ``authorizedGrantType`` are required by the API's model: a client without its grant type would
     drop out of every rule that selects by grant type."""
 
-    id: str
+    id: Named
     name: str
     description: str | None = None
     accessTokenValiditySeconds: Count | None = None
     registeredRedirectUri: list[str] | None = None
-    roleIds: list[str] | None = None
+    roleIds: list[Named] | None = None
     dateCreated: Moment | None = None
     dateModified: Moment | None = None
     createdBy: WireEntityRef | None = None
     modifiedBy: WireEntityRef | None = None
     authorizedGrantType: Named
-    scope: list[str] | None = None
+    scope: list[Named] | None = None
     roleDivisions: list[WireRoleDivision] | None = None
     state: str | None = None
     dateToDelete: Moment | None = None
@@ -78,7 +79,7 @@ class WireListing(Wire):
 
 
 class WireScope(Wire):
-    id: str
+    id: Named
     description: str | None = None
 
 
@@ -109,7 +110,7 @@ class WireRole(Wire):
     pass as a role that grants nothing, and every client holding it as harmless. An empty list is
     a real role with no permissions."""
 
-    id: str
+    id: Named
     name: str | None = None
     description: str | None = None
     permissionPolicies: list[WirePermissionPolicy]
