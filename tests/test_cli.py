@@ -430,8 +430,7 @@ def test_a_check_of_policies_with_no_rule_is_refused(run_cli: Run, tmp_path: Pat
     ran = run_cli("check", "-p", str(empty), "--inventory", str(SAMPLE_SNAPSHOT))
     assert ran.code == 2 and ran.stdout == ""
     assert "the policies define no rule" in ran.stderr
-    # validate says so up front: valid (a file of exceptions is included by others), but
-    # checked alone it is refused.
+    # validate says so up front: valid, but it checks nothing, and check refuses it.
     ran = run_cli("validate", str(empty))
     assert ran.code == 0 and ran.stdout == f"{empty}: ok (0 rules, 0 exceptions)\n"
     assert f"{empty}: warning: defines no rule, itself or through include" in ran.stderr

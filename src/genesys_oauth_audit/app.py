@@ -647,15 +647,15 @@ def validate(paths: tuple[str, ...], *, streams: Streams) -> ExitCode:
             continue
         warnings = list(policies.warnings)
         if not policies.rules:
-            # Valid to include (a file of exceptions, say), but checked alone it checks nothing.
+            # Valid (`rules: []`, an include of files without rules), but it checks nothing.
             warnings.append(
                 Diagnostic(
                     path,
                     None,
                     None,
-                    "defines no rule, itself or through include: `check -p` with this file alone "
-                    "is refused (exit 2); include a pack such as builtin:baseline, or include this "
-                    "file from a policy that has rules",
+                    "defines no rule, itself or through include: a check of it alone would check "
+                    "nothing, and `check -p` refuses it (exit 2); add rules, or include a pack "
+                    "such as builtin:baseline",
                 )
             )
         warn(warnings, streams)
