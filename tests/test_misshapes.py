@@ -149,6 +149,8 @@ def succeeded_without_entities(body: Any) -> Any:
         (CLIENTS, first_entity(lambda e: {**e, "scope": [""]}), "scope.0"),
         (ROLES, first_entity(lambda e: {**e, "id": ""}), "id"),
         (SCOPES, lambda b: {**b, "entities": [{**b["entities"][0], "id": ""}]}, "id"),
+        # A creator on record that names no one would pass a rule asking for one.
+        (CLIENTS, first_entity(lambda e: {**e, "createdBy": {"id": ""}}), "createdBy.id"),
     ],
     ids=[
         "clients {}",
@@ -182,6 +184,7 @@ def succeeded_without_entities(body: Any) -> Any:
         "client scope empty",
         "role id empty",
         "scope id empty",
+        "creator id empty",
     ],
 )
 def test_fetch_refuses_an_answer_it_did_not_understand(

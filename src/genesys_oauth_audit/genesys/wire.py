@@ -33,7 +33,10 @@ Named = Annotated[str, Field(min_length=1)]
 
 
 class WireEntityRef(Wire):
-    id: str | None = None
+    """``DomainEntityRef`` (``createdBy``, ``modifiedBy``): a user, or no one (null). An id of ""
+    would be a creator on record that names no one."""
+
+    id: Named | None = None
     name: str | None = None
 
 
