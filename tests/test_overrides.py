@@ -283,3 +283,29 @@ def test_rules_and_explain_say_an_override_has_expired(run_cli: Run, tmp_path: P
         assert ran.code == 0, ran.stderr
         assert "expired on 2020-01-01: the rule is enabled again" in ran.stdout
         assert "(then enabled again)" not in ran.stdout
+
+
+def test_a_policy_whose_overrides_switch_every_rule_off_is_refused(
+    run_cli: Run, tmp_path: Path
+) -> None:
+    """Every rule switched off checks nothing, as a policy without rules: exit 2, never a PASS.
+    With one rule left on, or once an override has lapsed, the run is an ordinary one."""
+    off = "  - {{rule: {rule}, enabled: false, reason: retired{expires}}}\n"
+
+    def policy(rules: list[str], expires: str = "") -> str:
+        body = "include: [builtin:tutorial]\noverrides:\n" + "".join(
+            off.format(rule=r, expires=expires) for r in rules
+        )
+        return write(tmp_path, body)
+
+    every = policy(["GOA-TUT-001", "GOA-TUT-002"])
+    ran = run_cli("check", "-p", every, "--inventory", str(SAMPLE_SNAPSHOT))
+    assert ran.code == 2 and ran.stdout == "", ran.stderr
+    assert "is switched off by an override in force on" in ran.stderr
+    assert "a check would pass without checking anything" in ran.stderr
+
+    one_left = policy(["GOA-TUT-001"])
+    assert run_cli("check", "-p", one_left, "--inventory", str(SAMPLE_SNAPSHOT)).code == 1
+
+    lapsed = policy(["GOA-TUT-001", "GOA-TUT-002"], expires=", expires: 2020-01-01")
+    assert run_cli("check", "-p", lapsed, "--inventory", str(SAMPLE_SNAPSHOT)).code == 1

@@ -101,6 +101,26 @@ def test_default_region_is_us_east_1() -> None:
     assert s.endpoint.api_base == "https://api.mypurecloud.com"
 
 
+@pytest.mark.parametrize("blank", [{"GENESYSCLOUD_REGION": ""}, {"GENESYSCLOUD_API_REGION": ""}])
+def test_a_region_variable_set_but_empty_is_refused_not_the_default(blank: dict[str, str]) -> None:
+    """`GENESYSCLOUD_REGION: ${{ vars.REGION }}` with the CI variable missing gives "", which
+    fell back to us-east-1: another org than the job names. A value elsewhere still counts."""
+    name = next(iter(blank))
+    with pytest.raises(BadInputError, match=f"{name} is set but empty"):
+        connection_settings(region=None, client_id=None, login_url=None, environ={**CREDS, **blank})
+    # The flag, or the other variable with a value, is the region.
+    assert (
+        connection_settings(
+            region="eu-west-1", client_id=None, login_url=None, environ={**CREDS, **blank}
+        ).endpoint.region
+        == "eu-west-1"
+    )
+    other = "GENESYSCLOUD_API_REGION" if name == "GENESYSCLOUD_REGION" else "GENESYSCLOUD_REGION"
+    env = {**CREDS, **blank, other: "https://api.mypurecloud.ie"}
+    got = connection_settings(region=None, client_id=None, login_url=None, environ=env)
+    assert got.endpoint.api_base == "https://api.mypurecloud.ie"
+
+
 def test_flag_wins_over_environment_and_region_wins_over_api_region() -> None:
     env = {
         **CREDS,

@@ -460,6 +460,13 @@ def audit(
         least_privilege=least,
         early=early[0] if early else None,
     )
+    if policies.rules and len(evaluation.disabled) == len(policies.rules):
+        # As a policy set without rules: a run that checks nothing must not pass a gate.
+        raise BadInputError(
+            f"every rule of {', '.join(f.path for f in policies.files)} is switched off by an "
+            f"override in force on {judged[0].isoformat()}: a check would pass without checking "
+            "anything (leave a rule on, or include a pack such as builtin:baseline)"
+        )
     if known is not None:
         evaluation = apply_baseline(evaluation, known)
     info = run_info(

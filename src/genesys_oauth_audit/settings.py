@@ -162,6 +162,15 @@ def connection_settings(
     from pydantic import SecretStr
 
     region_value = region or environ.get(ENV_REGION) or environ.get(ENV_API_REGION)
+    if not region_value:
+        # `GENESYSCLOUD_REGION: ${{ vars.REGION }}` with the variable missing is "", not unset:
+        # falling back to us-east-1 would audit another org than the job names (as `--region ''`).
+        blank = [name for name in (ENV_REGION, ENV_API_REGION) if name in environ]
+        if blank:
+            raise BadInputError(
+                f"{blank[0]} is set but empty: name the region, or unset it to use the default "
+                f"({DEFAULT_REGION})"
+            )
     endpoint = resolve_region(region_value or DEFAULT_REGION)
     login = login_url or environ.get(ENV_LOGIN_URL)
     if login:
