@@ -184,7 +184,12 @@ def test_a_given_token_a_header_cannot_carry_is_refused_before_sending(
             str(tmp_path / "s.json"),
             env={"GENESYSCLOUD_REGION": base, "GENESYSCLOUD_ACCESS_TOKEN": token},
         )
-    one_error_line(ran, "the access token contains characters not allowed in an HTTP header")
+    # A variable that cannot work is bad input (exit 2), refused before anything is sent.
+    assert ran.code == 2, (ran.code, ran.stderr)
+    lines = [x for x in ran.stderr.splitlines() if x.startswith("genesys-oauth-audit: error:")]
+    assert len(lines) == 1, ran.stderr
+    assert "GENESYSCLOUD_ACCESS_TOKEN: the access token contains characters not allowed" in lines[0]
+    assert "Traceback" not in ran.stderr and ran.stdout == ""
     assert fake.log == []  # nothing was sent, so nothing was retried
     assert "static-t" not in ran.stderr and not list(tmp_path.iterdir())
 

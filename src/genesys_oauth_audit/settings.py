@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -47,6 +48,14 @@ ENV_CLIENT_ID = "GENESYSCLOUD_OAUTHCLIENT_ID"
 ENV_CLIENT_SECRET = "GENESYSCLOUD_OAUTHCLIENT_SECRET"  # noqa: S105 - a variable name, not a secret
 ENV_ACCESS_TOKEN = "GENESYSCLOUD_ACCESS_TOKEN"  # noqa: S105
 ENV_LOGIN_URL = "GENESYSCLOUD_LOGIN_URL"
+
+# What a bearer token may hold to travel in an Authorization header: visible ASCII only.
+_HEADER_SAFE = re.compile("[!-~]+")
+
+
+def header_safe(token: str) -> bool:
+    """Whether ``token`` can be sent as ``Authorization: Bearer <token>`` as it is."""
+    return _HEADER_SAFE.fullmatch(token) is not None
 
 
 @dataclass(frozen=True)
@@ -182,6 +191,13 @@ def connection_settings(
     # Secret from the moment it is read: whatever later echoes it is redacted (redact.py).
     redact.register(token)
     redact.register(secret)
+    if token is not None and not header_safe(token):
+        # A variable that cannot work is bad input, like a flag (exit 2), and the token is never
+        # sent: a newline in it would be a header of its own.
+        raise BadInputError(
+            f"{ENV_ACCESS_TOKEN}: the access token contains characters not allowed in an HTTP "
+            "header (a trailing newline or space, or a non-ASCII character?); nothing was sent"
+        )
     if token is None:
         if not cid:
             raise BadInputError(

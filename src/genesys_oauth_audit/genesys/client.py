@@ -60,7 +60,7 @@ from genesys_oauth_audit.errors import (
 )
 from genesys_oauth_audit.files.reading import DuplicateKey, unique_pairs
 from genesys_oauth_audit.genesys.wire import WireError, WireListing, WireToken
-from genesys_oauth_audit.settings import ConnectionSettings
+from genesys_oauth_audit.settings import ConnectionSettings, header_safe
 
 log = logging.getLogger("genesys_oauth_audit.http")
 
@@ -721,7 +721,7 @@ class GenesysClient:
     def _ensure_token(self) -> SecretStr:
         if self._static_token:
             assert self._token is not None
-            if not _header_safe(self._token.get_secret_value()):
+            if not header_safe(self._token.get_secret_value()):
                 raise InvalidTokenError(
                     "GENESYSCLOUD_ACCESS_TOKEN: the access token contains characters not allowed "
                     "in an HTTP header (a trailing newline or space, or a non-ASCII character?); "
@@ -793,7 +793,7 @@ class GenesysClient:
                     login=True,
                 )
                 redact.register(token.access_token)
-                if not _header_safe(token.access_token):
+                if not header_safe(token.access_token):
                     raise InvalidTokenError(
                         f"login at {self._settings.endpoint.login_base}: the access token contains "
                         "characters not allowed in an HTTP header; nothing was sent with it"
@@ -845,12 +845,7 @@ class GenesysClient:
 _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
 # What a bearer token may hold to travel in a header: visible ASCII, no space (RFC 6750 is
 # stricter still). Checked before sending, so h11 never prints it in "Illegal header value".
-_HEADER_SAFE = re.compile("[!-~]+")
 _UNSAFE_IN_PATH = re.compile(r"[/\\?#%\x00-\x20\x7f-\x9f]|\.\.")
-
-
-def _header_safe(token: str) -> bool:
-    return _HEADER_SAFE.fullmatch(token) is not None
 
 
 def path_segment(value: str, what: str) -> str:
