@@ -146,10 +146,14 @@ def test_a_fifo_is_written_directly_to_its_reader(run_cli: Run, tmp_path: Path) 
     reader = threading.Thread(target=read, daemon=True)
     reader.start()
     ran = run_cli(*check_args("--json-output", str(fifo)))
-    if reader.is_alive():  # the tool never opened it: unblock the reader before failing
-        with open(fifo, "wb"):
-            pass
+    # The reader may still be finishing after the tool closed its end: wait for it first. Only
+    # a reader still blocked in open() then (the tool never opened the FIFO) is unblocked, and
+    # without blocking this test: an open for writing with no reader left would wait forever.
     reader.join(timeout=30)
+    if reader.is_alive():
+        with contextlib.suppress(OSError):
+            os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+        reader.join(timeout=5)
     assert ran.code == 1, ran.stderr
     assert stat.S_ISFIFO(os.stat(fifo).st_mode)  # still a FIFO, not replaced by a file
     assert json.loads(received[0])["findings"]
