@@ -49,7 +49,8 @@ ENV_CLIENT_SECRET = "GENESYSCLOUD_OAUTHCLIENT_SECRET"  # noqa: S105 - a variable
 ENV_ACCESS_TOKEN = "GENESYSCLOUD_ACCESS_TOKEN"  # noqa: S105
 ENV_LOGIN_URL = "GENESYSCLOUD_LOGIN_URL"
 
-# What a bearer token may hold to travel in an Authorization header: visible ASCII only.
+# What a bearer token may hold to travel in a header: visible ASCII, no space (RFC 6750 is
+# stricter still). Checked before sending, so h11 never prints it in "Illegal header value".
 _HEADER_SAFE = re.compile("[!-~]+")
 
 
